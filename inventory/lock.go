@@ -1,0 +1,74 @@
+package inventory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// ErrScanRunning is returned when another scan holds the inventory's lock.
+var ErrScanRunning = errors.New("another scan is running on this inventory")
+
+// ScanLock is an exclusive advisory lock (flock) on <db>.lock. The kernel
+// releases it when the holder dies, so a killed scan never wedges the
+// inventory.
+type ScanLock struct {
+	f *os.File
+}
+
+// LockScan takes the scan lock, waiting up to wait (0: do not wait).
+func (s *Store) LockScan(ctx context.Context, wait time.Duration) (*ScanLock, error) {
+	path := s.path + ".lock"
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open scan lock: %w", err)
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("scan lock: %w", err)
+		}
+		if time.Now().After(deadline) {
+			holder := readHolder(path)
+			f.Close()
+			return nil, fmt.Errorf("%w (%s) on %s: wait for it to finish, or pass --wait 10m to queue behind it", ErrScanRunning, holder, s.path)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	f.Truncate(0)
+	f.WriteAt([]byte(fmt.Sprintf("pid %d since %s\n", os.Getpid(), time.Now().UTC().Format(time.RFC3339))), 0)
+	return &ScanLock{f: f}, nil
+}
+
+func readHolder(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) == 0 {
+		return "holder unknown"
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// Unlock releases the lock.
+func (l *ScanLock) Unlock() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
+	err := l.f.Close()
+	l.f = nil
+	return err
+}

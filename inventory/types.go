@@ -1,0 +1,145 @@
+// Package inventory owns nhi's domain types, their stable keys, secret
+// fingerprints and redaction, and the SQLite store that holds them.
+//
+// Nothing in this package ever receives a plaintext secret except
+// Keyring.Fingerprint and Redact, which return values safe to keep.
+package inventory
+
+import (
+	"strconv"
+	"time"
+)
+
+// Identity kinds (DESIGN.md, inventory model).
+const (
+	KindIAMUser          = "aws:iam-user"
+	KindIAMRole          = "aws:iam-role"
+	KindVaultAppRole     = "vault:approle"
+	KindVaultToken       = "vault:token"
+	KindVaultAuthRole    = "vault:auth-role"
+	KindCIWorkflow       = "ci:workflow"
+	KindCodeUnattributed = "code:unattributed"
+)
+
+// Vault statuses of a credential: where the secret is kept.
+const (
+	VaultVaulted       = "vaulted"
+	VaultCISecretStore = "ci-secret-store"
+	VaultHardcoded     = "hardcoded"
+	VaultUnknown       = "unknown"
+)
+
+// Source names used in occurrences and scan results.
+const (
+	SourceGit   = "git"
+	SourceCI    = "ci"
+	SourceAWS   = "aws"
+	SourceVault = "vault"
+)
+
+// Identity is a non-human principal. Key is stable across scans:
+// kind + provider-native id (ARN, mount+role, repo+file).
+type Identity struct {
+	Key         string            `json:"key"`
+	Kind        string            `json:"kind"`
+	Name        string            `json:"name"`
+	Source      string            `json:"source"`
+	Provider    string            `json:"provider,omitempty"`
+	Account     string            `json:"account,omitempty"`
+	Owner       string            `json:"owner,omitempty"`
+	OwnerSource string            `json:"owner_source,omitempty"`
+	CreatedAt   *time.Time        `json:"created_at,omitempty"`
+	LastUsedAt  *time.Time        `json:"last_used_at,omitempty"`
+	Privileges  string            `json:"privileges,omitempty"`
+	AuthMode    string            `json:"auth_mode,omitempty"`
+	Tags        map[string]string `json:"tags,omitempty"`
+	// Attrs holds source-specific facts (policies, TTLs, trust policy
+	// summary, ...) as a JSON-serialisable map. Never secret values.
+	Attrs map[string]any `json:"attrs,omitempty"`
+}
+
+// Credential is a secret or key. Key is the provider id where one exists
+// (access key id, Vault path), else "fp:" + fingerprint.
+type Credential struct {
+	Key           string         `json:"key"`
+	Type          string         `json:"type"`
+	IdentityKey   string         `json:"identity_key,omitempty"`
+	CreatedAt     *time.Time     `json:"created_at,omitempty"`
+	LastRotatedAt *time.Time     `json:"last_rotated_at,omitempty"`
+	ExpiresAt     *time.Time     `json:"expires_at,omitempty"`
+	LastUsedAt    *time.Time     `json:"last_used_at,omitempty"`
+	Status        string         `json:"status,omitempty"`
+	VaultStatus   string         `json:"vault_status"`
+	Fingerprint   string         `json:"fingerprint,omitempty"`
+	Redacted      string         `json:"redacted,omitempty"`
+	Attrs         map[string]any `json:"attrs,omitempty"`
+}
+
+// Occurrence is one place a credential was seen.
+type Occurrence struct {
+	CredentialKey string         `json:"-"`
+	Source        string         `json:"source"`
+	Repo          string         `json:"repo,omitempty"`
+	Path          string         `json:"path,omitempty"`
+	Line          int            `json:"line,omitempty"`
+	Commit        string         `json:"commit,omitempty"`
+	Author        string         `json:"author,omitempty"`
+	Email         string         `json:"email,omitempty"`
+	Date          *time.Time     `json:"date,omitempty"`
+	CIJob         string         `json:"job,omitempty"`
+	CIStep        string         `json:"step,omitempty"`
+	VaultPath     string         `json:"vault_path,omitempty"`
+	Detail        map[string]any `json:"detail,omitempty"`
+}
+
+// OccurrenceKey is the stable identity of an occurrence within a credential.
+func (o *Occurrence) OccurrenceKey() string {
+	return o.Source + "\x00" + o.Repo + "\x00" + o.Path + "\x00" + strconv.Itoa(o.Line) + "\x00" + o.Commit + "\x00" + o.CIJob + "\x00" + o.CIStep + "\x00" + o.VaultPath
+}
+
+// Source outcomes recorded per scan.
+const (
+	SourceOK     = "ok"
+	SourceFailed = "failed"
+)
+
+// Scan statuses.
+const (
+	ScanRunning    = "running"
+	ScanComplete   = "complete"
+	ScanIncomplete = "incomplete"
+)
+
+// SourceResult is the outcome of one source within a scan.
+type SourceResult struct {
+	Name       string           `json:"name"`
+	Kind       string           `json:"kind"`
+	Target     string           `json:"target,omitempty"`
+	Status     string           `json:"status"`
+	Error      string           `json:"error,omitempty"`
+	ItemErrors []ItemError      `json:"item_errors,omitempty"`
+	Stats      map[string]int64 `json:"stats,omitempty"`
+	StartedAt  time.Time        `json:"started_at"`
+	FinishedAt time.Time        `json:"finished_at"`
+}
+
+// ItemError is a per-item failure inside a source (a file that did not
+// parse, a path that could not be read) that did not stop the source.
+type ItemError struct {
+	Item  string `json:"item"`
+	Error string `json:"error"`
+}
+
+// Scan is one run of nhi scan.
+type Scan struct {
+	ID           int64            `json:"scan_id"`
+	StartedAt    time.Time        `json:"started_at"`
+	FinishedAt   *time.Time       `json:"finished_at,omitempty"`
+	Status       string           `json:"status"`
+	ToolVersion  string           `json:"tool_version"`
+	ConfigDigest string           `json:"config_digest"`
+	Counts       map[string]int64 `json:"counts,omitempty"`
+	PrevHash     string           `json:"prev_hash"`
+	RowHash      string           `json:"row_hash,omitempty"`
+	Sources      []SourceResult   `json:"sources"`
+}

@@ -1,0 +1,170 @@
+package scanner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/nhi-inventory/nhi/inventory"
+)
+
+// Writer is the part of the inventory's scan writer the runner needs.
+type Writer interface {
+	PutIdentity(ctx context.Context, id *inventory.Identity) error
+	PutCredential(ctx context.Context, c *inventory.Credential) error
+	PutOccurrence(ctx context.Context, o *inventory.Occurrence) error
+	RecordSource(ctx context.Context, r inventory.SourceResult) error
+	Keys() *inventory.Keyring
+	Ledger
+}
+
+// Options tune a run.
+type Options struct {
+	// Concurrency bounds how many sources run at once (default 2).
+	Concurrency int
+	// OnEvent, when set, receives progress events (from several goroutines).
+	OnEvent func(Event)
+}
+
+// Run scans every source into w. Each source's outcome is recorded and
+// returned in the order given; a failing source never stops the others.
+// Only cancellation of ctx (or a failing inventory write) is returned as
+// an error.
+func Run(ctx context.Context, w Writer, sources []Source, opts Options) ([]inventory.SourceResult, error) {
+	n := opts.Concurrency
+	if n <= 0 {
+		n = 2
+	}
+	results := make([]inventory.SourceResult, len(sources))
+	writeErrs := make([]error, len(sources))
+	sem := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	for i, src := range sources {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return results, ctx.Err()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			results[i], writeErrs[i] = runOne(ctx, w, src, opts.OnEvent)
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return results, err
+	}
+	return results, errors.Join(writeErrs...)
+}
+
+func runOne(ctx context.Context, w Writer, src Source, onEvent func(Event)) (res inventory.SourceResult, writeErr error) {
+	s := &sink{w: w, name: src.Name(), onEvent: onEvent, stats: map[string]int64{}}
+	res = inventory.SourceResult{Name: src.Name(), Kind: src.Kind(), Target: src.Target(), StartedAt: time.Now().UTC()}
+	err := func() (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("internal error in source: %v\n%s", r, debug.Stack())
+			}
+		}()
+		return src.Scan(ctx, s)
+	}()
+	res.FinishedAt = time.Now().UTC()
+	s.mu.Lock()
+	res.ItemErrors = s.items
+	res.Stats = s.stats
+	writeErr = s.writeErr
+	s.mu.Unlock()
+	switch {
+	case err == nil && writeErr == nil:
+		res.Status = inventory.SourceOK
+	case writeErr != nil:
+		res.Status = inventory.SourceFailed
+		res.Error = "writing to the inventory: " + writeErr.Error()
+	default:
+		res.Status = inventory.SourceFailed
+		res.Error = err.Error()
+	}
+	if ctx.Err() != nil {
+		return res, writeErr
+	}
+	if e := w.RecordSource(ctx, res); e != nil && writeErr == nil {
+		writeErr = e
+	}
+	if onEvent != nil {
+		msg := "done"
+		if res.Status != inventory.SourceOK {
+			msg = "failed: " + res.Error
+		}
+		onEvent(Event{Source: src.Name(), Message: msg, Stats: res.Stats})
+	}
+	return res, writeErr
+}
+
+type sink struct {
+	w       Writer
+	name    string
+	onEvent func(Event)
+
+	mu       sync.Mutex
+	items    []inventory.ItemError
+	stats    map[string]int64
+	writeErr error
+}
+
+func (s *sink) track(err error) error {
+	if err != nil {
+		s.mu.Lock()
+		if s.writeErr == nil {
+			s.writeErr = err
+		}
+		s.mu.Unlock()
+	}
+	return err
+}
+
+func (s *sink) Identity(ctx context.Context, id *inventory.Identity) error {
+	return s.track(s.w.PutIdentity(ctx, id))
+}
+
+func (s *sink) Credential(ctx context.Context, c *inventory.Credential) error {
+	return s.track(s.w.PutCredential(ctx, c))
+}
+
+func (s *sink) Occurrence(ctx context.Context, o *inventory.Occurrence) error {
+	return s.track(s.w.PutOccurrence(ctx, o))
+}
+
+func (s *sink) ItemError(item string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.items = append(s.items, inventory.ItemError{Item: item, Error: err.Error()})
+}
+
+func (s *sink) Add(stat string, delta int64) {
+	s.mu.Lock()
+	s.stats[stat] += delta
+	s.mu.Unlock()
+}
+
+func (s *sink) Progress(msg string) {
+	if s.onEvent == nil {
+		return
+	}
+	s.mu.Lock()
+	stats := make(map[string]int64, len(s.stats))
+	for k, v := range s.stats {
+		stats[k] = v
+	}
+	s.mu.Unlock()
+	s.onEvent(Event{Source: s.name, Message: msg, Stats: stats})
+}
+
+func (s *sink) Keys() *inventory.Keyring { return s.w.Keys() }
+
+func (s *sink) Ledger() Ledger { return s.w }

@@ -1,0 +1,56 @@
+// Package scanner defines what a source is and runs sources into one scan
+// of the inventory: bounded concurrency, per-source outcomes, and errors
+// that fail one source (or one item of it) without aborting the run.
+package scanner
+
+import (
+	"context"
+
+	"github.com/nhi-inventory/nhi/inventory"
+)
+
+// Source is one place nhi reads from (a repository, a CI directory, an AWS
+// account, a Vault server). Sources are listed explicitly by the caller.
+type Source interface {
+	// Name is unique within a scan, e.g. "git:/src/app".
+	Name() string
+	// Kind is the source family: inventory.SourceGit, SourceCI, ...
+	Kind() string
+	// Target is what the source reads (path, URL, account, address).
+	Target() string
+	// Scan reads the source and reports what it sees to sink. Failures of
+	// one unit (a file, a path, an API call) go to sink.ItemError and the
+	// scan goes on; the returned error fails this source only.
+	Scan(ctx context.Context, sink Sink) error
+}
+
+// Sink receives a source's observations. Implementations are safe for
+// concurrent use.
+type Sink interface {
+	Identity(ctx context.Context, id *inventory.Identity) error
+	Credential(ctx context.Context, c *inventory.Credential) error
+	Occurrence(ctx context.Context, o *inventory.Occurrence) error
+	// ItemError records a unit that failed while the source went on.
+	ItemError(item string, err error)
+	// Add adds delta to a named counter of this source (commits, bytes...).
+	Add(stat string, delta int64)
+	// Progress reports a human-readable step of long work.
+	Progress(msg string)
+	// Keys fingerprints secret values; sources never keep them.
+	Keys() *inventory.Keyring
+	// Ledger remembers what was scanned before, for incremental sources.
+	Ledger() Ledger
+}
+
+// Ledger is the memory of already-scanned git commits.
+type Ledger interface {
+	ScannedCommits(ctx context.Context, repo, digest string) (map[string]bool, error)
+	MarkRepoScanned(ctx context.Context, repo, digest string, reachable []string) error
+}
+
+// Event is a progress report from a running source.
+type Event struct {
+	Source  string
+	Message string
+	Stats   map[string]int64
+}
