@@ -112,6 +112,7 @@ func start(t testing.TB, name, bin string, env []string, args func(hostPort stri
 		cmd := exec.Command(bin, args(hostPort)...)
 		cmd.Env = env
 		cmd.Stdout, cmd.Stderr = out, out
+		cmd.WaitDelay = time.Second // do not hang on pipes a stray child keeps open
 		setProcessGroup(cmd)
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("harness: cannot start %s (%s): %v\n\t%s", name, bin, err, hint)

@@ -75,21 +75,40 @@ func (k *Keyring) Fingerprint(secret string) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// Redact returns a preview of secret that is safe to store and show: a
-// short prefix (which for most token formats is the non-secret type
-// marker, e.g. "ghp_" or "AKIA") and the length. Secrets shorter than 12
-// characters show no characters at all.
+// Redact returns a preview of secret that is safe to store and show: the
+// structural type marker of token formats that have one ("ghp_", "xoxb-",
+// "sk_live_", "hvs.") and the length. Nothing of the random part, and
+// nothing at all of values without a marker (passwords), is shown.
 func Redact(secret string) string {
 	n := utf8.RuneCountInString(secret)
-	if n < 12 {
-		return fmt.Sprintf("****(%d)", n)
+	return fmt.Sprintf("%s****(%d)", typeMarker(secret), n)
+}
+
+// typeMarker is a leading run of short lower-case groups each ended by a
+// separator, when the remainder is still long: "sk_live_", "ghp_",
+// "xoxb-", "hvs.", "glpat-". Words of a password ("Summer_", "welcome_")
+// do not qualify.
+func typeMarker(s string) string {
+	end, group := 0, 0
+	for i := 0; i < len(s) && i < 9; i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' {
+			group++
+			if group > 5 {
+				break
+			}
+			continue
+		}
+		if (c == '_' || c == '-' || c == '.') && group > 0 {
+			end, group = i+1, 0
+			continue
+		}
+		break
 	}
-	show := 4
-	if n >= 32 {
-		show = 6
+	if end == 0 || len(s)-end < 12 {
+		return ""
 	}
-	r := []rune(secret)
-	return fmt.Sprintf("%s****(%d)", string(r[:show]), n)
+	return s[:end]
 }
 
 // AccessKeyCredentialKey is the stable key of an AWS access key, found in

@@ -72,3 +72,17 @@ func (l *ScanLock) Unlock() error {
 	l.f = nil
 	return err
 }
+
+// scanLockHeld reports whether some process holds the scan lock now.
+func (s *Store) scanLockHeld() bool {
+	f, err := os.OpenFile(s.path+".lock", os.O_RDWR, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return true
+	}
+	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return false
+}

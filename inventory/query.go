@@ -30,6 +30,10 @@ func (s *Store) Scan(ctx context.Context, id int64) (*Scan, error) {
 		sc.StartedAt = *t
 	}
 	sc.FinishedAt = parseTime(finished)
+	if sc.Status == ScanRunning && !s.scanLockHeld() {
+		// Its process is gone: the next scan will record it as such.
+		sc.Status = ScanIncomplete
+	}
 	sc.RowHash = rowHash.String
 	_ = json.Unmarshal([]byte(counts), &sc.Counts)
 	rows, err := s.r.QueryContext(ctx, `SELECT name, kind, target, status, error, item_errors, stats, started_at, finished_at

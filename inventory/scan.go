@@ -344,11 +344,27 @@ func (w *ScanWriter) RecordSource(ctx context.Context, r SourceResult) error {
 	return err
 }
 
-// Finish flushes, carries credentials whose occurrences were seen forward
-// into this scan, computes counts, marks the scan complete and chains its
+// Settle flushes and carries credentials whose occurrences were seen in
+// this scan (including git history not read again) forward into it, so
+// that the inventory of this scan can be read before it is finished.
+func (w *ScanWriter) Settle(ctx context.Context) error {
+	if err := w.Flush(ctx); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, err := w.s.w.ExecContext(ctx, `UPDATE credentials SET last_seen_scan = ?
+		WHERE last_seen_scan <> ? AND id IN (SELECT credential_id FROM occurrences WHERE last_seen_scan = ?)`, w.id, w.id, w.id)
+	return err
+}
+
+// Finish settles, computes counts, marks the scan complete and chains its
 // hash. Only a finished scan is complete.
 func (w *ScanWriter) Finish(ctx context.Context, extra map[string]int64) (*Scan, error) {
 	if err := w.Flush(ctx); err != nil {
+		return nil, err
+	}
+	if err := w.Settle(ctx); err != nil {
 		return nil, err
 	}
 	w.mu.Lock()
@@ -360,10 +376,6 @@ func (w *ScanWriter) Finish(ctx context.Context, extra map[string]int64) (*Scan,
 		return nil, err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `UPDATE credentials SET last_seen_scan = ?
-		WHERE last_seen_scan <> ? AND id IN (SELECT credential_id FROM occurrences WHERE last_seen_scan = ?)`, w.id, w.id, w.id); err != nil {
-		return nil, err
-	}
 	counts := map[string]int64{}
 	for k, v := range extra {
 		counts[k] = v

@@ -73,6 +73,10 @@ type Credential struct {
 	Fingerprint   string         `json:"fingerprint,omitempty"`
 	Redacted      string         `json:"redacted,omitempty"`
 	Attrs         map[string]any `json:"attrs,omitempty"`
+	// Owner and OwnerSource are resolved by the readiness engine, not
+	// written by sources.
+	Owner       string `json:"owner,omitempty"`
+	OwnerSource string `json:"owner_source,omitempty"`
 }
 
 // Occurrence is one place a credential was seen.
@@ -142,4 +146,78 @@ type Scan struct {
 	PrevHash     string           `json:"prev_hash"`
 	RowHash      string           `json:"row_hash,omitempty"`
 	Sources      []SourceResult   `json:"sources"`
+}
+
+// Subject kinds of a gap.
+const (
+	SubjectIdentity   = "identity"
+	SubjectCredential = "credential"
+)
+
+// Gap statuses.
+const (
+	GapOpen          = "open"
+	GapResolved      = "resolved"
+	GapAccepted      = "accepted"
+	GapFalsePositive = "false-positive"
+)
+
+// Gap is a control failed by one subject (identity or credential).
+type Gap struct {
+	ID          int64               `json:"id"`
+	ControlID   string              `json:"control_id"`
+	SubjectKind string              `json:"subject_kind"`
+	SubjectKey  string              `json:"subject_key"`
+	SubjectName string              `json:"subject_name,omitempty"`
+	Family      string              `json:"family,omitempty"`
+	Severity    string              `json:"severity"`
+	Title       string              `json:"title"`
+	Detail      string              `json:"detail"`
+	Evidence    map[string]any      `json:"evidence,omitempty"`
+	Frameworks  map[string][]string `json:"frameworks"`
+	Owner       string              `json:"owner,omitempty"`
+	Status      string              `json:"status"`
+	FirstSeen   time.Time           `json:"first_seen"`
+	FirstScan   int64               `json:"first_seen_scan"`
+	LastScan    int64               `json:"last_seen_scan"`
+	Resolved    int64               `json:"resolved_scan,omitempty"`
+}
+
+// ControlResult is how many subjects one control evaluated and how many
+// passed, in one scan.
+type ControlResult struct {
+	ControlID string `json:"control_id"`
+	Severity  string `json:"severity"`
+	Evaluated int    `json:"evaluated"`
+	Passing   int    `json:"passing"`
+}
+
+// CriterionResult is the same per framework criterion (a subject passes a
+// criterion when it passes every control mapped to it).
+type CriterionResult struct {
+	Framework string `json:"framework"`
+	Criterion string `json:"criterion"`
+	Evaluated int    `json:"evaluated"`
+	Passing   int    `json:"passing"`
+}
+
+// OwnerAssignment is the owner resolved for a subject and where it came from.
+type OwnerAssignment struct {
+	SubjectKind string
+	SubjectKey  string
+	Owner       string
+	Source      string
+}
+
+// Evaluation is what the readiness engine concluded for one scan.
+type Evaluation struct {
+	Gaps     []Gap
+	Controls []ControlResult
+	Criteria []CriterionResult
+	Owners   []OwnerAssignment
+	// Visible are the subjects evaluated ("identity\x00key" / "credential\x00key").
+	Visible map[string]bool
+	// FailedFamilies are source kinds with a failed source in this scan:
+	// their vanished subjects' gaps are carried, not resolved.
+	FailedFamilies map[string]bool
 }

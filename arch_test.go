@@ -1,0 +1,126 @@
+package nhi_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/nhi-inventory/nhi"
+
+// allowed lists, per package of this module, which of the module's
+// packages it may import (DESIGN.md, package table). A package not listed
+// may import nothing of the module. "scanner/*" means every source.
+var allowed = map[string][]string{
+	"cmd/nhi":       {"*"},
+	"cmd/demo":      {"demo"},
+	"demo":          {"inventory", "scanner/aws", "harness"},
+	"scanner":       {"inventory"},
+	"scanner/*":     {"scanner", "inventory", "rules"},
+	"inventory":     {},
+	"rules":         {"inventory"},
+	"ui":            {"inventory", "rules"},
+	"report":        {"inventory", "rules"},
+	"harness":       {},
+	"bench/*":       {"rules", "inventory", "harness"},
+	"tools/bao":     {},
+	"scanner/git":   {"scanner", "inventory", "rules"},
+	"scanner/ci":    {"scanner", "inventory", "rules"},
+	"scanner/aws":   {"scanner", "inventory", "rules"},
+	"scanner/vault": {"scanner", "inventory", "rules"},
+}
+
+// thirdPartyOnly restricts packages to the standard library plus these.
+var thirdPartyOnly = map[string][]string{
+	"inventory": {"github.com/mattn/go-sqlite3"},
+}
+
+func rulesFor(pkg string) ([]string, bool) {
+	if r, ok := allowed[pkg]; ok {
+		return r, true
+	}
+	if i := strings.LastIndex(pkg, "/"); i >= 0 {
+		if r, ok := allowed[pkg[:i]+"/*"]; ok {
+			return r, true
+		}
+	}
+	return nil, false
+}
+
+func TestImportDirection(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}|{{join .Imports ","}}`, "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	seen := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		path, imports, _ := strings.Cut(line, "|")
+		if path == module {
+			continue
+		}
+		pkg := strings.TrimPrefix(path, module+"/")
+		for _, bad := range []string{"util", "utils", "common", "helpers", "models"} {
+			if pkg == bad || strings.HasSuffix(pkg, "/"+bad) {
+				t.Errorf("package %s: grab-bag package names are not allowed", pkg)
+			}
+		}
+		rules, ok := rulesFor(pkg)
+		if !ok {
+			t.Errorf("package %s is not in the import table of arch_test.go (DESIGN.md): add it with its allowed imports", pkg)
+			continue
+		}
+		seen++
+		for _, imp := range strings.Split(imports, ",") {
+			if imp == "" {
+				continue
+			}
+			if strings.HasPrefix(imp, module+"/") {
+				dep := strings.TrimPrefix(imp, module+"/")
+				if strings.HasPrefix(dep, "cmd/") {
+					t.Errorf("%s imports %s: nothing imports cmd", pkg, dep)
+					continue
+				}
+				if !permits(rules, dep) {
+					t.Errorf("%s imports %s against the direction of DESIGN.md (allowed: %v)", pkg, dep, rules)
+				}
+				continue
+			}
+			if only, ok := thirdPartyOnly[pkg]; ok && strings.Contains(strings.SplitN(imp, "/", 2)[0], ".") {
+				okDep := false
+				for _, o := range only {
+					if imp == o || strings.HasPrefix(imp, o+"/") {
+						okDep = true
+					}
+				}
+				if !okDep {
+					t.Errorf("%s imports %s: it may only use the standard library and %v", pkg, imp, only)
+				}
+			}
+		}
+	}
+	if seen < 4 {
+		t.Fatalf("only %d packages checked: go list output unexpected:\n%s", seen, out)
+	}
+}
+
+func permits(rules []string, dep string) bool {
+	for _, r := range rules {
+		if r == "*" || r == dep {
+			return true
+		}
+	}
+	return false
+}
+
+// The rule table itself must reject what DESIGN.md forbids.
+func TestImportRulesRejectBackwardImports(t *testing.T) {
+	for _, c := range []struct{ pkg, dep string }{
+		{"inventory", "scanner"}, {"inventory", "rules"}, {"rules", "scanner"}, {"scanner", "scanner/git"},
+		{"ui", "scanner"}, {"report", "scanner/aws"}, {"scanner/git", "scanner/ci"},
+	} {
+		r, _ := rulesFor(c.pkg)
+		if permits(r, c.dep) {
+			t.Errorf("%s → %s is permitted but DESIGN.md forbids it", c.pkg, c.dep)
+		}
+	}
+}

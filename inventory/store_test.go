@@ -1,0 +1,242 @@
+package inventory
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func openTemp(t *testing.T) (*Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "nhi.db")
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, path
+}
+
+func TestOpenCreatesPrivateFileWithSchema(t *testing.T) {
+	s, path := openTemp(t)
+	for _, p := range []string{path, path + ".key"} {
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode %v, want 0600", p, st.Mode().Perm())
+		}
+	}
+	ctx := context.Background()
+	v, err := s.Version(ctx)
+	if err != nil || v != SchemaVersion() || v < 1 {
+		t.Fatalf("schema version %d (%v), want %d", v, err, SchemaVersion())
+	}
+	var mode string
+	if err := s.DB().QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+		t.Fatalf("journal_mode %q %v", mode, err)
+	}
+	var fk int
+	if err := s.DB().QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil || fk != 1 {
+		t.Fatalf("foreign_keys %d %v", fk, err)
+	}
+	// Reopening applies nothing twice and keeps the key.
+	fp := s.Keys().Fingerprint("x")
+	s.Close()
+	s2, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if s2.Keys().Fingerprint("x") != fp {
+		t.Fatal("fingerprint key changed on reopen")
+	}
+}
+
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	s, path := openTemp(t)
+	if _, err := s.w.Exec("PRAGMA user_version = 999"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := Open(context.Background(), path); err == nil {
+		t.Fatal("opened a database from a newer nhi")
+	}
+}
+
+func TestMissingKeyIsAnError(t *testing.T) {
+	_, path := openTemp(t)
+	os.Remove(path + ".key")
+	if _, err := LoadOrCreateKeyring(path+".key", false); err == nil {
+		t.Fatal("missing key accepted")
+	}
+}
+
+func writeSome(t *testing.T, w *ScanWriter, n int) {
+	t.Helper()
+	ctx := context.Background()
+	if err := w.PutIdentity(ctx, &Identity{Key: "arn:aws:iam::1:user/ci", Kind: KindIAMUser, Name: "ci", Source: SourceAWS}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		c := w.Keys().SecretCredential("generic-api-key", "secret-value-"+string(rune('a'+i%26))+time.Duration(i).String(), VaultHardcoded)
+		c.IdentityKey = "arn:aws:iam::1:user/ci"
+		if err := w.PutCredential(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.PutOccurrence(ctx, &Occurrence{CredentialKey: c.Key, Source: SourceGit, Repo: "r", Path: "a.env", Line: i + 1, Commit: "c1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestScanLifecycleAndChain(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	w, err := s.BeginScan(ctx, "test", "d1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeSome(t, w, 2500) // more than one batch
+	sc, err := w.Finish(ctx, map[string]int64{"commits": 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.Status != ScanComplete || sc.Counts["credentials_total"] != 2500 || sc.Counts["credentials_new"] != 2500 || sc.Counts["commits"] != 3 {
+		t.Fatalf("scan %+v", sc)
+	}
+	creds, err := s.Credentials(ctx, sc.ID)
+	if err != nil || len(creds) != 2500 || creds[0].IdentityKey != "arn:aws:iam::1:user/ci" || len(creds[0].Occurrences) != 1 {
+		t.Fatalf("credentials %d %v", len(creds), err)
+	}
+	// Second scan sees only part; the rest is not in it but stays in history.
+	w2, err := s.BeginScan(ctx, "test", "d1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeSome(t, w2, 10)
+	sc2, err := w2.Finish(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc2.Counts["credentials_total"] != 10 || sc2.Counts["credentials_new"] != 0 {
+		t.Fatalf("second scan counts %v", sc2.Counts)
+	}
+	if old, _ := s.Credentials(ctx, sc.ID); len(old) != 2500 {
+		t.Fatalf("first scan's view changed: %d", len(old))
+	}
+	if broken, err := s.VerifyChain(ctx); err != nil || broken != 0 {
+		t.Fatalf("chain broken at %d: %v", broken, err)
+	}
+	if _, err := s.w.Exec(`UPDATE scans SET counts = '{"credentials_total":1}' WHERE id = ?`, sc.ID); err != nil {
+		t.Fatal(err)
+	}
+	if broken, _ := s.VerifyChain(ctx); broken != sc.ID {
+		t.Fatalf("tampering with scan %d not detected (broken=%d)", sc.ID, broken)
+	}
+}
+
+func TestAbandonedScanKeepsPreviousInventory(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	w, _ := s.BeginScan(ctx, "test", "d", 0)
+	writeSome(t, w, 3)
+	first, err := w.Finish(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A scan that dies after writing a batch: its lock goes away with the
+	// process, its row stays "running" until the next scan notices.
+	w2, _ := s.BeginScan(ctx, "test", "d", 0)
+	c := w2.Keys().SecretCredential("x", "another-secret-value-123", VaultHardcoded)
+	w2.PutCredential(ctx, c)
+	w2.Flush(ctx)
+	w2.lock.Unlock()
+	latest, _ := s.LatestComplete(ctx)
+	if latest != first.ID {
+		t.Fatalf("latest complete %d, want %d", latest, first.ID)
+	}
+	if creds, _ := s.Credentials(ctx, latest); len(creds) != 3 {
+		t.Fatalf("previous inventory changed: %d credentials", len(creds))
+	}
+	w3, err := s.BeginScan(ctx, "test", "d", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w3.Abandon(ctx)
+	sc2, _ := s.Scan(ctx, w2.ID())
+	if sc2.Status != ScanIncomplete {
+		t.Fatalf("dead scan status %q", sc2.Status)
+	}
+	if broken, _ := s.VerifyChain(ctx); broken != 0 {
+		t.Fatalf("chain broken at %d", broken)
+	}
+}
+
+func TestSecondScanWaitsOrStops(t *testing.T) {
+	s, path := openTemp(t)
+	ctx := context.Background()
+	w, err := s.BeginScan(ctx, "test", "d", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := Open(ctx, path) // a second process's view
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.BeginScan(ctx, "test", "d", 0); !errors.Is(err, ErrScanRunning) {
+		t.Fatalf("second scan: %v, want ErrScanRunning", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		w2, err := other.BeginScan(ctx, "test", "d", 30*time.Second)
+		if err == nil {
+			_, err = w2.Finish(ctx, nil)
+		}
+		done <- err
+	}()
+	writeSome(t, w, 5)
+	if _, err := w.Finish(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("waiting scan: %v", err)
+	}
+	scans, _ := s.Scans(ctx)
+	if len(scans) != 2 || scans[0].Status != ScanComplete || scans[1].Status != ScanComplete {
+		t.Fatalf("scans %+v", scans)
+	}
+}
+
+func TestRedactAndFingerprint(t *testing.T) {
+	k, _ := NewKeyring(make([]byte, 32))
+	k2, _ := NewKeyring(append(make([]byte, 31), 1))
+	if k.Fingerprint("abc") == k2.Fingerprint("abc") || k.Fingerprint("abc") == k.Fingerprint("abd") {
+		t.Fatal("fingerprint not keyed or not distinct")
+	}
+	secret := "ghp_abcdefghijklmnopqrstuvwxyz0123456789"
+	r := Redact(secret)
+	if r != "ghp_****(40)" {
+		t.Fatalf("redact %q", r)
+	}
+	for in, want := range map[string]string{"hunter2": "****(7)", "Lt!Tq9zPx0_aZ0qWw1": "****(18)",
+		"sk_live_" + "0123456789abcdefghij": "sk_live_****(28)", "xoxb-1234567890-abcdefghijkl": "xoxb-****(28)",
+		"hvs.CAESIJ0123456789abcdefgh": "hvs.****(28)", "password_is_here": "****(16)", "Summer_2024_passw0rd!!": "****(22)", "welcome_to_the_jungle_1": "****(23)"} {
+		if got := Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+	c := k.SecretCredential("aws-access-token", "AKIAIOSFODNN7EXAMPL3", VaultHardcoded)
+	if c.Key != "aws-access-key:AKIAIOSFODNN7EXAMPL3" {
+		t.Fatalf("access key id not keyed in clear: %q", c.Key)
+	}
+	c = k.SecretCredential("generic", secret, VaultHardcoded)
+	if c.Key != "fp:"+k.Fingerprint(secret) || c.Redacted == secret {
+		t.Fatalf("credential %+v", c)
+	}
+}

@@ -1,0 +1,296 @@
+package report
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nhi-inventory/nhi/inventory"
+	"github.com/nhi-inventory/nhi/rules"
+)
+
+// GapJSON is one gap in `nhi gaps --format json`.
+type GapJSON struct {
+	ID          int64               `json:"id"`
+	ControlID   string              `json:"control_id"`
+	Severity    string              `json:"severity"`
+	SubjectID   string              `json:"subject_id"`
+	SubjectKind string              `json:"subject_kind"`
+	SubjectName string              `json:"subject_name,omitempty"`
+	Title       string              `json:"title"`
+	Detail      string              `json:"detail"`
+	Remediation string              `json:"remediation,omitempty"`
+	Status      string              `json:"status"`
+	Owner       string              `json:"owner"`
+	FirstSeen   time.Time           `json:"first_seen"`
+	FirstScan   int64               `json:"first_seen_scan"`
+	LastScan    int64               `json:"last_seen_scan"`
+	Resolved    int64               `json:"resolved_scan,omitempty"`
+	Frameworks  map[string][]string `json:"frameworks"`
+	Evidence    map[string]any      `json:"evidence,omitempty"`
+}
+
+// GapFilter selects gaps.
+type GapFilter struct {
+	Severity string // this severity or worse
+	Control  string
+	Owner    string
+	Status   string // open (default), resolved, accepted, false-positive, all
+}
+
+// FilterGaps applies f.
+func FilterGaps(gaps []inventory.Gap, f GapFilter) []inventory.Gap {
+	var out []inventory.Gap
+	for _, g := range gaps {
+		if f.Severity != "" && rules.SeverityRank(g.Severity) > rules.SeverityRank(f.Severity) {
+			continue
+		}
+		if f.Control != "" && !strings.EqualFold(g.ControlID, f.Control) {
+			continue
+		}
+		if f.Owner != "" && !strings.Contains(strings.ToLower(g.Owner), strings.ToLower(f.Owner)) {
+			continue
+		}
+		st := f.Status
+		if st == "" {
+			st = inventory.GapOpen
+		}
+		if st != "all" && g.Status != st {
+			continue
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+// WriteGaps renders gaps as table, json, csv or sarif.
+func WriteGaps(w io.Writer, gaps []inventory.Gap, cat *rules.Catalogue, format string) error {
+	items := make([]GapJSON, 0, len(gaps))
+	for _, g := range gaps {
+		j := GapJSON{ID: g.ID, ControlID: g.ControlID, Severity: g.Severity, SubjectID: g.SubjectKey, SubjectKind: g.SubjectKind,
+			SubjectName: g.SubjectName, Title: g.Title, Detail: g.Detail, Status: g.Status, Owner: g.Owner, FirstSeen: g.FirstSeen,
+			FirstScan: g.FirstScan, LastScan: g.LastScan, Resolved: g.Resolved, Frameworks: g.Frameworks, Evidence: g.Evidence}
+		if c := cat.Control(g.ControlID); c != nil {
+			j.Remediation = strings.TrimSpace(c.Remediation)
+		}
+		items = append(items, j)
+	}
+	switch format {
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"gaps": items})
+	case "csv":
+		cw := csv.NewWriter(w)
+		cw.Write([]string{"id", "control_id", "severity", "status", "subject_kind", "subject_id", "owner", "title", "detail", "first_seen", "soc2", "nist_csf", "owasp_nhi"})
+		for _, g := range items {
+			cw.Write([]string{strconv.FormatInt(g.ID, 10), g.ControlID, g.Severity, g.Status, g.SubjectKind, g.SubjectID, g.Owner, g.Title,
+				g.Detail, g.FirstSeen.UTC().Format(time.RFC3339), strings.Join(g.Frameworks["soc2"], " "),
+				strings.Join(g.Frameworks["nist_csf"], " "), strings.Join(g.Frameworks["owasp_nhi"], " ")})
+		}
+		cw.Flush()
+		return cw.Error()
+	case "sarif":
+		return writeSARIF(w, gaps, cat)
+	case "table", "":
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tSEVERITY\tCONTROL\tSTATUS\tOWNER\tSUBJECT\tDETAIL")
+		for _, g := range items {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", g.ID, g.Severity, g.ControlID, g.Status, orDash(g.Owner), clip(g.SubjectName, g.SubjectID, 40), g.Detail)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "\n%d gaps\n", len(items))
+		return nil
+	}
+	return fmt.Errorf("unknown format %q: use table, json, csv or sarif", format)
+}
+
+func clip(name, key string, n int) string {
+	s := name
+	if s == "" {
+		s = key
+	}
+	if len(s) > n {
+		return s[:n-1] + "…"
+	}
+	return s
+}
+
+// WriteControls renders the catalogue.
+func WriteControls(w io.Writer, cat *rules.Catalogue, format string) error {
+	switch format {
+	case "json":
+		type item struct {
+			*rules.Control
+			Frameworks map[string][]string `json:"frameworks"`
+		}
+		items := make([]item, 0, len(cat.Controls))
+		for _, c := range cat.Controls {
+			items = append(items, item{c, c.Frameworks.Map()})
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"controls": items})
+	case "table", "":
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tSEVERITY\tENABLED\tTITLE\tSOC 2\tNIST CSF 2.0\tOWASP NHI")
+		for _, c := range cat.Controls {
+			fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\t%s\t%s\n", c.ID, c.Severity, c.Enabled, c.Title, strings.Join(c.Frameworks.SOC2, " "),
+				strings.Join(c.Frameworks.NISTCSF, " "), strings.Join(c.Frameworks.OWASPNHI, " "))
+		}
+		return tw.Flush()
+	}
+	return fmt.Errorf("unknown format %q: use table or json", format)
+}
+
+// Readiness is per-control and per-criterion readiness of one scan.
+type Readiness struct {
+	Controls []inventory.ControlResult   `json:"controls"`
+	Criteria []inventory.CriterionResult `json:"criteria"`
+	Open     map[string]int              `json:"open_gaps_by_severity"`
+}
+
+func bar(pass, total, width int) string {
+	if total == 0 {
+		return strings.Repeat("·", width)
+	}
+	n := pass * width / total
+	return strings.Repeat("█", n) + strings.Repeat("░", width-n)
+}
+
+// WriteReadiness renders readiness as text.
+func WriteReadiness(w io.Writer, r Readiness, cat *rules.Catalogue) {
+	fmt.Fprintln(w, "\nreadiness per control (subjects passing / evaluated):")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, c := range r.Controls {
+		title := ""
+		if cc := cat.Control(c.ControlID); cc != nil {
+			title = cc.Title
+		}
+		if c.Evaluated == 0 {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t-\t%s\n", c.ControlID, c.Severity, bar(0, 0, 20), title)
+			continue
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d/%d\t%s\n", c.ControlID, c.Severity, bar(c.Passing, c.Evaluated, 20), c.Passing, c.Evaluated, title)
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "\nreadiness per framework criterion:")
+	byFW := map[string][]inventory.CriterionResult{}
+	for _, c := range r.Criteria {
+		byFW[c.Framework] = append(byFW[c.Framework], c)
+	}
+	names := map[string]string{"soc2": "SOC 2", "nist_csf": "NIST CSF 2.0", "owasp_nhi": "OWASP NHI Top 10"}
+	fws := make([]string, 0, len(byFW))
+	for f := range byFW {
+		fws = append(fws, f)
+	}
+	sort.Strings(fws)
+	for _, f := range fws {
+		parts := make([]string, 0, len(byFW[f]))
+		for _, c := range byFW[f] {
+			parts = append(parts, fmt.Sprintf("%s %d/%d", c.Criterion, c.Passing, c.Evaluated))
+		}
+		fmt.Fprintf(w, "  %-17s %s\n", names[f]+":", strings.Join(parts, "  "))
+	}
+	if len(r.Open) > 0 {
+		fmt.Fprintf(w, "\nopen gaps: %d critical, %d high, %d medium, %d low (nhi gaps)\n", r.Open["critical"], r.Open["high"], r.Open["medium"], r.Open["low"])
+	}
+}
+
+func writeSARIF(w io.Writer, gaps []inventory.Gap, cat *rules.Catalogue) error {
+	type msg struct {
+		Text string `json:"text"`
+	}
+	level := func(sev string) string {
+		switch sev {
+		case "critical", "high":
+			return "error"
+		case "medium":
+			return "warning"
+		}
+		return "note"
+	}
+	var rulesOut []map[string]any
+	for _, c := range cat.Controls {
+		tags := append(append(append([]string{}, c.Frameworks.SOC2...), c.Frameworks.NISTCSF...), c.Frameworks.OWASPNHI...)
+		rulesOut = append(rulesOut, map[string]any{
+			"id": c.ID, "name": c.Check, "shortDescription": msg{c.Title}, "fullDescription": msg{strings.TrimSpace(c.Rationale)},
+			"help":                 msg{strings.TrimSpace(c.Remediation)},
+			"defaultConfiguration": map[string]any{"level": level(c.Severity)},
+			"properties":           map[string]any{"tags": tags, "severity": c.Severity},
+		})
+	}
+	var results []map[string]any
+	for _, g := range gaps {
+		r := map[string]any{
+			"ruleId": g.ControlID, "level": level(g.Severity), "message": msg{g.Detail},
+			"partialFingerprints": map[string]string{"nhiGap": g.ControlID + ":" + g.SubjectKind + ":" + g.SubjectKey},
+			"properties":          map[string]any{"severity": g.Severity, "status": g.Status, "subject": g.SubjectKey, "owner": g.Owner},
+		}
+		if p, ok := g.Evidence["path"].(string); ok && p != "" {
+			loc := map[string]any{"artifactLocation": map[string]string{"uri": p}}
+			if l, ok := g.Evidence["line"].(float64); ok && l > 0 {
+				loc["region"] = map[string]int{"startLine": int(l)}
+			}
+			r["locations"] = []map[string]any{{"physicalLocation": loc}}
+		} else {
+			r["locations"] = []map[string]any{{"logicalLocations": []map[string]string{{"fullyQualifiedName": g.SubjectKey}}}}
+		}
+		results = append(results, r)
+	}
+	if results == nil {
+		results = []map[string]any{}
+	}
+	doc := map[string]any{
+		"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
+		"runs": []map[string]any{{
+			"tool":    map[string]any{"driver": map[string]any{"name": "nhi", "informationUri": "https://github.com/nhi-inventory/nhi", "rules": rulesOut}},
+			"results": results,
+		}},
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}
+
+// WriteDecisions renders triage decisions.
+func WriteDecisions(w io.Writer, ds []inventory.Decision, format string) error {
+	switch format {
+	case "json":
+		if ds == nil {
+			ds = []inventory.Decision{}
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"decisions": ds})
+	case "table", "":
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tACTION\tCONTROL\tSUBJECT\tVALUE\tACTOR\tAT\tEXPIRES\tSTATE\tREASON")
+		now := time.Now().UTC()
+		for _, d := range ds {
+			state := "in force"
+			switch {
+			case d.RevokedAt != nil:
+				state = "revoked by " + d.RevokedBy
+			case !d.Active(now):
+				state = "expired"
+			}
+			exp := "-"
+			if d.ExpiresAt != nil {
+				exp = d.ExpiresAt.UTC().Format("2006-01-02")
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Action, orDash(d.ControlID), d.SubjectKey, orDash(d.Value),
+				d.Actor, d.At.UTC().Format("2006-01-02 15:04"), exp, state, d.Reason)
+		}
+		return tw.Flush()
+	}
+	return fmt.Errorf("unknown format %q: use table or json", format)
+}
