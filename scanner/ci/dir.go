@@ -1,0 +1,106 @@
+package ci
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/nhi-inventory/nhi/inventory"
+	"github.com/nhi-inventory/nhi/scanner"
+)
+
+type dirSource struct {
+	path string
+	opts Options
+}
+
+// NewDir returns a source that finds and reads every pipeline file under
+// a directory (--ci PATH). Pipelines are keyed by the directory as given
+// and the file's path inside it.
+func NewDir(path string, opts Options) scanner.Source {
+	return &dirSource{path: filepath.Clean(path), opts: opts}
+}
+
+func (s *dirSource) Name() string   { return "ci:" + s.path }
+func (s *dirSource) Kind() string   { return inventory.SourceCI }
+func (s *dirSource) Target() string { return s.path }
+
+func (s *dirSource) Scan(ctx context.Context, sink scanner.Sink) error {
+	st, err := os.Stat(s.path)
+	if err != nil {
+		return fmt.Errorf("CI directory %s: %w", s.path, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("CI path %s is not a directory: give the directory holding the pipeline files", s.path)
+	}
+	cfg, _ := os.ReadFile(filepath.Join(s.path, ".gitleaks.toml"))
+	det, err := loadDetector(s.opts, cfg, sink, s.path)
+	if err != nil {
+		return err
+	}
+	e := newEngine(s.path, det, false)
+	snap := &dirSnapshot{root: s.path, sink: sink}
+	if err := e.add(ctx, snap, "", sink); err != nil {
+		return err
+	}
+	return e.emit(ctx, sink)
+}
+
+type dirSnapshot struct {
+	root string
+	sink scanner.Sink
+}
+
+func (d *dirSnapshot) files(ctx context.Context) ([]string, error) {
+	var out []string
+	err := filepath.WalkDir(d.root, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			if p == d.root {
+				return err
+			}
+			d.sink.ItemError(p, err)
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if de.IsDir() {
+			if p != d.root && skipDir(de.Name()) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		rel, err := filepath.Rel(d.root, p)
+		if err != nil {
+			return nil
+		}
+		rel = filepath.ToSlash(rel)
+		if Classify(rel) != "" && de.Type().IsRegular() {
+			out = append(out, rel)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (d *dirSnapshot) read(p string) ([]byte, string, error) {
+	if strings.HasPrefix(p, "../") || p == ".." {
+		return nil, "", fmt.Errorf("path leaves the directory")
+	}
+	full := filepath.Join(d.root, filepath.FromSlash(p))
+	st, err := os.Stat(full)
+	if err != nil {
+		return nil, "", err
+	}
+	if st.Size() > maxFileSize {
+		return nil, "", fmt.Errorf("%d bytes, larger than the %d-byte limit for a pipeline file", st.Size(), maxFileSize)
+	}
+	b, err := os.ReadFile(full)
+	if err != nil {
+		return nil, "", err
+	}
+	return b, contentID(b), nil
+}

@@ -1,0 +1,165 @@
+package ci
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/nhi-inventory/nhi/inventory"
+	"github.com/nhi-inventory/nhi/scanner"
+)
+
+type repoSource struct {
+	target string
+	repos  *scanner.Repos
+	opts   Options
+}
+
+// NewRepo returns a source that reads the pipeline files of a git
+// repository (path or URL, opened through repos) at the head of every
+// branch: local branches and, for mirrors and clones, remote-tracking
+// ones. A file is one pipeline whatever the branches it is on (they are
+// listed in the identity's attrs); each distinct content is parsed once.
+func NewRepo(target string, repos *scanner.Repos, opts Options) scanner.Source {
+	return &repoSource{target: target, repos: repos, opts: opts}
+}
+
+func (s *repoSource) Name() string   { return "ci:git:" + s.target }
+func (s *repoSource) Kind() string   { return inventory.SourceCI }
+func (s *repoSource) Target() string { return s.target }
+
+type head struct {
+	name string
+	hash plumbing.Hash
+}
+
+func (s *repoSource) Scan(ctx context.Context, sink scanner.Sink) error {
+	dir, err := s.repos.Open(ctx, s.target)
+	if err != nil {
+		return err
+	}
+	r, err := git.PlainOpen(dir)
+	if err != nil {
+		return fmt.Errorf("open repository %s: %w", s.target, err)
+	}
+	heads, err := branchHeads(r)
+	if err != nil {
+		return fmt.Errorf("list branches of %s: %w", s.target, err)
+	}
+	sink.Add("branches", int64(len(heads)))
+	var cfg []byte
+	if h, err := r.Head(); err == nil {
+		if c, err := r.CommitObject(h.Hash()); err == nil {
+			if t, err := c.Tree(); err == nil {
+				if f, err := t.File(".gitleaks.toml"); err == nil {
+					if txt, err := f.Contents(); err == nil {
+						cfg = []byte(txt)
+					}
+				}
+			}
+		}
+	}
+	det, err := loadDetector(s.opts, cfg, sink, s.target)
+	if err != nil {
+		return err
+	}
+	e := newEngine(s.target, det, true)
+	for _, h := range heads {
+		c, err := r.CommitObject(h.hash)
+		if err != nil {
+			sink.ItemError(s.target+"@"+h.name, fmt.Errorf("read head commit: %w", err))
+			continue
+		}
+		t, err := c.Tree()
+		if err != nil {
+			sink.ItemError(s.target+"@"+h.name, fmt.Errorf("read head tree: %w", err))
+			continue
+		}
+		sink.Progress("CI files on branch " + h.name)
+		if err := e.add(ctx, &treeSnapshot{t: t}, h.name, sink); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			sink.ItemError(s.target+"@"+h.name, err)
+		}
+	}
+	return e.emit(ctx, sink)
+}
+
+// branchHeads lists local branches, then remote-tracking branches
+// (origin/HEAD left out), sorted by name.
+func branchHeads(r *git.Repository) ([]head, error) {
+	refs, err := r.References()
+	if err != nil {
+		return nil, err
+	}
+	var local, remote []head
+	err = refs.ForEach(func(ref *plumbing.Reference) error {
+		if ref.Type() != plumbing.HashReference {
+			return nil
+		}
+		n := ref.Name()
+		switch {
+		case n.IsBranch():
+			local = append(local, head{n.Short(), ref.Hash()})
+		case n.IsRemote() && !strings.HasSuffix(n.String(), "/HEAD"):
+			remote = append(remote, head{n.Short(), ref.Hash()})
+		}
+		return nil
+	})
+	sort.Slice(local, func(i, j int) bool { return local[i].name < local[j].name })
+	sort.Slice(remote, func(i, j int) bool { return remote[i].name < remote[j].name })
+	return append(local, remote...), err
+}
+
+type treeSnapshot struct {
+	t *object.Tree
+}
+
+func (t *treeSnapshot) files(ctx context.Context) ([]string, error) {
+	var out []string
+	w := object.NewTreeWalker(t.t, true, nil)
+	defer w.Close()
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		name, entry, err := w.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return out, err
+		}
+		if !entry.Mode.IsFile() || entry.Mode == filemode.Symlink {
+			continue
+		}
+		if Classify(name) != "" {
+			out = append(out, name)
+		}
+	}
+	return out, nil
+}
+
+func (t *treeSnapshot) read(p string) ([]byte, string, error) {
+	f, err := t.t.File(p)
+	if err != nil {
+		return nil, "", err
+	}
+	if f.Size > maxFileSize {
+		return nil, "", fmt.Errorf("%d bytes, larger than the %d-byte limit for a pipeline file", f.Size, maxFileSize)
+	}
+	txt, err := f.Contents()
+	if err != nil {
+		return nil, "", err
+	}
+	return []byte(txt), f.Hash.String(), nil
+}
