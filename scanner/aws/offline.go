@@ -1,0 +1,160 @@
+package aws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/nhi-inventory/nhi/inventory"
+	"github.com/nhi-inventory/nhi/scanner"
+)
+
+// OfflineOptions lists IAM exports to read without AWS credentials.
+type OfflineOptions struct {
+	// CredentialReports are CSV files of the IAM credential report.
+	CredentialReports []string
+	// AuthorizationDetails are JSON files of
+	// `aws iam get-account-authorization-details`.
+	AuthorizationDetails []string
+	// Now is the scan's clock (default time.Now); ages are relative to it.
+	Now func() time.Time
+}
+
+type offline struct {
+	opts OfflineOptions
+	name string
+}
+
+// NewOffline returns one source over IAM exports. Files of the same
+// account (by the account id in their ARNs) are merged before anything is
+// written, so a credential report and an authorization-details export of
+// one account give one complete set of identities: tags, owners and
+// privileges from the details, console passwords, MFA and key ages and
+// last use from the report.
+func NewOffline(opts OfflineOptions) scanner.Source {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &offline{opts: opts, name: "aws:offline:" + strings.Join(append(append([]string{}, opts.CredentialReports...), opts.AuthorizationDetails...), ",")}
+}
+
+// NewCredentialReport returns a source over one credential report CSV.
+func NewCredentialReport(path string, now func() time.Time) scanner.Source {
+	s := NewOffline(OfflineOptions{CredentialReports: []string{path}, Now: now}).(*offline)
+	s.name = "aws:credential-report:" + path
+	return s
+}
+
+// NewAuthorizationDetails returns a source over one authorization-details
+// JSON export.
+func NewAuthorizationDetails(path string, now func() time.Time) scanner.Source {
+	s := NewOffline(OfflineOptions{AuthorizationDetails: []string{path}, Now: now}).(*offline)
+	s.name = "aws:authorization-details:" + path
+	return s
+}
+
+func (s *offline) Name() string { return s.name }
+func (s *offline) Kind() string { return inventory.SourceAWS }
+func (s *offline) Target() string {
+	return strings.Join(append(append([]string{}, s.opts.CredentialReports...), s.opts.AuthorizationDetails...), ",")
+}
+
+func (s *offline) Scan(ctx context.Context, sink scanner.Sink) error {
+	accounts := map[string]*account{}
+	get := func(id string) *account {
+		a := accounts[id]
+		if a == nil {
+			a = newAccount()
+			a.id = id
+			accounts[id] = a
+		}
+		return a
+	}
+	read, failed := 0, []error{}
+	for _, p := range s.opts.AuthorizationDetails {
+		d, err := readDetails(p)
+		if err != nil {
+			failed = append(failed, err)
+			sink.ItemError(p, err)
+			continue
+		}
+		// One export is one account; split anyway in case of a concatenation.
+		byAcct := map[string]*authorizationDetails{}
+		split := func(arn string) *authorizationDetails {
+			id := accountFromARN(arn)
+			if byAcct[id] == nil {
+				byAcct[id] = &authorizationDetails{}
+			}
+			return byAcct[id]
+		}
+		for _, u := range d.UserDetailList {
+			x := split(u.Arn)
+			x.UserDetailList = append(x.UserDetailList, u)
+		}
+		for _, g := range d.GroupDetailList {
+			x := split(g.Arn)
+			x.GroupDetailList = append(x.GroupDetailList, g)
+		}
+		for _, r := range d.RoleDetailList {
+			x := split(r.Arn)
+			x.RoleDetailList = append(x.RoleDetailList, r)
+		}
+		for id, x := range byAcct {
+			// Managed policies (AWS's have account "aws") serve every account of the file.
+			x.Policies = d.Policies
+			get(id).addDetails(x)
+		}
+		read++
+		sink.Add("files", 1)
+	}
+	for _, p := range s.opts.CredentialReports {
+		b, err := os.ReadFile(p)
+		if err == nil {
+			var rows []*reportRow
+			if rows, err = parseCredentialReport(b); err == nil {
+				byAcct := map[string][]*reportRow{}
+				for _, r := range rows {
+					byAcct[accountFromARN(r.arn)] = append(byAcct[accountFromARN(r.arn)], r)
+				}
+				for id, rs := range byAcct {
+					get(id).addReport(rs)
+				}
+			}
+		}
+		if err != nil {
+			err = fmt.Errorf("credential report %s: %w", p, err)
+			failed = append(failed, err)
+			sink.ItemError(p, err)
+			continue
+		}
+		read++
+		sink.Add("files", 1)
+	}
+	if read == 0 && len(failed) > 0 {
+		return errors.Join(failed...)
+	}
+	for _, id := range sortedKeys(accounts) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := accounts[id].emit(ctx, sink); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func readDetails(p string) (*authorizationDetails, error) {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("authorization details %s: %w", p, err)
+	}
+	d, err := parseAuthorizationDetails(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	return d, nil
+}

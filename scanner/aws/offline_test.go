@@ -1,0 +1,294 @@
+package aws
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/nhi-inventory/nhi/inventory"
+)
+
+// exportFromMoto writes moto's own GetAccountAuthorizationDetails (raw API
+// shapes: policy documents as strings) and credential report to files.
+func exportFromMoto(t *testing.T, c *iam.Client, dir string) (details, report string) {
+	t.Helper()
+	ctx := context.Background()
+	all := iam.GetAccountAuthorizationDetailsOutput{}
+	p := iam.NewGetAccountAuthorizationDetailsPaginator(c, &iam.GetAccountAuthorizationDetailsInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all.UserDetailList = append(all.UserDetailList, page.UserDetailList...)
+		all.GroupDetailList = append(all.GroupDetailList, page.GroupDetailList...)
+		all.RoleDetailList = append(all.RoleDetailList, page.RoleDetailList...)
+		// Only the policies in use, as with --filter on a real account; keeps the file small.
+		for _, pol := range page.Policies {
+			if awssdk.ToInt32(pol.AttachmentCount) > 0 {
+				all.Policies = append(all.Policies, pol)
+			}
+		}
+	}
+	b, err := json.Marshal(struct {
+		UserDetailList  []types.UserDetail
+		GroupDetailList []types.GroupDetail
+		RoleDetailList  []types.RoleDetail
+		Policies        []types.ManagedPolicyDetail
+		IsTruncated     bool
+	}{all.UserDetailList, all.GroupDetailList, all.RoleDetailList, all.Policies, false})
+	if err != nil {
+		t.Fatal(err)
+	}
+	details = filepath.Join(dir, "authorization-details.json")
+	if err := os.WriteFile(details, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		g, err := c.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g.State == types.ReportStateTypeComplete {
+			break
+		}
+		if i > 50 {
+			t.Fatal("credential report never completed")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	r, err := c.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	report = filepath.Join(dir, "credential-report.csv")
+	if err := os.WriteFile(report, r.Content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return details, report
+}
+
+// comparable is what must agree between the live and offline paths.
+func comparable(i identityRow) string {
+	pick := map[string]any{}
+	for _, k := range []string{"admin_policies", "wildcard_policies", "groups", "trust", "console_password", "mfa_enabled", "access_keys_active", "owner_tag"} {
+		if v, ok := i.Attrs[k]; ok {
+			pick[k] = v
+		}
+	}
+	b, _ := json.Marshal(pick)
+	return fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%s|%v|%s", i.Kind, i.Name, i.Account, i.Owner, i.OwnerSource, i.Privileges, i.CreatedAt, i.LastUsedAt, i.Tags, b)
+}
+
+func TestOfflineExportsGiveTheSameIdentitiesAsLive(t *testing.T) {
+	motoEnv(t)
+	c := adminClient(t)
+	populate(t, c)
+	dir := t.TempDir()
+	details, report := exportFromMoto(t, c, dir)
+
+	liveRes := runScan(t, filepath.Join(dir, "live.db"), NewLive(LiveOptions{}))
+	offRes := runScan(t, filepath.Join(dir, "offline.db"), NewOffline(OfflineOptions{CredentialReports: []string{report}, AuthorizationDetails: []string{details}}))
+	for _, r := range append(liveRes.results, offRes.results...) {
+		if r.Status != inventory.SourceOK || len(r.ItemErrors) > 0 {
+			t.Fatalf("%s: %s %q %v", r.Name, r.Status, r.Error, r.ItemErrors)
+		}
+	}
+	live, off := identities(t, liveRes.store), identities(t, offRes.store)
+	if !slices.Equal(slices.Sorted(mapKeys(live)), slices.Sorted(mapKeys(off))) {
+		t.Fatalf("identity keys differ:\nlive    %v\noffline %v", slices.Sorted(mapKeys(live)), slices.Sorted(mapKeys(off)))
+	}
+	for k, l := range live {
+		if a, b := comparable(l), comparable(off[k]); a != b {
+			t.Errorf("%s differs:\nlive    %s\noffline %s", k, a, b)
+		}
+	}
+	// Credentials: offline has key slots (no ids in the report) but the same
+	// per-identity count, statuses and last use.
+	summary := func(cs map[string]credentialRow) map[string][]string {
+		out := map[string][]string{}
+		for _, c := range cs {
+			out[c.IdentityKey] = append(out[c.IdentityKey], c.Type+"/"+c.Status+"/"+c.CreatedAt+"/"+c.LastUsedAt)
+		}
+		for _, v := range out {
+			slices.Sort(v)
+		}
+		return out
+	}
+	ls, os := summary(credentialRows(t, liveRes.store)), summary(credentialRows(t, offRes.store))
+	if mustJSON(t, ls) != mustJSON(t, os) {
+		t.Errorf("credentials differ:\nlive    %v\noffline %v", ls, os)
+	}
+
+	// Each file alone: the report gives the users (no roles, no owners);
+	// the details give users and roles with owners and privileges.
+	onlyReport := identities(t, runScan(t, filepath.Join(dir, "r.db"), NewCredentialReport(report, nil)).store)
+	onlyDetails := identities(t, runScan(t, filepath.Join(dir, "d.db"), NewAuthorizationDetails(details, nil)).store)
+	for k, l := range live {
+		d, ok := onlyDetails[k]
+		if !ok || d.Kind != l.Kind || d.Owner != l.Owner || d.Privileges != l.Privileges || d.CreatedAt != l.CreatedAt {
+			t.Errorf("details alone, %s: %+v, live %+v", k, d, l)
+		}
+		r, ok := onlyReport[k]
+		if l.Kind == inventory.KindIAMUser && (!ok || r.Kind != l.Kind || r.Name != l.Name || r.CreatedAt != l.CreatedAt) {
+			t.Errorf("report alone, %s: %+v", k, r)
+		}
+	}
+	if len(onlyReport) != 4 {
+		t.Errorf("report alone: %d identities, want the 4 users", len(onlyReport))
+	}
+}
+
+// TestOfflineAWSFormats reads a credential report and an authorization
+// details document written here in AWS's formats: the CLI's (documents as
+// objects) and the raw API's (URL-encoded documents), with a root row.
+func TestOfflineAWSFormats(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	day := func(n int) string { return now.AddDate(0, 0, -n).Format("2006-01-02T15:04:05+00:00") }
+	acct := "210987654321"
+	arn := func(s string) string { return "arn:aws:iam::" + acct + ":" + s }
+	keyID := "AKIA" + strings.Repeat("Q", 16)
+	_ = keyID
+	csv := reportHeader + "\n" +
+		"<root_account>," + arn("root") + "," + day(900) + ",not_supported," + day(3) + ",not_supported,not_supported,false,true," + day(800) + "," + day(1) + ",us-east-1,s3,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n" +
+		"legacy-etl," + arn("user/legacy-etl") + "," + day(400) + ",true," + day(200) + "," + day(400) + ",N/A,false,true," + day(400) + "," + day(120) + ",eu-west-1,dynamodb,true," + day(10) + ",N/A,N/A,N/A,false,N/A,false,N/A\n"
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"` + arn("oidc-provider/token.actions.githubusercontent.com") + `"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringLike":{"token.actions.githubusercontent.com:sub":"repo:acme/*"}}}]}`
+	details := `{
+    "UserDetailList": [
+        {
+            "Path": "/",
+            "UserName": "legacy-etl",
+            "UserId": "AIDAEXAMPLEUSERID01",
+            "Arn": "` + arn("user/legacy-etl") + `",
+            "CreateDate": "` + day(400) + `",
+            "UserPolicyList": [],
+            "GroupList": ["admins"],
+            "AttachedManagedPolicies": [],
+            "Tags": [{"Key": "team", "Value": "data-eng"}]
+        }
+    ],
+    "GroupDetailList": [
+        {
+            "Path": "/",
+            "GroupName": "admins",
+            "GroupId": "AGPAEXAMPLEGROUP001",
+            "Arn": "` + arn("group/admins") + `",
+            "GroupPolicyList": [],
+            "AttachedManagedPolicies": [{"PolicyName": "AdministratorAccess", "PolicyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}]
+        }
+    ],
+    "RoleDetailList": [
+        {
+            "Path": "/",
+            "RoleName": "gha",
+            "RoleId": "AROAEXAMPLEROLEID01",
+            "Arn": "` + arn("role/gha") + `",
+            "CreateDate": "` + day(30) + `",
+            "AssumeRolePolicyDocument": "` + url.PathEscape(trust) + `",
+            "InstanceProfileList": [],
+            "RolePolicyList": [{"PolicyName": "deploy", "PolicyDocument": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["lambda:UpdateFunctionCode"], "Resource": "*"}]}}],
+            "AttachedManagedPolicies": [{"PolicyName": "PowerUsers", "PolicyArn": "` + arn("policy/PowerUsers") + `"}],
+            "Tags": [],
+            "RoleLastUsed": {"LastUsedDate": "` + day(2) + `", "Region": "us-east-1"}
+        }
+    ],
+    "Policies": [
+        {
+            "PolicyName": "PowerUsers",
+            "PolicyId": "ANPAEXAMPLEPOLICY01",
+            "Arn": "` + arn("policy/PowerUsers") + `",
+            "Path": "/",
+            "DefaultVersionId": "v2",
+            "AttachmentCount": 1,
+            "IsAttachable": true,
+            "CreateDate": "` + day(100) + `",
+            "UpdateDate": "` + day(50) + `",
+            "PolicyVersionList": [
+                {"Document": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}]}, "VersionId": "v2", "IsDefaultVersion": true, "CreateDate": "` + day(50) + `"},
+                {"Document": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}, "VersionId": "v1", "IsDefaultVersion": false, "CreateDate": "` + day(100) + `"}
+            ]
+        }
+    ]
+}`
+	dir := t.TempDir()
+	rp, dp := filepath.Join(dir, "report.csv"), filepath.Join(dir, "details.json")
+	os.WriteFile(rp, []byte(csv), 0o600)
+	os.WriteFile(dp, []byte(details), 0o600)
+
+	res := runScan(t, filepath.Join(dir, "nhi.db"), NewOffline(OfflineOptions{CredentialReports: []string{rp}, AuthorizationDetails: []string{dp}, Now: func() time.Time { return now }}))
+	if r := res.results[0]; r.Status != inventory.SourceOK || len(r.ItemErrors) > 0 {
+		t.Fatalf("%+v", r)
+	}
+	ids, creds := identities(t, res.store), credentialRows(t, res.store)
+	ts := func(n int) string { return now.AddDate(0, 0, -n).Format(time.RFC3339) }
+
+	root := ids[arn("root")]
+	if root.Kind != inventory.KindIAMUser || root.Attrs["root"] != true || root.Attrs["mfa_active"] != false ||
+		root.Privileges != PrivAdministrator || root.Account != acct || root.LastUsedAt != ts(1) || root.CreatedAt != ts(900) {
+		t.Errorf("root: %+v", root)
+	}
+	rk := creds["aws-root-access-key:"+acct+":1"]
+	if rk.Type != TypeAccessKey || rk.Status != "Active" || rk.IdentityKey != arn("root") || rk.CreatedAt != ts(800) ||
+		rk.LastUsedAt != ts(1) || rk.Attrs["last_used_service"] != "s3" || len(rk.Occurrences) != 1 {
+		t.Errorf("root key: %+v", rk)
+	}
+	if _, ok := creds["aws-root-access-key:"+acct+":2"]; ok {
+		t.Error("root key 2 never existed")
+	}
+
+	u := ids[arn("user/legacy-etl")]
+	if u.Owner != "data-eng" || u.Privileges != PrivAdministrator || !slices.Equal(strs(u.Attrs["admin_policies"]), []string{"AdministratorAccess"}) ||
+		u.Attrs["console_password"] != true || u.Attrs["mfa_enabled"] != false || u.Attrs["access_keys_active"] != float64(2) ||
+		u.CreatedAt != ts(400) || u.LastUsedAt != ts(120) || u.Attrs["password_last_used"] != ts(200) {
+		t.Errorf("legacy-etl: %+v", u)
+	}
+	k1 := creds["aws-access-key-slot:"+arn("user/legacy-etl")+":1"]
+	if k1.Status != "Active" || k1.CreatedAt != ts(400) || k1.LastUsedAt != ts(120) || k1.Attrs["last_used_region"] != "eu-west-1" || k1.IdentityKey != arn("user/legacy-etl") {
+		t.Errorf("legacy-etl key 1: %+v", k1)
+	}
+	if k2 := creds["aws-access-key-slot:"+arn("user/legacy-etl")+":2"]; k2.Status != "Active" || k2.LastUsedAt != "" || k2.CreatedAt != ts(10) {
+		t.Errorf("legacy-etl key 2: %+v", k2)
+	}
+	if pw := creds[TypeConsolePassword+":"+arn("user/legacy-etl")]; pw.LastUsedAt != ts(200) || pw.LastRotatedAt != ts(400) {
+		t.Errorf("console password: %+v", pw)
+	}
+
+	r := ids[arn("role/gha")]
+	trustAttrs := r.Attrs["trust"].(map[string]any)
+	if r.Kind != inventory.KindIAMRole || r.Privileges != PrivWildcard || r.LastUsedAt != ts(2) ||
+		trustAttrs["github_oidc"] != true || trustAttrs["github_oidc_sub_restricted"] != true ||
+		!slices.Equal(strs(r.Attrs["wildcard_policies"]), []string{"PowerUsers"}) {
+		t.Errorf("gha role: %+v", r)
+	}
+	if len(ids) != 3 || len(creds) != 4 {
+		t.Errorf("%d identities %d credentials", len(ids), len(creds))
+	}
+}
+
+func TestOfflineBadFileFailsTheSource(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "x.json")
+	os.WriteFile(p, []byte(`{"hello": 1}`), 0o600)
+	res := runScan(t, filepath.Join(dir, "nhi.db"), NewAuthorizationDetails(p, nil), NewCredentialReport(filepath.Join(dir, "missing.csv"), nil))
+	for _, r := range res.results {
+		if r.Status != inventory.SourceFailed || r.Error == "" {
+			t.Errorf("%s: %s %q", r.Name, r.Status, r.Error)
+		}
+	}
+	if !strings.Contains(res.results[0].Error, "get-account-authorization-details") {
+		t.Errorf("error does not say what file was expected: %s", res.results[0].Error)
+	}
+}
