@@ -1,0 +1,308 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/user"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nhi-inventory/nhi/inventory"
+	"github.com/nhi-inventory/nhi/report"
+	"github.com/nhi-inventory/nhi/rules"
+)
+
+func newGapsCmd(g *globals) *cobra.Command {
+	var (
+		format string
+		f      report.GapFilter
+		scanID int64
+	)
+	cmd := &cobra.Command{
+		Use:   "gaps",
+		Short: "List readiness gaps: controls failed by identities and credentials",
+		Long: `List the gaps of the latest complete scan (or --scan N), worst first. Each gap
+names the control, the subject, the evidence that triggered it and the SOC 2,
+NIST CSF 2.0 and OWASP NHI Top 10 criteria it fails. Gaps accepted as a risk or
+marked false positive (nhi triage) show with that status.`,
+		Example: `  nhi gaps --severity high
+  nhi gaps --control NHI-SEC-01 --format json
+  nhi gaps --status all --format csv > gaps.csv
+  nhi gaps --format sarif > nhi.sarif`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch format {
+			case "table", "json", "csv", "sarif":
+			default:
+				return usageError("--format must be table, json, csv or sarif, not %q", format)
+			}
+			if f.Severity != "" && !rules.ValidSeverity(f.Severity) {
+				return usageError("--severity must be critical, high, medium or low, not %q", f.Severity)
+			}
+			switch f.Status {
+			case "", "open", "resolved", "accepted", "false-positive", "all":
+			default:
+				return usageError("--status must be open, resolved, accepted, false-positive or all, not %q", f.Status)
+			}
+			ctx := cmd.Context()
+			cfg, err := loadConfig(g.config)
+			if err != nil {
+				return err
+			}
+			rc, err := loadReadiness(cfg)
+			if err != nil {
+				return err
+			}
+			if f.Control != "" && rc.catalogue.Control(strings.ToUpper(f.Control)) == nil {
+				return usageError("--control: no control %q (see nhi controls)", f.Control)
+			}
+			store, err := openStore(ctx, cmd, g, cfg)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			gaps, err := currentGaps(ctx, store, scanID)
+			if err != nil {
+				return err
+			}
+			return report.WriteGaps(g.stdout, report.FilterGaps(gaps, f), rc.catalogue, format)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&format, "format", "table", "output format: table, json, csv or sarif")
+	fl.StringVar(&f.Severity, "severity", "", "only gaps of this severity or worse")
+	fl.StringVar(&f.Control, "control", "", "only gaps of this control (e.g. NHI-SEC-01)")
+	fl.StringVar(&f.Owner, "owner", "", "only gaps whose owner contains this text")
+	fl.StringVar(&f.Status, "status", "open", "open, resolved, accepted, false-positive or all")
+	fl.Int64Var(&scanID, "scan", 0, "as of this scan (default: the latest complete scan)")
+	return cmd
+}
+
+// currentGaps returns the gaps of scan id (0: latest complete) with
+// triage decisions applied.
+func currentGaps(ctx context.Context, store *inventory.Store, id int64) ([]inventory.Gap, error) {
+	var err error
+	if id == 0 {
+		if id, err = store.LatestComplete(ctx); err != nil {
+			return nil, err
+		}
+	}
+	gaps, err := store.Gaps(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	ds, err := store.Decisions(ctx, "", "")
+	if err != nil {
+		return nil, err
+	}
+	inventory.ApplyDecisions(gaps, ds, time.Now().UTC())
+	return gaps, nil
+}
+
+func newControlsCmd(g *globals) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "controls",
+		Short: "Print the control catalogue with its framework references",
+		Long: `Print the readiness controls in force (the embedded catalogue with the
+overrides of nhi.yaml applied): id, severity, title, and the SOC 2, NIST CSF
+2.0 and OWASP NHI Top 10 criteria each one evidences.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if format != "table" && format != "json" {
+				return usageError("--format must be table or json, not %q", format)
+			}
+			cfg, err := loadConfig(g.config)
+			if err != nil {
+				return err
+			}
+			rc, err := loadReadiness(cfg)
+			if err != nil {
+				return err
+			}
+			return report.WriteControls(g.stdout, rc.catalogue, format)
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "table", "output format: table or json")
+	return cmd
+}
+
+func defaultActor() string {
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return "unknown"
+}
+
+func newTriageCmd(g *globals) *cobra.Command {
+	var actor string
+	cmd := &cobra.Command{
+		Use:   "triage",
+		Short: "Record triage decisions: owner, accept a risk, false positive, undo",
+		Long: `Record the decisions the TUI records, from scripts. Decisions are kept with
+their actor, time and reason, survive re-scans (they are keyed by the stable
+ids of identities and credentials) and show in 'nhi gaps' as status accepted or
+false-positive. An expired acceptance reopens its gap.`,
+		Example: `  nhi triage owner 42 team-payments
+  nhi triage accept 17 --reason "legacy batch job, replaced in Q3" --expires 2027-03-31
+  nhi triage false-positive 18 --reason "test fixture"
+  nhi triage undo 5
+  nhi triage list`,
+	}
+	cmd.PersistentFlags().StringVar(&actor, "actor", defaultActor(), "who decides (default $USER)")
+
+	withGap := func(cmd *cobra.Command, arg string, fn func(ctx context.Context, store *inventory.Store, gap inventory.Gap) error) error {
+		id, err := strconv.ParseInt(arg, 10, 64)
+		if err != nil {
+			return usageError("gap id must be a number (see nhi gaps), not %q", arg)
+		}
+		ctx := cmd.Context()
+		cfg, err := loadConfig(g.config)
+		if err != nil {
+			return err
+		}
+		store, err := openStore(ctx, cmd, g, cfg)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		gaps, err := currentGaps(ctx, store, 0)
+		if err != nil {
+			return err
+		}
+		for _, gp := range gaps {
+			if gp.ID == id {
+				return fn(ctx, store, gp)
+			}
+		}
+		return usageError("no gap %d in the latest scan (see nhi gaps --status all)", id)
+	}
+
+	var reason, expires string
+	accept := &cobra.Command{
+		Use:   "accept GAP-ID --reason TEXT --expires YYYY-MM-DD",
+		Short: "Accept the risk of a gap until a date",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if reason == "" || expires == "" {
+				return usageError("accepting a risk needs --reason and --expires")
+			}
+			exp, err := time.Parse("2006-01-02", expires)
+			if err != nil {
+				return usageError("--expires must be a date YYYY-MM-DD, not %q", expires)
+			}
+			return withGap(cmd, args[0], func(ctx context.Context, store *inventory.Store, gp inventory.Gap) error {
+				d := &inventory.Decision{SubjectKind: gp.SubjectKind, SubjectKey: gp.SubjectKey, ControlID: gp.ControlID,
+					Action: inventory.ActionAcceptRisk, Reason: reason, Actor: actor, ExpiresAt: &exp}
+				if _, err := store.AddDecision(ctx, d); err != nil {
+					return usageError("%v", err)
+				}
+				fmt.Fprintf(g.stdout, "decision %d: gap %d (%s on %s) accepted by %s until %s\n", d.ID, gp.ID, gp.ControlID, gp.SubjectKey, actor, expires)
+				return nil
+			})
+		},
+	}
+	accept.Flags().StringVar(&reason, "reason", "", "why the risk is accepted (required)")
+	accept.Flags().StringVar(&expires, "expires", "", "date the acceptance ends, YYYY-MM-DD (required)")
+
+	var fpReason string
+	fp := &cobra.Command{
+		Use:   "false-positive GAP-ID --reason TEXT",
+		Short: "Mark a gap as a false positive",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if fpReason == "" {
+				return usageError("marking a false positive needs --reason")
+			}
+			return withGap(cmd, args[0], func(ctx context.Context, store *inventory.Store, gp inventory.Gap) error {
+				d := &inventory.Decision{SubjectKind: gp.SubjectKind, SubjectKey: gp.SubjectKey, ControlID: gp.ControlID,
+					Action: inventory.ActionFalsePositive, Reason: fpReason, Actor: actor}
+				if _, err := store.AddDecision(ctx, d); err != nil {
+					return usageError("%v", err)
+				}
+				fmt.Fprintf(g.stdout, "decision %d: gap %d marked false positive by %s\n", d.ID, gp.ID, actor)
+				return nil
+			})
+		},
+	}
+	fp.Flags().StringVar(&fpReason, "reason", "", "why it is not a real gap (required)")
+
+	var ownerReason string
+	own := &cobra.Command{
+		Use:   "owner GAP-ID OWNER",
+		Short: "Assign an owner to the subject of a gap (takes effect at the next scan's evaluation)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withGap(cmd, args[0], func(ctx context.Context, store *inventory.Store, gp inventory.Gap) error {
+				d := &inventory.Decision{SubjectKind: gp.SubjectKind, SubjectKey: gp.SubjectKey, Action: inventory.ActionOwner,
+					Value: args[1], Reason: ownerReason, Actor: actor}
+				if _, err := store.AddDecision(ctx, d); err != nil {
+					return usageError("%v", err)
+				}
+				fmt.Fprintf(g.stdout, "decision %d: %s owned by %s (set by %s)\n", d.ID, gp.SubjectKey, args[1], actor)
+				return nil
+			})
+		},
+	}
+	own.Flags().StringVar(&ownerReason, "reason", "", "optional note")
+
+	undo := &cobra.Command{
+		Use:   "undo DECISION-ID",
+		Short: "Revoke a decision (it stays in the history as revoked)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil {
+				return usageError("decision id must be a number (see nhi triage list), not %q", args[0])
+			}
+			ctx := cmd.Context()
+			cfg, err := loadConfig(g.config)
+			if err != nil {
+				return err
+			}
+			store, err := openStore(ctx, cmd, g, cfg)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			if err := store.RevokeDecision(ctx, id, actor); err != nil {
+				return usageError("%v", err)
+			}
+			fmt.Fprintf(g.stdout, "decision %d revoked by %s\n", id, actor)
+			return nil
+		},
+	}
+	var listFormat string
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List decisions, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, err := loadConfig(g.config)
+			if err != nil {
+				return err
+			}
+			store, err := openStore(ctx, cmd, g, cfg)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			ds, err := store.Decisions(ctx, "", "")
+			if err != nil {
+				return err
+			}
+			return report.WriteDecisions(g.stdout, ds, listFormat)
+		},
+	}
+	list.Flags().StringVar(&listFormat, "format", "table", "table or json")
+	cmd.AddCommand(own, accept, fp, undo, list)
+	return cmd
+}

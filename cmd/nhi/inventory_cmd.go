@@ -1,0 +1,137 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nhi-inventory/nhi/inventory"
+	"github.com/nhi-inventory/nhi/report"
+)
+
+func newInventoryCmd(g *globals) *cobra.Command {
+	var format string
+	var scanID int64
+	cmd := &cobra.Command{
+		Use:   "inventory",
+		Short: "List identities and credentials",
+		Long: `List the identities and credentials of the latest complete scan (or --scan N),
+with every place each credential was seen. Secret values are never shown:
+credentials carry a keyed fingerprint and a redacted preview.`,
+		Example: `  nhi inventory
+  nhi inventory --format json | jq '.credentials[] | select(.vault_status == "hardcoded")'
+  nhi inventory --format csv > inventory.csv`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if format != "table" && format != "json" && format != "csv" {
+				return usageError("--format must be table, json or csv, not %q", format)
+			}
+			ctx := cmd.Context()
+			cfg, err := loadConfig(g.config)
+			if err != nil {
+				return err
+			}
+			store, err := openStore(ctx, cmd, g, cfg)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			id := scanID
+			if id == 0 {
+				if id, err = store.LatestComplete(ctx); err != nil {
+					return err
+				}
+			}
+			sc, err := store.Scan(ctx, id)
+			if err != nil {
+				return err
+			}
+			ids, err := store.Identities(ctx, id)
+			if err != nil {
+				return err
+			}
+			creds, err := store.Credentials(ctx, id)
+			if err != nil {
+				return err
+			}
+			return report.WriteInventory(g.stdout, report.NewInventoryDoc(sc, ids, creds), format)
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "table", "output format: table, json or csv")
+	cmd.Flags().Int64Var(&scanID, "scan", 0, "show the inventory as of this scan (default: the latest complete scan)")
+	return cmd
+}
+
+func newScansCmd(g *globals) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "scans",
+		Short: "List scans, their status and the outcome of each source",
+		Long: `List every scan, newest first: complete, incomplete (interrupted or killed)
+or running, with each source's outcome. The scans form a hash chain; the
+chain is verified and a break is reported.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, err := loadConfig(g.config)
+			if err != nil {
+				return err
+			}
+			store, err := openStore(ctx, cmd, g, cfg)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			scans, err := store.Scans(ctx)
+			if err != nil {
+				return err
+			}
+			broken, err := store.VerifyChain(ctx)
+			if err != nil {
+				return err
+			}
+			switch format {
+			case "json":
+				if scans == nil {
+					scans = []inventory.Scan{}
+				}
+				enc := json.NewEncoder(g.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(map[string]any{"scans": scans, "chain_ok": broken == 0, "chain_broken_at": broken})
+			case "table":
+			default:
+				return usageError("--format must be table or json, not %q", format)
+			}
+			tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "SCAN\tSTATUS\tSTARTED\tDURATION\tSOURCES\tCREDENTIALS\tIDENTITIES")
+			for _, s := range scans {
+				dur := "-"
+				if s.FinishedAt != nil {
+					dur = s.FinishedAt.Sub(s.StartedAt).Round(time.Millisecond).String()
+				}
+				failed := 0
+				for _, src := range s.Sources {
+					if src.Status != inventory.SourceOK {
+						failed++
+					}
+				}
+				srcs := fmt.Sprintf("%d", len(s.Sources))
+				if failed > 0 {
+					srcs = fmt.Sprintf("%d (%d failed)", len(s.Sources), failed)
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\n", s.ID, s.Status, s.StartedAt.UTC().Format(time.RFC3339), dur, srcs,
+					s.Counts["credentials_total"], s.Counts["identities_total"])
+			}
+			tw.Flush()
+			if broken != 0 {
+				return fmt.Errorf("scan history hash chain is broken at scan %d: the scans table was altered", broken)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "table", "output format: table or json")
+	return cmd
+}

@@ -1,0 +1,371 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/nhi-inventory/nhi/inventory"
+	"github.com/nhi-inventory/nhi/report"
+	"github.com/nhi-inventory/nhi/rules"
+	"github.com/nhi-inventory/nhi/scanner"
+)
+
+type scanOpts struct {
+	format      string
+	cacheDir    string
+	wait        time.Duration
+	concurrency int
+	progress    string
+	failOn      string
+}
+
+func newScanCmd(g *globals) *cobra.Command {
+	o := &scanOpts{}
+	fams := families()
+	cmd := &cobra.Command{
+		Use:   "scan",
+		Short: "Scan sources into the inventory",
+		Long: `Scan git repositories (full history), CI configuration, AWS IAM and Vault
+into the inventory. Each source that fails is recorded with its reason and
+the others still complete (exit code 3). A scan is marked complete only at its
+end: an interrupted scan leaves the earlier scans intact and is shown as
+incomplete by 'nhi scans'.`,
+		Example: `  nhi scan --git .
+  nhi scan --git https://github.com/org/repo.git --git ../other --format json
+  NHI_DB=/var/lib/nhi/nhi.db nhi scan --config /etc/nhi/nhi.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runScan(cmd.Context(), cmd, g, o, fams)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.format, "format", "text", "output format: text or json")
+	f.StringVar(&o.cacheDir, "cache-dir", "", "where cloned repositories are kept (env NHI_CACHE_DIR; default: the user cache dir)")
+	f.DurationVar(&o.wait, "wait", 0, "when another scan holds the inventory, wait up to this long for it (e.g. 10m)")
+	f.IntVar(&o.concurrency, "concurrency", 2, "sources scanned at once")
+	f.StringVar(&o.progress, "progress", "auto", "progress on stderr: auto (when stderr is a terminal), always or never")
+	f.StringVar(&o.failOn, "fail-on", "", "exit 1 when an open gap of this severity or worse exists: critical, high, medium or low")
+	for _, fam := range fams {
+		fam.flags(f)
+	}
+	return cmd
+}
+
+// openStore opens the inventory named by --db (or the config's db).
+func openStore(ctx context.Context, cmd *cobra.Command, g *globals, cfg *fileConfig) (*inventory.Store, error) {
+	path := g.db
+	if !cmd.Flags().Changed("db") && os.Getenv("NHI_DB") == "" && cfg != nil {
+		if n := cfg.sections["db"]; n != nil && n.Value != "" {
+			path = cfg.resolve(n.Value)
+		}
+	}
+	s, err := inventory.Open(ctx, path)
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: err}
+	}
+	return s, nil
+}
+
+func runScan(ctx context.Context, cmd *cobra.Command, g *globals, o *scanOpts, fams []sourceFamily) error {
+	if o.format != "text" && o.format != "json" {
+		return usageError("--format must be text or json, not %q", o.format)
+	}
+	if o.failOn != "" && !rules.ValidSeverity(o.failOn) {
+		return usageError("--fail-on must be critical, high, medium or low, not %q", o.failOn)
+	}
+	cfg, err := loadConfig(g.config)
+	if err != nil {
+		return err
+	}
+	rc, err := loadReadiness(cfg)
+	if err != nil {
+		return err
+	}
+	cache := o.cacheDir
+	if cache == "" {
+		cache = cfg.cacheDir
+	}
+	if cache == "" {
+		cache = defaultCacheDir()
+	}
+	env := &scanEnv{
+		configDir:    cfg.dir,
+		repos:        &scanner.Repos{CacheDir: cache, Token: os.Getenv("GIT_TOKEN")},
+		disableRules: cfg.disable,
+	}
+	for _, fam := range fams {
+		if gf, ok := fam.(*gitFamily); ok {
+			env.gitTargets = gf.targets(cfg.sections["git"], env)
+		}
+	}
+	var sources []scanner.Source
+	for _, fam := range fams {
+		ss, err := fam.sources(cfg.sections[fam.name()], env)
+		if err != nil {
+			var ee *exitError
+			if errors.As(err, &ee) {
+				return err
+			}
+			return usageError("%s: %v", fam.name(), err)
+		}
+		sources = append(sources, ss...)
+	}
+	if len(sources) == 0 {
+		return usageError("nothing to scan: give --git PATH|URL, --ci PATH, --aws, --aws-credential-report FILE, --aws-authorization-details FILE or --vault, or list sources in nhi.yaml")
+	}
+	seen := map[string]bool{}
+	for _, s := range sources {
+		if seen[s.Name()] {
+			return usageError("source %s is given twice", s.Name())
+		}
+		seen[s.Name()] = true
+	}
+
+	store, err := openStore(ctx, cmd, g, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	names := make([]string, 0, len(sources))
+	for _, s := range sources {
+		names = append(names, s.Name())
+	}
+	sort.Strings(names)
+	digest := cfg.digest(append(names, "disable:"+strings.Join(cfg.disable, ","))...)
+	w, err := store.BeginScan(ctx, toolVersion(), digest, o.wait)
+	if err != nil {
+		if errors.Is(err, inventory.ErrScanRunning) {
+			return &exitError{code: exitUsage, err: err}
+		}
+		return err
+	}
+	start := time.Now()
+	prog := newProgress(g.stderr, o.progress)
+	results, runErr := scanner.Run(ctx, w, sources, scanner.Options{Concurrency: o.concurrency, OnEvent: prog.event})
+	prog.done()
+	if runErr != nil {
+		aerr := w.Abandon(ctx)
+		if ctx.Err() != nil {
+			return errors.Join(fmt.Errorf("scan %d interrupted: it is kept as incomplete and the previous inventory is unchanged", w.ID()), aerr)
+		}
+		return errors.Join(fmt.Errorf("scan %d failed: %w", w.ID(), runErr), aerr)
+	}
+	totals := map[string]int64{}
+	for _, r := range results {
+		for k, v := range r.Stats {
+			totals[k] += v
+		}
+	}
+	ev, err := evaluate(ctx, store, w, rc, results, time.Now().UTC())
+	if err != nil {
+		w.Abandon(ctx)
+		return fmt.Errorf("evaluate controls: %w", err)
+	}
+	sc, err := w.Finish(ctx, totals)
+	if err != nil {
+		w.Abandon(ctx)
+		return fmt.Errorf("finish scan: %w", err)
+	}
+	gaps, err := store.Gaps(ctx, sc.ID)
+	if err != nil {
+		return err
+	}
+	decisions, err := store.Decisions(ctx, "", "")
+	if err != nil {
+		return err
+	}
+	inventory.ApplyDecisions(gaps, decisions, time.Now().UTC())
+	open := report.FilterGaps(gaps, report.GapFilter{})
+	sum := newScanSummary(sc, time.Since(start))
+	sum.Readiness = readinessOf(ev)
+	sum.Readiness.Open = map[string]int{}
+	for _, g := range open {
+		sum.Readiness.Open[g.Severity]++
+	}
+	sum.GapsOpen = len(open)
+	if o.format == "json" {
+		enc := json.NewEncoder(g.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(sum); err != nil {
+			return err
+		}
+	} else {
+		sum.writeText(g.stdout)
+		report.WriteReadiness(g.stdout, sum.Readiness, rc.catalogue)
+	}
+	if n := failOn(open, o.failOn); n > 0 {
+		return &exitError{code: exitThreshold, err: fmt.Errorf("%d open gaps at severity %s or worse (--fail-on)", n, o.failOn)}
+	}
+	if sum.failed > 0 {
+		return &exitError{code: exitSourceFailed, err: fmt.Errorf("%d of %d sources failed (recorded in scan %d)", sum.failed, len(sum.Sources), sc.ID)}
+	}
+	return nil
+}
+
+// scanSummary is the JSON printed by `nhi scan --format json`.
+type scanSummary struct {
+	ScanID           int64            `json:"scan_id"`
+	Status           string           `json:"status"`
+	Sources          []sourceSummary  `json:"sources"`
+	Commits          int64            `json:"commits"`
+	CommitsScanned   int64            `json:"commits_scanned"`
+	ChangesSkipped   int64            `json:"changes_skipped"`
+	BytesScanned     int64            `json:"bytes_scanned"`
+	CredentialsTotal int64            `json:"credentials_total"`
+	CredentialsNew   int64            `json:"credentials_new"`
+	IdentitiesTotal  int64            `json:"identities_total"`
+	IdentitiesNew    int64            `json:"identities_new"`
+	DurationMS       int64            `json:"duration_ms"`
+	Counts           map[string]int64 `json:"counts"`
+	GapsOpen         int              `json:"gaps_open"`
+	Readiness        report.Readiness `json:"readiness"`
+	failed           int
+}
+
+type sourceSummary struct {
+	Name       string                `json:"name"`
+	Kind       string                `json:"kind"`
+	Status     string                `json:"status"`
+	Error      string                `json:"error,omitempty"`
+	ItemErrors []inventory.ItemError `json:"item_errors,omitempty"`
+	Stats      map[string]int64      `json:"stats,omitempty"`
+}
+
+func newScanSummary(sc *inventory.Scan, d time.Duration) *scanSummary {
+	c := sc.Counts
+	s := &scanSummary{ScanID: sc.ID, Status: sc.Status, Counts: c, DurationMS: d.Milliseconds(),
+		Commits: c["commits"], CommitsScanned: c["commits_scanned"], ChangesSkipped: c["changes_skipped"],
+		BytesScanned: c["bytes_scanned"], CredentialsTotal: c["credentials_total"], CredentialsNew: c["credentials_new"],
+		IdentitiesTotal: c["identities_total"], IdentitiesNew: c["identities_new"], Sources: []sourceSummary{}}
+	for _, r := range sc.Sources {
+		s.Sources = append(s.Sources, sourceSummary{Name: r.Name, Kind: r.Kind, Status: r.Status, Error: r.Error,
+			ItemErrors: r.ItemErrors, Stats: r.Stats})
+		if r.Status != inventory.SourceOK {
+			s.failed++
+		}
+	}
+	return s
+}
+
+func (s *scanSummary) writeText(w io.Writer) {
+	fmt.Fprintf(w, "scan %d %s in %s\n", s.ScanID, s.Status, (time.Duration(s.DurationMS) * time.Millisecond).Round(time.Millisecond))
+	for _, r := range s.Sources {
+		if r.Status == inventory.SourceOK {
+			fmt.Fprintf(w, "  ok      %s%s\n", r.Name, statLine(r.Stats))
+		} else {
+			fmt.Fprintf(w, "  FAILED  %s: %s\n", r.Name, r.Error)
+		}
+		for i, ie := range r.ItemErrors {
+			if i == 5 {
+				fmt.Fprintf(w, "          ... and %d more item errors (nhi scans --format json)\n", len(r.ItemErrors)-5)
+				break
+			}
+			fmt.Fprintf(w, "          item error: %s: %s\n", ie.Item, ie.Error)
+		}
+	}
+	if s.Commits > 0 {
+		fmt.Fprintf(w, "git: %d commits, %d scanned, %d changes skipped, %s read\n", s.Commits, s.CommitsScanned, s.ChangesSkipped, bytesHuman(s.BytesScanned))
+	}
+	fmt.Fprintf(w, "credentials: %d total, %d new\n", s.CredentialsTotal, s.CredentialsNew)
+	fmt.Fprintf(w, "identities:  %d total, %d new\n", s.IdentitiesTotal, s.IdentitiesNew)
+}
+
+func statLine(st map[string]int64) string {
+	if len(st) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(st))
+	for k := range st {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		v := st[k]
+		if strings.HasPrefix(k, "bytes") {
+			parts = append(parts, k+" "+bytesHuman(v))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s %d", k, v))
+		}
+	}
+	return "  (" + strings.Join(parts, ", ") + ")"
+}
+
+func bytesHuman(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// progress prints source progress to stderr when it is a terminal (or
+// when forced), at most a few lines per second.
+type progress struct {
+	w       io.Writer
+	on      bool
+	mu      sync.Mutex
+	last    time.Time
+	tty     bool
+	started time.Time
+}
+
+func newProgress(w io.Writer, mode string) *progress {
+	p := &progress{w: w, started: time.Now()}
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		p.tty = true
+	}
+	switch mode {
+	case "always":
+		p.on = true
+	case "never":
+	default:
+		p.on = p.tty
+	}
+	return p
+}
+
+func (p *progress) event(e scanner.Event) {
+	if !p.on {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	final := e.Message == "done" || strings.HasPrefix(e.Message, "failed")
+	if !final && time.Since(p.last) < 250*time.Millisecond {
+		return
+	}
+	p.last = time.Now()
+	line := fmt.Sprintf("[%5.1fs] %s: %s%s", time.Since(p.started).Seconds(), e.Source, e.Message, statLine(e.Stats))
+	if p.tty {
+		fmt.Fprintf(p.w, "\r\033[K%s", line)
+		if final {
+			fmt.Fprintln(p.w)
+		}
+	} else {
+		fmt.Fprintln(p.w, line)
+	}
+}
+
+func (p *progress) done() {
+	if p.on && p.tty {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}

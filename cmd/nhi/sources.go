@@ -1,0 +1,41 @@
+package main
+
+import (
+	"github.com/spf13/pflag"
+	"gopkg.in/yaml.v3"
+
+	"github.com/nhi-inventory/nhi/scanner"
+)
+
+// sourceFamily wires one family of sources (git, CI, AWS, Vault) into
+// `nhi scan`: its flags, its section of nhi.yaml, and the sources it
+// builds. Each family lives in its own file, source_<family>.go.
+type sourceFamily interface {
+	// name is the family's nhi.yaml section ("git", "ci", "aws", "vault").
+	name() string
+	// flags registers the family's `nhi scan` flags.
+	flags(fs *pflag.FlagSet)
+	// sources builds the sources to scan from the flags and the family's
+	// nhi.yaml section (nil node when absent). A configuration error is
+	// returned as a usageError.
+	sources(section *yaml.Node, env *scanEnv) ([]scanner.Source, error)
+}
+
+// families is the explicit list of source families, in scan order.
+func families() []sourceFamily {
+	return []sourceFamily{&gitFamily{}, &ciFamily{}, &awsFamily{}, &vaultFamily{}}
+}
+
+// scanEnv is what every family may use when building its sources.
+type scanEnv struct {
+	// configDir resolves relative paths in nhi.yaml.
+	configDir string
+	// gitTargets are every repository given by --git or git.repos (paths
+	// or URLs), for families that look inside repositories (CI).
+	gitTargets []string
+	// repos opens (cloning URLs into the cache once) git repositories
+	// shared by the git and CI sources.
+	repos *scanner.Repos
+	// disableRules are detection rule ids turned off in nhi.yaml.
+	disableRules []string
+}

@@ -1,0 +1,475 @@
+package rules
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/nhi-inventory/nhi/inventory"
+)
+
+// checks maps the catalogue's check names to their implementations.
+var checks = map[string]check{
+	"owner_assigned":            checkOwnerAssigned,
+	"no_secret_in_code":         checkNoSecretInCode,
+	"stored_in_secrets_manager": checkStoredInSecretsManager,
+	"no_reuse":                  checkNoReuse,
+	"key_rotated":               checkKeyRotated,
+	"vault_secret_rotated":      checkVaultSecretRotated,
+	"unused_credential":         checkUnused,
+	"one_active_key":            checkOneActiveKey,
+	"no_root_keys":              checkNoRootKeys,
+	"least_privilege":           checkLeastPrivilege,
+	"no_console_password":       checkNoConsolePassword,
+	"github_oidc_sub":           checkGitHubOIDCSub,
+	"ci_uses_oidc":              checkCIUsesOIDC,
+	"ci_pinned_receivers":       checkCIPinned,
+	"ci_no_prt_exposure":        checkCIPullRequestTarget,
+	"vault_expiry":              checkVaultExpiry,
+}
+
+const (
+	typeAccessKey     = "aws-access-key"
+	typeConsole       = "aws-console-password"
+	typeRootAccessKey = "aws-root-access-key"
+	typeVaultKV       = "vault-kv-secret"
+	typeVaultToken    = "vault-token"
+	typeVaultSecretID = "vault-secret-id"
+	typeCIReference   = "ci-secret-reference"
+)
+
+func isRoot(i *inventory.IdentityRow) bool { return attrBool(i.Identity.Attrs, "root") }
+
+// Owner: identities, and credentials no identity answers for.
+func checkOwnerAssigned(c *Control, e *env, s *subject) (bool, *finding) {
+	if s.cred != nil && (s.cred.IdentityKey != "" || s.cred.Credential.Type == typeCIReference) {
+		return false, nil
+	}
+	if s.id != nil && (isRoot(s.id) || attrBool(s.id.Identity.Attrs, "service_linked")) {
+		return false, nil
+	}
+	if s.owner.name != "" && !strings.Contains(s.owner.source, "suspected") {
+		return true, nil
+	}
+	f := &finding{detail: "no owner: no owner tag or metadata, no owners: rule in nhi.yaml and no CODEOWNERS entry", evidence: map[string]any{}}
+	if s.owner.name != "" {
+		f.detail = fmt.Sprintf("no confirmed owner; suspected owner %s (author of the commit that introduced it)", s.owner.name)
+		f.evidence["suspected_owner"] = s.owner.name
+	}
+	if s.id != nil {
+		f.evidence["identity"] = s.key
+	} else if first := firstOccurrence(s.cred); first != nil {
+		f.detail += "; first seen at " + place(*first)
+	}
+	return true, f
+}
+
+func firstOccurrence(c *inventory.CredentialRow) *inventory.Occurrence {
+	if o := introducing(c.Occurrences); o != nil {
+		return o
+	}
+	if len(c.Occurrences) > 0 {
+		return &c.Occurrences[0]
+	}
+	return nil
+}
+
+func gitOccurrences(c *inventory.CredentialRow) []inventory.Occurrence {
+	var out []inventory.Occurrence
+	for _, o := range c.Occurrences {
+		if o.Source == inventory.SourceGit {
+			out = append(out, o)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Date == nil || out[j].Date == nil {
+			return false
+		}
+		return out[i].Date.Before(*out[j].Date)
+	})
+	return out
+}
+
+func vaultCopies(e *env, c *inventory.CredentialRow) []string {
+	var paths []string
+	for _, other := range e.byFP[c.Credential.Fingerprint] {
+		if other == c || other.Credential.VaultStatus != inventory.VaultVaulted {
+			continue
+		}
+		for _, o := range other.Occurrences {
+			if o.VaultPath != "" {
+				paths = append(paths, o.VaultPath)
+			}
+		}
+	}
+	return paths
+}
+
+func checkNoSecretInCode(c *Control, e *env, s *subject) (bool, *finding) {
+	if s.cred == nil {
+		return false, nil
+	}
+	occ := gitOccurrences(s.cred)
+	if len(occ) == 0 {
+		// Only credentials that could be in code are evaluated.
+		return s.cred.Credential.Fingerprint != "" || s.cred.Credential.Type == typeAccessKey, nil
+	}
+	cr := s.cred.Credential
+	f := &finding{evidence: map[string]any{"occurrences": len(occ), "first": place(occ[0]), "repo": occ[0].Repo,
+		"path": occ[0].Path, "line": occ[0].Line, "commit": occ[0].Commit}}
+	f.detail = fmt.Sprintf("%s %s committed at %s", cr.Type, cr.Redacted, place(occ[0]))
+	if len(occ) > 1 {
+		f.detail += fmt.Sprintf(" and %d more places in history", len(occ)-1)
+	}
+	if cr.Status == "Active" || cr.Status == "active" {
+		f.severity = c.thresholdString("live_severity")
+		f.detail += "; the key is ACTIVE"
+		if id := e.identity[s.cred.IdentityKey]; id != nil {
+			f.detail += " in IAM for " + id.Identity.Key
+			f.evidence["arn"] = id.Identity.Key
+		}
+		if cr.LastUsedAt != nil {
+			f.detail += ", last used " + cr.LastUsedAt.UTC().Format("2006-01-02")
+		}
+	}
+	if paths := vaultCopies(e, s.cred); len(paths) > 0 {
+		f.detail += "; it is a copy of the vaulted secret at " + strings.Join(paths, ", ")
+		f.evidence["vault_paths"] = paths
+	}
+	return true, f
+}
+
+func checkStoredInSecretsManager(c *Control, e *env, s *subject) (bool, *finding) {
+	if s.cred == nil {
+		return false, nil
+	}
+	vs := s.cred.Credential.VaultStatus
+	if vs == inventory.VaultUnknown || vs == "" {
+		return false, nil
+	}
+	if vs != inventory.VaultHardcoded || len(gitOccurrences(s.cred)) > 0 {
+		// Secrets in git history are NHI-SEC-01's.
+		return true, nil
+	}
+	f := &finding{detail: fmt.Sprintf("%s %s is hard-coded", s.cred.Credential.Type, s.cred.Credential.Redacted), evidence: map[string]any{}}
+	if first := firstOccurrence(s.cred); first != nil {
+		f.detail += " at " + place(*first)
+		f.evidence["place"] = place(*first)
+	}
+	return true, f
+}
+
+func checkNoReuse(c *Control, e *env, s *subject) (bool, *finding) {
+	if s.cred == nil || s.cred.Credential.Fingerprint == "" || s.cred.Credential.Type == typeCIReference {
+		return false, nil
+	}
+	places := map[string]bool{}
+	for _, o := range s.cred.Occurrences {
+		switch o.Source {
+		case inventory.SourceGit, inventory.SourceCI:
+			where := o.Repo
+			if where == "" {
+				where = o.Path
+			}
+			places[where] = true
+		}
+	}
+	if len(places) == 0 {
+		return false, nil
+	}
+	if float64(len(places)) <= c.threshold("max_places") {
+		return true, nil
+	}
+	list := make([]string, 0, len(places))
+	for p := range places {
+		list = append(list, p)
+	}
+	sort.Strings(list)
+	short := make([]string, len(list))
+	for i, p := range list {
+		short[i] = shortRepo(p)
+	}
+	return true, &finding{detail: fmt.Sprintf("the same %s is used in %d places: %s", s.cred.Credential.Type, len(list), strings.Join(short, ", ")),
+		evidence: map[string]any{"places": list}}
+}
+
+func active(c inventory.Credential) bool {
+	return strings.EqualFold(c.Status, "active")
+}
+
+func checkKeyRotated(c *Control, e *env, s *subject) (bool, *finding) {
+	if s.cred == nil || s.cred.Credential.Type != typeAccessKey || !active(s.cred.Credential) {
+		return false, nil
+	}
+	cr := s.cred.Credential
+	since := cr.LastRotatedAt
+	if since == nil {
+		since = cr.CreatedAt
+	}
+	if since == nil {
+		return false, nil
+	}
+	age := days(e.now.Sub(*since))
+	max := int(c.threshold("max_age_days"))
+	if age <= max {
+		return true, nil
+	}
+	return true, &finding{detail: fmt.Sprintf("access key %s is %d days old (created %s); rotate within %d days", cr.Redacted, age, since.UTC().Format("2006-01-02"), max),
+		evidence: map[string]any{"age_days": age, "created": since.UTC().Format(time.RFC3339), "identity": s.cred.IdentityKey}}
+}
+
+func checkVaultSecretRotated(c *Control, e *env, s *subject) (bool, *finding) {
+	if s.cred == nil || s.cred.Credential.Type != typeVaultKV || s.cred.Credential.LastRotatedAt == nil || attrBool(s.cred.Credential.Attrs, "deleted") {
+		return false, nil
+	}
+	age := days(e.now.Sub(*s.cred.Credential.LastRotatedAt))
+	max := int(c.threshold("max_age_days"))
+	if age <= max {
+		return true, nil
+	}
+	vp := ""
+	if len(s.cred.Occurrences) > 0 {
+		vp = s.cred.Occurrences[0].VaultPath
+	}
+	return true, &finding{detail: fmt.Sprintf("vault secret %s last written %d days ago (%s); rotate within %d days", vp, age,
+		s.cred.Credential.LastRotatedAt.UTC().Format("2006-01-02"), max), evidence: map[string]any{"vault_path": vp, "age_days": age}}
+}
+
+func checkUnused(c *Control, e *env, s *subject) (bool, *finding) {
+	if s.cred == nil || !active(s.cred.Credential) {
+		return false, nil
+	}
+	cr := s.cred.Credential
+	if cr.Type != typeAccessKey && cr.Type != typeConsole && cr.Type != typeRootAccessKey {
+		return false, nil
+	}
+	ref, what := cr.LastUsedAt, "last used"
+	if ref == nil {
+		ref, what = cr.CreatedAt, "never used; created"
+	}
+	if ref == nil {
+		return false, nil
+	}
+	idle := days(e.now.Sub(*ref))
+	disable, remove := int(c.threshold("disable_after_days")), int(c.threshold("remove_after_days"))
+	if idle <= disable {
+		return true, nil
+	}
+	f := &finding{evidence: map[string]any{"idle_days": idle, "identity": s.cred.IdentityKey}}
+	action := "disable it"
+	if idle > remove {
+		action = "remove it"
+		f.severity = c.thresholdString("remove_severity")
+	}
+	f.detail = fmt.Sprintf("%s %s %s %s (%d days ago): %s", cr.Type, cr.Redacted, what, ref.UTC().Format("2006-01-02"), idle, action)
+	if s.cred.IdentityKey != "" {
+		f.detail += "; identity " + s.cred.IdentityKey
+	}
+	return true, f
+}
+
+func checkOneActiveKey(c *Control, e *env, s *subject) (bool, *finding) {
+	if s.id == nil || s.id.Identity.Kind != inventory.KindIAMUser || isRoot(s.id) {
+		return false, nil
+	}
+	var keys []string
+	for _, cr := range s.creds {
+		if cr.Credential.Type == typeAccessKey && active(cr.Credential) {
+			keys = append(keys, cr.Credential.Redacted)
+		}
+	}
+	if float64(len(keys)) <= c.threshold("max_active_keys") {
+		return true, nil
+	}
+	sort.Strings(keys)
+	return true, &finding{detail: fmt.Sprintf("%s has %d active access keys: %s", s.key, len(keys), strings.Join(keys, ", ")),
+		evidence: map[string]any{"keys": keys}}
+}
+
+func checkNoRootKeys(c *Control, e *env, s *subject) (bool, *finding) {
+	if s.id == nil || !isRoot(s.id) {
+		return false, nil
+	}
+	n := 0
+	for _, cr := range s.creds {
+		if (cr.Credential.Type == typeRootAccessKey || cr.Credential.Type == typeAccessKey) && active(cr.Credential) {
+			n++
+		}
+	}
+	if n == 0 {
+		return true, nil
+	}
+	return true, &finding{detail: fmt.Sprintf("the root account %s has %d active access key(s)", s.id.Identity.Account, n),
+		evidence: map[string]any{"active_root_keys": n}}
+}
+
+func stringList(v any) []string {
+	switch x := v.(type) {
+	case []string:
+		return x
+	case []any:
+		var out []string
+		for _, e := range x {
+			switch t := e.(type) {
+			case string:
+				out = append(out, t)
+			case map[string]any:
+				if n, ok := t["name"].(string); ok {
+					out = append(out, n)
+				} else if a, ok := t["arn"].(string); ok {
+					out = append(out, a)
+				}
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+func checkLeastPrivilege(c *Control, e *env, s *subject) (bool, *finding) {
+	if s.id == nil || (s.id.Identity.Kind != inventory.KindIAMUser && s.id.Identity.Kind != inventory.KindIAMRole) ||
+		isRoot(s.id) || attrBool(s.id.Identity.Attrs, "service_linked") {
+		return false, nil
+	}
+	switch s.id.Identity.Privileges {
+	case "administrator":
+		pols := stringList(s.id.Identity.Attrs["admin_policies"])
+		return true, &finding{detail: fmt.Sprintf("%s has administrator access through %s", s.key, orNone(pols)),
+			evidence: map[string]any{"policies": pols}}
+	case "wildcard":
+		pols := stringList(s.id.Identity.Attrs["wildcard_policies"])
+		return true, &finding{severity: c.thresholdString("wildcard_severity"),
+			detail:   fmt.Sprintf("%s is granted wildcard actions through %s", s.key, orNone(pols)),
+			evidence: map[string]any{"policies": pols}}
+	}
+	return true, nil
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "(unnamed policy)"
+	}
+	return strings.Join(s, ", ")
+}
+
+func checkNoConsolePassword(c *Control, e *env, s *subject) (bool, *finding) {
+	if s.id == nil || s.id.Identity.Kind != inventory.KindIAMUser || isRoot(s.id) {
+		return false, nil
+	}
+	hasKey := false
+	for _, cr := range s.creds {
+		if cr.Credential.Type == typeAccessKey && active(cr.Credential) {
+			hasKey = true
+		}
+	}
+	if !hasKey {
+		// A user without keys is not a service user.
+		return false, nil
+	}
+	if !attrBool(s.id.Identity.Attrs, "console_password") {
+		return true, nil
+	}
+	d := fmt.Sprintf("service user %s (it has active access keys) also has a console password", s.key)
+	if lu := attrString(s.id.Identity.Attrs, "password_last_used"); lu != "" {
+		d += ", last used " + lu
+	}
+	return true, &finding{detail: d, evidence: map[string]any{"password_last_used": attrString(s.id.Identity.Attrs, "password_last_used")}}
+}
+
+func checkGitHubOIDCSub(c *Control, e *env, s *subject) (bool, *finding) {
+	if s.id == nil || s.id.Identity.Kind != inventory.KindIAMRole {
+		return false, nil
+	}
+	trust, _ := s.id.Identity.Attrs["trust"].(map[string]any)
+	if !attrBool(trust, "github_oidc") {
+		return false, nil
+	}
+	if attrBool(trust, "github_oidc_sub_restricted") {
+		return true, nil
+	}
+	return true, &finding{detail: fmt.Sprintf("role %s trusts token.actions.githubusercontent.com without a sub condition: any GitHub repository's workflow can assume it", s.key),
+		evidence: map[string]any{"arn": s.key}}
+}
+
+func isCI(s *subject) bool { return s.id != nil && s.id.Identity.Kind == inventory.KindCIWorkflow }
+
+func ciPlace(s *subject) string {
+	p := attrString(s.id.Identity.Attrs, "path")
+	if p == "" {
+		p = s.id.Identity.Name
+	}
+	if acc := s.id.Identity.Account; acc != "" {
+		return shortRepo(acc) + " " + p
+	}
+	return p
+}
+
+func checkCIUsesOIDC(c *Control, e *env, s *subject) (bool, *finding) {
+	if !isCI(s) {
+		return false, nil
+	}
+	switch s.id.Identity.AuthMode {
+	case "oidc":
+		return true, nil
+	case "static-keys":
+		sig, _ := s.id.Identity.Attrs["auth_signals"].(map[string]any)
+		static := stringList(sig["static"])
+		d := fmt.Sprintf("pipeline %s reaches the cloud with static keys", ciPlace(s))
+		if len(static) > 0 {
+			d += " (" + strings.Join(static, ", ") + ")"
+		}
+		return true, &finding{detail: d, evidence: map[string]any{"signals": static}}
+	}
+	return false, nil
+}
+
+func checkCIPinned(c *Control, e *env, s *subject) (bool, *finding) {
+	if !isCI(s) {
+		return false, nil
+	}
+	recv := stringList(s.id.Identity.Attrs["unpinned_secret_receivers"])
+	if len(recv) == 0 {
+		return true, nil
+	}
+	return true, &finding{detail: fmt.Sprintf("pipeline %s hands secrets to third-party code not pinned to a commit SHA: %s", ciPlace(s), strings.Join(recv, ", ")),
+		evidence: map[string]any{"receivers": recv}}
+}
+
+func checkCIPullRequestTarget(c *Control, e *env, s *subject) (bool, *finding) {
+	if !isCI(s) || s.id.Identity.Provider != "github-actions" {
+		return false, nil
+	}
+	v := s.id.Identity.Attrs["pull_request_target_exposure"]
+	exposed := attrBool(s.id.Identity.Attrs, "pull_request_target_exposure") || len(stringList(v)) > 0
+	if !exposed {
+		return true, nil
+	}
+	return true, &finding{detail: fmt.Sprintf("workflow %s runs on pull_request_target with secrets and checks out code from the pull request", ciPlace(s)),
+		evidence: map[string]any{"workflow": ciPlace(s)}}
+}
+
+func checkVaultExpiry(c *Control, e *env, s *subject) (bool, *finding) {
+	if s.cred == nil {
+		return false, nil
+	}
+	cr := s.cred.Credential
+	if cr.Type != typeVaultToken && cr.Type != typeVaultSecretID {
+		return false, nil
+	}
+	if cr.ExpiresAt != nil {
+		return true, nil
+	}
+	what := "token"
+	if cr.Type == typeVaultSecretID {
+		what = "AppRole secret-id"
+	}
+	d := fmt.Sprintf("Vault %s %s never expires", what, cr.Redacted)
+	if id := e.identity[s.cred.IdentityKey]; id != nil {
+		d += " (" + id.Identity.Name + ")"
+		if attrBool(id.Identity.Attrs, "root") {
+			d += "; it carries the root policy"
+		}
+	}
+	return true, &finding{detail: d, evidence: map[string]any{"identity": s.cred.IdentityKey}}
+}

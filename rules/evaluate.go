@@ -1,0 +1,390 @@
+package rules
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/nhi-inventory/nhi/inventory"
+)
+
+// OwnerRule assigns an owner to subjects whose repository, path, ARN or
+// Vault path matches a glob (nhi.yaml owners:).
+type OwnerRule struct {
+	Match string `yaml:"match"`
+	Owner string `yaml:"owner"`
+}
+
+// Decision is a triage decision that bears on evaluation: an owner
+// assigned by a person outranks every other owner source.
+type Decision struct {
+	SubjectKind string
+	SubjectKey  string
+	Owner       string
+}
+
+// Estate is everything the evaluator judges: the inventory of one scan.
+type Estate struct {
+	Now         time.Time
+	Identities  []inventory.IdentityRow
+	Credentials []inventory.CredentialRow
+	// Failed lists the source kinds (git, ci, aws, vault) with a source
+	// that failed in this scan.
+	Failed     map[string]bool
+	OwnerRules []OwnerRule
+	Decisions  []Decision
+}
+
+// subject is an identity or credential under evaluation, with what the
+// checks need precomputed.
+type subject struct {
+	kind  string // inventory.SubjectIdentity / SubjectCredential
+	key   string
+	name  string
+	id    *inventory.IdentityRow
+	cred  *inventory.CredentialRow
+	creds []*inventory.CredentialRow // an identity's credentials
+	owner owner
+}
+
+type owner struct {
+	name, source string
+}
+
+// finding is a check's verdict on one subject.
+type finding struct {
+	severity string // "" = the control's severity
+	detail   string
+	evidence map[string]any
+}
+
+// env is what checks see besides the subject.
+type env struct {
+	now      time.Time
+	byFP     map[string][]*inventory.CredentialRow
+	identity map[string]*inventory.IdentityRow
+}
+
+// check returns whether the control applies to s and, if it fails, why.
+type check func(c *Control, e *env, s *subject) (applies bool, f *finding)
+
+// Evaluate judges the estate against every enabled control.
+func (cat *Catalogue) Evaluate(est *Estate) *inventory.Evaluation {
+	e := &env{now: est.Now, byFP: map[string][]*inventory.CredentialRow{}, identity: map[string]*inventory.IdentityRow{}}
+	if e.now.IsZero() {
+		e.now = time.Now().UTC()
+	}
+	var subjects []*subject
+	idSubj := map[string]*subject{}
+	for i := range est.Identities {
+		r := &est.Identities[i]
+		e.identity[r.Identity.Key] = r
+		s := &subject{kind: inventory.SubjectIdentity, key: r.Identity.Key, name: r.Identity.Name, id: r}
+		idSubj[s.key] = s
+		subjects = append(subjects, s)
+	}
+	for i := range est.Credentials {
+		r := &est.Credentials[i]
+		if fp := r.Credential.Fingerprint; fp != "" {
+			e.byFP[fp] = append(e.byFP[fp], r)
+		}
+		s := &subject{kind: inventory.SubjectCredential, key: r.Credential.Key, name: credentialName(r), cred: r}
+		if p := idSubj[r.IdentityKey]; p != nil {
+			p.creds = append(p.creds, r)
+		}
+		subjects = append(subjects, s)
+	}
+	resolveOwners(est, subjects, idSubj)
+
+	ev := &inventory.Evaluation{Visible: map[string]bool{}, FailedFamilies: est.Failed}
+	for _, s := range subjects {
+		ev.Visible[s.kind+"\x00"+s.key] = true
+		if s.owner.name != "" {
+			ev.Owners = append(ev.Owners, inventory.OwnerAssignment{SubjectKind: s.kind, SubjectKey: s.key, Owner: s.owner.name, Source: s.owner.source})
+		}
+	}
+	type critKey struct{ fw, crit string }
+	critEval := map[critKey]map[string]bool{} // subject → passes so far
+	for _, c := range cat.Controls {
+		if !c.Enabled {
+			continue
+		}
+		fn := checks[c.Check]
+		res := inventory.ControlResult{ControlID: c.ID, Severity: c.Severity}
+		for _, s := range subjects {
+			applies, f := fn(c, e, s)
+			if !applies {
+				continue
+			}
+			res.Evaluated++
+			if f == nil {
+				res.Passing++
+			} else {
+				sev := f.severity
+				if sev == "" {
+					sev = c.Severity
+				}
+				ev.Gaps = append(ev.Gaps, inventory.Gap{ControlID: c.ID, SubjectKind: s.kind, SubjectKey: s.key, SubjectName: s.name,
+					Family: family(s), Severity: sev, Title: c.Title, Detail: f.detail, Evidence: f.evidence,
+					Frameworks: c.Frameworks.Map(), Owner: s.owner.name, Status: inventory.GapOpen})
+			}
+			for fw, crits := range c.Frameworks.Map() {
+				for _, crit := range crits {
+					k := critKey{fw, crit}
+					if critEval[k] == nil {
+						critEval[k] = map[string]bool{}
+					}
+					sk := s.kind + "\x00" + s.key
+					prev, seen := critEval[k][sk]
+					critEval[k][sk] = (!seen || prev) && f == nil
+				}
+			}
+		}
+		ev.Controls = append(ev.Controls, res)
+	}
+	for k, subj := range critEval {
+		r := inventory.CriterionResult{Framework: k.fw, Criterion: k.crit, Evaluated: len(subj)}
+		for _, pass := range subj {
+			if pass {
+				r.Passing++
+			}
+		}
+		ev.Criteria = append(ev.Criteria, r)
+	}
+	sort.Slice(ev.Criteria, func(i, j int) bool {
+		a, b := ev.Criteria[i], ev.Criteria[j]
+		if a.Framework != b.Framework {
+			return a.Framework < b.Framework
+		}
+		return a.Criterion < b.Criterion
+	})
+	sort.SliceStable(ev.Gaps, func(i, j int) bool {
+		return SeverityRank(ev.Gaps[i].Severity) < SeverityRank(ev.Gaps[j].Severity)
+	})
+	return ev
+}
+
+// family is the source kind a subject comes from (for carrying gaps of a
+// failed source forward).
+func family(s *subject) string {
+	if s.id != nil {
+		return s.id.Identity.Source
+	}
+	fam := ""
+	for _, o := range s.cred.Occurrences {
+		if fam == "" || o.Source == inventory.SourceAWS || o.Source == inventory.SourceVault {
+			fam = o.Source
+		}
+	}
+	return fam
+}
+
+func credentialName(r *inventory.CredentialRow) string {
+	c := r.Credential
+	if c.Redacted == "" {
+		if n, ok := c.Attrs["name"].(string); ok {
+			return c.Type + " " + n
+		}
+	}
+	return c.Type + " " + c.Redacted
+}
+
+// place renders where an occurrence is, for details.
+func place(o inventory.Occurrence) string {
+	var b strings.Builder
+	if o.Repo != "" {
+		b.WriteString(shortRepo(o.Repo))
+		b.WriteString(" ")
+	}
+	if o.Path != "" {
+		b.WriteString(o.Path)
+		if o.Line > 0 {
+			fmt.Fprintf(&b, ":%d", o.Line)
+		}
+	}
+	if o.CIJob != "" {
+		fmt.Fprintf(&b, " job %s", o.CIJob)
+	}
+	if o.VaultPath != "" {
+		b.WriteString("vault " + o.VaultPath)
+	}
+	if o.Commit != "" {
+		c := o.Commit
+		if len(c) > 8 {
+			c = c[:8]
+		}
+		fmt.Fprintf(&b, " (commit %s", c)
+		if o.Author != "" {
+			fmt.Fprintf(&b, " by %s", o.Author)
+		}
+		if o.Date != nil {
+			fmt.Fprintf(&b, ", %s", o.Date.UTC().Format("2006-01-02"))
+		}
+		b.WriteString(")")
+	}
+	return strings.TrimSpace(b.String())
+}
+
+func shortRepo(r string) string {
+	r = strings.TrimSuffix(strings.TrimSuffix(r, "/"), ".git")
+	if i := strings.LastIndexAny(r, "/:"); i >= 0 {
+		return r[i+1:]
+	}
+	return r
+}
+
+// resolveOwners applies the owner precedence of DESIGN.md: triage
+// decision > provider tag/metadata > owners: rules > CODEOWNERS > author
+// of the introducing commit (suspected).
+func resolveOwners(est *Estate, subjects []*subject, idSubj map[string]*subject) {
+	decided := map[string]string{}
+	for _, d := range est.Decisions {
+		if d.Owner != "" {
+			decided[d.SubjectKind+"\x00"+d.SubjectKey] = d.Owner
+		}
+	}
+	ruleOwner := func(cands ...string) string {
+		for _, r := range est.OwnerRules {
+			for _, c := range cands {
+				if c == "" {
+					continue
+				}
+				if globMatch(r.Match, c) {
+					return r.Owner
+				}
+			}
+		}
+		return ""
+	}
+	// Identities first: their credentials inherit.
+	for _, s := range subjects {
+		if s.id == nil {
+			continue
+		}
+		i := s.id.Identity
+		switch {
+		case decided[s.kind+"\x00"+s.key] != "":
+			s.owner = owner{decided[s.kind+"\x00"+s.key], "decision"}
+		case i.Owner != "" && i.OwnerSource != "" && !strings.HasPrefix(i.OwnerSource, "rule") && i.OwnerSource != "codeowners" && !strings.HasPrefix(i.OwnerSource, "commit-author") && i.OwnerSource != "decision":
+			s.owner = owner{i.Owner, i.OwnerSource}
+		case ruleOwner(i.Key, i.Name, i.Account, attrString(i.Attrs, "path"), joinRepoPath(i.Account, attrString(i.Attrs, "path"))) != "":
+			s.owner = owner{ruleOwner(i.Key, i.Name, i.Account, attrString(i.Attrs, "path"), joinRepoPath(i.Account, attrString(i.Attrs, "path"))), "rule"}
+		case attrString(i.Attrs, "codeowners") != "":
+			s.owner = owner{attrString(i.Attrs, "codeowners"), "codeowners"}
+		}
+	}
+	for _, s := range subjects {
+		if s.cred == nil {
+			continue
+		}
+		c := s.cred
+		if d := decided[s.kind+"\x00"+s.key]; d != "" {
+			s.owner = owner{d, "decision"}
+			continue
+		}
+		if p := idSubj[c.IdentityKey]; p != nil && p.owner.name != "" {
+			s.owner = owner{p.owner.name, "identity:" + p.owner.source}
+			continue
+		}
+		if o := metadataOwner(c.Credential.Attrs); o != "" {
+			s.owner = owner{o, "metadata"}
+			continue
+		}
+		var cands []string
+		for _, o := range c.Occurrences {
+			cands = append(cands, o.Repo, o.Path, joinRepoPath(o.Repo, o.Path), o.VaultPath)
+		}
+		if o := ruleOwner(cands...); o != "" {
+			s.owner = owner{o, "rule"}
+			continue
+		}
+		for _, o := range c.Occurrences {
+			if co, _ := o.Detail["codeowners"].(string); co != "" {
+				s.owner = owner{co, "codeowners"}
+				break
+			}
+		}
+		if s.owner.name != "" {
+			continue
+		}
+		if first := introducing(c.Occurrences); first != nil && first.Author != "" {
+			who := first.Author
+			if first.Email != "" {
+				who += " <" + first.Email + ">"
+			}
+			s.owner = owner{who, "commit-author (suspected)"}
+		}
+	}
+}
+
+// globMatch matches owners: globs, where * (and **) match any run of
+// characters including "/" (ARNs and paths alike) and ? one character.
+func globMatch(pattern, s string) bool {
+	var b strings.Builder
+	b.WriteString("^")
+	for _, r := range pattern {
+		switch r {
+		case '*':
+			b.WriteString(".*")
+		case '?':
+			b.WriteString(".")
+		default:
+			b.WriteString(regexp.QuoteMeta(string(r)))
+		}
+	}
+	b.WriteString("$")
+	ok, _ := regexp.MatchString(b.String(), s)
+	return ok
+}
+
+func joinRepoPath(repo, p string) string {
+	if repo == "" || p == "" {
+		return ""
+	}
+	return shortRepo(repo) + "/" + p
+}
+
+func metadataOwner(attrs map[string]any) string {
+	for _, k := range []string{"owner", "team"} {
+		if s, ok := attrs[k].(string); ok && s != "" {
+			return s
+		}
+	}
+	if cm, ok := attrs["custom_metadata"].(map[string]any); ok {
+		for _, k := range []string{"owner", "Owner", "team", "Team"} {
+			if s, ok := cm[k].(string); ok && s != "" {
+				return s
+			}
+		}
+	}
+	return ""
+}
+
+func attrString(attrs map[string]any, k string) string {
+	s, _ := attrs[k].(string)
+	return s
+}
+
+func attrBool(attrs map[string]any, k string) bool {
+	b, _ := attrs[k].(bool)
+	return b
+}
+
+// introducing is the earliest git occurrence.
+func introducing(occ []inventory.Occurrence) *inventory.Occurrence {
+	var first *inventory.Occurrence
+	for i := range occ {
+		o := &occ[i]
+		if o.Source != inventory.SourceGit || o.Date == nil {
+			continue
+		}
+		if first == nil || o.Date.Before(*first.Date) {
+			first = o
+		}
+	}
+	return first
+}
+
+func days(d time.Duration) int { return int(d.Hours() / 24) }
