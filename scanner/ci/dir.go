@@ -42,6 +42,12 @@ func (s *dirSource) Scan(ctx context.Context, sink scanner.Sink) error {
 		return err
 	}
 	e := newEngine(s.path, det, false)
+	for _, p := range scanner.CodeOwnersPaths {
+		if b, err := os.ReadFile(filepath.Join(s.path, p)); err == nil {
+			e.owners = scanner.ParseCodeOwners(b)
+			break
+		}
+	}
 	snap := &dirSnapshot{root: s.path, sink: sink}
 	if err := e.add(ctx, snap, "", sink); err != nil {
 		return err

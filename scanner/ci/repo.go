@@ -56,12 +56,21 @@ func (s *repoSource) Scan(ctx context.Context, sink scanner.Sink) error {
 	}
 	sink.Add("branches", int64(len(heads)))
 	var cfg []byte
+	var owners *scanner.CodeOwners
 	if h, err := r.Head(); err == nil {
 		if c, err := r.CommitObject(h.Hash()); err == nil {
 			if t, err := c.Tree(); err == nil {
 				if f, err := t.File(".gitleaks.toml"); err == nil {
 					if txt, err := f.Contents(); err == nil {
 						cfg = []byte(txt)
+					}
+				}
+				for _, p := range scanner.CodeOwnersPaths {
+					if f, err := t.File(p); err == nil {
+						if txt, err := f.Contents(); err == nil {
+							owners = scanner.ParseCodeOwners([]byte(txt))
+							break
+						}
 					}
 				}
 			}
@@ -72,6 +81,7 @@ func (s *repoSource) Scan(ctx context.Context, sink scanner.Sink) error {
 		return err
 	}
 	e := newEngine(s.target, det, true)
+	e.owners = owners
 	for _, h := range heads {
 		c, err := r.CommitObject(h.hash)
 		if err != nil {

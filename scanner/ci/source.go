@@ -94,6 +94,9 @@ type engine struct {
 	versions map[string]map[string]*version // path -> content key -> version
 	parsed   map[string]*pipelineResult
 	branches bool
+	// owners is the tree's CODEOWNERS, recorded on each pipeline as a fact
+	// for the owner resolution of the readiness engine.
+	owners *scanner.CodeOwners
 }
 
 type pipelineResult struct {
@@ -339,6 +342,9 @@ func (e *engine) emitPath(ctx context.Context, sink scanner.Sink, p string, emit
 		}
 	}
 	attrs := map[string]any{"path": p, "auth_signals": map[string]any{"static": sortedKeys(agg.static), "oidc": sortedKeys(agg.oidc)}}
+	if owners := e.owners.Owners(p); len(owners) > 0 {
+		attrs["codeowners"] = strings.Join(owners, " ")
+	}
 	for k, set := range agg.sets {
 		attrs[k] = sortedKeys(set)
 	}
