@@ -28,6 +28,7 @@ type scanOpts struct {
 	concurrency int
 	progress    string
 	failOn      string
+	asOf        string
 }
 
 func newScanCmd(g *globals) *cobra.Command {
@@ -55,6 +56,8 @@ incomplete by 'nhi scans'.`,
 	f.DurationVar(&o.wait, "wait", 0, "when another scan holds the inventory, wait up to this long for it (e.g. 10m)")
 	f.IntVar(&o.concurrency, "concurrency", 2, "sources scanned at once")
 	f.StringVar(&o.progress, "progress", "auto", "progress on stderr: auto (when stderr is a terminal), always or never")
+	f.StringVar(&o.asOf, "as-of", "", "judge ages and last use as of this time (RFC 3339) instead of now: for what-if runs and tests")
+	f.MarkHidden("as-of")
 	f.StringVar(&o.failOn, "fail-on", "", "exit 1 when an open gap of this severity or worse exists: critical, high, medium or low")
 	for _, fam := range fams {
 		fam.flags(f)
@@ -83,6 +86,14 @@ func runScan(ctx context.Context, cmd *cobra.Command, g *globals, o *scanOpts, f
 	}
 	if o.failOn != "" && !rules.ValidSeverity(o.failOn) {
 		return usageError("--fail-on must be critical, high, medium or low, not %q", o.failOn)
+	}
+	now := time.Now().UTC()
+	if o.asOf != "" {
+		t, err := time.Parse(time.RFC3339, o.asOf)
+		if err != nil {
+			return usageError("--as-of must be an RFC 3339 time, not %q", o.asOf)
+		}
+		now = t
 	}
 	cfg, err := loadConfig(g.config)
 	if err != nil {
@@ -168,7 +179,7 @@ func runScan(ctx context.Context, cmd *cobra.Command, g *globals, o *scanOpts, f
 			totals[k] += v
 		}
 	}
-	ev, err := evaluate(ctx, store, w, rc, results, time.Now().UTC())
+	ev, err := evaluate(ctx, store, w, rc, results, now)
 	if err != nil {
 		w.Abandon(ctx)
 		return fmt.Errorf("evaluate controls: %w", err)
