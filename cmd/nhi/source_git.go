@@ -1,0 +1,95 @@
+package main
+
+import (
+	"path/filepath"
+
+	"github.com/spf13/pflag"
+	"gopkg.in/yaml.v3"
+
+	"github.com/nhi-inventory/nhi/scanner"
+	"github.com/nhi-inventory/nhi/scanner/git"
+)
+
+// gitFamily scans the full history of repositories: --git PATH|URL
+// (repeatable) and nhi.yaml `git: {repos: [...], max_blob_size: N}`.
+type gitFamily struct {
+	repos       []string
+	maxBlobSize int64
+	fs          *pflag.FlagSet
+}
+
+// gitSection is the `git:` section of nhi.yaml.
+type gitSection struct {
+	Repos       []string `yaml:"repos"`
+	MaxBlobSize *int64   `yaml:"max_blob_size"`
+}
+
+func (*gitFamily) name() string { return "git" }
+
+func (g *gitFamily) flags(fs *pflag.FlagSet) {
+	g.fs = fs
+	fs.StringArrayVar(&g.repos, "git", nil, "git repository to scan, a path or a URL (repeatable)")
+	fs.Int64Var(&g.maxBlobSize, "max-blob-size", git.DefaultMaxBlobSize, "skip file changes larger than this many bytes (counted as changes_skipped)")
+}
+
+func decodeGitSection(section *yaml.Node) (gitSection, error) {
+	var sec gitSection
+	if section == nil {
+		return sec, nil
+	}
+	if err := section.Decode(&sec); err != nil {
+		return sec, usageError("nhi.yaml git: %v (expected git: {repos: [path or URL, ...], max_blob_size: BYTES})", err)
+	}
+	return sec, nil
+}
+
+// targets lists every repository to scan, flags first, then nhi.yaml
+// (relative paths resolved against the config file's directory), each once.
+func (g *gitFamily) targets(section *yaml.Node, env *scanEnv) []string {
+	sec, _ := decodeGitSection(section) // the error is reported by sources
+	var out []string
+	seen := map[string]bool{}
+	add := func(t string) {
+		if t == "" || seen[t] {
+			return
+		}
+		seen[t] = true
+		out = append(out, t)
+	}
+	for _, t := range g.repos {
+		add(t)
+	}
+	for _, t := range sec.Repos {
+		if !scanner.IsURL(t) && !filepath.IsAbs(t) && env.configDir != "" {
+			t = filepath.Join(env.configDir, t)
+		}
+		add(t)
+	}
+	return out
+}
+
+func (g *gitFamily) sources(section *yaml.Node, env *scanEnv) ([]scanner.Source, error) {
+	sec, err := decodeGitSection(section)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range g.repos {
+		if t == "" {
+			return nil, usageError("--git needs a repository path or URL")
+		}
+	}
+	max := g.maxBlobSize
+	flagSet := g.fs != nil && g.fs.Changed("max-blob-size")
+	if !flagSet && sec.MaxBlobSize != nil {
+		max = *sec.MaxBlobSize
+	}
+	if max <= 0 {
+		return nil, usageError("max blob size must be a positive number of bytes, not %d", max)
+	}
+	opts := git.Options{MaxBlobSize: max, Disable: env.disableRules, Cache: git.NewChangeCache()}
+	var out []scanner.Source
+	for _, t := range g.targets(section, env) {
+		out = append(out, git.New(t, env.repos, opts))
+	}
+	return out, nil
+}
