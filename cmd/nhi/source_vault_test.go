@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nhi-inventory/nhi/harness"
+)
+
+// vaultPut writes through the HTTP API as root, failing the test on error.
+func vaultPut(t *testing.T, srv *harness.VaultServer, path, body string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, srv.Addr+"/v1/"+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Vault-Token", srv.RootToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", path, err)
+	}
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		t.Fatalf("POST %s: %s\n%s", path, resp.Status, out)
+	}
+}
+
+func TestScanVaultCLI(t *testing.T) {
+	srv := harness.Vault(t)
+	value := harness.StripeLiveKey()
+	vaultPut(t, srv, "secret/data/billing/stripe", `{"data":{"api_key":"`+value+`"}}`)
+	vaultPut(t, srv, "secret/metadata/billing/stripe", `{"custom_metadata":{"owner":"billing"}}`)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "nhi.db")
+
+	// --vault with the standard environment.
+	t.Setenv("VAULT_ADDR", srv.Addr)
+	t.Setenv("VAULT_TOKEN", srv.RootToken)
+	t.Setenv("VAULT_NAMESPACE", "")
+	code, out, errs := nhi(t, "scan", "--db", db, "--vault", "--vault-fingerprint", "--vault-exclude-mount", "cubbyhole", "--format", "json")
+	if code != 0 {
+		t.Fatalf("scan exit %d: %s %s", code, out, errs)
+	}
+	sum := decode[struct {
+		Sources []struct{ Name, Status, Error string }
+	}](t, out)
+	if len(sum.Sources) != 1 || sum.Sources[0].Name != "vault:"+srv.Addr || sum.Sources[0].Status != "ok" {
+		t.Fatalf("sources %+v", sum.Sources)
+	}
+	code, out, errs = nhi(t, "inventory", "--db", db, "--format", "json")
+	if code != 0 {
+		t.Fatalf("inventory exit %d: %s", code, errs)
+	}
+	inv := decode[struct {
+		Credentials []struct {
+			Key, Type, Fingerprint string
+			VaultStatus            string `json:"vault_status"`
+		}
+		Identities []struct{ Key, Kind string }
+	}](t, out)
+	var found, root bool
+	for _, c := range inv.Credentials {
+		if strings.HasSuffix(c.Key, ":secret/billing/stripe") && c.Type == "vault-kv-secret" && c.VaultStatus == "vaulted" && len(c.Fingerprint) == 64 {
+			found = true
+		}
+	}
+	for _, i := range inv.Identities {
+		root = root || i.Kind == "vault:token"
+	}
+	if !found || !root {
+		t.Fatalf("vault credential (%v) or token identity (%v) missing: %s", found, root, out)
+	}
+
+	// nhi.yaml: the token comes from the variable named by token_env.
+	t.Setenv("VAULT_ADDR", "")
+	t.Setenv("VAULT_TOKEN", "")
+	t.Setenv("NHI_TEST_VAULT_TOKEN", srv.RootToken)
+	cfg := filepath.Join(dir, "nhi.yaml")
+	os.WriteFile(cfg, []byte("vault:\n  servers:\n    - address: "+srv.Addr+"\n      token_env: NHI_TEST_VAULT_TOKEN\n      include_mounts: [secret]\n"), 0o644)
+	if code, out, errs := nhi(t, "scan", "--db", db, "--config", cfg, "--format", "json"); code != 0 {
+		t.Fatalf("config scan exit %d: %s %s", code, out, errs)
+	}
+
+	for _, b := range [][]byte{vaultTestRead(t, db), vaultTestReadOptional(db + "-wal")} {
+		for _, s := range []string{value, srv.RootToken} {
+			if bytes.Contains(b, []byte(s)) {
+				t.Fatalf("a secret (%s) is in the database", s[:4])
+			}
+		}
+	}
+}
+
+func TestVaultUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "nhi.db")
+	withToken := filepath.Join(dir, "token.yaml")
+	os.WriteFile(withToken, []byte("vault:\n  servers:\n    - address: http://127.0.0.1:1\n      token: "+harness.VaultToken()+"\n"), 0o644)
+	emptyEnv := filepath.Join(dir, "empty.yaml")
+	os.WriteFile(emptyEnv, []byte("vault:\n  servers:\n    - address: http://127.0.0.1:1\n      token_env: NHI_TEST_UNSET_TOKEN\n"), 0o644)
+	t.Setenv("VAULT_ADDR", "")
+	t.Setenv("VAULT_TOKEN", "")
+	t.Setenv("NHI_TEST_UNSET_TOKEN", "")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"scan", "--db", db, "--vault"}, "--vault needs VAULT_ADDR"},
+		{[]string{"scan", "--db", db, "--config", withToken}, "a token in the config file is refused"},
+		{[]string{"scan", "--db", db, "--config", emptyEnv}, "NHI_TEST_UNSET_TOKEN (token_env) is empty"},
+		{[]string{"scan", "--db", db, "--vault-fingerprint"}, "need --vault"},
+	} {
+		code, _, errs := nhi(t, c.args...)
+		if code != exitUsage || !strings.Contains(errs, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", c.args, code, errs, c.want)
+		}
+	}
+	// An unreachable server fails the source (exit 3), not the scan.
+	t.Setenv("VAULT_ADDR", "http://127.0.0.1:1")
+	t.Setenv("VAULT_TOKEN", harness.VaultToken())
+	code, out, errs := nhi(t, "scan", "--db", db, "--vault", "--format", "json")
+	if code != exitSourceFailed || !strings.Contains(out, "unreachable") {
+		t.Fatalf("unreachable vault: exit %d: %s %s", code, out, errs)
+	}
+}
+
+func vaultTestRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func vaultTestReadOptional(p string) []byte {
+	b, _ := os.ReadFile(p)
+	return b
+}
