@@ -275,6 +275,15 @@ func resolveOwners(est *Estate, subjects []*subject, idSubj map[string]*subject)
 			s.owner = owner{attrString(i.Attrs, "codeowners"), "codeowners"}
 		}
 	}
+	// The owner recorded on a vaulted secret owns its copies elsewhere.
+	vaultedOwner := map[string]string{}
+	for _, s := range subjects {
+		if s.cred != nil && s.cred.Credential.VaultStatus == inventory.VaultVaulted && s.cred.Credential.Fingerprint != "" {
+			if o := metadataOwner(s.cred.Credential.Attrs); o != "" {
+				vaultedOwner[s.cred.Credential.Fingerprint] = o
+			}
+		}
+	}
 	for _, s := range subjects {
 		if s.cred == nil {
 			continue
@@ -290,6 +299,10 @@ func resolveOwners(est *Estate, subjects []*subject, idSubj map[string]*subject)
 		}
 		if o := metadataOwner(c.Credential.Attrs); o != "" {
 			s.owner = owner{o, "metadata"}
+			continue
+		}
+		if o := vaultedOwner[c.Credential.Fingerprint]; o != "" && c.Credential.Fingerprint != "" {
+			s.owner = owner{o, "vault-metadata"}
 			continue
 		}
 		var cands []string

@@ -108,6 +108,9 @@ func estate() *Estate {
 			c.LastRotatedAt = ago(5)
 			c.Attrs = map[string]any{"owner": "team-db"}
 		}, inventory.Occurrence{Source: inventory.SourceVault, VaultPath: "secret/fresh"}),
+		// a token whose only owner clue is the commit author.
+		cred("fp:gh", "github-pat", "", "", "hardcoded", func(c *inventory.Credential) { c.Fingerprint = "fp-gh" },
+			gitOcc("/repo/app", "scripts/mirror.sh", 4, "Dave", ago(10))),
 		// a password hard-coded in a CI file outside git.
 		cred("fp:ci-pass", "nhi-password-config", wfStatic, "", "hardcoded", func(c *inventory.Credential) { c.Fingerprint = "fp-ci" },
 			inventory.Occurrence{Source: inventory.SourceCI, Path: "bitbucket-pipelines.yml", Line: 17}),
@@ -151,7 +154,7 @@ func TestEvaluateEveryControl(t *testing.T) {
 		"NHI-OWN-01 " + ghRoleOK + " medium",
 		"NHI-OWN-01 " + oldUser + " medium",
 		"NHI-OWN-01 " + wfStatic + " medium",
-		"NHI-OWN-01 fp:db medium",
+		"NHI-OWN-01 fp:gh medium",
 		"NHI-OWN-01 vault-token:v:acc1 medium",
 		"NHI-OWN-01 vault-token:v:acc2 medium",
 		"NHI-OWN-01 vault:approle:v:auth/approle/batch medium",
@@ -159,6 +162,7 @@ func TestEvaluateEveryControl(t *testing.T) {
 		"NHI-ROT-02 vault-kv:v:secret/db low",
 		"NHI-SEC-01 aws-access-key:AKIA0000000000000001 critical",
 		"NHI-SEC-01 fp:db high",
+		"NHI-SEC-01 fp:gh high",
 		"NHI-SEC-01 fp:slack high",
 		"NHI-SEC-02 fp:ci-pass high",
 		"NHI-SEC-03 fp:slack medium",
@@ -190,9 +194,10 @@ func TestEvaluateEveryControl(t *testing.T) {
 		ciUser:                                "team-platform (tag:owner)",
 		"aws-access-key:AKIA0000000000000001": "team-platform (identity:tag:owner)",
 		wfOIDC:                                "@acme/platform (codeowners)",
+		"fp:gh":                               "Dave (commit-author (suspected))",
 		"vault-kv:v:secret/db":                "team-db (metadata)",
 		"fp:slack":                            "team-infra (rule)",
-		"fp:db":                               "Carol (commit-author (suspected))",
+		"fp:db":                               "team-db (vault-metadata)",
 	} {
 		if owners[key] != want {
 			t.Errorf("owner of %s = %q, want %q", key, owners[key], want)

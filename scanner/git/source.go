@@ -93,9 +93,17 @@ func (s *Source) Scan(ctx context.Context, sink scanner.Sink) error {
 	if scanner.IsURL(s.target) {
 		repoID = s.target
 	}
-	cfg, ign, err := repoFiles(path)
+	files, err := repoFiles(path, append([]string{".gitleaks.toml", ".gitleaksignore"}, scanner.CodeOwnersPaths...)...)
 	if err != nil {
 		return err
+	}
+	cfg, ign := files[".gitleaks.toml"], files[".gitleaksignore"]
+	var owners *scanner.CodeOwners
+	for _, p := range scanner.CodeOwnersPaths {
+		if b, ok := files[p]; ok {
+			owners = scanner.ParseCodeOwners(b)
+			break
+		}
 	}
 	rs, err := rules.Load(rules.Options{RepoConfig: cfg, Disable: s.opts.Disable})
 	if err != nil {
@@ -128,6 +136,7 @@ func (s *Source) Scan(ctx context.Context, sink scanner.Sink) error {
 		rules:    rs,
 		ignore:   rules.ParseIgnore(ign),
 		byCommit: hasCommitAllowlist(rs),
+		owners:   owners,
 	}
 	if err := e.run(ctx, todo); err != nil {
 		return err
@@ -138,58 +147,59 @@ func (s *Source) Scan(ctx context.Context, sink scanner.Sink) error {
 	return nil
 }
 
-// repoFiles reads .gitleaks.toml and .gitleaksignore: from the worktree
-// of a non-bare repository (as the gitleaks CLI does), else from HEAD.
-func repoFiles(path string) (cfg, ign []byte, err error) {
+// repoFiles reads the repository files that shape a scan (.gitleaks.toml,
+// .gitleaksignore, CODEOWNERS): from the worktree of a non-bare repository
+// (as the gitleaks CLI does), else from HEAD. Missing files are absent
+// from the map.
+func repoFiles(path string, names ...string) (map[string][]byte, error) {
+	out := map[string][]byte{}
 	repo, err := gogit.PlainOpen(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open repository %s: %w", path, err)
+		return nil, fmt.Errorf("open repository %s: %w", path, err)
 	}
 	wt, err := repo.Worktree()
 	if err == nil {
 		root := wt.Filesystem.Root()
-		read := func(name string) ([]byte, error) {
+		for _, name := range names {
 			b, err := os.ReadFile(filepath.Join(root, name))
 			if errors.Is(err, os.ErrNotExist) {
-				return nil, nil
+				continue
 			}
-			return b, err
+			if err != nil {
+				return nil, err
+			}
+			out[name] = b
 		}
-		if cfg, err = read(".gitleaks.toml"); err != nil {
-			return nil, nil, err
-		}
-		ign, err = read(".gitleaksignore")
-		return cfg, ign, err
+		return out, nil
 	}
 	if !errors.Is(err, gogit.ErrIsBareRepository) {
-		return nil, nil, fmt.Errorf("open repository %s: %w", path, err)
+		return nil, fmt.Errorf("open repository %s: %w", path, err)
 	}
 	head, err := repo.Head()
 	if err != nil {
 		// An empty or headless repository has no configuration files.
-		return nil, nil, nil
+		return out, nil
 	}
 	commit, err := repo.CommitObject(head.Hash())
 	if err != nil {
-		return nil, nil, fmt.Errorf("read HEAD of %s: %w", path, err)
+		return nil, fmt.Errorf("read HEAD of %s: %w", path, err)
 	}
 	tree, err := commit.Tree()
 	if err != nil {
-		return nil, nil, fmt.Errorf("read HEAD of %s: %w", path, err)
+		return nil, fmt.Errorf("read HEAD of %s: %w", path, err)
 	}
-	read := func(name string) ([]byte, error) {
+	for _, name := range names {
 		f, err := tree.File(name)
 		if err != nil {
-			return nil, nil
+			continue
 		}
-		s, err := f.Contents()
-		return []byte(s), err
+		b, err := f.Contents()
+		if err != nil {
+			return nil, err
+		}
+		out[name] = []byte(b)
 	}
-	if cfg, err = read(".gitleaks.toml"); err != nil {
-		return nil, nil, err
-	}
-	ign, err = read(".gitleaksignore")
-	return cfg, ign, err
+	return out, nil
 }
 
 func hasCommitAllowlist(rs *rules.Ruleset) bool {
@@ -257,6 +267,9 @@ type engine struct {
 	det      *detect.Detector
 	ignore   rules.Ignore
 	byCommit bool // commit allowlists exist: cache per commit
+	// owners is the repository's CODEOWNERS at HEAD: who owns each path
+	// is recorded on the occurrence, for owner resolution.
+	owners *scanner.CodeOwners
 
 	commitsDone atomic.Int64
 }
@@ -478,6 +491,10 @@ func (e *engine) report(ctx context.Context, c *change, hits []hit) error {
 			d := c.commit.date
 			date = &d
 		}
+		var detail map[string]any
+		if co := e.owners.Owners(c.path); len(co) > 0 {
+			detail = map[string]any{"codeowners": strings.Join(co, " ")}
+		}
 		if err := e.sink.Occurrence(ctx, &inventory.Occurrence{
 			CredentialKey: h.cred.Key,
 			Source:        inventory.SourceGit,
@@ -488,6 +505,7 @@ func (e *engine) report(ctx context.Context, c *change, hits []hit) error {
 			Author:        c.commit.author,
 			Email:         c.commit.email,
 			Date:          date,
+			Detail:        detail,
 		}); err != nil {
 			return err
 		}
