@@ -307,12 +307,46 @@ func (w *ScanWriter) MarkRepoScanned(ctx context.Context, repo, digest string, r
 		return err
 	}
 	defer tx.Rollback()
+	prev := map[string]bool{}
+	rows, err := tx.QueryContext(ctx, `SELECT commit_sha FROM scanned_commits WHERE repo = ? AND rules_digest = ?`, repo, digest)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			rows.Close()
+			return err
+		}
+		prev[c] = true
+	}
+	rows.Close()
+	reach := make(map[string]bool, len(reachable))
+	for _, c := range reachable {
+		reach[c] = true
+	}
+	rewritten := false
+	for c := range prev {
+		if !reach[c] {
+			rewritten = true
+			break
+		}
+	}
+	if !rewritten && len(prev) > 0 {
+		// No history was rewritten: carry every scanned commit forward at once.
+		if _, err := tx.ExecContext(ctx, `UPDATE scanned_commits SET last_seen_scan = ? WHERE repo = ? AND rules_digest = ?`, w.id, repo, digest); err != nil {
+			return err
+		}
+	}
 	st, err := tx.PrepareContext(ctx, `INSERT INTO scanned_commits(repo, commit_sha, rules_digest, scan_id, last_seen_scan)
 		VALUES(?,?,?,?,?) ON CONFLICT(repo, rules_digest, commit_sha) DO UPDATE SET last_seen_scan = excluded.last_seen_scan`)
 	if err != nil {
 		return err
 	}
 	for _, c := range reachable {
+		if prev[c] && !rewritten {
+			continue
+		}
 		if _, err := st.ExecContext(ctx, repo, c, digest, w.id, w.id); err != nil {
 			return err
 		}

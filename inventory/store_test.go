@@ -240,3 +240,50 @@ func TestRedactAndFingerprint(t *testing.T) {
 		t.Fatalf("credential %+v", c)
 	}
 }
+
+// History that is still reachable is carried into a re-scan without being
+// read again; history a force-push made unreachable is not.
+func TestMarkRepoScannedCarriesReachableHistoryOnly(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	put := func(w *ScanWriter, commit, secret string) {
+		c := w.Keys().SecretCredential("r", secret, VaultHardcoded)
+		w.PutCredential(ctx, c)
+		w.PutOccurrence(ctx, &Occurrence{CredentialKey: c.Key, Source: SourceGit, Repo: "repo", Path: "f", Line: 1, Commit: commit})
+	}
+	visible := func(scan int64) int {
+		cs, err := s.Credentials(ctx, scan)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(cs)
+	}
+	w, _ := s.BeginScan(ctx, "t", "d", 0)
+	put(w, "a", "secret-in-commit-a-0001")
+	put(w, "b", "secret-in-commit-b-0002")
+	if err := w.MarkRepoScanned(ctx, "repo", "dg", []string{"a", "b"}); err != nil {
+		t.Fatal(err)
+	}
+	s1, _ := w.Finish(ctx, nil)
+	if visible(s1.ID) != 2 {
+		t.Fatalf("scan 1 sees %d credentials", visible(s1.ID))
+	}
+	// Unchanged: both carried without being put again.
+	w, _ = s.BeginScan(ctx, "t", "d", 0)
+	w.MarkRepoScanned(ctx, "repo", "dg", []string{"a", "b"})
+	s2, _ := w.Finish(ctx, nil)
+	if visible(s2.ID) != 2 {
+		t.Fatalf("unchanged re-scan sees %d credentials, want 2", visible(s2.ID))
+	}
+	// b was rewritten away; c is new.
+	w, _ = s.BeginScan(ctx, "t", "d", 0)
+	put(w, "c", "secret-in-commit-c-0003")
+	w.MarkRepoScanned(ctx, "repo", "dg", []string{"a", "c"})
+	s3, _ := w.Finish(ctx, nil)
+	if visible(s3.ID) != 2 {
+		t.Fatalf("after a force-push the scan sees %d credentials, want 2 (a and c)", visible(s3.ID))
+	}
+	if seen, _ := w.ScannedCommits(ctx, "repo", "dg"); len(seen) != 3 {
+		t.Fatalf("scanned commits %v", seen)
+	}
+}

@@ -54,11 +54,9 @@ var (
 	viperMu sync.Mutex
 )
 
-// Load builds (once per distinct input, then from a cache) the rule set
-// for opts. gitleaks' own [extend] mechanism is not used: it keeps a
-// process-wide depth counter and silently stops extending after two
-// loads, so extension is done here by merging translated configs.
-func Load(opts Options) (*Ruleset, error) {
+// Digest identifies the rule set opts would build, without building it
+// (compiling every rule costs most of an unchanged re-scan).
+func Digest(opts Options) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "gitleaks-default\x00%s\x00", config.DefaultConfig)
 	if !opts.DefaultsOnly {
@@ -68,8 +66,15 @@ func Load(opts Options) (*Ruleset, error) {
 	dis := append([]string(nil), opts.Disable...)
 	sort.Strings(dis)
 	fmt.Fprintf(h, "disable\x00%s\x00decode\x00%d", strings.Join(dis, ","), MaxDecodeDepth)
-	digest := hex.EncodeToString(h.Sum(nil))
+	return hex.EncodeToString(h.Sum(nil))
+}
 
+// Load builds (once per distinct input, then from a cache) the rule set
+// for opts. gitleaks' own [extend] mechanism is not used: it keeps a
+// process-wide depth counter and silently stops extending after two
+// loads, so extension is done here by merging translated configs.
+func Load(opts Options) (*Ruleset, error) {
+	digest := Digest(opts)
 	cacheMu.Lock()
 	defer cacheMu.Unlock()
 	if rs, ok := cache[digest]; ok {

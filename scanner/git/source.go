@@ -105,12 +105,9 @@ func (s *Source) Scan(ctx context.Context, sink scanner.Sink) error {
 			break
 		}
 	}
-	rs, err := rules.Load(rules.Options{RepoConfig: cfg, Disable: s.opts.Disable})
-	if err != nil {
-		return fmt.Errorf("detection rules of %s: %w", s.target, err)
-	}
+	ropts := rules.Options{RepoConfig: cfg, Disable: s.opts.Disable}
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%d", rs.Digest(), ign, s.opts.MaxBlobSize)
+	fmt.Fprintf(h, "%s\x00%s\x00%d", rules.Digest(ropts), ign, s.opts.MaxBlobSize)
 	digest := hex.EncodeToString(h.Sum(nil))
 
 	all, err := listCommits(ctx, path)
@@ -127,6 +124,14 @@ func (s *Source) Scan(ctx context.Context, sink scanner.Sink) error {
 		if !seen[c] {
 			todo = append(todo, c)
 		}
+	}
+	if len(todo) == 0 {
+		// Nothing new: the rules need not even be compiled.
+		return sink.Ledger().MarkRepoScanned(ctx, repoID, digest, all)
+	}
+	rs, err := rules.Load(ropts)
+	if err != nil {
+		return fmt.Errorf("detection rules of %s: %w", s.target, err)
 	}
 	e := &engine{
 		src:      s,
