@@ -1,0 +1,202 @@
+package main
+
+import (
+	"encoding/csv"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nhi-inventory/nhi/demo"
+)
+
+type gapItem struct {
+	ID          int64               `json:"id"`
+	ControlID   string              `json:"control_id"`
+	Severity    string              `json:"severity"`
+	SubjectID   string              `json:"subject_id"`
+	SubjectKind string              `json:"subject_kind"`
+	Title       string              `json:"title"`
+	Detail      string              `json:"detail"`
+	Status      string              `json:"status"`
+	FirstSeen   string              `json:"first_seen"`
+	Frameworks  map[string][]string `json:"frameworks"`
+}
+
+type gapDoc struct {
+	Gaps []gapItem
+}
+
+func TestGapsControlsAndTriage(t *testing.T) {
+	p := newPlantedRepo(t)
+	db := filepath.Join(t.TempDir(), "nhi.db")
+	if code, out, errs := nhi(t, "scan", "--db", db, "--git", p.repo.Dir, "--fail-on", "high"); code != exitThreshold || !strings.Contains(errs, "--fail-on") {
+		t.Fatalf("scan --fail-on high: exit %d\n%s\n%s", code, out, errs)
+	}
+	_, out, _ := nhi(t, "gaps", "--db", db, "--format", "json")
+	doc := decode[gapDoc](t, out)
+	var pat *gapItem
+	for i, g := range doc.Gaps {
+		if g.ControlID == "NHI-SEC-01" && strings.Contains(g.Detail, "github-pat") {
+			pat = &doc.Gaps[i]
+		}
+	}
+	if pat == nil {
+		t.Fatalf("no NHI-SEC-01 gap for the committed token:\n%s", out)
+	}
+	if pat.Severity != "high" || pat.SubjectKind != "credential" || pat.Status != "open" || pat.FirstSeen == "" || pat.Title == "" ||
+		!strings.Contains(pat.Detail, "deploy/config.yml:3") || !strings.Contains(pat.Detail, p.patSHA[:8]) ||
+		len(pat.Frameworks["soc2"]) == 0 || len(pat.Frameworks["nist_csf"]) == 0 || len(pat.Frameworks["owasp_nhi"]) == 0 {
+		t.Fatalf("gap fields %+v", pat)
+	}
+
+	// Filters and formats.
+	_, out, _ = nhi(t, "gaps", "--db", db, "--format", "json", "--control", "NHI-OWN-01")
+	for _, g := range decode[gapDoc](t, out).Gaps {
+		if g.ControlID != "NHI-OWN-01" {
+			t.Fatalf("--control filter let %s through", g.ControlID)
+		}
+	}
+	_, out, _ = nhi(t, "gaps", "--db", db, "--format", "json", "--severity", "critical")
+	if n := len(decode[gapDoc](t, out).Gaps); n != 0 {
+		t.Fatalf("%d critical gaps, want 0", n)
+	}
+	_, out, _ = nhi(t, "gaps", "--db", db, "--format", "sarif")
+	sarif := decode[struct {
+		Version string
+		Runs    []struct {
+			Tool struct {
+				Driver struct{ Rules []struct{ ID string } }
+			}
+			Results []struct {
+				RuleID    string `json:"ruleId"`
+				Locations []struct {
+					PhysicalLocation struct {
+						ArtifactLocation struct{ URI string }
+						Region           struct{ StartLine int }
+					}
+				}
+			}
+		}
+	}](t, out)
+	if sarif.Version != "2.1.0" || len(sarif.Runs) != 1 || len(sarif.Runs[0].Tool.Driver.Rules) < 16 {
+		t.Fatalf("sarif header: %s", out[:200])
+	}
+	located := false
+	for _, r := range sarif.Runs[0].Results {
+		if r.RuleID == "NHI-SEC-01" && len(r.Locations) == 1 && r.Locations[0].PhysicalLocation.ArtifactLocation.URI == "deploy/config.yml" &&
+			r.Locations[0].PhysicalLocation.Region.StartLine == 3 {
+			located = true
+		}
+	}
+	if !located {
+		t.Fatal("SARIF result for the committed token has no file/line location")
+	}
+	_, out, _ = nhi(t, "gaps", "--db", db, "--format", "csv")
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil || len(rows) != len(doc.Gaps)+1 || rows[0][1] != "control_id" {
+		t.Fatalf("csv: %v rows %d", err, len(rows))
+	}
+	if code, _, errs := nhi(t, "gaps", "--db", db, "--control", "NHI-NOPE"); code != exitUsage || !strings.Contains(errs, "no control") {
+		t.Fatalf("unknown control: exit %d %s", code, errs)
+	}
+	_, out, _ = nhi(t, "controls", "--format", "json")
+	ctl := decode[struct {
+		Controls []struct {
+			ID, Title, Severity string
+			Frameworks          map[string][]string
+		}
+	}](t, out)
+	if len(ctl.Controls) < 16 || ctl.Controls[0].ID == "" || ctl.Controls[0].Title == "" || ctl.Controls[0].Severity == "" || len(ctl.Controls[0].Frameworks) != 3 {
+		t.Fatalf("controls json: %s", out[:300])
+	}
+
+	// Triage: accept, false positive, undo; decisions survive a re-scan.
+	id := itoa
+	exp := time.Now().AddDate(0, 3, 0).Format("2006-01-02")
+	if code, out, errs := nhi(t, "triage", "accept", id(pat.ID), "--db", db, "--reason", "rotating next sprint", "--expires", exp, "--actor", "alice"); code != 0 || !strings.Contains(out, "accepted by alice") {
+		t.Fatalf("accept: %d %s %s", code, out, errs)
+	}
+	if code, _, errs := nhi(t, "triage", "accept", id(pat.ID), "--db", db, "--reason", "x"); code != exitUsage || !strings.Contains(errs, "--expires") {
+		t.Fatalf("accept without expiry: %d %s", code, errs)
+	}
+	if code, _, _ := nhi(t, "scan", "--db", db, "--git", p.repo.Dir); code != 0 {
+		t.Fatal("re-scan failed")
+	}
+	statusOf := func() string {
+		_, out, _ := nhi(t, "gaps", "--db", db, "--format", "json", "--status", "all")
+		for _, g := range decode[gapDoc](t, out).Gaps {
+			if g.ID == pat.ID {
+				return g.Status
+			}
+		}
+		return "missing"
+	}
+	if st := statusOf(); st != "accepted" {
+		t.Fatalf("accepted gap after re-scan: %s", st)
+	}
+	_, out, _ = nhi(t, "triage", "list", "--db", db, "--format", "json")
+	ds := decode[struct {
+		Decisions []struct {
+			ID            int64
+			Actor, Reason string
+		}
+	}](t, out)
+	if len(ds.Decisions) != 1 || ds.Decisions[0].Actor != "alice" || ds.Decisions[0].Reason != "rotating next sprint" {
+		t.Fatalf("decisions %s", out)
+	}
+	if code, _, _ := nhi(t, "triage", "undo", id(ds.Decisions[0].ID), "--db", db); code != 0 {
+		t.Fatal("undo failed")
+	}
+	if st := statusOf(); st != "open" {
+		t.Fatalf("after undo: %s", st)
+	}
+	if code, _, _ := nhi(t, "triage", "false-positive", id(pat.ID), "--reason", "test fixture", "--db", db); code != 0 {
+		t.Fatal("false-positive failed")
+	}
+	if st := statusOf(); st != "false-positive" {
+		t.Fatalf("after false-positive: %s", st)
+	}
+}
+
+func itoa(i int64) string { return strconv.FormatInt(i, 10) }
+
+// TestDemoEstate is `make demo` as a test: the generated estate scans
+// into an inventory with identities of every offline source and gaps.
+func TestDemoEstate(t *testing.T) {
+	e, err := demo.Generate(filepath.Join(t.TempDir(), "estate"), time.Now().UTC())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(t.TempDir(), "nhi.db")
+	code, out, errs := nhi(t, "scan", "--db", db, "--config", e.Config, "--format", "json")
+	if code != 0 {
+		t.Fatalf("demo scan exit %d\n%s\n%s", code, out, errs)
+	}
+	_, out, _ = nhi(t, "inventory", "--db", db, "--format", "json")
+	inv := decode[struct {
+		Identities  []struct{ Kind string }
+		Credentials []struct{ Type string }
+	}](t, out)
+	kinds := map[string]int{}
+	for _, i := range inv.Identities {
+		kinds[i.Kind]++
+	}
+	types := map[string]int{}
+	for _, c := range inv.Credentials {
+		types[c.Type]++
+	}
+	if kinds["ci:workflow"] < 5 || kinds["aws:iam-user"] < 3 || kinds["aws:iam-role"] < 1 {
+		t.Fatalf("demo identities %v", kinds)
+	}
+	for _, want := range []string{"slack-bot-token", "stripe-access-token", "github-pat", "aws-access-key"} {
+		if types[want] == 0 {
+			t.Errorf("demo inventory lacks a %s (types %v)", want, types)
+		}
+	}
+	_, out, _ = nhi(t, "gaps", "--db", db, "--format", "json", "--severity", "critical")
+	if len(decode[gapDoc](t, out).Gaps) == 0 {
+		t.Fatal("the demo estate shows no critical gap")
+	}
+}
