@@ -164,11 +164,7 @@ false-positive. An expired acceptance reopens its gap.`,
 			return usageError("gap id must be a number (see nhi gaps), not %q", arg)
 		}
 		ctx := cmd.Context()
-		cfg, err := loadConfig(g.config)
-		if err != nil {
-			return err
-		}
-		store, err := openStore(ctx, cmd, g, cfg)
+		_, store, err := openInventory(cmd, g)
 		if err != nil {
 			return err
 		}
@@ -263,11 +259,7 @@ false-positive. An expired acceptance reopens its gap.`,
 				return usageError("decision id must be a number (see nhi triage list), not %q", args[0])
 			}
 			ctx := cmd.Context()
-			cfg, err := loadConfig(g.config)
-			if err != nil {
-				return err
-			}
-			store, err := openStore(ctx, cmd, g, cfg)
+			_, store, err := openInventory(cmd, g)
 			if err != nil {
 				return err
 			}
@@ -286,11 +278,7 @@ false-positive. An expired acceptance reopens its gap.`,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			cfg, err := loadConfig(g.config)
-			if err != nil {
-				return err
-			}
-			store, err := openStore(ctx, cmd, g, cfg)
+			_, store, err := openInventory(cmd, g)
 			if err != nil {
 				return err
 			}

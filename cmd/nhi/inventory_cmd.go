@@ -30,11 +30,7 @@ credentials carry a keyed fingerprint and a redacted preview.`,
 				return usageError("--format must be table, json or csv, not %q", format)
 			}
 			ctx := cmd.Context()
-			cfg, err := loadConfig(g.config)
-			if err != nil {
-				return err
-			}
-			store, err := openStore(ctx, cmd, g, cfg)
+			_, store, err := openInventory(cmd, g)
 			if err != nil {
 				return err
 			}
@@ -76,11 +72,7 @@ chain is verified and a break is reported.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			cfg, err := loadConfig(g.config)
-			if err != nil {
-				return err
-			}
-			store, err := openStore(ctx, cmd, g, cfg)
+			_, store, err := openInventory(cmd, g)
 			if err != nil {
 				return err
 			}

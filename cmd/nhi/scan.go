@@ -80,6 +80,19 @@ func openStore(ctx context.Context, cmd *cobra.Command, g *globals, cfg *fileCon
 	return s, nil
 }
 
+// openInventory loads the configuration and opens the inventory it names.
+func openInventory(cmd *cobra.Command, g *globals) (*fileConfig, *inventory.Store, error) {
+	cfg, err := loadConfig(g.config)
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := openStore(cmd.Context(), cmd, g, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, store, nil
+}
+
 func runScan(ctx context.Context, cmd *cobra.Command, g *globals, o *scanOpts, fams []sourceFamily) error {
 	if o.format != "text" && o.format != "json" {
 		return usageError("--format must be text or json, not %q", o.format)
