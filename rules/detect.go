@@ -18,6 +18,7 @@ import (
 	"github.com/zricethezav/gitleaks/v8/config"
 	"github.com/zricethezav/gitleaks/v8/detect"
 	glregexp "github.com/zricethezav/gitleaks/v8/regexp"
+	"github.com/zricethezav/gitleaks/v8/report"
 )
 
 //go:embed nhi-rules.toml
@@ -316,4 +317,36 @@ func (ig Ignore) Ignored(commit, path, rule string, line int) bool {
 		return ok
 	}
 	return false
+}
+
+// DropDecodedDuplicates removes findings that gitleaks made from a decoded
+// (base64, percent, hex) form of a value when the same rule already found
+// the value itself at the same place (same line, overlapping columns): one
+// credential, not two. A decoded secret elsewhere on the line stays.
+func DropDecodedDuplicates(fs []report.Finding) []report.Finding {
+	decoded := func(f report.Finding) bool {
+		for _, t := range f.Tags {
+			if strings.HasPrefix(t, "decoded:") {
+				return true
+			}
+		}
+		return false
+	}
+	dup := func(d report.Finding) bool {
+		for _, p := range fs {
+			if !decoded(p) && p.RuleID == d.RuleID && p.StartLine == d.StartLine &&
+				p.StartColumn <= d.EndColumn && d.StartColumn <= p.EndColumn {
+				return true
+			}
+		}
+		return false
+	}
+	out := fs[:0:0]
+	for _, f := range fs {
+		if decoded(f) && dup(f) {
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
 }

@@ -10,6 +10,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/nhi-inventory/nhi/inventory"
+	"github.com/nhi-inventory/nhi/rules"
 )
 
 // file is one pipeline file being read: its bytes and lines, and the
@@ -45,7 +46,7 @@ func (f *file) detectGitleaks(ctx context.Context, det *detect.Detector) {
 	if det == nil {
 		return
 	}
-	for _, fd := range det.DetectContext(ctx, detect.Fragment{Raw: string(f.data), FilePath: f.path, StartLine: 1}) {
+	for _, fd := range rules.DropDecodedDuplicates(det.DetectContext(ctx, detect.Fragment{Raw: string(f.data), FilePath: f.path, StartLine: 1})) {
 		f.addHard(fd.RuleID, fd.Secret, fd.StartLine)
 	}
 }

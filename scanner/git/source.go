@@ -455,7 +455,7 @@ func (e *engine) detectChange(ctx context.Context, c *change) error {
 		if e.byCommit {
 			f.CommitSHA = c.commit.sha
 		}
-		for _, fd := range e.det.DetectContext(ctx, f) {
+		for _, fd := range rules.DropDecodedDuplicates(e.det.DetectContext(ctx, f)) {
 			secret := fd.Secret
 			if secret == "" {
 				// A rule on the file name alone: the file is the finding.
