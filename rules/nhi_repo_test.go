@@ -168,6 +168,12 @@ func buildDeveloperTree(t *testing.T) *tree {
 		"host_base = s3.amazonaws.com",
 		"use_https = True",
 	)
+	w.file("home/dev/.aws/credentials",
+		"[default]",
+		"aws_access_key_id = "+harness.AWSAccessKeyID(),
+		"aws_secret_access_key = "+w.secret("nhi-aws-secret-access-key", genAWSSecretSlash()),
+		"region = eu-west-1",
+	)
 	w.file("home/dev/.kube/config",
 		"apiVersion: v1",
 		"kind: Config",

@@ -25,6 +25,12 @@ const (
 
 // genPassword is a strong password: an alphanumeric first character, then
 // letters, digits and punctuation.
+// genAWSSecretSlash is a secret access key starting with / or +, which
+// gitleaks' generic rule misses.
+func genAWSSecretSlash() string {
+	return harness.RandomString("/+", 1) + harness.AWSSecretAccessKey()[1:]
+}
+
 func genPassword() string {
 	return harness.RandomString(alnumChars, 1) + harness.RandomString(alnumChars+"!#+-_@^*", 7) +
 		harness.RandomString("0123456789", 1) + harness.RandomString(alnumChars+"!#+-_@^*", 7)
@@ -484,6 +490,18 @@ var nhiRuleExamples = []ruleExamples{
 			{"wp-config-sample.php", "define( 'AUTH_KEY',         'put your unique phrase here' );"},
 			{"wp-config.php", "define( 'AUTH_KEY', getenv('WP_AUTH_KEY') );"},
 			{"wp-config.php", "define( 'DB_NAME', 'wordpress_production_db' );"},
+		}},
+	{id: "nhi-aws-secret-access-key",
+		tps: []tp{
+			{"deploy/provider.tf", "provider \"aws\" {\n  secret_key = \"§\"\n}", genAWSSecretSlash},
+			{".aws/credentials", "[default]\naws_secret_access_key = §", genAWSSecretSlash},
+			{"docker-compose.yml", "      AWS_SECRET_ACCESS_KEY: \"§\"", harness.AWSSecretAccessKey},
+		},
+		fps: []fp{
+			{".aws/credentials", "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"},
+			{"deploy.sh", "export AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY"},
+			{"settings.py", "AWS_SECRET_ACCESS_KEY = os.environ['AWS_SECRET_ACCESS_KEY']"},
+			{"x.tf", "secret_key = \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\""},
 		}},
 	{id: "nhi-vault-token",
 		tps: []tp{
