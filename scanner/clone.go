@@ -4,13 +4,32 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
+	"sync"
+	"time"
 
 	gogit "github.com/go-git/go-git/v5"
 	gitconfig "github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/plumbing/transport/client"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 )
+
+// installTransport bounds how long a silent git server can hold a scan:
+// connecting, the TLS handshake and the first byte of each response have
+// deadlines, while a long transfer that keeps sending is never cut.
+var installTransport = sync.OnceFunc(func() {
+	hc := &http.Client{Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   30 * time.Second,
+		ResponseHeaderTimeout: 2 * time.Minute,
+	}}
+	client.InstallProtocol("https", githttp.NewClient(hc))
+	client.InstallProtocol("http", githttp.NewClient(hc))
+})
 
 func (r *Repos) auth() transport.AuthMethod {
 	if r.Token == "" {
@@ -25,6 +44,7 @@ func (r *Repos) clone(ctx context.Context, url string) (string, error) {
 	if r.CacheDir == "" {
 		return "", errors.New("no clone cache directory configured")
 	}
+	installTransport()
 	if err := os.MkdirAll(r.CacheDir, 0o700); err != nil {
 		return "", fmt.Errorf("clone cache: %w", err)
 	}
