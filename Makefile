@@ -1,4 +1,4 @@
-# nhi — make demo | make test | make build | make bench-git | make bench-detect
+# nhi — make demo | make test | make build | make bench-git | make bench-detect | make bench-tui
 GO      ?= go
 # RE2 (through WebAssembly) for the gitleaks detector: 7-8x faster per core
 # than Go's regexp, and what gitleaks' own release builds use.
@@ -8,7 +8,7 @@ DB      ?= nhi.db
 DEMO    ?= demo-estate
 export CGO_ENABLED := 1
 
-.PHONY: all build demo demo-estate test test-short lint bao bench-git bench-detect clean
+.PHONY: all build demo test test-short lint bao bench-git bench-detect bench-tui clean
 
 all: build
 
@@ -23,6 +23,8 @@ demo: build
 	rm -f $(DB) $(DB)-wal $(DB)-shm $(DB).key $(DB).lock
 	$(BIN) scan --db $(DB) --config $(DEMO)/nhi.yaml; test $$? -le 3
 	$(BIN) inventory --db $(DB)
+	$(BIN) gaps --db $(DB) --config $(DEMO)/nhi.yaml --severity high
+	@if [ -t 0 ] && [ -t 1 ]; then $(BIN) tui --db $(DB) --config $(DEMO)/nhi.yaml; fi
 
 # Everything the tests need (the OpenBao dev server binary is built once
 # and cached), then every test with the race detector.
@@ -44,6 +46,10 @@ bench-git:
 
 bench-detect:
 	bash bench/detect.sh
+
+# Time to first frame and peak memory of the TUI on 100,000 credentials.
+bench-tui:
+	$(GO) run -tags $(TAGS) ./bench/tui -n 100000
 
 clean:
 	rm -rf bin $(DEMO) $(DB) $(DB)-wal $(DB)-shm $(DB).key $(DB).lock

@@ -25,7 +25,8 @@ CREATE TABLE gaps (
     resolved_scan   INTEGER REFERENCES scans(id),
     UNIQUE (control_id, subject_kind, subject_key)
 );
-CREATE INDEX gaps_last_seen ON gaps(last_seen_scan);
+CREATE INDEX gaps_last_seen ON gaps(last_seen_scan, severity);
+CREATE INDEX gaps_resolved ON gaps(resolved_scan);
 
 CREATE TABLE gap_events (
     gap_id  INTEGER NOT NULL REFERENCES gaps(id),

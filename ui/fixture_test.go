@@ -1,0 +1,225 @@
+package ui
+
+import (
+	"context"
+	"crypto/rand"
+	"io"
+	"math/big"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
+
+	"github.com/nhi-inventory/nhi/inventory"
+	"github.com/nhi-inventory/nhi/rules"
+)
+
+// fixedNow is the model's clock in tests; scans are dated before it.
+var fixedNow = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+
+func day(s string) *time.Time {
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		panic(err)
+	}
+	return &t
+}
+
+// randomToken returns a fresh secret-shaped value: prefix + n random
+// alphanumerics (generated at test time, never committed).
+func randomToken(t *testing.T, prefix string, n int) string {
+	const alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	var b strings.Builder
+	b.WriteString(prefix)
+	for i := 0; i < n; i++ {
+		k, err := rand.Int(rand.Reader, big.NewInt(int64(len(alnum))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.WriteByte(alnum[k.Int64()])
+	}
+	return b.String()
+}
+
+const (
+	deployBot = "arn:aws:iam::123456789012:user/deploy-bot"
+	legacyETL = "arn:aws:iam::123456789012:user/legacy-etl"
+	ciDeploy  = "ci:github:payments-api:.github/workflows/deploy.yml"
+	exampleID = "AKIAIOSFODNN7EXAMPLE" // AWS's documentation example id
+)
+
+// buildInventory writes a real SQLite inventory with two complete scans
+// evaluated by the real readiness engine, and dates the scans before
+// fixedNow so views render the same on every run.
+func buildInventory(t *testing.T) (*inventory.Store, string) {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "nhi.db")
+	store, err := inventory.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	cat, err := rules.LoadCatalogue(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pat := randomToken(t, "ghp_", 36)
+
+	for scan := 1; scan <= 2; scan++ {
+		w, err := store.BeginScan(ctx, "test", "digest", time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		put := func(err error) {
+			t.Helper()
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		put(w.PutIdentity(ctx, &inventory.Identity{Key: deployBot, Kind: inventory.KindIAMUser, Name: "deploy-bot", Source: inventory.SourceAWS,
+			Provider: "aws", Account: "123456789012", CreatedAt: day("2024-01-10"), LastUsedAt: day("2026-05-30"), Privileges: "administrator",
+			Tags: map[string]string{"team": "platform"}, Attrs: map[string]any{"admin_policies": []string{"AdministratorAccess"}, "access_keys_active": 1}}))
+		put(w.PutIdentity(ctx, &inventory.Identity{Key: legacyETL, Kind: inventory.KindIAMUser, Name: "legacy-etl", Source: inventory.SourceAWS,
+			Provider: "aws", Account: "123456789012", CreatedAt: day("2022-03-01"), LastUsedAt: day("2025-10-01")}))
+		put(w.PutCredential(ctx, &inventory.Credential{Key: inventory.AccessKeyCredentialKey(exampleID), Type: "aws-access-key", IdentityKey: deployBot,
+			CreatedAt: day("2025-09-01"), LastRotatedAt: day("2025-09-01"), LastUsedAt: day("2026-05-30"), Status: "Active",
+			VaultStatus: inventory.VaultUnknown, Attrs: map[string]any{"access_key_id": exampleID}}))
+		put(w.PutOccurrence(ctx, &inventory.Occurrence{CredentialKey: inventory.AccessKeyCredentialKey(exampleID), Source: inventory.SourceAWS,
+			Detail: map[string]any{"user": "deploy-bot"}}))
+		c := w.Keys().SecretCredential("github-pat", pat, inventory.VaultHardcoded)
+		put(w.PutCredential(ctx, c))
+		put(w.PutOccurrence(ctx, &inventory.Occurrence{CredentialKey: c.Key, Source: inventory.SourceGit, Repo: "https://git.example.com/acme/payments-api",
+			Path: "deploy/release.sh", Line: 12, Commit: "4f2c9a1b7d3e5f60718293a4b5c6d7e8f9012345", Author: "Dana Ops", Email: "dana@example.com", Date: day("2026-03-02")}))
+		if scan == 2 {
+			put(w.PutIdentity(ctx, &inventory.Identity{Key: ciDeploy, Kind: inventory.KindCIWorkflow, Name: "deploy", Source: inventory.SourceCI,
+				Provider: "github", Attrs: map[string]any{"repo": "payments-api", "file": ".github/workflows/deploy.yml", "static_cloud_keys": []string{"AWS_SECRET_ACCESS_KEY"}}}))
+			ref := &inventory.Credential{Key: "ci-ref:payments-api:AWS_SECRET_ACCESS_KEY", Type: "ci-secret-reference", IdentityKey: ciDeploy,
+				VaultStatus: inventory.VaultCISecretStore, Attrs: map[string]any{"name": "AWS_SECRET_ACCESS_KEY"}}
+			put(w.PutCredential(ctx, ref))
+			put(w.PutOccurrence(ctx, &inventory.Occurrence{CredentialKey: ref.Key, Source: inventory.SourceCI, Repo: "payments-api",
+				Path: ".github/workflows/deploy.yml", Line: 31, CIJob: "deploy", CIStep: "configure"}))
+			kv := &inventory.Credential{Key: "vault:kv/payments/db", Type: "vault-kv", VaultStatus: inventory.VaultVaulted,
+				CreatedAt: day("2025-01-01"), LastRotatedAt: day("2025-01-01"), Attrs: map[string]any{"name": "kv/payments/db"}}
+			put(w.PutCredential(ctx, kv))
+			put(w.PutOccurrence(ctx, &inventory.Occurrence{CredentialKey: kv.Key, Source: inventory.SourceVault, VaultPath: "kv/payments/db"}))
+		}
+		failed := map[string]bool{}
+		for _, r := range []inventory.SourceResult{
+			{Name: "aws:123456789012", Kind: "aws", Status: inventory.SourceOK},
+			{Name: "git:payments-api", Kind: "git", Status: inventory.SourceOK},
+			{Name: "git:infra", Kind: "git", Status: inventory.SourceFailed, Error: "clone https://git.example.com/acme/infra: authentication required"},
+		} {
+			if scan == 1 && r.Status == inventory.SourceFailed {
+				continue
+			}
+			r.StartedAt, r.FinishedAt = fixedNow, fixedNow
+			put(w.RecordSource(ctx, r))
+			if r.Status != inventory.SourceOK {
+				failed[r.Kind] = true
+			}
+		}
+		put(w.Settle(ctx))
+		ids, err := store.Identities(ctx, w.ID())
+		put(err)
+		creds, err := store.Credentials(ctx, w.ID())
+		put(err)
+		ev := cat.Evaluate(&rules.Estate{Now: fixedNow, Identities: ids, Credentials: creds, Failed: failed})
+		put(w.PutEvaluation(ctx, ev))
+		_, err = w.Finish(ctx, nil)
+		put(err)
+	}
+	// Date the scans (BeginScan stamps the wall clock) so renders are stable.
+	for id, at := range map[int]string{1: "2026-05-01T10:00:00Z", 2: "2026-05-31T10:00:00Z"} {
+		if _, err := store.DB().ExecContext(ctx, `UPDATE scans SET started_at = ?, finished_at = ? WHERE id = ?`, at, at, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return store, path
+}
+
+// newTestModel is a model over store with a fixed clock and no colour.
+func newTestModel(t *testing.T, store *inventory.Store, width, height int) *Model {
+	t.Helper()
+	cat, err := rules.LoadCatalogue(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := lipgloss.NewRenderer(io.Discard)
+	r.SetColorProfile(termenv.Ascii)
+	m := New(context.Background(), Options{Store: store, Catalogue: cat, Actor: "alice", Now: func() time.Time { return fixedNow }, Renderer: r})
+	run(t, m, m.Init())
+	run(t, m, func() tea.Msg { return tea.WindowSizeMsg{Width: width, Height: height} })
+	return m
+}
+
+// run executes cmd and every command that follows from it, synchronously,
+// feeding each message to Update. It returns true if the program quit.
+func run(t *testing.T, m *Model, cmd tea.Cmd) (quit bool) {
+	t.Helper()
+	queue := []tea.Cmd{cmd}
+	for steps := 0; len(queue) > 0; steps++ {
+		if steps > 10000 {
+			t.Fatal("commands never settle")
+		}
+		c := queue[0]
+		queue = queue[1:]
+		if c == nil {
+			continue
+		}
+		switch msg := c().(type) {
+		case nil:
+		case tea.BatchMsg:
+			queue = append(queue, msg...)
+		case tea.QuitMsg:
+			quit = true
+		default:
+			_, next := m.Update(msg)
+			queue = append(queue, next)
+		}
+	}
+	return quit
+}
+
+// press sends keys ("enter", "esc", "tab", "down", ... or text) to the model.
+func press(t *testing.T, m *Model, keys ...string) (quit bool) {
+	t.Helper()
+	for _, k := range keys {
+		var msg tea.KeyMsg
+		switch k {
+		case "enter":
+			msg = tea.KeyMsg{Type: tea.KeyEnter}
+		case "esc":
+			msg = tea.KeyMsg{Type: tea.KeyEsc}
+		case "tab":
+			msg = tea.KeyMsg{Type: tea.KeyTab}
+		case "down":
+			msg = tea.KeyMsg{Type: tea.KeyDown}
+		case "up":
+			msg = tea.KeyMsg{Type: tea.KeyUp}
+		case "backspace":
+			msg = tea.KeyMsg{Type: tea.KeyBackspace}
+		case "ctrl+u":
+			msg = tea.KeyMsg{Type: tea.KeyCtrlU}
+		default:
+			msg = tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(k)}
+		}
+		if run(t, m, func() tea.Msg { return msg }) {
+			quit = true
+		}
+	}
+	return quit
+}
+
+var fpHex = regexp.MustCompile(`fp:[0-9a-f]+`)
+
+// stable masks the per-run parts of a render (the random secret's keyed
+// fingerprint) keeping widths.
+func stable(s string) string {
+	return fpHex.ReplaceAllStringFunc(s, func(m string) string { return "fp:" + strings.Repeat("x", len(m)-3) })
+}

@@ -1,0 +1,408 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/cursor"
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/nhi-inventory/nhi/inventory"
+)
+
+var (
+	sortOrders   = []string{inventory.SortSeverity, inventory.SortAge, inventory.SortControl, inventory.SortOwner}
+	statusCycle  = []string{inventory.GapOpen, inventory.GapAccepted, inventory.GapFalsePositive, inventory.GapResolved, inventory.StatusAll}
+	severityList = []string{"", "critical", "high", "medium", "low"}
+)
+
+// gapsModel is the gaps table. It holds one window of rows (PageSize)
+// around the visible part, read with a paged query; moving out of the
+// window reads the next one.
+type gapsModel struct {
+	q       inventory.GapQuery // filters and order; Offset/Limit unused
+	rows    []inventory.Gap    // window starting at rowsOff
+	rowsOff int
+	total   int
+	loaded  bool
+	known   bool // total is the count for the current filters
+	want    int  // seq of the newest request
+	reqOff  int  // offset of the newest request
+	cursor  int
+	top     int
+
+	input     textinput.Model // search or owner filter, when focused
+	inputKind string          // "search" or "owner"
+	typed     int             // seq of the last edit, for the query delay
+	before    string          // the value before editing, for esc
+}
+
+func newGapsModel(s *Styles) gapsModel {
+	ti := textinput.New()
+	ti.Cursor.SetMode(cursor.CursorStatic)
+	ti.Prompt = ""
+	ti.CharLimit = 200
+	return gapsModel{input: ti}
+}
+
+// tableHeight is the number of rows shown (the body less the filter line
+// and the column header).
+func (g *gapsModel) tableHeight(m *Model) int {
+	h := m.bodyHeight() - 2
+	if h < 1 {
+		h = 1
+	}
+	return h
+}
+
+// selected is the gap under the cursor, if loaded.
+func (g *gapsModel) selected() *inventory.Gap {
+	i := g.cursor - g.rowsOff
+	if i < 0 || i >= len(g.rows) {
+		return nil
+	}
+	return &g.rows[i]
+}
+
+// reload reads the table from the start (filters or scan changed).
+func (g *gapsModel) reload(m *Model) tea.Cmd {
+	g.cursor, g.top = 0, 0
+	g.known = false
+	return g.request(m, 0)
+}
+
+// refresh re-reads the current window (a decision changed statuses).
+func (g *gapsModel) refresh(m *Model) tea.Cmd {
+	g.known = false
+	return g.request(m, g.windowStart(m))
+}
+
+// windowStart centres the window on the visible rows, so scrolling either
+// way reads again only after about half a window.
+func (g *gapsModel) windowStart(m *Model) int {
+	off := g.top + g.tableHeight(m)/2 - m.pageSize/2
+	if off < 0 {
+		off = 0
+	}
+	return off
+}
+
+func (g *gapsModel) request(m *Model, off int) tea.Cmd {
+	if m.scan == 0 {
+		return nil
+	}
+	g.want, g.reqOff = m.nextSeq(), off
+	q := g.q
+	q.Offset, q.Limit = off, m.pageSize
+	if g.known { // only scrolling: the count stands
+		q.Total = g.total
+	}
+	return m.loadPage(g.want, q)
+}
+
+// ensureLoaded asks for the window holding the visible rows when it is
+// not the one held or already asked for.
+func (g *gapsModel) ensureLoaded(m *Model) tea.Cmd {
+	if m.scan == 0 {
+		return nil
+	}
+	if !g.loaded && g.want == 0 {
+		return g.reload(m)
+	}
+	end := g.top + g.tableHeight(m)
+	if end > g.total {
+		end = g.total
+	}
+	if g.top >= g.rowsOff && end <= g.rowsOff+len(g.rows) {
+		return nil
+	}
+	off := g.windowStart(m)
+	if g.want != 0 && g.reqOff == off {
+		return nil
+	}
+	return g.request(m, off)
+}
+
+func (g *gapsModel) setPage(m *Model, msg pageMsg) tea.Cmd {
+	if msg.seq != g.want {
+		return nil // an older request
+	}
+	g.rows, g.rowsOff, g.total, g.loaded, g.known = msg.rows, msg.q.Offset, msg.total, true, true
+	if g.cursor >= g.total {
+		g.cursor = max(0, g.total-1)
+	}
+	g.clampTop(m)
+	return g.ensureLoaded(m)
+}
+
+func (g *gapsModel) clampTop(m *Model) {
+	h := g.tableHeight(m)
+	if g.cursor < g.top {
+		g.top = g.cursor
+	}
+	if g.cursor >= g.top+h {
+		g.top = g.cursor - h + 1
+	}
+	if g.top < 0 {
+		g.top = 0
+	}
+}
+
+func (g *gapsModel) move(m *Model, delta int) tea.Cmd {
+	g.cursor += delta
+	if g.cursor >= g.total {
+		g.cursor = g.total - 1
+	}
+	if g.cursor < 0 {
+		g.cursor = 0
+	}
+	g.clampTop(m)
+	return g.ensureLoaded(m)
+}
+
+func cycle(list []string, cur string, step int) string {
+	for i, v := range list {
+		if strings.EqualFold(v, cur) {
+			return list[(i+step+len(list))%len(list)]
+		}
+	}
+	return list[0]
+}
+
+func (g *gapsModel) key(m *Model, msg tea.KeyMsg) tea.Cmd {
+	k := m.keys
+	h := g.tableHeight(m)
+	switch {
+	case key.Matches(msg, k.Up):
+		return g.move(m, -1)
+	case key.Matches(msg, k.Down):
+		return g.move(m, 1)
+	case key.Matches(msg, k.PageUp):
+		return g.move(m, -h)
+	case key.Matches(msg, k.PageDown):
+		return g.move(m, h)
+	case key.Matches(msg, k.Top):
+		return g.move(m, -g.total)
+	case key.Matches(msg, k.Bottom):
+		return g.move(m, g.total)
+	case key.Matches(msg, k.Open):
+		if sel := g.selected(); sel != nil {
+			return m.openDetail(*sel)
+		}
+	case key.Matches(msg, k.Back):
+		m.view = viewOverview
+	case key.Matches(msg, k.Sort):
+		g.q.SortBy = cycle(sortOrders, orDefault(g.q.SortBy, inventory.SortSeverity), 1)
+		return g.reload(m)
+	case key.Matches(msg, k.Reverse):
+		g.q.Desc = !g.q.Desc
+		return g.reload(m)
+	case key.Matches(msg, k.FilterControl):
+		g.q.Control = cycle(append([]string{""}, m.facets.Controls...), g.q.Control, 1)
+		return g.reload(m)
+	case key.Matches(msg, k.FilterSource):
+		g.q.Source = cycle(append([]string{""}, m.facets.Sources...), g.q.Source, 1)
+		return g.reload(m)
+	case key.Matches(msg, k.FilterStatus):
+		g.q.Status = cycle(statusCycle, orDefault(g.q.Status, inventory.GapOpen), 1)
+		return g.reload(m)
+	case key.Matches(msg, k.FilterSeverity):
+		g.q.Severity = cycle(severityList, g.q.Severity, 1)
+		return g.reload(m)
+	case key.Matches(msg, k.ClearFilters):
+		g.q = inventory.GapQuery{SortBy: g.q.SortBy, Desc: g.q.Desc}
+		return g.reload(m)
+	case key.Matches(msg, k.Search):
+		return g.startInput("search", g.q.Search)
+	case key.Matches(msg, k.FilterOwner):
+		return g.startInput("owner", g.q.Owner)
+	case key.Matches(msg, k.Accept):
+		return m.startForm(inventory.ActionAcceptRisk, g.selected())
+	case key.Matches(msg, k.FalsePositive):
+		return m.startForm(inventory.ActionFalsePositive, g.selected())
+	case key.Matches(msg, k.Owner):
+		return m.startForm(inventory.ActionOwner, g.selected())
+	case key.Matches(msg, k.Undo):
+		if sel := g.selected(); sel != nil {
+			return m.undoDecision(*sel)
+		}
+	}
+	return nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func (g *gapsModel) startInput(kind, value string) tea.Cmd {
+	g.inputKind, g.before = kind, value
+	g.input.SetValue(value)
+	g.input.CursorEnd()
+	return g.input.Focus()
+}
+
+// inputKey edits the search or owner filter; the table follows every key.
+func (g *gapsModel) inputKey(m *Model, msg tea.KeyMsg) tea.Cmd {
+	switch msg.Type {
+	case tea.KeyEnter:
+		g.input.Blur()
+		g.typed = 0 // query now rather than after the delay
+		return g.reload(m)
+	case tea.KeyEsc:
+		g.input.Blur()
+		g.typed = 0
+		g.setInputValue(g.before)
+		return g.reload(m)
+	}
+	before := g.input.Value()
+	var cmd tea.Cmd
+	g.input, cmd = g.input.Update(msg)
+	if g.input.Value() == before {
+		return cmd
+	}
+	g.setInputValue(g.input.Value())
+	// Query once typing pauses, not on every key.
+	g.typed = m.nextSeq()
+	seq := g.typed
+	return tea.Batch(cmd, tea.Tick(searchDelay, func(time.Time) tea.Msg { return searchMsg{seq: seq} }))
+}
+
+// searchDelay is how long the filter must be still before it is queried.
+const searchDelay = 120 * time.Millisecond
+
+func (g *gapsModel) searchSettled(m *Model, msg searchMsg) tea.Cmd {
+	if msg.seq != g.typed {
+		return nil
+	}
+	return g.reload(m)
+}
+
+func (g *gapsModel) setInputValue(v string) {
+	if g.inputKind == "owner" {
+		g.q.Owner = v
+	} else {
+		g.q.Search = v
+	}
+}
+
+// columns computes the table's column widths for width w.
+type gapColumns struct{ sev, control, status, age, owner, subject, detail int }
+
+func columnsFor(w int) gapColumns {
+	c := gapColumns{sev: 9, control: 11, status: 10, age: 6}
+	if w >= 110 {
+		c.status = 15
+	}
+	rest := w - 2 - c.sev - c.control - c.status - c.age
+	if w >= 110 {
+		c.detail = rest * 4 / 10
+		rest -= c.detail
+	}
+	c.owner = rest * 35 / 100
+	c.subject = rest - c.owner
+	return c
+}
+
+func (g *gapsModel) view(m *Model) string {
+	s := m.styles
+	var b strings.Builder
+	b.WriteString(g.filterLine(m) + "\n")
+	c := columnsFor(m.width)
+	hdr := "  " + cell("SEVERITY", c.sev) + cell("CONTROL", c.control) + cell("STATUS", c.status) + cell("AGE", c.age) + cell("OWNER", c.owner) + cell("SUBJECT", c.subject)
+	if c.detail > 0 {
+		hdr += cell("DETAIL", c.detail)
+	}
+	b.WriteString(s.Header.Render(truncate(hdr, m.width)) + "\n")
+	if !g.loaded {
+		b.WriteString(s.Muted.Render("  loading…"))
+		return b.String()
+	}
+	if g.total == 0 {
+		b.WriteString(s.Muted.Render("  no gaps match (x clears the filters)"))
+		return b.String()
+	}
+	now := m.now()
+	h := g.tableHeight(m)
+	for i := g.top; i < g.top+h && i < g.total; i++ {
+		j := i - g.rowsOff
+		if j < 0 || j >= len(g.rows) {
+			b.WriteString(s.Muted.Render("  …") + "\n")
+			continue
+		}
+		r := g.rows[j]
+		marker := "  "
+		if i == g.cursor {
+			marker = "> "
+		}
+		row := cell(r.Severity, c.sev)
+		st := r.Status
+		if c.status < 15 && st == inventory.GapFalsePositive {
+			st = "false-pos"
+		}
+		rest := cell(r.ControlID, c.control) + s.status(r.Status).Render(cell(st, c.status)) + cell(age(now, r.FirstSeen), c.age) +
+			cell(orDash(r.Owner), c.owner) + cell(r.SubjectName, c.subject)
+		if c.detail > 0 {
+			rest += cell(r.Detail, c.detail)
+		}
+		if i == g.cursor {
+			b.WriteString(s.Selected.Render(marker+row+rest) + "\n")
+		} else {
+			b.WriteString(marker + s.sev(r.Severity).Render(row) + rest + "\n")
+		}
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// filterLine shows the order, the filters and the position, or the input
+// being edited.
+func (g *gapsModel) filterLine(m *Model) string {
+	s := m.styles
+	if g.input.Focused() {
+		label := "/"
+		if g.inputKind == "owner" {
+			label = "owner: "
+		}
+		return s.Header.Render(label) + g.input.View()
+	}
+	parts := []string{}
+	order := orDefault(g.q.SortBy, inventory.SortSeverity)
+	if g.q.Desc {
+		order += "↓"
+	}
+	parts = append(parts, "sort "+order, "status "+orDefault(g.q.Status, inventory.GapOpen))
+	if g.q.Severity != "" {
+		parts = append(parts, "≥"+g.q.Severity)
+	}
+	if g.q.Control != "" {
+		parts = append(parts, "control "+g.q.Control)
+	}
+	if g.q.Source != "" {
+		parts = append(parts, "source "+g.q.Source)
+	}
+	if g.q.Owner != "" {
+		parts = append(parts, "owner ~"+g.q.Owner)
+	}
+	if g.q.Search != "" {
+		parts = append(parts, "/"+g.q.Search)
+	}
+	pos := ""
+	if g.loaded {
+		if g.total == 0 {
+			pos = "0 gaps"
+		} else {
+			pos = fmt.Sprintf("%d/%d", g.cursor+1, g.total)
+		}
+	}
+	left := s.Muted.Render(strings.Join(parts, " · "))
+	space := m.width - len([]rune(strings.Join(parts, " · "))) - len([]rune(pos))
+	if space < 1 {
+		space = 1
+	}
+	return left + strings.Repeat(" ", space) + pos
+}

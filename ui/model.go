@@ -1,0 +1,428 @@
+// Package ui is nhi's terminal user interface: one root model routing to
+// an overview, a gaps table, a detail view and help, with triage actions
+// recorded as inventory decisions. Every database access runs in a
+// tea.Cmd; Update never does I/O.
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+
+	"github.com/nhi-inventory/nhi/inventory"
+	"github.com/nhi-inventory/nhi/rules"
+)
+
+// Options configure the TUI.
+type Options struct {
+	Store     *inventory.Store
+	Catalogue *rules.Catalogue // control titles and remediation; nil: ids only
+	Actor     string           // who records decisions
+	Scan      int64            // 0: the latest complete scan
+	Now       func() time.Time // nil: time.Now
+	Renderer  *lipgloss.Renderer
+	// PageSize is how many gap rows one query reads (default 200).
+	PageSize int
+}
+
+type view int
+
+const (
+	viewOverview view = iota
+	viewGaps
+	viewDetail
+	viewHelp
+)
+
+// Model is the root model.
+type Model struct {
+	ctx        context.Context
+	store      *inventory.Store
+	cat        *rules.Catalogue
+	actor      string
+	now        func() time.Time
+	pinnedScan int64
+	pageSize   int
+
+	styles *Styles
+	keys   keyMap
+	help   help.Model
+
+	width, height int
+	view, back    view
+	scan          int64
+	facets        inventory.GapFacets
+	status        string
+	statusErr     bool
+	fatal         error
+
+	overview overviewModel
+	gaps     gapsModel
+	detail   detailModel
+	form     *formModel
+	seq      int
+}
+
+// New returns the root model. ctx bounds its database work.
+func New(ctx context.Context, o Options) *Model {
+	now := o.Now
+	if now == nil {
+		now = func() time.Time { return time.Now().UTC() }
+	}
+	ps := o.PageSize
+	if ps <= 0 {
+		ps = 200
+	}
+	m := &Model{ctx: ctx, store: o.Store, cat: o.Catalogue, actor: o.Actor, now: now, pinnedScan: o.Scan, pageSize: ps,
+		styles: NewStyles(o.Renderer), keys: newKeyMap(), help: help.New(), width: 80, height: 24, view: viewOverview}
+	m.help.Styles.ShortKey = m.styles.Header
+	m.help.Styles.FullKey = m.styles.Header
+	m.help.Styles.ShortDesc = m.styles.Muted
+	m.help.Styles.FullDesc = m.styles.Muted
+	m.help.Styles.ShortSeparator = m.styles.Muted
+	m.help.Styles.FullSeparator = m.styles.Muted
+	m.help.Styles.Ellipsis = m.styles.Muted
+	m.gaps = newGapsModel(m.styles)
+	m.overview = newOverviewModel()
+	m.detail = newDetailModel()
+	return m
+}
+
+// Run starts the TUI on the terminal and returns when the user quits.
+func Run(ctx context.Context, o Options, opts ...tea.ProgramOption) error {
+	m := New(ctx, o)
+	opts = append([]tea.ProgramOption{tea.WithAltScreen(), tea.WithContext(ctx)}, opts...)
+	final, err := tea.NewProgram(m, opts...).Run()
+	if err != nil {
+		return err
+	}
+	if fm, ok := final.(*Model); ok && fm.fatal != nil {
+		return fm.fatal
+	}
+	return nil
+}
+
+// Init loads the scan to show.
+func (m *Model) Init() tea.Cmd { return m.loadScan() }
+
+func (m *Model) nextSeq() int { m.seq++; return m.seq }
+
+// bodyHeight is the lines between the header and the footer.
+func (m *Model) bodyHeight() int {
+	h := m.height - 3 // header, status line, key help
+	if h < 3 {
+		h = 3
+	}
+	return h
+}
+
+func (m *Model) setStatus(s string, isErr bool) { m.status, m.statusErr = s, isErr }
+
+// Update routes a message to the active view.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		m.help.Width = msg.Width
+		m.overview.resize(m)
+		m.detail.resize(m)
+		return m, m.gaps.ensureLoaded(m)
+	case scanMsg:
+		if msg.err != nil {
+			if errors.Is(msg.err, inventory.ErrNoScan) {
+				m.fatal = msg.err
+				return m, tea.Quit
+			}
+			m.setStatus("cannot read the inventory: "+msg.err.Error(), true)
+			return m, nil
+		}
+		m.scan = msg.scan
+		if msg.facets != nil {
+			m.facets = *msg.facets
+		}
+		return m, tea.Batch(m.loadOverview(), m.gaps.reload(m))
+	case overviewMsg:
+		if msg.err != nil {
+			m.setStatus("overview: "+msg.err.Error(), true)
+			return m, nil
+		}
+		m.overview.set(m, msg.ov)
+		return m, nil
+	case countsMsg:
+		if msg.err != nil {
+			m.setStatus("gap counts: "+msg.err.Error(), true)
+			return m, nil
+		}
+		m.overview.counts = msg.counts
+		m.overview.render(m)
+		return m, nil
+	case searchMsg:
+		return m, m.gaps.searchSettled(m, msg)
+	case pageMsg:
+		if msg.err != nil {
+			m.setStatus("gaps: "+msg.err.Error(), true)
+			return m, nil
+		}
+		return m, m.gaps.setPage(m, msg)
+	case subjectMsg:
+		if msg.seq != m.detail.seq {
+			return m, nil
+		}
+		if msg.err != nil {
+			m.setStatus("detail: "+msg.err.Error(), true)
+			return m, nil
+		}
+		m.detail.set(m, msg.sub)
+		return m, nil
+	case decisionMsg:
+		return m, m.decided(msg)
+	case tea.KeyMsg:
+		// Keys typed faster than the terminal is read arrive as one
+		// message; outside text inputs each is a command of its own.
+		if msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !msg.Paste && m.form == nil && !m.gaps.input.Focused() {
+			var cmds []tea.Cmd
+			for _, r := range msg.Runes {
+				cmds = append(cmds, m.key(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}, Alt: msg.Alt}))
+			}
+			return m, tea.Batch(cmds...)
+		}
+		return m, m.key(msg)
+	}
+	return m, nil
+}
+
+// key handles a key press: an open form or input takes it first, then the
+// keys every view shares, then the active view.
+func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
+	if m.form != nil {
+		return m.form.update(m, msg)
+	}
+	if m.gaps.input.Focused() && m.view == viewGaps {
+		return m.gaps.inputKey(m, msg)
+	}
+	k := m.keys
+	switch {
+	case key.Matches(msg, k.Quit):
+		return tea.Quit
+	case key.Matches(msg, k.Help):
+		if m.view == viewHelp {
+			m.view = m.back
+		} else {
+			m.back, m.view = m.view, viewHelp
+		}
+		return nil
+	}
+	if m.view == viewHelp {
+		if key.Matches(msg, k.Back) {
+			m.view = m.back
+		}
+		return nil
+	}
+	switch {
+	case key.Matches(msg, k.Overview):
+		m.view = viewOverview
+		return nil
+	case key.Matches(msg, k.Gaps):
+		m.view = viewGaps
+		return m.gaps.ensureLoaded(m)
+	case key.Matches(msg, k.NextView):
+		if m.view == viewOverview {
+			m.view = viewGaps
+		} else {
+			m.view = viewOverview
+		}
+		return nil
+	case key.Matches(msg, k.Refresh):
+		m.setStatus("reloading", false)
+		cmds := []tea.Cmd{m.loadScan()}
+		if m.view == viewDetail {
+			cmds = append(cmds, m.detail.reload(m))
+		}
+		return tea.Batch(cmds...)
+	}
+	switch m.view {
+	case viewGaps:
+		return m.gaps.key(m, msg)
+	case viewDetail:
+		return m.detail.key(m, msg)
+	default:
+		return m.overview.key(m, msg)
+	}
+}
+
+// openDetail shows the subject of gap g.
+func (m *Model) openDetail(g inventory.Gap) tea.Cmd {
+	m.view = viewDetail
+	return m.detail.open(m, g)
+}
+
+// startForm opens the triage form for action on gap g.
+func (m *Model) startForm(action string, g *inventory.Gap) tea.Cmd {
+	if g == nil {
+		m.setStatus("no gap selected", true)
+		return nil
+	}
+	m.form = newForm(m, action, *g)
+	return nil
+}
+
+// decided refreshes what a decision changes and says what happened.
+func (m *Model) decided(msg decisionMsg) tea.Cmd {
+	if msg.err != nil {
+		m.setStatus(msg.err.Error(), true)
+		return nil
+	}
+	d := msg.d
+	subject := msg.label
+	if subject == "" {
+		subject = d.SubjectKey
+	}
+	switch {
+	case msg.undone:
+		m.setStatus(fmt.Sprintf("decision %d (%s %s on %s) revoked by %s", d.ID, d.Action, d.ControlID, subject, m.actor), false)
+	case d.Action == inventory.ActionOwner:
+		m.setStatus(fmt.Sprintf("decision %d: owner of %s set to %s by %s (pending: takes effect at the next scan)", d.ID, subject, d.Value, d.Actor), false)
+	case d.Action == inventory.ActionAcceptRisk:
+		m.setStatus(fmt.Sprintf("decision %d: %s on %s accepted by %s until %s", d.ID, d.ControlID, subject, d.Actor, d.ExpiresAt.Format("2006-01-02")), false)
+	default:
+		m.setStatus(fmt.Sprintf("decision %d: %s on %s marked false positive by %s", d.ID, d.ControlID, subject, d.Actor), false)
+	}
+	cmds := []tea.Cmd{m.loadOverview(), m.gaps.refresh(m)}
+	if m.detail.key_ != "" {
+		cmds = append(cmds, m.detail.reload(m))
+	}
+	return tea.Batch(cmds...)
+}
+
+// View renders the screen.
+func (m *Model) View() string {
+	if m.fatal != nil {
+		return m.fatal.Error() + "\n"
+	}
+	var body string
+	switch m.view {
+	case viewOverview:
+		body = m.overview.view(m)
+	case viewGaps:
+		body = m.gaps.view(m)
+	case viewDetail:
+		body = m.detail.view(m)
+	case viewHelp:
+		body = m.helpView()
+	}
+	if m.form != nil {
+		body = m.form.view(m)
+	}
+	body = fitLines(body, m.width, m.bodyHeight())
+	return strings.Join([]string{m.headerView(), body, m.statusView(), m.footerView()}, "\n")
+}
+
+func (m *Model) headerView() string {
+	s := m.styles
+	tabs := []struct {
+		v    view
+		name string
+	}{{viewOverview, "1 Overview"}, {viewGaps, "2 Gaps"}, {viewDetail, "Detail"}, {viewHelp, "? Help"}}
+	parts := []string{s.Title.Render("nhi")}
+	for _, t := range tabs {
+		if t.v == viewDetail && m.detail.key_ == "" {
+			continue
+		}
+		if t.v == m.view {
+			parts = append(parts, s.ActiveTab.Render(t.name))
+		} else {
+			parts = append(parts, s.Tab.Render(t.name))
+		}
+	}
+	left := strings.Join(parts, "  ")
+	right := ""
+	if m.scan != 0 {
+		right = s.Muted.Render(fmt.Sprintf("scan #%d", m.scan))
+	}
+	gap := m.width - lipgloss.Width(left) - lipgloss.Width(right)
+	if gap < 1 {
+		return truncate(left, m.width)
+	}
+	return left + strings.Repeat(" ", gap) + right
+}
+
+func (m *Model) statusView() string {
+	if m.status == "" {
+		if m.scan == 0 {
+			return m.styles.Muted.Render("loading inventory…")
+		}
+		return ""
+	}
+	st := m.styles.Status
+	if m.statusErr {
+		st = m.styles.Error
+	}
+	return st.Render(truncate(m.status, m.width))
+}
+
+// footerView is the key help line. (bubbles/help overflows when its
+// ellipsis does not fit, so the line is cut here too.)
+func (m *Model) footerView() string { return truncate(m.footerKeys(), m.width) }
+
+func (m *Model) footerKeys() string {
+	if m.form != nil {
+		return m.help.ShortHelpView([]key.Binding{m.keys.NextField, m.keys.Submit, m.keys.Cancel})
+	}
+	if m.view == viewGaps && m.gaps.input.Focused() {
+		return m.help.ShortHelpView([]key.Binding{key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "keep")), m.keys.Cancel})
+	}
+	if m.view == viewHelp {
+		return m.help.ShortHelpView([]key.Binding{m.keys.Back, m.keys.Quit})
+	}
+	return m.help.View(m.keys.shortHelp(m.view))
+}
+
+func (m *Model) helpView() string {
+	s, k := m.styles, m.keys
+	groups := []struct {
+		title string
+		keys  []key.Binding
+	}{
+		{"Move", []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Open, k.Back}},
+		{"Views", []key.Binding{k.Overview, k.Gaps, k.NextView, k.Refresh, k.Help, k.Quit}},
+		{"Gaps table", []key.Binding{k.Sort, k.Reverse, k.Search, k.FilterControl, k.FilterSource, k.FilterStatus, k.FilterSeverity, k.FilterOwner, k.ClearFilters}},
+		{"Triage (gaps and detail)", []key.Binding{k.Accept, k.FalsePositive, k.Owner, k.Undo}},
+	}
+	col := func(gs ...int) []string {
+		var lines []string
+		for _, i := range gs {
+			g := groups[i]
+			lines = append(lines, s.Section.Render(g.title))
+			for _, b := range g.keys {
+				lines = append(lines, "  "+s.Header.Render(pad(b.Help().Key, 8))+" "+b.Help().Desc)
+			}
+			lines = append(lines, "")
+		}
+		return lines
+	}
+	left, right := col(0, 1), col(2, 3)
+	var lines []string
+	if m.width >= 72 {
+		for i := 0; i < len(left) || i < len(right); i++ {
+			l, r := "", ""
+			if i < len(left) {
+				l = left[i]
+			}
+			if i < len(right) {
+				r = right[i]
+			}
+			lines = append(lines, pad(l, 36)+r)
+		}
+	} else {
+		lines = append(left, right...)
+	}
+	note := "Decisions are recorded with your name (" + m.actor + ") and the time. An owner you assign takes effect at the next scan's evaluation; accepted risks and false positives apply at once and show in `nhi gaps`. An expired acceptance reopens its gap."
+	return strings.Join(lines, "\n") + "\n" + s.Muted.Render(wrap(note, m.width))
+}
