@@ -12,6 +12,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/zricethezav/gitleaks/v8/detect"
 
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/scanner"
@@ -76,11 +77,7 @@ func (s *repoSource) Scan(ctx context.Context, sink scanner.Sink) error {
 			}
 		}
 	}
-	det, err := loadDetector(s.opts, cfg, sink, s.target)
-	if err != nil {
-		return err
-	}
-	e := newEngine(s.target, det, true)
+	e := newEngine(s.target, func() (*detect.Detector, error) { return loadDetector(s.opts, cfg, sink, s.target) }, true)
 	e.owners = owners
 	for _, h := range heads {
 		c, err := r.CommitObject(h.hash)

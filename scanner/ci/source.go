@@ -14,6 +14,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/zricethezav/gitleaks/v8/detect"
 
@@ -90,7 +91,10 @@ type version struct {
 type engine struct {
 	scope    string // repo target or directory: the scope of secret names
 	repo     string // Occurrence.Repo
+	loadDet  func() (*detect.Detector, error)
+	detOnce  sync.Once
 	det      *detect.Detector
+	detErr   error
 	versions map[string]map[string]*version // path -> content key -> version
 	parsed   map[string]*pipelineResult
 	branches bool
@@ -104,9 +108,18 @@ type pipelineResult struct {
 	err error
 }
 
-func newEngine(scope string, det *detect.Detector, branches bool) *engine {
-	return &engine{scope: scope, repo: scope, det: det, versions: map[string]map[string]*version{},
+// newEngine returns an engine whose detector is built by load the first
+// time a pipeline file needs it: compiling every rule costs more than
+// reading a repository without CI files.
+func newEngine(scope string, load func() (*detect.Detector, error), branches bool) *engine {
+	return &engine{scope: scope, repo: scope, loadDet: load, versions: map[string]map[string]*version{},
 		parsed: map[string]*pipelineResult{}, branches: branches}
+}
+
+// detector returns the gitleaks detector, building it on first use.
+func (e *engine) detector() (*detect.Detector, error) {
+	e.detOnce.Do(func() { e.det, e.detErr = e.loadDet() })
+	return e.det, e.detErr
 }
 
 // loadDetector builds the gitleaks detector, honouring the scanned
@@ -240,7 +253,11 @@ func (e *engine) parse(ctx context.Context, p string, data []byte, provider stri
 	}
 	// Hard-coded secrets are looked for even in a file that does not
 	// parse: a broken pipeline can still leak a key.
-	f.detectGitleaksFirst(ctx, e.det)
+	det, err := e.detector()
+	if err != nil {
+		return f.p, err
+	}
+	f.detectGitleaksFirst(ctx, det)
 	for _, r := range f.p.refs {
 		if c := staticKeyName(r.name); c != "" && r.kind != refContext {
 			f.p.static["reference:"+r.name] = true
