@@ -31,14 +31,12 @@ type ChangeCache struct {
 func NewChangeCache() *ChangeCache { return &ChangeCache{m: map[[20]byte]*cacheEntry{}} }
 
 type cacheEntry struct {
-	done    bool
-	hits    []hit
-	waiters []*change // same change seen while the first was being detected
+	hits []hit
 }
 
-// doneEmpty is shared by every finished entry without findings, the
-// common case, to keep the cache small.
-var doneEmpty = &cacheEntry{done: true}
+// doneEmpty is shared by every entry without findings, the common case,
+// to keep the cache small.
+var doneEmpty = &cacheEntry{}
 
 func cacheKey(rules, blobs, path, commit string) [20]byte {
 	h := sha256.New()
@@ -54,51 +52,28 @@ func cacheKey(rules, blobs, path, commit string) [20]byte {
 	return k
 }
 
-// claim looks c up. When the change was detected before, its hits are
-// returned with cached=true. When it is being detected now, c is queued
-// to receive the hits later (pending=true). Otherwise the caller owns the
-// detection and must call finish.
-func (cc *ChangeCache) claim(k [20]byte, c *change) (hits []hit, cached, pending bool) {
+// lookup returns the hits of a change detected before. A change being
+// detected right now by another source is not waited for: the caller
+// detects it too. Waiting would hand the finding to the other source,
+// which reports it under its own repository, or lose it if that source
+// is cancelled.
+func (cc *ChangeCache) lookup(k [20]byte) (hits []hit, cached bool) {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	e, ok := cc.m[k]
-	switch {
-	case !ok:
-		cc.m[k] = &cacheEntry{}
-		return nil, false, false
-	case e.done:
-		return e.hits, true, false
-	default:
-		e.waiters = append(e.waiters, c)
-		return nil, false, true
+	if !ok {
+		return nil, false
 	}
+	return e.hits, true
 }
 
-// finish records the hits of a detected change and returns the changes
-// that waited for them.
-func (cc *ChangeCache) finish(k [20]byte, hits []hit) []*change {
+// store records the hits of a detected change.
+func (cc *ChangeCache) store(k [20]byte, hits []hit) {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
-	e := cc.m[k]
 	if len(hits) == 0 {
 		cc.m[k] = doneEmpty
 	} else {
-		cc.m[k] = &cacheEntry{done: true, hits: hits}
+		cc.m[k] = &cacheEntry{hits: hits}
 	}
-	if e == nil {
-		return nil
-	}
-	return e.waiters
-}
-
-// forget drops an unfinished entry (detection was cancelled).
-func (cc *ChangeCache) forget(k [20]byte) []*change {
-	cc.mu.Lock()
-	defer cc.mu.Unlock()
-	e := cc.m[k]
-	delete(cc.m, k)
-	if e == nil {
-		return nil
-	}
-	return e.waiters
 }

@@ -421,29 +421,23 @@ func (e *engine) handle(ctx context.Context, c *change, jobs chan<- *change) err
 		commit = c.commit.sha
 	}
 	k := cacheKey(e.rules.Digest(), c.blobs, c.path, commit)
-	hits, cached, pending := e.src.opts.Cache.claim(k, c)
-	switch {
-	case cached:
+	if hits, cached := e.src.opts.Cache.lookup(k); cached {
 		return e.report(ctx, c, hits)
-	case pending:
-		return nil
 	}
 	c.key = k
 	select {
 	case jobs <- c:
 		return nil
 	case <-ctx.Done():
-		e.src.opts.Cache.forget(k)
 		return context.Cause(ctx)
 	}
 }
 
 // detectChange runs the detector over each hunk of c, one fragment per
-// hunk as gitleaks does, and reports the hits for c and for the identical
-// changes that waited for it.
+// hunk as gitleaks does, remembers the hits for identical changes and
+// reports them for c.
 func (e *engine) detectChange(ctx context.Context, c *change) error {
 	if ctx.Err() != nil {
-		e.src.opts.Cache.forget(c.key)
 		return nil
 	}
 	keys := e.sink.Keys()
@@ -465,20 +459,11 @@ func (e *engine) detectChange(ctx context.Context, c *change) error {
 		}
 	}
 	if ctx.Err() != nil {
-		e.src.opts.Cache.forget(c.key)
 		return nil
 	}
 	e.sink.Add("bytes_scanned", n)
-	waiters := e.src.opts.Cache.finish(c.key, hits)
-	if err := e.report(ctx, c, hits); err != nil {
-		return err
-	}
-	for _, w := range waiters {
-		if err := e.report(ctx, w, hits); err != nil {
-			return err
-		}
-	}
-	return nil
+	e.src.opts.Cache.store(c.key, hits)
+	return e.report(ctx, c, hits)
 }
 
 // report records the hits of change c as occurrences in c's commit.
