@@ -221,3 +221,16 @@ type Evaluation struct {
 	// their vanished subjects' gaps are carried, not resolved.
 	FailedFamilies map[string]bool
 }
+
+// Label is how a credential is named to a person: its redacted preview,
+// the name of a referenced secret, or its key (which for provider
+// credentials is an identifier, never a secret).
+func (c *Credential) Label() string {
+	if c.Redacted != "" {
+		return c.Redacted
+	}
+	if n, ok := c.Attrs["name"].(string); ok && n != "" {
+		return n
+	}
+	return c.Key
+}

@@ -241,14 +241,8 @@ func inventoryCSV(w io.Writer, doc InventoryDoc) error {
 	return cw.Error()
 }
 
-// label is what identifies a credential to a person: its redacted preview,
-// or for a reference to a CI secret, the secret's name.
+// label is what identifies a credential to a person (inventory.Credential.Label).
 func label(c CredentialJSON) string {
-	if c.Redacted != "" {
-		return c.Redacted
-	}
-	if n, ok := c.Attrs["name"].(string); ok && n != "" {
-		return n
-	}
-	return "-"
+	cr := inventory.Credential{Key: c.Key, Redacted: c.Redacted, Attrs: c.Attrs}
+	return cr.Label()
 }

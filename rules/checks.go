@@ -215,7 +215,7 @@ func checkKeyRotated(c *Control, e *env, s *subject) (bool, *finding) {
 	if age <= max {
 		return true, nil
 	}
-	return true, &finding{detail: fmt.Sprintf("access key %s is %d days old (created %s); rotate within %d days", cr.Redacted, age, since.UTC().Format("2006-01-02"), max),
+	return true, &finding{detail: fmt.Sprintf("access key %s is %d days old (created %s); rotate within %d days", cr.Label(), age, since.UTC().Format("2006-01-02"), max),
 		evidence: map[string]any{"age_days": age, "created": since.UTC().Format(time.RFC3339), "identity": s.cred.IdentityKey}}
 }
 
@@ -262,7 +262,7 @@ func checkUnused(c *Control, e *env, s *subject) (bool, *finding) {
 		action = "remove it"
 		f.severity = c.thresholdString("remove_severity")
 	}
-	f.detail = fmt.Sprintf("%s %s %s %s (%d days ago): %s", cr.Type, cr.Redacted, what, ref.UTC().Format("2006-01-02"), idle, action)
+	f.detail = fmt.Sprintf("%s %s %s %s (%d days ago): %s", cr.Type, cr.Label(), what, ref.UTC().Format("2006-01-02"), idle, action)
 	if s.cred.IdentityKey != "" {
 		f.detail += "; identity " + s.cred.IdentityKey
 	}

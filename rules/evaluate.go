@@ -182,13 +182,7 @@ func family(s *subject) string {
 }
 
 func credentialName(r *inventory.CredentialRow) string {
-	c := r.Credential
-	if c.Redacted == "" {
-		if n, ok := c.Attrs["name"].(string); ok {
-			return c.Type + " " + n
-		}
-	}
-	return c.Type + " " + c.Redacted
+	return r.Credential.Type + " " + r.Credential.Label()
 }
 
 // place renders where an occurrence is, for details.

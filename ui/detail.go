@@ -124,7 +124,7 @@ func (d *detailModel) render(m *Model) {
 	owner, ownerSrc := "", ""
 	if c := sub.Credential; c != nil {
 		cr := c.Credential
-		b.WriteString(s.Title.Render(truncate("credential "+cr.Type+" "+orDash(cr.Redacted), w)) + "\n")
+		b.WriteString(s.Title.Render(truncate("credential "+cr.Type+" "+cr.Label(), w)) + "\n")
 		field("key", cr.Key)
 		owner, ownerSrc = cr.Owner, cr.OwnerSource
 		if sub.Identity != nil {
