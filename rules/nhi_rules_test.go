@@ -502,6 +502,8 @@ var nhiRuleExamples = []ruleExamples{
 			{"deploy.sh", "export AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY"},
 			{"settings.py", "AWS_SECRET_ACCESS_KEY = os.environ['AWS_SECRET_ACCESS_KEY']"},
 			{"x.tf", "secret_key = \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\""},
+			{"aws_test.go", "SecretAccessKey: \"wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY\","},
+			{"docs/duo.mdx", "    \"secret_key\": \"8C7THtrIigh2rPZQMbguugt8IUftWhMRCOBzbuyz\","},
 		}},
 	{id: "nhi-vault-token",
 		tps: []tp{
