@@ -37,36 +37,48 @@ type IdentityRow struct {
 // earlier complete scan.
 const visible = `first_seen_scan <= ? AND last_seen_scan >= ?`
 
+// credentialSelect reads credential rows (with their identity's key and
+// the start of the scan that first saw them) for scanCredentialRow.
+const credentialSelect = `SELECT c.id, c.key, c.type, COALESCE(i.key, ''), c.created_at, c.last_rotated_at, c.expires_at,
+	c.last_used_at, c.status, c.vault_status, c.fingerprint, c.redacted, c.attrs, c.owner, c.owner_source, c.first_seen_scan, c.last_seen_scan,
+	(SELECT started_at FROM scans WHERE id = c.first_seen_scan)
+	FROM credentials c LEFT JOIN identities i ON i.id = c.identity_id`
+
+// scanCredentialRow reads one row of credentialSelect.
+func scanCredentialRow(rows *sql.Rows) (CredentialRow, error) {
+	var (
+		r                               CredentialRow
+		created, rotated, expires, used sql.NullString
+		attrs, firstSeen                string
+	)
+	c := &r.Credential
+	if err := rows.Scan(&r.ID, &c.Key, &c.Type, &r.IdentityKey, &created, &rotated, &expires, &used, &c.Status, &c.VaultStatus,
+		&c.Fingerprint, &c.Redacted, &attrs, &c.Owner, &c.OwnerSource, &r.FirstScan, &r.LastScan, &firstSeen); err != nil {
+		return r, err
+	}
+	c.IdentityKey = r.IdentityKey
+	c.CreatedAt, c.LastRotatedAt, c.ExpiresAt, c.LastUsedAt = parseTime(created), parseTime(rotated), parseTime(expires), parseTime(used)
+	c.Attrs = decodeMap(attrs)
+	if t := parseTime(sql.NullString{String: firstSeen, Valid: true}); t != nil {
+		r.FirstSeen = *t
+	}
+	return r, nil
+}
+
 // Credentials lists the credentials present in scan id with their
 // occurrences, ordered by id.
 func (s *Store) Credentials(ctx context.Context, scan int64) ([]CredentialRow, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT c.id, c.key, c.type, COALESCE(i.key, ''), c.created_at, c.last_rotated_at, c.expires_at,
-		c.last_used_at, c.status, c.vault_status, c.fingerprint, c.redacted, c.attrs, c.owner, c.owner_source, c.first_seen_scan, c.last_seen_scan,
-		(SELECT started_at FROM scans WHERE id = c.first_seen_scan)
-		FROM credentials c LEFT JOIN identities i ON i.id = c.identity_id
-		WHERE c.first_seen_scan <= ? AND c.last_seen_scan >= ? ORDER BY c.id`, scan, scan)
+	rows, err := s.r.QueryContext(ctx, credentialSelect+` WHERE c.first_seen_scan <= ? AND c.last_seen_scan >= ? ORDER BY c.id`, scan, scan)
 	if err != nil {
 		return nil, err
 	}
 	var out []CredentialRow
 	index := map[int64]int{}
 	for rows.Next() {
-		var (
-			r                               CredentialRow
-			created, rotated, expires, used sql.NullString
-			attrs, firstSeen                string
-		)
-		c := &r.Credential
-		if err := rows.Scan(&r.ID, &c.Key, &c.Type, &r.IdentityKey, &created, &rotated, &expires, &used, &c.Status, &c.VaultStatus,
-			&c.Fingerprint, &c.Redacted, &attrs, &c.Owner, &c.OwnerSource, &r.FirstScan, &r.LastScan, &firstSeen); err != nil {
+		r, err := scanCredentialRow(rows)
+		if err != nil {
 			rows.Close()
 			return nil, err
-		}
-		c.IdentityKey = r.IdentityKey
-		c.CreatedAt, c.LastRotatedAt, c.ExpiresAt, c.LastUsedAt = parseTime(created), parseTime(rotated), parseTime(expires), parseTime(used)
-		c.Attrs = decodeMap(attrs)
-		if t := parseTime(sql.NullString{String: firstSeen, Valid: true}); t != nil {
-			r.FirstSeen = *t
 		}
 		index[r.ID] = len(out)
 		out = append(out, r)

@@ -494,32 +494,16 @@ func (s *Store) identityByKey(ctx context.Context, scan int64, key string) (*Ide
 // credentialRows reads the credentials of scan matching cond (on alias c)
 // with up to maxOccurrences occurrences each.
 func (s *Store) credentialRows(ctx context.Context, scan int64, cond string, arg any) ([]CredentialRow, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT c.id, c.key, c.type, COALESCE(i.key, ''), c.created_at, c.last_rotated_at, c.expires_at,
-		c.last_used_at, c.status, c.vault_status, c.fingerprint, c.redacted, c.attrs, c.owner, c.owner_source, c.first_seen_scan, c.last_seen_scan,
-		(SELECT started_at FROM scans WHERE id = c.first_seen_scan)
-		FROM credentials c LEFT JOIN identities i ON i.id = c.identity_id
-		WHERE `+cond+` AND c.first_seen_scan <= ? AND c.last_seen_scan >= ? ORDER BY c.id LIMIT 1000`, arg, scan, scan)
+	rows, err := s.r.QueryContext(ctx, credentialSelect+` WHERE `+cond+` AND c.first_seen_scan <= ? AND c.last_seen_scan >= ? ORDER BY c.id LIMIT 1000`, arg, scan, scan)
 	if err != nil {
 		return nil, err
 	}
 	var out []CredentialRow
 	for rows.Next() {
-		var (
-			r                               CredentialRow
-			created, rotated, expires, used sql.NullString
-			attrs, firstSeen                string
-		)
-		c := &r.Credential
-		if err := rows.Scan(&r.ID, &c.Key, &c.Type, &r.IdentityKey, &created, &rotated, &expires, &used, &c.Status, &c.VaultStatus,
-			&c.Fingerprint, &c.Redacted, &attrs, &c.Owner, &c.OwnerSource, &r.FirstScan, &r.LastScan, &firstSeen); err != nil {
+		r, err := scanCredentialRow(rows)
+		if err != nil {
 			rows.Close()
 			return nil, err
-		}
-		c.IdentityKey = r.IdentityKey
-		c.CreatedAt, c.LastRotatedAt, c.ExpiresAt, c.LastUsedAt = parseTime(created), parseTime(rotated), parseTime(expires), parseTime(used)
-		c.Attrs = decodeMap(attrs)
-		if t := parseTime(sql.NullString{String: firstSeen, Valid: true}); t != nil {
-			r.FirstSeen = *t
 		}
 		out = append(out, r)
 	}
