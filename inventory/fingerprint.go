@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -99,7 +100,7 @@ func typeMarker(s string) string {
 			}
 			continue
 		}
-		if (c == '_' || c == '-' || c == '.') && group > 0 {
+		if (c == '_' || c == '-' || c == '.') && group >= 2 {
 			end, group = i+1, 0
 			continue
 		}
@@ -149,5 +150,22 @@ func (k *Keyring) SecretCredential(ruleID, secret, vaultStatus string) *Credenti
 	c.Fingerprint = k.Fingerprint(secret)
 	c.Key = "fp:" + c.Fingerprint
 	c.Redacted = Redact(secret)
+	if freeForm(ruleID) {
+		// A password or generic value has no type marker: show nothing of it.
+		c.Redacted = fmt.Sprintf("****(%d)", utf8.RuneCountInString(secret))
+	}
 	return c
+}
+
+// freeForm reports whether a rule finds values chosen by people
+// (passwords, generic keys, credentials in URLs) rather than tokens with a
+// fixed prefix.
+func freeForm(ruleID string) bool {
+	for _, w := range []string{"password", "passwd", "generic", "uri", "url", "connection", "basic-auth", "netrc", "pgpass",
+		"pypirc", "hash", "crypt", "secret-key", "app-key", "auth-key", "config"} {
+		if strings.Contains(ruleID, w) {
+			return true
+		}
+	}
+	return false
 }

@@ -226,7 +226,8 @@ func TestRedactAndFingerprint(t *testing.T) {
 	}
 	for in, want := range map[string]string{"hunter2": "****(7)", "Lt!Tq9zPx0_aZ0qWw1": "****(18)",
 		"sk_live_" + "0123456789abcdefghij": "sk_live_****(28)", "xoxb-1234567890-abcdefghijkl": "xoxb-****(28)",
-		"hvs.CAESIJ0123456789abcdefgh": "hvs.****(28)", "password_is_here": "****(16)", "Summer_2024_passw0rd!!": "****(22)", "welcome_to_the_jungle_1": "****(23)"} {
+		"hvs.CAESIJ0123456789abcdefgh": "hvs.****(28)", "password_is_here": "****(16)", "Summer_2024_passw0rd!!": "****(22)", "welcome_to_the_jungle_1": "****(23)",
+		"t-Xq9zPx0aZ0qWw1Lm8rT": "****(21)", "sk-" + "0123456789abcdefghijABCD": "sk-****(27)"} {
 		if got := Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
 		}
@@ -235,7 +236,10 @@ func TestRedactAndFingerprint(t *testing.T) {
 	if c.Key != "aws-access-key:AKIAIOSFODNN7EXAMPL3" {
 		t.Fatalf("access key id not keyed in clear: %q", c.Key)
 	}
-	c = k.SecretCredential("generic", secret, VaultHardcoded)
+	if c := k.SecretCredential("nhi-uri-credentials", "pg-Xq9zPx0aZ0qWw1Lm8rT", VaultHardcoded); c.Redacted != "****(22)" {
+		t.Fatalf("a password shows part of itself: %q", c.Redacted)
+	}
+	c = k.SecretCredential("github-pat", secret, VaultHardcoded)
 	if c.Key != "fp:"+k.Fingerprint(secret) || c.Redacted == secret {
 		t.Fatalf("credential %+v", c)
 	}
