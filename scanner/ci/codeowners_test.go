@@ -3,6 +3,7 @@ package ci_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/nhi-inventory/nhi/scanner"
@@ -40,5 +41,33 @@ func TestPipelineCodeOwners(t *testing.T) {
 		if got[".github/workflows/deploy.yml"] != "@acme/platform" || got["ci/.gitlab-ci.yml"] != "@acme/all" {
 			t.Errorf("%s: codeowners %v", name, got)
 		}
+	}
+}
+
+// A GitLab include with a wildcard brings in every file it names.
+func TestGitLabWildcardInclude(t *testing.T) {
+	dir := t.TempDir()
+	for p, b := range map[string]string{
+		".gitlab-ci.yml":  "include:\n  - local: '/ci/*.yml'\nstages: [deploy]\n",
+		"ci/deploy.yml":   "deploy:\n  stage: deploy\n  script:\n    - ./deploy.sh --token $DEPLOY_TOKEN\n",
+		"ci/notify.yml":   "notify:\n  script:\n    - curl -H \"Authorization: $SLACK_HOOK\" https://hooks.example.com\n",
+		"ci/nested/x.yml": "x:\n  script:\n    - echo $NOT_INCLUDED\n",
+	} {
+		os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o755)
+		os.WriteFile(filepath.Join(dir, p), []byte(b), 0o644)
+	}
+	st, res := scanInto(t, ci.NewDir(dir, ci.Options{}))
+	if res[0].Status != "ok" {
+		t.Fatalf("source %+v", res[0])
+	}
+	names := map[string]string{}
+	for _, o := range occurrences(t, st.DB()) {
+		names[o.credKey[strings.LastIndex(o.credKey, ":")+1:]] = o.path
+	}
+	if names["DEPLOY_TOKEN"] != "ci/deploy.yml" || names["SLACK_HOOK"] != "ci/notify.yml" {
+		t.Fatalf("references from wildcard includes: %v", names)
+	}
+	if _, ok := names["NOT_INCLUDED"]; ok {
+		t.Fatalf("a file the wildcard does not name was read as a pipeline: %v", names)
 	}
 }

@@ -82,7 +82,7 @@ func (d *dirSnapshot) files(ctx context.Context) ([]string, error) {
 			return nil
 		}
 		rel = filepath.ToSlash(rel)
-		if Classify(rel) != "" && de.Type().IsRegular() {
+		if (Classify(rel) != "" || includable(rel)) && de.Type().IsRegular() {
 			out = append(out, rel)
 		}
 		return nil

@@ -1,6 +1,7 @@
 package ci
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 )
@@ -96,4 +97,75 @@ func (f *file) parseJenkins() {
 		}
 		f.checkText(l, ln)
 	}
+}
+
+// jenkinsBalance checks that braces, brackets and parentheses of a
+// Jenkinsfile balance outside strings and comments: the pattern reader
+// does not need a valid file, but a file Jenkins itself cannot run is
+// reported with the line where the imbalance shows.
+func jenkinsBalance(path string, data []byte) error {
+	type open struct {
+		c    byte
+		line int
+	}
+	var stack []open
+	pair := map[byte]byte{')': '(', ']': '[', '}': '{'}
+	line := 1
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		switch {
+		case c == '\n':
+			line++
+		case c == '/' && i+1 < len(data) && data[i+1] == '/':
+			for i < len(data) && data[i] != '\n' {
+				i++
+			}
+			i--
+		case c == '/' && i+1 < len(data) && data[i+1] == '*':
+			for i += 2; i+1 < len(data) && !(data[i] == '*' && data[i+1] == '/'); i++ {
+				if data[i] == '\n' {
+					line++
+				}
+			}
+			i++
+		case c == '\'' || c == '"':
+			// '...', "...", and triple-quoted strings.
+			q := string(c)
+			if i+2 < len(data) && data[i+1] == c && data[i+2] == c {
+				q = strings.Repeat(q, 3)
+			}
+			j := i + len(q)
+			for ; j < len(data); j++ {
+				if data[j] == '\\' {
+					j++
+					continue
+				}
+				if data[j] == '\n' {
+					if len(q) == 1 {
+						return &ParseError{Path: path, Line: line, Msg: "unterminated string"}
+					}
+					line++
+				}
+				if strings.HasPrefix(string(data[j:min(j+len(q), len(data))]), q) {
+					break
+				}
+			}
+			if j >= len(data) {
+				return &ParseError{Path: path, Line: line, Msg: "unterminated string"}
+			}
+			i = j + len(q) - 1
+		case c == '(' || c == '[' || c == '{':
+			stack = append(stack, open{c, line})
+		case c == ')' || c == ']' || c == '}':
+			if len(stack) == 0 || stack[len(stack)-1].c != pair[c] {
+				return &ParseError{Path: path, Line: line, Msg: fmt.Sprintf("unexpected %q", c)}
+			}
+			stack = stack[:len(stack)-1]
+		}
+	}
+	if len(stack) > 0 {
+		o := stack[len(stack)-1]
+		return &ParseError{Path: path, Line: o.line, Msg: fmt.Sprintf("%q is never closed", o.c)}
+	}
+	return nil
 }

@@ -149,7 +149,7 @@ func (t *treeSnapshot) files(ctx context.Context) ([]string, error) {
 		if !entry.Mode.IsFile() || entry.Mode == filemode.Symlink {
 			continue
 		}
-		if Classify(name) != "" {
+		if Classify(name) != "" || includable(name) {
 			out = append(out, name)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"path"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -204,7 +205,11 @@ func (e *engine) add(ctx context.Context, snap snapshot, branch string, sink sca
 		if res.p != nil {
 			for _, inc := range res.p.includes {
 				inc = path.Clean(inc)
-				if strings.ContainsAny(inc, "*?[") {
+				if strings.ContainsAny(inc, "*?") {
+					// GitLab wildcard include: * within a directory, ** across them.
+					for _, m := range matchInclude(inc, paths) {
+						queue = append(queue, pending{path: m, provider: GitLabCI, includedBy: q.path, inherited: res.p.defined})
+					}
 					continue
 				}
 				queue = append(queue, pending{path: inc, provider: GitLabCI, includedBy: q.path, inherited: res.p.defined})
@@ -214,6 +219,37 @@ func (e *engine) add(ctx context.Context, snap snapshot, branch string, sink sca
 	return nil
 }
 
+// matchInclude returns the paths a GitLab wildcard include names.
+func matchInclude(pattern string, paths []string) []string {
+	var b strings.Builder
+	b.WriteString("^")
+	for i := 0; i < len(pattern); i++ {
+		switch c := pattern[i]; {
+		case c == '*' && i+1 < len(pattern) && pattern[i+1] == '*':
+			b.WriteString(".*")
+			i++
+		case c == '*':
+			b.WriteString("[^/]*")
+		case c == '?':
+			b.WriteString("[^/]")
+		default:
+			b.WriteString(regexp.QuoteMeta(string(c)))
+		}
+	}
+	b.WriteString("$")
+	re, err := regexp.Compile(b.String())
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, p := range paths {
+		if re.MatchString(p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // parse extracts the pipeline of one file. A nil pipeline with a nil
 // error means the file is not a pipeline after all.
 func (e *engine) parse(ctx context.Context, p string, data []byte, provider string, inherited map[string]bool) (*pipeline, error) {
@@ -221,6 +257,7 @@ func (e *engine) parse(ctx context.Context, p string, data []byte, provider stri
 	var perr error
 	if provider == Jenkins {
 		f.parseJenkins()
+		perr = jenkinsBalance(p, data)
 	} else {
 		root, err := parseYAML(p, data)
 		switch {
@@ -469,4 +506,10 @@ func (e *engine) emitPath(ctx context.Context, sink scanner.Sink, p string, emit
 		}
 	}
 	return nil
+}
+
+// includable reports whether a file could be named by a GitLab include
+// (snapshots list these too, so that wildcard includes can be matched).
+func includable(p string) bool {
+	return strings.HasSuffix(p, ".yml") || strings.HasSuffix(p, ".yaml")
 }
