@@ -51,6 +51,9 @@ func (s *repoSource) Scan(ctx context.Context, sink scanner.Sink) error {
 	if err != nil {
 		return fmt.Errorf("open repository %s: %w", s.target, err)
 	}
+	if ref, err := r.Reference(plumbing.HEAD, false); err != nil || (ref.Type() == plumbing.HashReference && ref.Hash().IsZero()) {
+		return fmt.Errorf("repository %s is corrupt: HEAD is neither a branch nor a commit", s.target)
+	}
 	heads, err := branchHeads(r)
 	if err != nil {
 		return fmt.Errorf("list branches of %s: %w", s.target, err)
@@ -79,10 +82,14 @@ func (s *repoSource) Scan(ctx context.Context, sink scanner.Sink) error {
 	}
 	e := newEngine(s.target, func() (*detect.Detector, error) { return loadDetector(s.opts, cfg, sink, s.target) }, true)
 	e.owners = owners
+	unreadable := 0
+	var lastErr error
 	for _, h := range heads {
 		c, err := r.CommitObject(h.hash)
 		if err != nil {
 			sink.ItemError(s.target+"@"+h.name, fmt.Errorf("read head commit: %w", err))
+			unreadable++
+			lastErr = err
 			continue
 		}
 		t, err := c.Tree()
@@ -97,6 +104,9 @@ func (s *repoSource) Scan(ctx context.Context, sink scanner.Sink) error {
 			}
 			sink.ItemError(s.target+"@"+h.name, err)
 		}
+	}
+	if len(heads) > 0 && unreadable == len(heads) {
+		return fmt.Errorf("repository %s: no branch head can be read (%v)", s.target, lastErr)
 	}
 	return e.emit(ctx, sink)
 }
