@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -271,7 +272,28 @@ func measureTUI(ctx context.Context, path string) error {
 	fmt.Printf("jump to last gap:    %s\n", toEnd.Round(time.Microsecond))
 	fmt.Printf("page up (mean):      %s\n", scroll.Round(time.Microsecond))
 	fmt.Printf("search, 8 keys:      %s (typed at once: one query after a %s pause)\n", search.Round(time.Microsecond), "120ms")
-	fmt.Printf("peak RSS:            %.1f MiB; Go heap in use %.1f MiB, total allocated %.1f MiB\n",
-		float64(ru.Maxrss)/1024, float64(ms.HeapInuse)/(1<<20), float64(ms.TotalAlloc)/(1<<20))
+	// getrusage's ru_maxrss survives fork and exec (it would report the
+	// generating parent's peak); VmHWM is this process image's own.
+	fmt.Printf("peak RSS:            %s; Go heap in use %.1f MiB, total allocated %.1f MiB\n",
+		vmHWM(), float64(ms.HeapInuse)/(1<<20), float64(ms.TotalAlloc)/(1<<20))
+	_ = ru
 	return nil
+}
+
+// vmHWM is the peak resident set size of this process image, from
+// /proc/self/status.
+func vmHWM() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, err := strconv.ParseFloat(f[1], 64)
+			if err == nil {
+				return fmt.Sprintf("%.1f MiB", kb/1024)
+			}
+		}
+	}
+	return "unknown"
 }
