@@ -164,6 +164,9 @@ func checkNoReuse(c *Control, e *env, s *subject) (bool, *finding) {
 	if s.cred == nil || s.cred.Credential.Fingerprint == "" || s.cred.Credential.Type == typeCIReference {
 		return false, nil
 	}
+	// A place is a repository (or CI directory) and, inside it, the
+	// environment a path names: one secret in prod.env and staging.env of
+	// one repository is reused across environments.
 	places := map[string]bool{}
 	for _, o := range s.cred.Occurrences {
 		switch o.Source {
@@ -171,6 +174,9 @@ func checkNoReuse(c *Control, e *env, s *subject) (bool, *finding) {
 			where := o.Repo
 			if where == "" {
 				where = o.Path
+			}
+			if env := environmentOf(o.Path); env != "" {
+				where += " (" + env + ")"
 			}
 			places[where] = true
 		}
@@ -192,6 +198,28 @@ func checkNoReuse(c *Control, e *env, s *subject) (bool, *finding) {
 	}
 	return true, &finding{detail: fmt.Sprintf("the same %s is used in %d places: %s", s.cred.Credential.Type, len(list), strings.Join(short, ", ")),
 		evidence: map[string]any{"places": list}}
+}
+
+// environmentOf names the deployment environment a path is for, from its
+// directory and file names (prod.env, config/staging/, values-dev.yaml).
+func environmentOf(path string) string {
+	words := strings.FieldsFunc(strings.ToLower(path), func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9')
+	})
+	for _, w := range words {
+		switch w {
+		case "prod", "production", "prd", "live":
+			return "production"
+		case "staging", "stage", "stg", "preprod", "uat":
+			return "staging"
+		case "dev", "development", "sandbox":
+			return "development"
+		case "qa":
+			// "test" is left out: a test/ directory holds test code, not an environment.
+			return "qa"
+		}
+	}
+	return ""
 }
 
 func active(c inventory.Credential) bool {

@@ -108,6 +108,9 @@ func estate() *Estate {
 			c.LastRotatedAt = ago(5)
 			c.Attrs = map[string]any{"owner": "team-db"}
 		}, inventory.Occurrence{Source: inventory.SourceVault, VaultPath: "secret/fresh"}),
+		// one database password in the production and staging files of one repository.
+		cred("fp:envs", "nhi-password-config", "", "", "hardcoded", func(c *inventory.Credential) { c.Fingerprint = "fp-envs" },
+			gitOcc("/repo/infra", "deploy/prod.env", 3, "Erin", ago(40)), gitOcc("/repo/infra", "deploy/staging.env", 3, "Erin", ago(40))),
 		// a token whose only owner clue is the commit author.
 		cred("fp:gh", "github-pat", "", "", "hardcoded", func(c *inventory.Credential) { c.Fingerprint = "fp-gh" },
 			gitOcc("/repo/app", "scripts/mirror.sh", 4, "Dave", ago(10))),
@@ -162,9 +165,11 @@ func TestEvaluateEveryControl(t *testing.T) {
 		"NHI-ROT-02 vault-kv:v:secret/db low",
 		"NHI-SEC-01 aws-access-key:AKIA0000000000000001 critical",
 		"NHI-SEC-01 fp:db high",
+		"NHI-SEC-01 fp:envs high",
 		"NHI-SEC-01 fp:gh high",
 		"NHI-SEC-01 fp:slack high",
 		"NHI-SEC-02 fp:ci-pass high",
+		"NHI-SEC-03 fp:envs medium",
 		"NHI-SEC-03 fp:slack medium",
 		"NHI-USE-01 aws-access-key:AKIA0000000000000003 high",
 		"NHI-VLT-01 vault-secret-id:v:acc3 high",
@@ -303,6 +308,18 @@ func TestCatalogueIsComplete(t *testing.T) {
 	for name := range checks {
 		if !used[name] {
 			t.Errorf("check %s is not used by any control", name)
+		}
+	}
+}
+
+func TestEnvironmentOf(t *testing.T) {
+	for p, want := range map[string]string{
+		"deploy/prod.env": "production", "config/staging/app.yaml": "staging", "values-dev.yaml": "development",
+		"k8s/overlays/production/secret.yaml": "production", "src/app.py": "", "tests/fixtures.py": "",
+		"contest/main.go": "", "qa.properties": "qa", "test/config.yml": "",
+	} {
+		if got := environmentOf(p); got != want {
+			t.Errorf("environmentOf(%q) = %q, want %q", p, got, want)
 		}
 	}
 }
