@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/nhi-inventory/nhi/harness"
 )
 
 func openTemp(t *testing.T) (*Store, string) {
@@ -219,24 +221,34 @@ func TestRedactAndFingerprint(t *testing.T) {
 	if k.Fingerprint("abc") == k2.Fingerprint("abc") || k.Fingerprint("abc") == k.Fingerprint("abd") {
 		t.Fatal("fingerprint not keyed or not distinct")
 	}
-	secret := "ghp_abcdefghijklmnopqrstuvwxyz0123456789"
-	r := Redact(secret)
-	if r != "ghp_****(40)" {
+	// Values are generated here: only their shape (marker, length) matters.
+	alnum := "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	secret := harness.GitHubPAT()
+	if r := Redact(secret); r != "ghp_****(40)" {
 		t.Fatalf("redact %q", r)
 	}
-	for in, want := range map[string]string{"hunter2": "****(7)", "Lt!Tq9zPx0_aZ0qWw1": "****(18)",
-		"sk_live_" + "0123456789abcdefghij": "sk_live_****(28)", "xoxb-1234567890-abcdefghijkl": "xoxb-****(28)",
-		"hvs.CAESIJ0123456789abcdefgh": "hvs.****(28)", "password_is_here": "****(16)", "Summer_2024_passw0rd!!": "****(22)", "welcome_to_the_jungle_1": "****(23)",
-		"t-Xq9zPx0aZ0qWw1Lm8rT": "****(21)", "sk-" + "0123456789abcdefghijABCD": "sk-****(27)"} {
+	for in, want := range map[string]string{
+		harness.Password(7):                                "****(7)",
+		"Lt!" + harness.Password(15):                       "****(18)",
+		"sk_live_" + harness.RandomString(alnum, 20):       "sk_live_****(28)",
+		"xoxb-" + harness.RandomString(alnum, 23):          "xoxb-****(28)",
+		harness.VaultToken():                               "hvs.****(28)",
+		"password_" + harness.RandomString(alnum, 7):       "****(16)",
+		"Summer_" + harness.RandomString(alnum, 15):        "****(22)",
+		"welcome_to_the_" + harness.RandomString(alnum, 8): "****(23)",
+		"t-" + harness.RandomString(alnum, 19):             "****(21)",
+		"sk-" + harness.RandomString(alnum, 24):            "sk-****(27)",
+	} {
 		if got := Redact(in); got != want {
-			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+			t.Errorf("Redact of a %d-character value = %q, want %q", len(in), got, want)
 		}
 	}
-	c := k.SecretCredential("aws-access-token", "AKIAIOSFODNN7EXAMPL3", VaultHardcoded)
-	if c.Key != "aws-access-key:AKIAIOSFODNN7EXAMPL3" {
+	keyID := harness.AWSAccessKeyID()
+	c := k.SecretCredential("aws-access-token", keyID, VaultHardcoded)
+	if c.Key != "aws-access-key:"+keyID {
 		t.Fatalf("access key id not keyed in clear: %q", c.Key)
 	}
-	if c := k.SecretCredential("nhi-uri-credentials", "pg-Xq9zPx0aZ0qWw1Lm8rT", VaultHardcoded); c.Redacted != "****(22)" {
+	if c := k.SecretCredential("nhi-uri-credentials", "pg-"+harness.RandomString(alnum, 19), VaultHardcoded); c.Redacted != "****(22)" {
 		t.Fatalf("a password shows part of itself: %q", c.Redacted)
 	}
 	c = k.SecretCredential("github-pat", secret, VaultHardcoded)
