@@ -72,7 +72,14 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("open inventory %s: %w", path, err)
 	}
-	keys, err := LoadOrCreateKeyring(abs+".key", true)
+	// A new key only for an inventory without scans: a fresh key on an old
+	// inventory would silently stop fingerprints matching earlier scans.
+	var scans int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM scans`).Scan(&scans); err != nil {
+		s.Close()
+		return nil, err
+	}
+	keys, err := LoadOrCreateKeyring(abs+".key", scans == 0)
 	if err != nil {
 		s.Close()
 		return nil, err

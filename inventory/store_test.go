@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,11 +71,24 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 	}
 }
 
+// Losing the key file of an inventory that has scans is an error that
+// says what to do; a new inventory gets a key.
 func TestMissingKeyIsAnError(t *testing.T) {
-	_, path := openTemp(t)
+	s, path := openTemp(t)
+	w, err := s.BeginScan(context.Background(), "test", "d", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Finish(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
 	os.Remove(path + ".key")
-	if _, err := LoadOrCreateKeyring(path+".key", false); err == nil {
-		t.Fatal("missing key accepted")
+	if _, err := Open(context.Background(), path); err == nil || !strings.Contains(err.Error(), "restore the file") {
+		t.Fatalf("reopening without the key: %v", err)
+	}
+	if _, err := os.Stat(path + ".key"); err == nil {
+		t.Fatal("a new key was written for an inventory with scans")
 	}
 }
 
