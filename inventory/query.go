@@ -13,41 +13,81 @@ var ErrNoScan = errors.New("the inventory has no complete scan yet: run `nhi sca
 
 // Scan reads one scan row with its sources.
 func (s *Store) Scan(ctx context.Context, id int64) (*Scan, error) {
-	var (
-		sc                Scan
-		started, counts   string
-		finished, rowHash sql.NullString
-	)
-	err := s.r.QueryRowContext(ctx, `SELECT id, started_at, finished_at, status, tool_version, config_digest, counts, prev_hash, row_hash
-		FROM scans WHERE id = ?`, id).Scan(&sc.ID, &started, &finished, &sc.Status, &sc.ToolVersion, &sc.ConfigDigest, &counts, &sc.PrevHash, &rowHash)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("no scan %d in this inventory", id)
-	}
+	scans, err := s.readScans(ctx, "WHERE id = ?", id)
 	if err != nil {
 		return nil, err
 	}
-	if t := parseTime(sql.NullString{String: started, Valid: true}); t != nil {
-		sc.StartedAt = *t
+	if len(scans) == 0 {
+		return nil, fmt.Errorf("no scan %d in this inventory (nhi scans lists them)", id)
 	}
-	sc.FinishedAt = parseTime(finished)
-	if sc.Status == ScanRunning && !s.scanLockHeld() {
-		// Its process is gone: the next scan will record it as such.
-		sc.Status = ScanIncomplete
-	}
-	sc.RowHash = rowHash.String
-	_ = json.Unmarshal([]byte(counts), &sc.Counts)
-	rows, err := s.r.QueryContext(ctx, `SELECT name, kind, target, status, error, item_errors, stats, started_at, finished_at
-		FROM scan_sources WHERE scan_id = ? ORDER BY name`, id)
+	return &scans[0], nil
+}
+
+// Scans lists every scan, newest first.
+func (s *Store) Scans(ctx context.Context) ([]Scan, error) {
+	return s.readScans(ctx, "")
+}
+
+// readScans reads the scans selected by where (newest first) and their
+// sources in two queries, whatever their number.
+func (s *Store) readScans(ctx context.Context, where string, args ...any) ([]Scan, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, started_at, finished_at, status, tool_version, config_digest, counts, prev_hash, row_hash
+		FROM scans `+where+` ORDER BY id DESC`, args...)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
+	var out []Scan
+	index := map[int64]int{}
+	running := false
 	for rows.Next() {
 		var (
+			sc                Scan
+			started, counts   string
+			finished, rowHash sql.NullString
+		)
+		if err := rows.Scan(&sc.ID, &started, &finished, &sc.Status, &sc.ToolVersion, &sc.ConfigDigest, &counts, &sc.PrevHash, &rowHash); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if t := parseTime(sql.NullString{String: started, Valid: true}); t != nil {
+			sc.StartedAt = *t
+		}
+		sc.FinishedAt = parseTime(finished)
+		sc.RowHash = rowHash.String
+		_ = json.Unmarshal([]byte(counts), &sc.Counts)
+		running = running || sc.Status == ScanRunning
+		index[sc.ID] = len(out)
+		out = append(out, sc)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if running && !s.scanLockHeld() {
+		// Their process is gone: the next scan will record it as such.
+		for i := range out {
+			if out[i].Status == ScanRunning {
+				out[i].Status = ScanIncomplete
+			}
+		}
+	}
+	srcWhere := ""
+	if where != "" {
+		srcWhere = "WHERE scan_id IN (SELECT id FROM scans " + where + ")"
+	}
+	srows, err := s.r.QueryContext(ctx, `SELECT scan_id, name, kind, target, status, error, item_errors, stats, started_at, finished_at
+		FROM scan_sources `+srcWhere+` ORDER BY scan_id, name`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer srows.Close()
+	for srows.Next() {
+		var (
+			id                    int64
 			r                     SourceResult
 			items, stats, st, fin string
 		)
-		if err := rows.Scan(&r.Name, &r.Kind, &r.Target, &r.Status, &r.Error, &items, &stats, &st, &fin); err != nil {
+		if err := srows.Scan(&id, &r.Name, &r.Kind, &r.Target, &r.Status, &r.Error, &items, &stats, &st, &fin); err != nil {
 			return nil, err
 		}
 		_ = json.Unmarshal([]byte(items), &r.ItemErrors)
@@ -58,36 +98,11 @@ func (s *Store) Scan(ctx context.Context, id int64) (*Scan, error) {
 		if t := parseTime(sql.NullString{String: fin, Valid: true}); t != nil {
 			r.FinishedAt = *t
 		}
-		sc.Sources = append(sc.Sources, r)
-	}
-	return &sc, rows.Err()
-}
-
-// Scans lists every scan, newest first.
-func (s *Store) Scans(ctx context.Context) ([]Scan, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id FROM scans ORDER BY id DESC`)
-	if err != nil {
-		return nil, err
-	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, err
+		if i, ok := index[id]; ok {
+			out[i].Sources = append(out[i].Sources, r)
 		}
-		ids = append(ids, id)
 	}
-	rows.Close()
-	out := make([]Scan, 0, len(ids))
-	for _, id := range ids {
-		sc, err := s.Scan(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *sc)
-	}
-	return out, nil
+	return out, srows.Err()
 }
 
 // LatestComplete returns the id of the newest complete scan.
