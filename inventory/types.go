@@ -7,6 +7,7 @@ package inventory
 
 import (
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -233,4 +234,14 @@ func (c *Credential) Label() string {
 		return n
 	}
 	return c.Key
+}
+
+// RepoName is the short name of a repository location (path or URL):
+// its last element without ".git".
+func RepoName(repo string) string {
+	r := strings.TrimSuffix(strings.TrimSuffix(repo, "/"), ".git")
+	if i := strings.LastIndexAny(r, "/:"); i >= 0 {
+		return r[i+1:]
+	}
+	return r
 }

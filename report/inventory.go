@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -154,7 +153,7 @@ func where(c CredentialJSON) string {
 			s += ":" + strconv.Itoa(o.Line)
 		}
 		if o.Repo != "" {
-			s = shortRepo(o.Repo) + "/" + s
+			s = inventory.RepoName(o.Repo) + "/" + s
 		}
 		if o.Commit != "" {
 			s += "@" + short(o.Commit)
@@ -179,14 +178,6 @@ func short(sha string) string {
 		return sha[:8]
 	}
 	return sha
-}
-
-func shortRepo(r string) string {
-	r = strings.TrimSuffix(strings.TrimSuffix(r, "/"), ".git")
-	if i := strings.LastIndexAny(r, "/:"); i >= 0 {
-		return r[i+1:]
-	}
-	return r
 }
 
 func inventoryTable(w io.Writer, doc InventoryDoc) error {

@@ -194,7 +194,7 @@ func checkNoReuse(c *Control, e *env, s *subject) (bool, *finding) {
 	sort.Strings(list)
 	short := make([]string, len(list))
 	for i, p := range list {
-		short[i] = shortRepo(p)
+		short[i] = inventory.RepoName(p)
 	}
 	return true, &finding{detail: fmt.Sprintf("the same %s is used in %d places: %s", s.cred.Credential.Type, len(list), strings.Join(short, ", ")),
 		evidence: map[string]any{"places": list}}
@@ -428,7 +428,7 @@ func ciPlace(s *subject) string {
 		p = s.id.Identity.Name
 	}
 	if acc := s.id.Identity.Account; acc != "" {
-		return shortRepo(acc) + " " + p
+		return inventory.RepoName(acc) + " " + p
 	}
 	return p
 }

@@ -189,7 +189,7 @@ func credentialName(r *inventory.CredentialRow) string {
 func place(o inventory.Occurrence) string {
 	var b strings.Builder
 	if o.Repo != "" {
-		b.WriteString(shortRepo(o.Repo))
+		b.WriteString(inventory.RepoName(o.Repo))
 		b.WriteString(" ")
 	}
 	if o.Path != "" {
@@ -221,14 +221,6 @@ func place(o inventory.Occurrence) string {
 	return strings.TrimSpace(b.String())
 }
 
-func shortRepo(r string) string {
-	r = strings.TrimSuffix(strings.TrimSuffix(r, "/"), ".git")
-	if i := strings.LastIndexAny(r, "/:"); i >= 0 {
-		return r[i+1:]
-	}
-	return r
-}
-
 // resolveOwners applies the owner precedence of DESIGN.md: triage
 // decision > provider tag/metadata > owners: rules > CODEOWNERS > author
 // of the introducing commit (suspected).
@@ -239,13 +231,14 @@ func resolveOwners(est *Estate, subjects []*subject, idSubj map[string]*subject)
 			decided[d.SubjectKind+"\x00"+d.SubjectKey] = d.Owner
 		}
 	}
+	globs := make([]*regexp.Regexp, len(est.OwnerRules))
+	for i, r := range est.OwnerRules {
+		globs[i] = globRegexp(r.Match)
+	}
 	ruleOwner := func(cands ...string) string {
-		for _, r := range est.OwnerRules {
+		for i, r := range est.OwnerRules {
 			for _, c := range cands {
-				if c == "" {
-					continue
-				}
-				if globMatch(r.Match, c) {
+				if c != "" && globs[i].MatchString(c) {
 					return r.Owner
 				}
 			}
@@ -257,16 +250,18 @@ func resolveOwners(est *Estate, subjects []*subject, idSubj map[string]*subject)
 		if s.id == nil {
 			continue
 		}
+		// i.Owner is what the source reported in this scan (a tag or
+		// metadata): sources rewrite their identities every scan.
 		i := s.id.Identity
-		switch {
-		case decided[s.kind+"\x00"+s.key] != "":
-			s.owner = owner{decided[s.kind+"\x00"+s.key], "decision"}
-		case i.Owner != "" && i.OwnerSource != "" && !strings.HasPrefix(i.OwnerSource, "rule") && i.OwnerSource != "codeowners" && !strings.HasPrefix(i.OwnerSource, "commit-author") && i.OwnerSource != "decision":
-			s.owner = owner{i.Owner, i.OwnerSource}
-		case ruleOwner(i.Key, i.Name, i.Account, attrString(i.Attrs, "path"), joinRepoPath(i.Account, attrString(i.Attrs, "path"))) != "":
-			s.owner = owner{ruleOwner(i.Key, i.Name, i.Account, attrString(i.Attrs, "path"), joinRepoPath(i.Account, attrString(i.Attrs, "path"))), "rule"}
-		case attrString(i.Attrs, "codeowners") != "":
-			s.owner = owner{attrString(i.Attrs, "codeowners"), "codeowners"}
+		p := attrString(i.Attrs, "path")
+		if d := decided[s.kind+"\x00"+s.key]; d != "" {
+			s.owner = owner{d, "decision"}
+		} else if i.Owner != "" {
+			s.owner = owner{i.Owner, orDefault(i.OwnerSource, "provider")}
+		} else if o := ruleOwner(i.Key, i.Name, i.Account, p, joinRepoPath(i.Account, p)); o != "" {
+			s.owner = owner{o, "rule"}
+		} else if co := attrString(i.Attrs, "codeowners"); co != "" {
+			s.owner = owner{co, "codeowners"}
 		}
 	}
 	// The owner recorded on a vaulted secret owns its copies elsewhere.
@@ -326,9 +321,9 @@ func resolveOwners(est *Estate, subjects []*subject, idSubj map[string]*subject)
 	}
 }
 
-// globMatch matches owners: globs, where * (and **) match any run of
+// globRegexp compiles an owners: glob, where * (and **) match any run of
 // characters including "/" (ARNs and paths alike) and ? one character.
-func globMatch(pattern, s string) bool {
+func globRegexp(pattern string) *regexp.Regexp {
 	var b strings.Builder
 	b.WriteString("^")
 	for _, r := range pattern {
@@ -342,15 +337,21 @@ func globMatch(pattern, s string) bool {
 		}
 	}
 	b.WriteString("$")
-	ok, _ := regexp.MatchString(b.String(), s)
-	return ok
+	return regexp.MustCompile(b.String())
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 func joinRepoPath(repo, p string) string {
 	if repo == "" || p == "" {
 		return ""
 	}
-	return shortRepo(repo) + "/" + p
+	return inventory.RepoName(repo) + "/" + p
 }
 
 func metadataOwner(attrs map[string]any) string {
