@@ -78,17 +78,3 @@ func readinessOf(ev *inventory.Evaluation) report.Readiness {
 	}
 	return r
 }
-
-// failOn reports whether any open gap is at or above severity.
-func failOn(gaps []inventory.Gap, severity string) int {
-	if severity == "" {
-		return 0
-	}
-	n := 0
-	for _, g := range gaps {
-		if rules.SeverityRank(g.Severity) <= rules.SeverityRank(severity) {
-			n++
-		}
-	}
-	return n
-}

@@ -229,7 +229,7 @@ func runScan(ctx context.Context, cmd *cobra.Command, g *globals, o *scanOpts, f
 		sum.writeText(g.stdout)
 		report.WriteReadiness(g.stdout, sum.Readiness, rc.catalogue)
 	}
-	if n := failOn(open, o.failOn); n > 0 {
+	if n := len(report.FilterGaps(open, report.GapFilter{Severity: o.failOn})); o.failOn != "" && n > 0 {
 		return &exitError{code: exitThreshold, err: fmt.Errorf("%d open gaps at severity %s or worse (--fail-on)", n, o.failOn)}
 	}
 	if sum.failed > 0 {
