@@ -40,8 +40,8 @@ type GapQuery struct {
 	Total int
 }
 
-// sevRank is SQL for the rank of a severity, worst (0) first.
-const sevRank = `CASE %s WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END`
+// gapRankSQL is the rank of a gap's severity, worst (0) first, as rankOf.
+const gapRankSQL = `CASE g.severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END`
 
 func rankOf(s string) int {
 	for i, v := range []string{"critical", "high", "medium", "low", "info"} {
@@ -61,6 +61,13 @@ const gapStatusSQL = `CASE WHEN g.last_seen_scan < ?1 OR (g.resolved_scan IS NOT
 		AND d.action <> 'owner' AND d.revoked_at IS NULL AND (d.expires_at IS NULL OR julianday(d.expires_at) > julianday(?2))
 		ORDER BY d.id DESC LIMIT 1), 'open') END`
 
+// gapSelect reads gap rows, status included (?1 scan, ?2 now), for
+// scanGapRow; the caller adds WHERE and ORDER BY.
+const gapSelect = `SELECT g.id, g.control_id, g.subject_kind, g.subject_key, g.subject_name, g.family, g.severity,
+	g.title, g.detail, g.evidence, g.frameworks, g.owner, g.first_seen_scan, g.last_seen_scan, COALESCE(g.resolved_scan, 0),
+	(SELECT started_at FROM scans WHERE id = g.first_seen_scan), ` + gapStatusSQL + `
+	FROM gaps g`
+
 // gapVisibleSQL selects the gaps known as of scan ?1 (see Gaps).
 const gapVisibleSQL = `g.first_seen_scan <= ?1 AND (g.last_seen_scan >= ?1 OR (g.resolved_scan IS NOT NULL AND g.resolved_scan <= ?1))`
 
@@ -79,7 +86,7 @@ func (s *Store) GapPage(ctx context.Context, scan int64, q GapQuery) ([]Gap, int
 	args := []any{scan, fmtTime(now)}
 	where := []string{gapVisibleSQL}
 	if q.Severity != "" {
-		where = append(where, fmt.Sprintf(sevRank, "g.severity")+fmt.Sprintf(" <= %d", rankOf(strings.ToLower(q.Severity))))
+		where = append(where, fmt.Sprintf("%s <= %d", gapRankSQL, rankOf(strings.ToLower(q.Severity))))
 	}
 	if q.Control != "" {
 		args = append(args, q.Control)
@@ -117,7 +124,6 @@ func (s *Store) GapPage(ctx context.Context, scan int64, q GapQuery) ([]Gap, int
 	}
 
 	// Order terms (expression, descending); q.Desc flips the first.
-	rank := fmt.Sprintf(sevRank, "g.severity")
 	type term struct {
 		expr string
 		desc bool
@@ -125,15 +131,15 @@ func (s *Store) GapPage(ctx context.Context, scan int64, q GapQuery) ([]Gap, int
 	var terms []term
 	switch q.SortBy {
 	case "", SortSeverity:
-		terms = []term{{rank, false}, {"g.first_seen_scan", false}, {"g.control_id", false}, {"g.id", false}}
+		terms = []term{{gapRankSQL, false}, {"g.first_seen_scan", false}, {"g.control_id", false}, {"g.id", false}}
 	case SortAge: // oldest first
-		terms = []term{{"g.first_seen_scan", false}, {rank, false}, {"g.id", false}}
+		terms = []term{{"g.first_seen_scan", false}, {gapRankSQL, false}, {"g.id", false}}
 	case SortControl:
-		terms = []term{{"g.control_id", false}, {rank, false}, {"g.id", false}}
+		terms = []term{{"g.control_id", false}, {gapRankSQL, false}, {"g.id", false}}
 	case SortOwner: // unowned first: they are the work
-		terms = []term{{"g.owner", false}, {rank, false}, {"g.id", false}}
+		terms = []term{{"g.owner", false}, {gapRankSQL, false}, {"g.id", false}}
 	default:
-		return nil, 0, fmt.Errorf("unknown gap order %q", q.SortBy)
+		return nil, 0, fmt.Errorf("unknown gap order %q: use severity, age, control or owner", q.SortBy)
 	}
 	terms[0].desc = q.Desc
 	// A page past the middle is read from the other end: SQLite then keeps
@@ -156,10 +162,7 @@ func (s *Store) GapPage(ctx context.Context, scan int64, q GapQuery) ([]Gap, int
 		order = append(order, t.expr+" "+d)
 	}
 	args = append(args, limit, offset)
-	rows, err := s.r.QueryContext(ctx, fmt.Sprintf(`SELECT g.id, g.control_id, g.subject_kind, g.subject_key, g.subject_name, g.family, g.severity,
-		g.title, g.detail, g.evidence, g.frameworks, g.owner, g.first_seen_scan, g.last_seen_scan, COALESCE(g.resolved_scan, 0),
-		(SELECT started_at FROM scans WHERE id = g.first_seen_scan), %s
-		FROM gaps g WHERE %s ORDER BY %s LIMIT ?%d OFFSET ?%d`, gapStatusSQL, cond, strings.Join(order, ", "), len(args)-1, len(args)), args...)
+	rows, err := s.r.QueryContext(ctx, gapSelect+fmt.Sprintf(` WHERE %s ORDER BY %s LIMIT ?%d OFFSET ?%d`, cond, strings.Join(order, ", "), len(args)-1, len(args)), args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read gaps: %w", err)
 	}
@@ -422,11 +425,8 @@ func (s *Store) Subject(ctx context.Context, scan int64, kind, key string, now t
 		return nil, fmt.Errorf("unknown subject kind %q", kind)
 	}
 
-	rows, err := s.r.QueryContext(ctx, `SELECT g.id, g.control_id, g.subject_kind, g.subject_key, g.subject_name, g.family, g.severity,
-		g.title, g.detail, g.evidence, g.frameworks, g.owner, g.first_seen_scan, g.last_seen_scan, COALESCE(g.resolved_scan, 0),
-		(SELECT started_at FROM scans WHERE id = g.first_seen_scan), `+gapStatusSQL+`
-		FROM gaps g WHERE `+gapVisibleSQL+` AND g.subject_kind = ?3 AND g.subject_key = ?4
-		ORDER BY `+fmt.Sprintf(sevRank, "g.severity")+`, g.control_id`, scan, fmtTime(now), kind, key)
+	rows, err := s.r.QueryContext(ctx, gapSelect+` WHERE `+gapVisibleSQL+` AND g.subject_kind = ?3 AND g.subject_key = ?4
+		ORDER BY `+gapRankSQL+`, g.control_id`, scan, fmtTime(now), kind, key)
 	if err != nil {
 		return nil, err
 	}

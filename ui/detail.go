@@ -66,6 +66,12 @@ func (d *detailModel) selected() *inventory.Gap {
 }
 
 func (d *detailModel) key(m *Model, msg tea.KeyMsg) tea.Cmd {
+	if cmd, ok := m.triageKey(msg, d.selected()); ok {
+		return cmd
+	}
+	if m.scrollKey(&d.vp, msg) {
+		return nil
+	}
 	k := m.keys
 	switch {
 	case key.Matches(msg, k.Back):
@@ -79,24 +85,6 @@ func (d *detailModel) key(m *Model, msg tea.KeyMsg) tea.Cmd {
 		if d.sub != nil && d.sel < len(d.sub.Gaps)-1 {
 			d.sel++
 			d.render(m)
-		}
-	case key.Matches(msg, k.PageUp):
-		d.vp.PageUp()
-	case key.Matches(msg, k.PageDown):
-		d.vp.PageDown()
-	case key.Matches(msg, k.Top):
-		d.vp.GotoTop()
-	case key.Matches(msg, k.Bottom):
-		d.vp.GotoBottom()
-	case key.Matches(msg, k.Accept):
-		return m.startForm(inventory.ActionAcceptRisk, d.selected())
-	case key.Matches(msg, k.FalsePositive):
-		return m.startForm(inventory.ActionFalsePositive, d.selected())
-	case key.Matches(msg, k.Owner):
-		return m.startForm(inventory.ActionOwner, d.selected())
-	case key.Matches(msg, k.Undo):
-		if g := d.selected(); g != nil {
-			return m.undoDecision(*g)
 		}
 	}
 	return nil

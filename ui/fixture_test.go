@@ -2,9 +2,7 @@ package ui
 
 import (
 	"context"
-	"crypto/rand"
 	"io"
-	"math/big"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -15,6 +13,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
 
+	"github.com/nhi-inventory/nhi/harness"
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/rules"
 )
@@ -30,27 +29,10 @@ func day(s string) *time.Time {
 	return &t
 }
 
-// randomToken returns a fresh secret-shaped value: prefix + n random
-// alphanumerics (generated at test time, never committed).
-func randomToken(t *testing.T, prefix string, n int) string {
-	const alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-	var b strings.Builder
-	b.WriteString(prefix)
-	for i := 0; i < n; i++ {
-		k, err := rand.Int(rand.Reader, big.NewInt(int64(len(alnum))))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b.WriteByte(alnum[k.Int64()])
-	}
-	return b.String()
-}
-
 const (
 	deployBot = "arn:aws:iam::123456789012:user/deploy-bot"
 	legacyETL = "arn:aws:iam::123456789012:user/legacy-etl"
 	ciDeploy  = "ci:github:payments-api:.github/workflows/deploy.yml"
-	exampleID = "AKIAIOSFODNN7EXAMPLE" // AWS's documentation example id
 )
 
 // buildInventory writes a real SQLite inventory with two complete scans
@@ -69,7 +51,10 @@ func buildInventory(t *testing.T) (*inventory.Store, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pat := randomToken(t, "ghp_", 36)
+	// Secret-shaped values are generated per run, never committed. The
+	// goldens do not depend on them: the PAT's keyed fingerprint is masked
+	// (stable) and the access key id shows at most as "aws-access-key:AK…".
+	pat, keyID := harness.GitHubPAT(), harness.AWSAccessKeyID()
 
 	for scan := 1; scan <= 2; scan++ {
 		w, err := store.BeginScan(ctx, "test", "digest", time.Second)
@@ -87,10 +72,10 @@ func buildInventory(t *testing.T) (*inventory.Store, string) {
 			Tags: map[string]string{"team": "platform"}, Attrs: map[string]any{"admin_policies": []string{"AdministratorAccess"}, "access_keys_active": 1}}))
 		put(w.PutIdentity(ctx, &inventory.Identity{Key: legacyETL, Kind: inventory.KindIAMUser, Name: "legacy-etl", Source: inventory.SourceAWS,
 			Provider: "aws", Account: "123456789012", CreatedAt: day("2022-03-01"), LastUsedAt: day("2025-10-01")}))
-		put(w.PutCredential(ctx, &inventory.Credential{Key: inventory.AccessKeyCredentialKey(exampleID), Type: "aws-access-key", IdentityKey: deployBot,
+		put(w.PutCredential(ctx, &inventory.Credential{Key: inventory.AccessKeyCredentialKey(keyID), Type: "aws-access-key", IdentityKey: deployBot,
 			CreatedAt: day("2025-09-01"), LastRotatedAt: day("2025-09-01"), LastUsedAt: day("2026-05-30"), Status: "Active",
-			VaultStatus: inventory.VaultUnknown, Attrs: map[string]any{"access_key_id": exampleID}}))
-		put(w.PutOccurrence(ctx, &inventory.Occurrence{CredentialKey: inventory.AccessKeyCredentialKey(exampleID), Source: inventory.SourceAWS,
+			VaultStatus: inventory.VaultUnknown, Attrs: map[string]any{"access_key_id": keyID}}))
+		put(w.PutOccurrence(ctx, &inventory.Occurrence{CredentialKey: inventory.AccessKeyCredentialKey(keyID), Source: inventory.SourceAWS,
 			Detail: map[string]any{"user": "deploy-bot"}}))
 		c := w.Keys().SecretCredential("github-pat", pat, inventory.VaultHardcoded)
 		put(w.PutCredential(ctx, c))
@@ -186,28 +171,19 @@ func run(t *testing.T, m *Model, cmd tea.Cmd) (quit bool) {
 	return quit
 }
 
+// namedKeys are the keys press takes by name rather than as text.
+var namedKeys = map[string]tea.KeyType{
+	"enter": tea.KeyEnter, "esc": tea.KeyEsc, "tab": tea.KeyTab, "down": tea.KeyDown,
+	"up": tea.KeyUp, "backspace": tea.KeyBackspace, "ctrl+u": tea.KeyCtrlU,
+}
+
 // press sends keys ("enter", "esc", "tab", "down", ... or text) to the model.
 func press(t *testing.T, m *Model, keys ...string) (quit bool) {
 	t.Helper()
 	for _, k := range keys {
-		var msg tea.KeyMsg
-		switch k {
-		case "enter":
-			msg = tea.KeyMsg{Type: tea.KeyEnter}
-		case "esc":
-			msg = tea.KeyMsg{Type: tea.KeyEsc}
-		case "tab":
-			msg = tea.KeyMsg{Type: tea.KeyTab}
-		case "down":
-			msg = tea.KeyMsg{Type: tea.KeyDown}
-		case "up":
-			msg = tea.KeyMsg{Type: tea.KeyUp}
-		case "backspace":
-			msg = tea.KeyMsg{Type: tea.KeyBackspace}
-		case "ctrl+u":
-			msg = tea.KeyMsg{Type: tea.KeyCtrlU}
-		default:
-			msg = tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(k)}
+		msg := tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(k)}
+		if typ, ok := namedKeys[k]; ok {
+			msg = tea.KeyMsg{Type: typ}
 		}
 		if run(t, m, func() tea.Msg { return msg }) {
 			quit = true

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
@@ -30,11 +29,8 @@ const defaultAcceptDays = 90
 func newForm(m *Model, action string, g inventory.Gap) *formModel {
 	f := &formModel{action: action, gap: g}
 	add := func(label, placeholder, value string) {
-		ti := textinput.New()
-		ti.Cursor.SetMode(cursor.CursorStatic)
-		ti.Prompt = ""
+		ti := newInput(300)
 		ti.Placeholder = placeholder
-		ti.CharLimit = 300
 		ti.SetValue(value)
 		f.labels = append(f.labels, label)
 		f.inputs = append(f.inputs, ti)

@@ -40,12 +40,16 @@ type gapsModel struct {
 	before    string          // the value before editing, for esc
 }
 
-func newGapsModel(s *Styles) gapsModel {
+func newGapsModel() gapsModel { return gapsModel{input: newInput(200)} }
+
+// newInput is a text input as every form and filter uses it: no prompt,
+// a steady cursor, at most limit characters.
+func newInput(limit int) textinput.Model {
 	ti := textinput.New()
 	ti.Cursor.SetMode(cursor.CursorStatic)
 	ti.Prompt = ""
-	ti.CharLimit = 200
-	return gapsModel{input: ti}
+	ti.CharLimit = limit
+	return ti
 }
 
 // tableHeight is the number of rows shown (the body less the filter line
@@ -173,6 +177,9 @@ func cycle(list []string, cur string, step int) string {
 }
 
 func (g *gapsModel) key(m *Model, msg tea.KeyMsg) tea.Cmd {
+	if cmd, ok := m.triageKey(msg, g.selected()); ok {
+		return cmd
+	}
 	k := m.keys
 	h := g.tableHeight(m)
 	switch {
@@ -219,16 +226,6 @@ func (g *gapsModel) key(m *Model, msg tea.KeyMsg) tea.Cmd {
 		return g.startInput("search", g.q.Search)
 	case key.Matches(msg, k.FilterOwner):
 		return g.startInput("owner", g.q.Owner)
-	case key.Matches(msg, k.Accept):
-		return m.startForm(inventory.ActionAcceptRisk, g.selected())
-	case key.Matches(msg, k.FalsePositive):
-		return m.startForm(inventory.ActionFalsePositive, g.selected())
-	case key.Matches(msg, k.Owner):
-		return m.startForm(inventory.ActionOwner, g.selected())
-	case key.Matches(msg, k.Undo):
-		if sel := g.selected(); sel != nil {
-			return m.undoDecision(*sel)
-		}
 	}
 	return nil
 }
@@ -399,10 +396,10 @@ func (g *gapsModel) filterLine(m *Model) string {
 			pos = fmt.Sprintf("%d/%d", g.cursor+1, g.total)
 		}
 	}
-	left := s.Muted.Render(strings.Join(parts, " · "))
-	space := m.width - len([]rune(strings.Join(parts, " · "))) - len([]rune(pos))
+	left := strings.Join(parts, " · ")
+	space := m.width - len([]rune(left)) - len([]rune(pos))
 	if space < 1 {
 		space = 1
 	}
-	return left + strings.Repeat(" ", space) + pos
+	return s.Muted.Render(left) + strings.Repeat(" ", space) + pos
 }

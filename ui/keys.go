@@ -54,31 +54,14 @@ func newKeyMap() keyMap {
 	}
 }
 
-// helpKeys adapts the key map to bubbles/help for one view.
-type helpKeys struct {
-	short []key.Binding
-	full  [][]key.Binding
-}
-
-func (h helpKeys) ShortHelp() []key.Binding  { return h.short }
-func (h helpKeys) FullHelp() [][]key.Binding { return h.full }
-
-func (k keyMap) shortHelp(v view) helpKeys {
+// shortHelp is the footer's keys for view v.
+func (k keyMap) shortHelp(v view) []key.Binding {
 	switch v {
 	case viewGaps:
-		return helpKeys{short: []key.Binding{k.Open, k.Search, k.Sort, k.FilterStatus, k.Accept, k.FalsePositive, k.Owner, k.Undo, k.Help, k.Quit}}
+		return []key.Binding{k.Open, k.Search, k.Sort, k.FilterStatus, k.Accept, k.FalsePositive, k.Owner, k.Undo, k.Help, k.Quit}
 	case viewDetail:
-		return helpKeys{short: []key.Binding{k.Back, k.Up, k.Down, k.Accept, k.FalsePositive, k.Owner, k.Undo, k.Help, k.Quit}}
+		return []key.Binding{k.Back, k.Up, k.Down, k.Accept, k.FalsePositive, k.Owner, k.Undo, k.Help, k.Quit}
 	default:
-		return helpKeys{short: []key.Binding{k.Gaps, k.NextView, k.Down, k.Refresh, k.Help, k.Quit}}
+		return []key.Binding{k.Gaps, k.NextView, k.Down, k.Refresh, k.Help, k.Quit}
 	}
-}
-
-func (k keyMap) fullHelp() helpKeys {
-	return helpKeys{full: [][]key.Binding{
-		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Open, k.Back},
-		{k.Overview, k.Gaps, k.NextView, k.Refresh, k.Help, k.Quit},
-		{k.Sort, k.Reverse, k.Search, k.FilterControl, k.FilterSource, k.FilterStatus, k.FilterSeverity, k.FilterOwner, k.ClearFilters},
-		{k.Accept, k.FalsePositive, k.Owner, k.Undo},
-	}}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/viewport"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 
@@ -89,7 +90,7 @@ func New(ctx context.Context, o Options) *Model {
 	m.help.Styles.ShortSeparator = m.styles.Muted
 	m.help.Styles.FullSeparator = m.styles.Muted
 	m.help.Styles.Ellipsis = m.styles.Muted
-	m.gaps = newGapsModel(m.styles)
+	m.gaps = newGapsModel()
 	m.overview = newOverviewModel()
 	m.detail = newDetailModel()
 	return m
@@ -125,6 +126,11 @@ func (m *Model) bodyHeight() int {
 
 func (m *Model) setStatus(s string, isErr bool) { m.status, m.statusErr = s, isErr }
 
+// loadFailed reports a failed read of what, and how to try again.
+func (m *Model) loadFailed(what string, err error) {
+	m.setStatus(what+" failed (R retries): "+err.Error(), true)
+}
+
 // Update routes a message to the active view.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
@@ -140,7 +146,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 				m.fatal = msg.err
 				return m, tea.Quit
 			}
-			m.setStatus("cannot read the inventory: "+msg.err.Error(), true)
+			m.loadFailed("reading the inventory", msg.err)
 			return m, nil
 		}
 		m.scan = msg.scan
@@ -150,14 +156,14 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, tea.Batch(m.loadOverview(), m.gaps.reload(m))
 	case overviewMsg:
 		if msg.err != nil {
-			m.setStatus("overview: "+msg.err.Error(), true)
+			m.loadFailed("overview", msg.err)
 			return m, nil
 		}
 		m.overview.set(m, msg.ov)
 		return m, nil
 	case countsMsg:
 		if msg.err != nil {
-			m.setStatus("gap counts: "+msg.err.Error(), true)
+			m.loadFailed("gap counts", msg.err)
 			return m, nil
 		}
 		m.overview.counts = msg.counts
@@ -167,7 +173,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.gaps.searchSettled(m, msg)
 	case pageMsg:
 		if msg.err != nil {
-			m.setStatus("gaps: "+msg.err.Error(), true)
+			m.loadFailed("gaps", msg.err)
 			return m, nil
 		}
 		return m, m.gaps.setPage(m, msg)
@@ -176,7 +182,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, nil
 		}
 		if msg.err != nil {
-			m.setStatus("detail: "+msg.err.Error(), true)
+			m.loadFailed("detail", msg.err)
 			return m, nil
 		}
 		m.detail.set(m, msg.sub)
@@ -261,6 +267,46 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 func (m *Model) openDetail(g inventory.Gap) tea.Cmd {
 	m.view = viewDetail
 	return m.detail.open(m, g)
+}
+
+// triageKey handles the triage keys (accept, false positive, owner, undo)
+// on gap g, the one selected in the active view (nil: none). ok reports
+// whether msg was one of them.
+func (m *Model) triageKey(msg tea.KeyMsg, g *inventory.Gap) (cmd tea.Cmd, ok bool) {
+	k := m.keys
+	switch {
+	case key.Matches(msg, k.Accept):
+		return m.startForm(inventory.ActionAcceptRisk, g), true
+	case key.Matches(msg, k.FalsePositive):
+		return m.startForm(inventory.ActionFalsePositive, g), true
+	case key.Matches(msg, k.Owner):
+		return m.startForm(inventory.ActionOwner, g), true
+	case key.Matches(msg, k.Undo):
+		if g == nil {
+			return nil, true
+		}
+		return m.undoDecision(*g), true
+	}
+	return nil, false
+}
+
+// scrollKey pages or jumps viewport vp for the paging keys; ok reports
+// whether msg was one of them.
+func (m *Model) scrollKey(vp *viewport.Model, msg tea.KeyMsg) (ok bool) {
+	k := m.keys
+	switch {
+	case key.Matches(msg, k.PageUp):
+		vp.PageUp()
+	case key.Matches(msg, k.PageDown):
+		vp.PageDown()
+	case key.Matches(msg, k.Top):
+		vp.GotoTop()
+	case key.Matches(msg, k.Bottom):
+		vp.GotoBottom()
+	default:
+		return false
+	}
+	return true
 }
 
 // startForm opens the triage form for action on gap g.
@@ -381,7 +427,7 @@ func (m *Model) footerKeys() string {
 	if m.view == viewHelp {
 		return m.help.ShortHelpView([]key.Binding{m.keys.Back, m.keys.Quit})
 	}
-	return m.help.View(m.keys.shortHelp(m.view))
+	return m.help.ShortHelpView(m.keys.shortHelp(m.view))
 }
 
 func (m *Model) helpView() string {

@@ -35,20 +35,15 @@ func (o *overviewModel) resize(m *Model) {
 }
 
 func (o *overviewModel) key(m *Model, msg tea.KeyMsg) tea.Cmd {
+	if m.scrollKey(&o.vp, msg) {
+		return nil
+	}
 	k := m.keys
 	switch {
 	case key.Matches(msg, k.Up):
 		o.vp.ScrollUp(1)
 	case key.Matches(msg, k.Down):
 		o.vp.ScrollDown(1)
-	case key.Matches(msg, k.PageUp):
-		o.vp.PageUp()
-	case key.Matches(msg, k.PageDown):
-		o.vp.PageDown()
-	case key.Matches(msg, k.Top):
-		o.vp.GotoTop()
-	case key.Matches(msg, k.Bottom):
-		o.vp.GotoBottom()
 	case key.Matches(msg, k.Open):
 		m.view = viewGaps
 		return m.gaps.ensureLoaded(m)

@@ -23,7 +23,6 @@ type Styles struct {
 	BarFull   lipgloss.Style
 	BarEmpty  lipgloss.Style
 	Box       lipgloss.Style
-	Input     lipgloss.Style
 	Severity  map[string]lipgloss.Style
 	GapStatus map[string]lipgloss.Style
 }
@@ -54,7 +53,6 @@ func NewStyles(r *lipgloss.Renderer) *Styles {
 		BarFull:   st().Foreground(green),
 		BarEmpty:  st().Foreground(grey),
 		Box:       st().Border(lipgloss.NormalBorder()).Padding(0, 1),
-		Input:     st(),
 		Severity: map[string]lipgloss.Style{
 			"critical": st().Foreground(red).Bold(true),
 			"high":     st().Foreground(orange),

@@ -16,6 +16,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/nhi-inventory/nhi/inventory"
+	"github.com/nhi-inventory/nhi/rules"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -182,7 +183,10 @@ func TestNavigationFiltersAndSearch(t *testing.T) {
 
 func TestPagingReadsWindowsOnly(t *testing.T) {
 	store, _ := buildInventory(t)
-	cat := newTestModel(t, store, 80, 8).cat
+	cat, err := rules.LoadCatalogue(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	m := New(context.Background(), Options{Store: store, Catalogue: cat, Actor: "alice", Now: func() time.Time { return fixedNow }, PageSize: 4})
 	run(t, m, m.Init())
 	run(t, m, func() tea.Msg { return tea.WindowSizeMsg{Width: 80, Height: 7} }) // 2 table rows

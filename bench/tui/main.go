@@ -19,7 +19,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -262,8 +261,6 @@ func measureTUI(ctx context.Context, path string) error {
 
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	fmt.Printf("inventory: %s (gaps table position %s)\n", path, total)
 	fmt.Printf("open store:          %s\n", opened.Round(time.Microsecond))
 	fmt.Printf("time to first frame: %s (open + Init + first data + View, 120x40)\n", first.Round(time.Microsecond))
@@ -276,7 +273,6 @@ func measureTUI(ctx context.Context, path string) error {
 	// generating parent's peak); VmHWM is this process image's own.
 	fmt.Printf("peak RSS:            %s; Go heap in use %.1f MiB, total allocated %.1f MiB\n",
 		vmHWM(), float64(ms.HeapInuse)/(1<<20), float64(ms.TotalAlloc)/(1<<20))
-	_ = ru
 	return nil
 }
 

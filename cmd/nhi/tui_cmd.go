@@ -33,7 +33,7 @@ Press ? for the keys, q to quit.`,
 				return usageError("nhi tui needs a terminal; from scripts use nhi gaps and nhi triage")
 			}
 			if actor == "" {
-				return usageError("--actor must name who records decisions")
+				return usageError("--actor is empty: pass --actor NAME, the person the decisions are recorded as")
 			}
 			ctx := cmd.Context()
 			cfg, store, err := openInventory(cmd, g)
