@@ -1,11 +1,10 @@
 package ci_test
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/nhi-inventory/nhi/harness"
 	"github.com/nhi-inventory/nhi/scanner"
 	"github.com/nhi-inventory/nhi/scanner/ci"
 )
@@ -19,14 +18,9 @@ func TestPipelineCodeOwners(t *testing.T) {
 		".github/workflows/deploy.yml": wf,
 		"ci/.gitlab-ci.yml":            "job:\n  script:\n    - echo $TOKEN\n",
 	}
-	dir := t.TempDir()
-	for p, b := range files {
-		os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o755)
-		os.WriteFile(filepath.Join(dir, p), []byte(b), 0o644)
-	}
-	gitRun(t, dir, "init", "-q", "-b", "main")
-	gitRun(t, dir, "add", "-A")
-	gitRun(t, dir, "commit", "-q", "-m", "pipelines")
+	r := harness.NewGitRepo(t)
+	r.Commit(harness.Author{Name: "t", Email: "t@example.invalid"}, "pipelines", files)
+	dir := r.Dir
 
 	for name, src := range map[string]scanner.Source{
 		"dir":  ci.NewDir(dir, ci.Options{}),
@@ -47,15 +41,12 @@ func TestPipelineCodeOwners(t *testing.T) {
 // A GitLab include with a wildcard brings in every file it names.
 func TestGitLabWildcardInclude(t *testing.T) {
 	dir := t.TempDir()
-	for p, b := range map[string]string{
+	writeFiles(t, dir, map[string]string{
 		".gitlab-ci.yml":  "include:\n  - local: '/ci/*.yml'\nstages: [deploy]\n",
 		"ci/deploy.yml":   "deploy:\n  stage: deploy\n  script:\n    - ./deploy.sh --token $DEPLOY_TOKEN\n",
 		"ci/notify.yml":   "notify:\n  script:\n    - curl -H \"Authorization: $SLACK_HOOK\" https://hooks.example.com\n",
 		"ci/nested/x.yml": "x:\n  script:\n    - echo $NOT_INCLUDED\n",
-	} {
-		os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o755)
-		os.WriteFile(filepath.Join(dir, p), []byte(b), 0o644)
-	}
+	})
 	st, res := scanInto(t, ci.NewDir(dir, ci.Options{}))
 	if res[0].Status != "ok" {
 		t.Fatalf("source %+v", res[0])

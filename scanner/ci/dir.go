@@ -2,6 +2,7 @@ package ci
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -33,7 +34,7 @@ func (s *dirSource) Target() string { return s.path }
 func (s *dirSource) Scan(ctx context.Context, sink scanner.Sink) error {
 	st, err := os.Stat(s.path)
 	if err != nil {
-		return fmt.Errorf("CI directory %s: %w", s.path, err)
+		return fmt.Errorf("CI directory %s: %w (give --ci an existing directory)", s.path, err)
 	}
 	if !st.IsDir() {
 		return fmt.Errorf("CI path %s is not a directory: give the directory holding the pipeline files", s.path)
@@ -92,7 +93,7 @@ func (d *dirSnapshot) files(ctx context.Context) ([]string, error) {
 
 func (d *dirSnapshot) read(p string) ([]byte, string, error) {
 	if strings.HasPrefix(p, "../") || p == ".." {
-		return nil, "", fmt.Errorf("path leaves the directory")
+		return nil, "", errors.New("path leaves the directory")
 	}
 	full := filepath.Join(d.root, filepath.FromSlash(p))
 	st, err := os.Stat(full)
@@ -100,7 +101,7 @@ func (d *dirSnapshot) read(p string) ([]byte, string, error) {
 		return nil, "", err
 	}
 	if st.Size() > maxFileSize {
-		return nil, "", fmt.Errorf("%d bytes, larger than the %d-byte limit for a pipeline file", st.Size(), maxFileSize)
+		return nil, "", tooLarge(st.Size())
 	}
 	b, err := os.ReadFile(full)
 	if err != nil {

@@ -3,13 +3,13 @@ package ci_test
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/nhi-inventory/nhi/harness"
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/scanner"
 	"github.com/nhi-inventory/nhi/scanner/ci"
@@ -228,31 +228,19 @@ func assertEstate(t *testing.T, st *inventory.Store, scope string, vals map[stri
 	}
 }
 
-// gitRun runs git in dir.
-func gitRun(t *testing.T, dir string, args ...string) {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(cmd.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.invalid",
-		"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.invalid", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_SYSTEM=/dev/null")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("git %v: %v\n%s (is git installed?)", args, err, out)
-	}
-}
-
 // TestRepoBranches reads the estate from a real git repository with two
 // branches: a file on both is one pipeline listing both branches, the
 // same content is parsed once, and what only one branch has is tagged
 // with that branch.
 func TestRepoBranches(t *testing.T) {
 	t.Parallel()
-	repo := t.TempDir()
+	r := harness.NewGitRepo(t)
+	repo := r.Dir
 	vals := genValues(t)
 	render(t, "../../testdata/ci/estate", repo, vals)
-	gitRun(t, repo, "init", "-q", "-b", "main")
-	gitRun(t, repo, "add", ".")
-	gitRun(t, repo, "commit", "-q", "-m", "estate")
-	gitRun(t, repo, "checkout", "-q", "-b", "feature")
+	who := harness.Author{Name: "t", Email: "t@example.invalid"}
+	r.Commit(who, "estate", nil)
+	r.Git(who, "checkout", "-q", "-b", "feature")
 	wf := filepath.Join(repo, ".github/workflows/deploy-oidc.yml")
 	b, err := os.ReadFile(wf)
 	if err != nil {
@@ -263,8 +251,8 @@ func TestRepoBranches(t *testing.T) {
 	if err := os.WriteFile(wf, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	gitRun(t, repo, "commit", "-q", "-am", "feature")
-	gitRun(t, repo, "checkout", "-q", "main")
+	r.Commit(who, "feature", nil)
+	r.Git(who, "checkout", "-q", "main")
 	// Remove the working tree's copy so that only git objects can be read.
 	if err := os.RemoveAll(filepath.Join(repo, ".github")); err != nil {
 		t.Fatal(err)

@@ -117,12 +117,7 @@ func (f *file) checkText(text string, line int) {
 		if strings.TrimSpace(l) == "" {
 			continue
 		}
-		at := func(v string) int {
-			if strings.Contains(text, "\n") {
-				return f.lineOf(v, line+i)
-			}
-			return f.lineOf(v, line)
-		}
+		at := func(v string) int { return f.lineOf(v, line+i) }
 		for _, m := range urlCredRe.FindAllStringSubmatch(l, -1) {
 			f.addHard("ci-url-credentials", m[2], at(m[2]))
 		}

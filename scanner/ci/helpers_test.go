@@ -2,55 +2,53 @@ package ci_test
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"encoding/json"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nhi-inventory/nhi/harness"
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/scanner"
 )
 
-const (
-	upper  = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	base32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-	alnum  = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-)
-
-func randString(t *testing.T, alphabet string, n int) string {
-	t.Helper()
-	b := make([]byte, n)
-	for i := range b {
-		k, err := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b[i] = alphabet[k.Int64()]
-	}
-	return string(b)
-}
+const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 // genValues makes fresh secret-shaped values for every __GEN_X__ marker
 // of the fixtures.
 func genValues(t *testing.T) map[string]string {
 	t.Helper()
+	// A password: a prefix naming its fixture, then letters and digits.
+	pw := func(prefix string, n int) string { return prefix + harness.RandomString(alnum, n) }
 	return map[string]string{
-		"__GEN_GITHUB_PAT__":            "ghp_" + randString(t, alnum, 36),
-		"__GEN_DB_PASSWORD__":           "Pg" + randString(t, alnum, 22),
-		"__GEN_AKID__":                  "AKIA" + randString(t, base32, 16),
-		"__GEN_AWS_SECRET__":            randString(t, alnum+"/+", 40),
-		"__GEN_DOCKER_PASSWORD__":       "Dk" + randString(t, alnum, 20),
-		"__GEN_URL_PASSWORD__":          "Ur" + randString(t, alnum, 18),
-		"__GEN_GL_DB_PASSWORD__":        "Gl" + randString(t, alnum, 20),
-		"__GEN_CIRCLE_DB_PASSWORD__":    "Cc" + randString(t, alnum, 20),
-		"__GEN_BB_DB_PASSWORD__":        "Bb" + randString(t, alnum, 20),
-		"__GEN_JENKINS_DB_PASSWORD__":   "Jk" + randString(t, alnum, 20),
-		"__GEN_FEATURE_ONLY_PASSWORD__": "Ft" + randString(t, alnum, 20),
+		"__GEN_GITHUB_PAT__":            harness.GitHubPAT(),
+		"__GEN_DB_PASSWORD__":           pw("Pg", 22),
+		"__GEN_AKID__":                  harness.AWSAccessKeyID(),
+		"__GEN_AWS_SECRET__":            harness.AWSSecretAccessKey(),
+		"__GEN_DOCKER_PASSWORD__":       pw("Dk", 20),
+		"__GEN_URL_PASSWORD__":          pw("Ur", 18),
+		"__GEN_GL_DB_PASSWORD__":        pw("Gl", 20),
+		"__GEN_CIRCLE_DB_PASSWORD__":    pw("Cc", 20),
+		"__GEN_BB_DB_PASSWORD__":        pw("Bb", 20),
+		"__GEN_JENKINS_DB_PASSWORD__":   pw("Jk", 20),
+		"__GEN_FEATURE_ONLY_PASSWORD__": pw("Ft", 20),
+	}
+}
+
+// writeFiles writes files (path relative to dir: content) under dir.
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for p, b := range files {
+		full := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(b), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

@@ -17,27 +17,17 @@ var (
 )
 
 // githubSecrets lists the secret names an expression string refers to.
-func githubSecrets(s string) []string {
-	var out []string
-	for _, m := range ghSecretRe.FindAllStringSubmatch(s, -1) {
-		n := m[1]
-		if n == "" {
-			n = m[2]
-		}
-		out = append(out, n)
-	}
-	return out
-}
+func githubSecrets(s string) []string { return names(ghSecretRe, s) }
 
 // shellVars lists the $VAR / ${VAR} names used in s.
-func shellVars(s string) []string {
+func shellVars(s string) []string { return names(shellVarRe, s) }
+
+// names lists the name of each match of re, a regexp with two
+// alternatives that each capture the name in one group.
+func names(re *regexp.Regexp, s string) []string {
 	var out []string
-	for _, m := range shellVarRe.FindAllStringSubmatch(s, -1) {
-		n := m[1]
-		if n == "" {
-			n = m[2]
-		}
-		out = append(out, n)
+	for _, m := range re.FindAllStringSubmatch(s, -1) {
+		out = append(out, m[1]+m[2])
 	}
 	return out
 }

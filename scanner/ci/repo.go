@@ -52,36 +52,29 @@ func (s *repoSource) Scan(ctx context.Context, sink scanner.Sink) error {
 		return fmt.Errorf("open repository %s: %w", s.target, err)
 	}
 	if ref, err := r.Reference(plumbing.HEAD, false); err != nil || (ref.Type() == plumbing.HashReference && ref.Hash().IsZero()) {
-		return fmt.Errorf("repository %s is corrupt: HEAD is neither a branch nor a commit", s.target)
+		return fmt.Errorf("repository %s is corrupt: HEAD is neither a branch nor a commit (check it with git fsck, or clone it again)", s.target)
 	}
 	heads, err := branchHeads(r)
 	if err != nil {
 		return fmt.Errorf("list branches of %s: %w", s.target, err)
 	}
 	sink.Add("branches", int64(len(heads)))
-	var cfg []byte
-	var owners *scanner.CodeOwners
+	// .gitleaks.toml and CODEOWNERS are read at HEAD; a repository
+	// without a readable HEAD tree has neither.
+	var headTree *object.Tree
 	if h, err := r.Head(); err == nil {
 		if c, err := r.CommitObject(h.Hash()); err == nil {
-			if t, err := c.Tree(); err == nil {
-				if f, err := t.File(".gitleaks.toml"); err == nil {
-					if txt, err := f.Contents(); err == nil {
-						cfg = []byte(txt)
-					}
-				}
-				for _, p := range scanner.CodeOwnersPaths {
-					if f, err := t.File(p); err == nil {
-						if txt, err := f.Contents(); err == nil {
-							owners = scanner.ParseCodeOwners([]byte(txt))
-							break
-						}
-					}
-				}
-			}
+			headTree, _ = c.Tree()
 		}
 	}
+	cfg, _ := treeFile(headTree, ".gitleaks.toml")
 	e := newEngine(s.target, func() (*detect.Detector, error) { return loadDetector(s.opts, cfg, sink, s.target) }, true)
-	e.owners = owners
+	for _, p := range scanner.CodeOwnersPaths {
+		if b, ok := treeFile(headTree, p); ok {
+			e.owners = scanner.ParseCodeOwners(b)
+			break
+		}
+	}
 	unreadable := 0
 	var lastErr error
 	for _, h := range heads {
@@ -106,9 +99,26 @@ func (s *repoSource) Scan(ctx context.Context, sink scanner.Sink) error {
 		}
 	}
 	if len(heads) > 0 && unreadable == len(heads) {
-		return fmt.Errorf("repository %s: no branch head can be read (%v)", s.target, lastErr)
+		return fmt.Errorf("repository %s: no branch head can be read (%v); check it with git fsck, or clone it again", s.target, lastErr)
 	}
 	return e.emit(ctx, sink)
+}
+
+// treeFile returns the content of file p of tree t, if t has it and it
+// can be read.
+func treeFile(t *object.Tree, p string) ([]byte, bool) {
+	if t == nil {
+		return nil, false
+	}
+	f, err := t.File(p)
+	if err != nil {
+		return nil, false
+	}
+	txt, err := f.Contents()
+	if err != nil {
+		return nil, false
+	}
+	return []byte(txt), true
 }
 
 // branchHeads lists local branches, then remote-tracking branches
@@ -172,7 +182,7 @@ func (t *treeSnapshot) read(p string) ([]byte, string, error) {
 		return nil, "", err
 	}
 	if f.Size > maxFileSize {
-		return nil, "", fmt.Errorf("%d bytes, larger than the %d-byte limit for a pipeline file", f.Size, maxFileSize)
+		return nil, "", tooLarge(f.Size)
 	}
 	txt, err := f.Contents()
 	if err != nil {

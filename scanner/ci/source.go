@@ -33,6 +33,11 @@ type Options struct {
 // maxFileSize bounds what is read as a pipeline file.
 const maxFileSize = 2 << 20
 
+// tooLarge is the error of a file over maxFileSize.
+func tooLarge(size int64) error {
+	return fmt.Errorf("%d bytes, larger than the %d-byte limit for a pipeline file", size, maxFileSize)
+}
+
 // Classify tells which CI system a file (slash-separated path relative
 // to the repository or directory root) belongs to, or "".
 func Classify(p string) string {
@@ -90,8 +95,7 @@ type version struct {
 
 // engine collects pipeline versions from snapshots and emits them.
 type engine struct {
-	scope    string // repo target or directory: the scope of secret names
-	repo     string // Occurrence.Repo
+	scope    string // repo target or directory: the scope of secret names, and Occurrence.Repo
 	loadDet  func() (*detect.Detector, error)
 	detOnce  sync.Once
 	det      *detect.Detector
@@ -113,7 +117,7 @@ type pipelineResult struct {
 // time a pipeline file needs it: compiling every rule costs more than
 // reading a repository without CI files.
 func newEngine(scope string, load func() (*detect.Detector, error), branches bool) *engine {
-	return &engine{scope: scope, repo: scope, loadDet: load, versions: map[string]map[string]*version{},
+	return &engine{scope: scope, loadDet: load, versions: map[string]map[string]*version{},
 		parsed: map[string]*pipelineResult{}, branches: branches}
 }
 
@@ -466,7 +470,7 @@ func (e *engine) emitPath(ctx context.Context, sink scanner.Sink, p string, emit
 				}
 				sink.Add("references", 1)
 			}
-			o := &inventory.Occurrence{CredentialKey: ck, Source: inventory.SourceCI, Repo: e.repo, Path: p, Line: r.line,
+			o := &inventory.Occurrence{CredentialKey: ck, Source: inventory.SourceCI, Repo: e.scope, Path: p, Line: r.line,
 				CIJob: r.job, CIStep: r.step, VaultPath: r.vaultPath}
 			if r.receiver != "" {
 				o.Detail = map[string]any{"action": r.receiver, "pinned": r.pinned}
@@ -488,7 +492,7 @@ func (e *engine) emitPath(ctx context.Context, sink scanner.Sink, p string, emit
 				sink.Add("hardcoded", 1)
 			}
 			job, step := v.p.where(h.line)
-			o := &inventory.Occurrence{CredentialKey: c.Key, Source: inventory.SourceCI, Repo: e.repo, Path: p, Line: h.line,
+			o := &inventory.Occurrence{CredentialKey: c.Key, Source: inventory.SourceCI, Repo: e.scope, Path: p, Line: h.line,
 				CIJob: job, CIStep: step, Detail: map[string]any{"rule": h.rule}}
 			addOcc(o, v.branches)
 		}

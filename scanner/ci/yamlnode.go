@@ -107,17 +107,6 @@ func get(n *yaml.Node, key string) *yaml.Node {
 	return found
 }
 
-// getLine returns the value of key and the line of the key.
-func getKey(n *yaml.Node, key string) (*yaml.Node, *yaml.Node) {
-	var kn, vn *yaml.Node
-	for _, p := range pairs(n) {
-		if p.k.Value == key {
-			kn, vn = p.k, p.v
-		}
-	}
-	return kn, vn
-}
-
 func str(n *yaml.Node) string {
 	n = resolve(n)
 	if n == nil || n.Kind != yaml.ScalarNode {

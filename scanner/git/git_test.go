@@ -20,64 +20,12 @@ import (
 )
 
 // repo is a real repository built with the git CLI.
-type repo struct {
-	t    *testing.T
-	dir  string
-	tick int
-}
+type repo struct{ *harness.GitRepo }
 
-func newRepo(t *testing.T) *repo {
-	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Fatalf("the git CLI is required (apt-get install git): %v", err)
-	}
-	r := &repo{t: t, dir: t.TempDir()}
-	r.git("init", "-q", "-b", "main")
-	return r
-}
+func newRepo(t *testing.T) repo { return repo{harness.NewGitRepo(t)} }
 
-func (r *repo) git(args ...string) string {
-	r.t.Helper()
-	return r.gitAs("Alice Dev", "alice@example.com", args...)
-}
-
-func (r *repo) gitAs(name, email string, args ...string) string {
-	r.t.Helper()
-	r.tick++
-	date := fmt.Sprintf("2024-01-%02dT10:00:%02dZ", 1+r.tick/60, r.tick%60)
-	cmd := exec.Command("git", append([]string{"-C", r.dir}, args...)...)
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
-		"GIT_AUTHOR_NAME="+name, "GIT_AUTHOR_EMAIL="+email, "GIT_AUTHOR_DATE="+date,
-		"GIT_COMMITTER_NAME="+name, "GIT_COMMITTER_EMAIL="+email, "GIT_COMMITTER_DATE="+date)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		r.t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-func (r *repo) write(path, content string) {
-	r.t.Helper()
-	p := filepath.Join(r.dir, path)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		r.t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		r.t.Fatal(err)
-	}
-}
-
-// commit writes files and commits them as the given author, returning the sha.
-func (r *repo) commit(author, msg string, files map[string]string) string {
-	r.t.Helper()
-	for p, c := range files {
-		r.write(p, c)
-	}
-	r.git("add", "-A")
-	name, email, _ := strings.Cut(author, " <")
-	r.gitAs(name, strings.TrimSuffix(email, ">"), "commit", "-q", "--allow-empty", "-m", msg)
-	return r.git("rev-parse", "HEAD")
-}
+// git runs git in the repository as alice.
+func (r repo) git(args ...string) string { return r.Git(alice, args...) }
 
 func lines(ls ...string) string { return strings.Join(ls, "\n") + "\n" }
 
@@ -160,7 +108,7 @@ func credType(t *testing.T, st *inventory.Store, fp string) string {
 // history is a repository whose planted secrets cover every case the
 // source must handle, with the place each one must be reported.
 type history struct {
-	r *repo
+	r repo
 	// want: planted secret → the occurrences it must have.
 	want map[string][]occ
 	// absent: planted secrets that must not be reported.
@@ -170,53 +118,54 @@ type history struct {
 	commits   int
 }
 
-const alice, bob = "Alice Dev <alice@example.com>", "Bob Ops <bob@example.com>"
+var (
+	alice = harness.Author{Name: "Alice Dev", Email: "alice@example.com"}
+	bob   = harness.Author{Name: "Bob Ops", Email: "bob@example.com"}
+)
 
 func buildHistory(t *testing.T) *history {
 	r := newRepo(t)
 	h := &history{r: r, want: map[string][]occ{}, absent: map[string]string{}}
-	at := func(secret, path string, line int, commit, author string) {
-		name, email, _ := strings.Cut(author, " <")
-		h.want[secret] = append(h.want[secret], occ{Path: path, Commit: commit, Author: name, Email: strings.TrimSuffix(email, ">"), Line: line})
+	at := func(secret, path string, line int, commit string, author harness.Author) {
+		h.want[secret] = append(h.want[secret], occ{Path: path, Commit: commit, Author: author.Name, Email: author.Email, Line: line})
 		h.plaintext = append(h.plaintext, secret)
 	}
 
 	// Custom rule in the repository's own config, extending the defaults.
-	c1 := r.commit(alice, "initial", map[string]string{
+	r.Commit(alice, "initial", map[string]string{
 		"README.md":   lines("# service", "", "Runs the thing."),
 		"app/main.go": lines("package main", "", "func main() {", "\tprintln(\"hi\")", "}"),
 		".gitleaks.toml": lines("[extend]", "useDefault = true", "",
 			"[[rules]]", `id = "acme-api-key"`, `description = "ACME API key"`,
 			`regex = '''acme_[a-z0-9]{32}'''`, `keywords = ["acme_"]`),
 	})
-	_ = c1
 
 	// A secret added, then deleted by the next commit.
 	pat1 := harness.GitHubPAT()
-	c2 := r.commit(alice, "add config", map[string]string{
+	c2 := r.Commit(alice, "add config", map[string]string{
 		"config/app.yaml": lines("name: svc", "port: 8080", "github_token: "+pat1, "debug: false"),
 	})
 	at(pat1, "config/app.yaml", 3, c2, alice)
-	r.commit(bob, "remove token", map[string]string{
+	r.Commit(bob, "remove token", map[string]string{
 		"config/app.yaml": lines("name: svc", "port: 8080", "debug: false"),
 	})
 
 	// A side branch, merged back with a merge commit.
 	r.git("checkout", "-q", "-b", "feature")
 	stripe := harness.StripeLiveKey()
-	c4 := r.commit(bob, "payments", map[string]string{
+	c4 := r.Commit(bob, "payments", map[string]string{
 		"pay/stripe.py": lines("import stripe", "", "", "stripe.api_key = \""+stripe+"\"", "charge()"),
 	})
 	at(stripe, "pay/stripe.py", 4, c4, bob)
-	r.commit(bob, "payments docs", map[string]string{"pay/README.md": lines("payments")})
+	r.Commit(bob, "payments docs", map[string]string{"pay/README.md": lines("payments")})
 	r.git("checkout", "-q", "main")
-	r.commit(alice, "main work", map[string]string{"app/main.go": lines("package main", "", "func main() {", "\tprintln(\"hello\")", "}")})
-	r.gitAs("Alice Dev", "alice@example.com", "merge", "-q", "--no-ff", "-m", "merge feature", "feature")
+	r.Commit(alice, "main work", map[string]string{"app/main.go": lines("package main", "", "func main() {", "\tprintln(\"hello\")", "}")})
+	r.git("merge", "-q", "--no-ff", "-m", "merge feature", "feature")
 
 	// A branch that is never merged.
 	r.git("checkout", "-q", "-b", "wip")
 	slack := harness.SlackBotToken()
-	c7 := r.commit(bob, "wip bot", map[string]string{
+	c7 := r.Commit(bob, "wip bot", map[string]string{
 		"bot/notify.sh": lines("#!/bin/sh", "SLACK_BOT_TOKEN=\""+slack+"\"", "curl -H \"Authorization: Bearer $SLACK_BOT_TOKEN\""),
 	})
 	at(slack, "bot/notify.sh", 2, c7, bob)
@@ -225,7 +174,7 @@ func buildHistory(t *testing.T) *history {
 	// A commit reachable only from a tag.
 	r.git("checkout", "-q", "-b", "tmp")
 	pat2 := harness.GitHubPAT()
-	c8 := r.commit(alice, "hotfix", map[string]string{"hotfix/env.sh": lines("export GITHUB_TOKEN=" + pat2)})
+	c8 := r.Commit(alice, "hotfix", map[string]string{"hotfix/env.sh": lines("export GITHUB_TOKEN=" + pat2)})
 	at(pat2, "hotfix/env.sh", 1, c8, alice)
 	r.git("tag", "hotfix-1")
 	r.git("checkout", "-q", "main")
@@ -235,7 +184,7 @@ func buildHistory(t *testing.T) *history {
 	// strings: both skipped and counted.
 	binPAT, bigPAT := harness.GitHubPAT(), harness.GitHubPAT()
 	big := strings.Repeat("filler line of a large generated file\n", 200) + "token = \"" + bigPAT + "\"\n"
-	r.commit(alice, "assets", map[string]string{
+	r.Commit(alice, "assets", map[string]string{
 		"assets/blob.bin": "\x00\x01\x02 github_token: " + binPAT + "\n\x00",
 		"data/big.txt":    big,
 	})
@@ -247,7 +196,7 @@ func buildHistory(t *testing.T) *history {
 	acme := "acme_" + harness.RandomString("abcdefghijklmnopqrstuvwxyz0123456789", 32)
 	allowed, ignored := harness.GitHubPAT(), harness.GitHubPAT()
 	awsID := harness.AWSAccessKeyID()
-	c10 := r.gitAndCommit(bob, map[string]string{
+	c10 := r.Commit(bob, "more", map[string]string{
 		"svc/acme.go":    lines("package svc", "", "const key = \""+acme+"\"", ""),
 		"svc/test.go":    lines("package svc", "var fixture = \""+allowed+"\" // gitleaks:allow"),
 		"svc/ignored.go": lines("package svc", "", "var old = \""+ignored+"\""),
@@ -259,15 +208,13 @@ func buildHistory(t *testing.T) *history {
 	h.absent[ignored] = ".gitleaksignore"
 	h.plaintext = append(h.plaintext, allowed, ignored)
 	// .gitleaksignore is read from the worktree, as gitleaks does.
-	r.write(".gitleaksignore", lines("# reviewed", c10+":svc/ignored.go:github-pat:3"))
-	r.commit(alice, "ignore reviewed finding", nil)
+	if err := os.WriteFile(filepath.Join(r.Dir, ".gitleaksignore"), []byte(lines("# reviewed", c10+":svc/ignored.go:github-pat:3")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.Commit(alice, "ignore reviewed finding", nil)
 
 	h.commits = len(strings.Fields(r.git("rev-list", "--all")))
 	return h
-}
-
-func (r *repo) gitAndCommit(author string, files map[string]string) string {
-	return r.commit(author, "more", files)
 }
 
 func newSource(dir string, repos *scanner.Repos) scanner.Source {
@@ -279,12 +226,12 @@ func TestHistory(t *testing.T) {
 	st := openStore(t)
 	ctx := context.Background()
 	repos := &scanner.Repos{CacheDir: t.TempDir()}
-	res := scan(t, ctx, st, newSource(h.r.dir, repos))
+	res := scan(t, ctx, st, newSource(h.r.Dir, repos))
 	sr := res.results[0]
 	if sr.Status != inventory.SourceOK {
 		t.Fatalf("source failed: %s", sr.Error)
 	}
-	if sr.Name != "git:"+h.r.dir || sr.Kind != inventory.SourceGit {
+	if sr.Name != "git:"+h.r.Dir || sr.Kind != inventory.SourceGit {
 		t.Errorf("name/kind = %s/%s", sr.Name, sr.Kind)
 	}
 	keys := st.Keys()
@@ -308,14 +255,18 @@ func TestHistory(t *testing.T) {
 		}
 	}
 	var n int
-	st.DB().QueryRow(`SELECT count(*) FROM occurrences`).Scan(&n)
+	if err := st.DB().QueryRow(`SELECT count(*) FROM occurrences`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
 	if n != len(h.want) {
 		t.Errorf("occurrences = %d, want %d (one per planted secret)", n, len(h.want))
 	}
 	var repoCol string
-	st.DB().QueryRow(`SELECT DISTINCT repo FROM occurrences`).Scan(&repoCol)
-	if repoCol != h.r.dir {
-		t.Errorf("occurrence repo = %q, want %q", repoCol, h.r.dir)
+	if err := st.DB().QueryRow(`SELECT DISTINCT repo FROM occurrences`).Scan(&repoCol); err != nil {
+		t.Fatal(err)
+	}
+	if repoCol != h.r.Dir {
+		t.Errorf("occurrence repo = %q, want %q", repoCol, h.r.Dir)
 	}
 	want := map[string]int64{"commits": int64(h.commits), "commits_scanned": int64(h.commits), "changes_skipped": 2, "findings": int64(len(h.want))}
 	for k, v := range want {
@@ -329,7 +280,7 @@ func TestHistory(t *testing.T) {
 
 	// Incremental: an unchanged repository scans nothing and keeps every
 	// occurrence current; one new commit costs one commit.
-	res2 := scan(t, ctx, st, newSource(h.r.dir, repos))
+	res2 := scan(t, ctx, st, newSource(h.r.Dir, repos))
 	if s := res2.results[0].Stats; s["commits_scanned"] != 0 || s["commits"] != int64(h.commits) {
 		t.Errorf("re-scan stats = %v, want 0 commits scanned of %d", s, h.commits)
 	}
@@ -337,8 +288,8 @@ func TestHistory(t *testing.T) {
 		t.Errorf("re-scan occurrences_total = %d, want %d carried forward", got, len(h.want))
 	}
 	pat := harness.GitHubPAT()
-	c := h.r.commit(alice, "new", map[string]string{"late.env": lines("GITHUB_TOKEN=" + pat)})
-	res3 := scan(t, ctx, st, newSource(h.r.dir, repos))
+	c := h.r.Commit(alice, "new", map[string]string{"late.env": lines("GITHUB_TOKEN=" + pat)})
+	res3 := scan(t, ctx, st, newSource(h.r.Dir, repos))
 	if s := res3.results[0].Stats; s["commits_scanned"] != 1 || s["findings"] != 1 {
 		t.Errorf("scan after one commit: stats = %v, want 1 commit scanned, 1 finding", s)
 	}
@@ -356,7 +307,7 @@ func TestNoPlaintextInDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := scan(t, ctx, st, newSource(h.r.dir, &scanner.Repos{CacheDir: t.TempDir()}))
+	res := scan(t, ctx, st, newSource(h.r.Dir, &scanner.Repos{CacheDir: t.TempDir()}))
 	if res.results[0].Status != inventory.SourceOK {
 		t.Fatalf("source failed: %s", res.results[0].Error)
 	}
@@ -384,7 +335,9 @@ func TestNoPlaintextInDatabase(t *testing.T) {
 		}
 	}
 	var n int
-	st.DB().QueryRow(`SELECT count(*) FROM credentials`).Scan(&n)
+	if err := st.DB().QueryRow(`SELECT count(*) FROM credentials`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
 	if n == 0 {
 		t.Fatal("nothing was stored: the check would prove nothing")
 	}
@@ -397,14 +350,14 @@ func TestCorruptRepositoryFailsAlone(t *testing.T) {
 	ctx := context.Background()
 	good := newRepo(t)
 	pat := harness.GitHubPAT()
-	good.commit(alice, "one", map[string]string{"a.env": lines("GITHUB_TOKEN=" + pat)})
+	good.Commit(alice, "one", map[string]string{"a.env": lines("GITHUB_TOKEN=" + pat)})
 
 	// A repository with a truncated blob object.
 	bad := newRepo(t)
-	bad.commit(alice, "one", map[string]string{"a.txt": lines("hello", "world")})
-	bad.commit(alice, "two", map[string]string{"a.txt": lines("hello", "there", "world")})
+	bad.Commit(alice, "one", map[string]string{"a.txt": lines("hello", "world")})
+	bad.Commit(alice, "two", map[string]string{"a.txt": lines("hello", "there", "world")})
 	blob := bad.git("rev-parse", "HEAD:a.txt")
-	obj := filepath.Join(bad.dir, ".git", "objects", blob[:2], blob[2:])
+	obj := filepath.Join(bad.Dir, ".git", "objects", blob[:2], blob[2:])
 	if err := os.Chmod(obj, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -413,23 +366,23 @@ func TestCorruptRepositoryFailsAlone(t *testing.T) {
 	}
 	// A repository without its objects.
 	noObjects := newRepo(t)
-	noObjects.commit(alice, "one", map[string]string{"a.txt": "x\n"})
-	if err := os.RemoveAll(filepath.Join(noObjects.dir, ".git", "objects")); err != nil {
+	noObjects.Commit(alice, "one", map[string]string{"a.txt": "x\n"})
+	if err := os.RemoveAll(filepath.Join(noObjects.Dir, ".git", "objects")); err != nil {
 		t.Fatal(err)
 	}
 	missing := filepath.Join(t.TempDir(), "does-not-exist")
 
 	st := openStore(t)
 	repos := &scanner.Repos{CacheDir: t.TempDir()}
-	res := scan(t, ctx, st, newSource(bad.dir, repos), newSource(good.dir, repos), newSource(noObjects.dir, repos), newSource(missing, repos))
+	res := scan(t, ctx, st, newSource(bad.Dir, repos), newSource(good.Dir, repos), newSource(noObjects.Dir, repos), newSource(missing, repos))
 	byName := map[string]inventory.SourceResult{}
 	for _, r := range res.results {
 		byName[r.Name] = r
 	}
-	if r := byName["git:"+good.dir]; r.Status != inventory.SourceOK || r.Stats["findings"] != 1 {
+	if r := byName["git:"+good.Dir]; r.Status != inventory.SourceOK || r.Stats["findings"] != 1 {
 		t.Errorf("good repository: %s %s %v", r.Status, r.Error, r.Stats)
 	}
-	for _, d := range []string{bad.dir, noObjects.dir, missing} {
+	for _, d := range []string{bad.Dir, noObjects.Dir, missing} {
 		r := byName["git:"+d]
 		if r.Status != inventory.SourceFailed || r.Error == "" {
 			t.Errorf("%s: status %s, error %q; want failed with a reason", d, r.Status, r.Error)
@@ -458,7 +411,7 @@ func (c *cancelWriter) PutOccurrence(ctx context.Context, o *inventory.Occurrenc
 func TestCancellationLeavesScanIncomplete(t *testing.T) {
 	r := newRepo(t)
 	for i := range 40 {
-		r.commit(alice, "c", map[string]string{fmt.Sprintf("f%d.env", i): lines("GITHUB_TOKEN=" + harness.GitHubPAT())})
+		r.Commit(alice, "c", map[string]string{fmt.Sprintf("f%d.env", i): lines("GITHUB_TOKEN=" + harness.GitHubPAT())})
 	}
 	st := openStore(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -467,7 +420,7 @@ func TestCancellationLeavesScanIncomplete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := git.New(r.dir, &scanner.Repos{}, git.Options{Workers: 1})
+	src := git.New(r.Dir, &scanner.Repos{}, git.Options{Workers: 1})
 	_, err = scanner.Run(ctx, &cancelWriter{w, cancel}, []scanner.Source{src}, scanner.Options{})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("run error = %v, want context.Canceled", err)
@@ -483,7 +436,9 @@ func TestCancellationLeavesScanIncomplete(t *testing.T) {
 		t.Errorf("scan status = %s, want incomplete", sc.Status)
 	}
 	var n int
-	st.DB().QueryRow(`SELECT count(*) FROM scanned_commits`).Scan(&n)
+	if err := st.DB().QueryRow(`SELECT count(*) FROM scanned_commits`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
 	if n != 0 {
 		t.Errorf("a cancelled scan recorded %d commits as scanned", n)
 	}
@@ -495,10 +450,10 @@ func TestCancellationLeavesScanIncomplete(t *testing.T) {
 func TestIdenticalChangeDetectedOnce(t *testing.T) {
 	r := newRepo(t)
 	pat := harness.GitHubPAT()
-	r.commit(alice, "base", map[string]string{"a.txt": lines("x")})
-	c := r.commit(alice, "leak", map[string]string{"a.txt": lines("x", "GITHUB_TOKEN="+pat)})
+	r.Commit(alice, "base", map[string]string{"a.txt": lines("x")})
+	c := r.Commit(alice, "leak", map[string]string{"a.txt": lines("x", "GITHUB_TOKEN="+pat)})
 	clone := filepath.Join(t.TempDir(), "fork")
-	if out, err := exec.Command("git", "clone", "-q", "--mirror", r.dir, clone).CombinedOutput(); err != nil {
+	if out, err := exec.Command("git", "clone", "-q", "--mirror", r.Dir, clone).CombinedOutput(); err != nil {
 		t.Fatalf("clone: %v\n%s", err, out)
 	}
 	st := openStore(t)
@@ -510,7 +465,7 @@ func TestIdenticalChangeDetectedOnce(t *testing.T) {
 	sequential = true
 	defer func() { sequential = false }()
 	res := scan(t, context.Background(), st,
-		git.New(r.dir, repos, git.Options{Cache: cache}),
+		git.New(r.Dir, repos, git.Options{Cache: cache}),
 		git.New(clone, repos, git.Options{Cache: cache}))
 	var bytesScanned int64
 	for _, sr := range res.results {

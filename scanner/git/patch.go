@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -169,7 +170,7 @@ func (p *parser) line(l []byte) error {
 			p.cur.path = ""
 			return nil
 		}
-		p.cur.path = stripPrefix(unquoteName(name), "b/")
+		p.cur.path = strings.TrimPrefix(unquoteName(name), "b/")
 	case bytes.HasPrefix(l, []byte("index ")):
 		f := trimEOL(l[6:])
 		if i := bytes.IndexByte(f, ' '); i >= 0 {
@@ -258,13 +259,6 @@ func trimEOL(b []byte) []byte {
 	return b
 }
 
-func stripPrefix(s, prefix string) string {
-	if len(s) >= len(prefix) && s[:len(prefix)] == prefix {
-		return s[len(prefix):]
-	}
-	return s
-}
-
 // unquoteName reads a file name from a "+++ " line: C-quoted when it holds
 // special characters, else up to a tab (git appends one after names with
 // spaces).
@@ -286,33 +280,23 @@ func unquoteName(b []byte) string {
 			continue
 		}
 		i++
-		switch e := b[i]; e {
-		case 'a':
-			out = append(out, '\a')
-		case 'b':
-			out = append(out, '\b')
-		case 't':
-			out = append(out, '\t')
-		case 'n':
-			out = append(out, '\n')
-		case 'v':
-			out = append(out, '\v')
-		case 'f':
-			out = append(out, '\f')
-		case 'r':
-			out = append(out, '\r')
-		case '0', '1', '2', '3':
-			if i+2 < len(b) {
-				if v, err := strconv.ParseUint(string(b[i:i+3]), 8, 8); err == nil {
-					out = append(out, byte(v))
-					i += 2
-					continue
-				}
-			}
-			out = append(out, e)
-		default:
-			out = append(out, e)
+		e := b[i]
+		if k := strings.IndexByte(cEscapes, e); k >= 0 {
+			out = append(out, cEscaped[k])
+			continue
 		}
+		if e >= '0' && e <= '3' && i+2 < len(b) {
+			if v, err := strconv.ParseUint(string(b[i:i+3]), 8, 8); err == nil {
+				out = append(out, byte(v))
+				i += 2
+				continue
+			}
+		}
+		out = append(out, e)
 	}
 	return string(out)
 }
+
+// cEscapes are the letters of git's C-style escapes, standing for the
+// byte at the same index of cEscaped.
+const cEscapes, cEscaped = "abtnvfr", "\a\b\t\n\v\f\r"

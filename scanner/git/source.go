@@ -247,19 +247,7 @@ func listCommits(ctx context.Context, path string) ([]string, error) {
 		}
 		return nil, fmt.Errorf("list commits of %s: %v: %s", path, err, strings.TrimSpace(stderr.String()))
 	}
-	n := bytes.Count(out, []byte{'\n'})
-	commits := make([]string, 0, n)
-	for len(out) > 0 {
-		i := bytes.IndexByte(out, '\n')
-		if i < 0 {
-			i = len(out)
-		}
-		if i > 0 {
-			commits = append(commits, string(out[:i]))
-		}
-		out = out[min(i+1, len(out)):]
-	}
-	return commits, nil
+	return strings.Fields(string(out)), nil
 }
 
 // engine scans the patches of a list of commits of one repository.
@@ -302,7 +290,6 @@ func (e *engine) run(ctx context.Context, todo []string) error {
 	shards := make(chan []string)
 	jobs := make(chan *change, 256)
 	var gitWG, detWG sync.WaitGroup
-	fail := func(err error) { cancel(err) }
 
 	for range workers {
 		gitWG.Add(1)
@@ -310,7 +297,7 @@ func (e *engine) run(ctx context.Context, todo []string) error {
 			defer gitWG.Done()
 			for shard := range shards {
 				if err := e.logShard(ctx, shard, jobs); err != nil {
-					fail(err)
+					cancel(err)
 					return
 				}
 				e.commitsDone.Add(int64(len(shard)))
@@ -324,7 +311,7 @@ func (e *engine) run(ctx context.Context, todo []string) error {
 			defer detWG.Done()
 			for c := range jobs {
 				if err := e.detectChange(ctx, c); err != nil {
-					fail(err)
+					cancel(err)
 				}
 			}
 		}()
@@ -358,10 +345,7 @@ feed:
 	close(jobs)
 	detWG.Wait()
 	close(progressDone)
-	if err := context.Cause(ctx); err != nil {
-		return err
-	}
-	return nil
+	return context.Cause(ctx)
 }
 
 // logShard runs one `git log -p` over shard and hands its changes on.
@@ -442,9 +426,7 @@ func (e *engine) detectChange(ctx context.Context, c *change) error {
 	}
 	keys := e.sink.Keys()
 	var hits []hit
-	var n int64
 	for _, h := range c.hunks {
-		n += int64(len(h.raw))
 		f := detect.Fragment{Raw: string(h.raw), FilePath: c.path, StartLine: h.start}
 		if e.byCommit {
 			f.CommitSHA = c.commit.sha
@@ -461,13 +443,26 @@ func (e *engine) detectChange(ctx context.Context, c *change) error {
 	if ctx.Err() != nil {
 		return nil
 	}
-	e.sink.Add("bytes_scanned", n)
+	e.sink.Add("bytes_scanned", c.addedBytes())
 	e.src.opts.Cache.store(c.key, hits)
 	return e.report(ctx, c, hits)
 }
 
 // report records the hits of change c as occurrences in c's commit.
 func (e *engine) report(ctx context.Context, c *change, hits []hit) error {
+	if len(hits) == 0 {
+		return nil
+	}
+	// What the occurrences of one change share: its date and the
+	// CODEOWNERS of its path.
+	var date *time.Time
+	if !c.commit.date.IsZero() {
+		date = &c.commit.date
+	}
+	var detail map[string]any
+	if co := e.owners.Owners(c.path); len(co) > 0 {
+		detail = map[string]any{"codeowners": strings.Join(co, " ")}
+	}
 	var n int64
 	for _, h := range hits {
 		if e.ignore.Ignored(c.commit.sha, c.path, h.rule, h.line) {
@@ -475,15 +470,6 @@ func (e *engine) report(ctx context.Context, c *change, hits []hit) error {
 		}
 		if err := e.sink.Credential(ctx, h.cred); err != nil {
 			return err
-		}
-		var date *time.Time
-		if !c.commit.date.IsZero() {
-			d := c.commit.date
-			date = &d
-		}
-		var detail map[string]any
-		if co := e.owners.Owners(c.path); len(co) > 0 {
-			detail = map[string]any{"codeowners": strings.Join(co, " ")}
 		}
 		if err := e.sink.Occurrence(ctx, &inventory.Occurrence{
 			CredentialKey: h.cred.Key,
