@@ -10,7 +10,6 @@ package harness
 import (
 	"bufio"
 	"bytes"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -46,7 +45,7 @@ func Vault(t testing.TB) *VaultServer {
 	if err != nil {
 		t.Fatalf("harness: %v\n\tbuild OpenBao once with `bash scripts/bao.sh` (or `make bao`) from the repo root,\n\tor set NHI_BAO to a bao/vault binary", err)
 	}
-	token := "root-" + randomHex(t, 12)
+	token := "root-" + Hex(24)
 	home := t.TempDir()
 	env := []string{"HOME=" + home}
 	for _, kv := range os.Environ() {
@@ -233,14 +232,6 @@ func repoRoot() (string, error) {
 			return "", fmt.Errorf("no go.mod with module %s above %s", modulePath, wd)
 		}
 	}
-}
-
-func randomHex(t testing.TB, n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatalf("harness: random: %v", err)
-	}
-	return hex.EncodeToString(b)
 }
 
 // syncBuffer collects a server's output for failure messages.

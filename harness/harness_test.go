@@ -9,6 +9,22 @@ import (
 	"testing"
 )
 
+// send does req and returns the body, failing the test (naming the request
+// what) unless the answer is 200 OK.
+func send(t *testing.T, what string, req *http.Request) []byte {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s: %s: %s", what, resp.Status, b)
+	}
+	return b
+}
+
 func TestVaultKVRoundTrip(t *testing.T) {
 	v := Vault(t)
 	do := func(method, path, body string) []byte {
@@ -19,16 +35,7 @@ func TestVaultKVRoundTrip(t *testing.T) {
 		}
 		req.Header.Set("X-Vault-Token", v.RootToken)
 		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("%s %s: %s: %s", method, path, resp.Status, b)
-		}
-		return b
+		return send(t, method+" "+path, req)
 	}
 	do("POST", "/v1/secret/data/harness/app", `{"data":{"api_key":"s3cr3t"}}`)
 	var got struct {
@@ -58,16 +65,7 @@ func TestMotoIAM(t *testing.T) {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		// moto routes by the credential scope's service; it does not check signatures.
 		req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("%s: %s: %s", form.Get("Action"), resp.Status, b)
-		}
-		return string(b)
+		return string(send(t, form.Get("Action"), req))
 	}
 	call(url.Values{"Action": {"CreateUser"}, "Version": {"2010-05-08"}, "UserName": {"ci-deployer"}})
 	if out := call(url.Values{"Action": {"ListUsers"}, "Version": {"2010-05-08"}}); !strings.Contains(out, "<UserName>ci-deployer</UserName>") {

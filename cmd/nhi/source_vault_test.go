@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,30 +10,11 @@ import (
 	"github.com/nhi-inventory/nhi/harness"
 )
 
-// vaultPut writes through the HTTP API as root, failing the test on error.
-func vaultPut(t *testing.T, srv *harness.VaultServer, path, body string) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, srv.Addr+"/v1/"+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("X-Vault-Token", srv.RootToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("POST %s: %v", path, err)
-	}
-	out, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		t.Fatalf("POST %s: %s\n%s", path, resp.Status, out)
-	}
-}
-
 func TestScanVaultCLI(t *testing.T) {
 	srv := harness.Vault(t)
 	value := harness.StripeLiveKey()
-	vaultPut(t, srv, "secret/data/billing/stripe", `{"data":{"api_key":"`+value+`"}}`)
-	vaultPut(t, srv, "secret/metadata/billing/stripe", `{"custom_metadata":{"owner":"billing"}}`)
+	vaultDo(t, srv, "POST", "secret/data/billing/stripe", map[string]any{"data": map[string]any{"api_key": value}})
+	vaultDo(t, srv, "POST", "secret/metadata/billing/stripe", map[string]any{"custom_metadata": map[string]any{"owner": "billing"}})
 	dir := t.TempDir()
 	db := filepath.Join(dir, "nhi.db")
 
@@ -82,12 +61,17 @@ func TestScanVaultCLI(t *testing.T) {
 	t.Setenv("VAULT_TOKEN", "")
 	t.Setenv("NHI_TEST_VAULT_TOKEN", srv.RootToken)
 	cfg := filepath.Join(dir, "nhi.yaml")
-	os.WriteFile(cfg, []byte("vault:\n  servers:\n    - address: "+srv.Addr+"\n      token_env: NHI_TEST_VAULT_TOKEN\n      include_mounts: [secret]\n"), 0o644)
+	writeVaultConfig(t, cfg, "vault:\n  servers:\n    - address: "+srv.Addr+"\n      token_env: NHI_TEST_VAULT_TOKEN\n      include_mounts: [secret]\n")
 	if code, out, errs := nhi(t, "scan", "--db", db, "--config", cfg, "--format", "json"); code != 0 {
 		t.Fatalf("config scan exit %d: %s %s", code, out, errs)
 	}
 
-	for _, b := range [][]byte{vaultTestRead(t, db), vaultTestReadOptional(db + "-wal")} {
+	stored, err := os.ReadFile(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wal, _ := os.ReadFile(db + "-wal") // absent once checkpointed
+	for _, b := range [][]byte{stored, wal} {
 		for _, s := range []string{value, srv.RootToken} {
 			if bytes.Contains(b, []byte(s)) {
 				t.Fatalf("a secret (%s) is in the database", s[:4])
@@ -100,9 +84,9 @@ func TestVaultUsageErrors(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "nhi.db")
 	withToken := filepath.Join(dir, "token.yaml")
-	os.WriteFile(withToken, []byte("vault:\n  servers:\n    - address: http://127.0.0.1:1\n      token: "+harness.VaultToken()+"\n"), 0o644)
+	writeVaultConfig(t, withToken, "vault:\n  servers:\n    - address: http://127.0.0.1:1\n      token: "+harness.VaultToken()+"\n")
 	emptyEnv := filepath.Join(dir, "empty.yaml")
-	os.WriteFile(emptyEnv, []byte("vault:\n  servers:\n    - address: http://127.0.0.1:1\n      token_env: NHI_TEST_UNSET_TOKEN\n"), 0o644)
+	writeVaultConfig(t, emptyEnv, "vault:\n  servers:\n    - address: http://127.0.0.1:1\n      token_env: NHI_TEST_UNSET_TOKEN\n")
 	t.Setenv("VAULT_ADDR", "")
 	t.Setenv("VAULT_TOKEN", "")
 	t.Setenv("NHI_TEST_UNSET_TOKEN", "")
@@ -129,16 +113,9 @@ func TestVaultUsageErrors(t *testing.T) {
 	}
 }
 
-func vaultTestRead(t *testing.T, p string) []byte {
+func writeVaultConfig(t *testing.T, p, body string) {
 	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return b
-}
-
-func vaultTestReadOptional(p string) []byte {
-	b, _ := os.ReadFile(p)
-	return b
 }

@@ -86,8 +86,8 @@ func WriteDemoAccount(dir string, now time.Time) error {
 		return err
 	}
 
-	type tag struct{ Key, Value string }
-	type ref struct{ PolicyName, PolicyArn string }
+	type tag = detailTag
+	type ref = detailPolicyRef
 	type inline struct {
 		PolicyName     string
 		PolicyDocument any

@@ -100,7 +100,7 @@ func TestUnreachableEndpointFailsTheSourceNotTheScan(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	res := runScan(t, filepath.Join(t.TempDir(), "nhi.db"), NewLive(LiveOptions{Endpoint: dead}), NewCredentialReport(report, nil))
+	res := runScan(t, filepath.Join(t.TempDir(), "nhi.db"), NewLive(LiveOptions{Endpoint: dead}), NewCredentialReport(report))
 	took := time.Since(start)
 	live, off := res.results[0], res.results[1]
 	if live.Status != inventory.SourceFailed || !strings.Contains(live.Error, "cannot reach AWS") {

@@ -5,10 +5,10 @@ import (
 	"database/sql"
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
-	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
@@ -30,12 +30,8 @@ func motoEnv(t *testing.T) *harness.MotoServer {
 	t.Setenv("AWS_SESSION_TOKEN", "")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	for _, kv := range m.Env() {
-		for i := 0; i < len(kv); i++ {
-			if kv[i] == '=' {
-				t.Setenv(kv[:i], kv[i+1:])
-				break
-			}
-		}
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
 	}
 	return m
 }
@@ -197,5 +193,3 @@ func mustJSON(t *testing.T, v any) string {
 	}
 	return string(b)
 }
-
-var _ = awssdk.String

@@ -33,8 +33,6 @@ type LiveOptions struct {
 	Region string
 	// Concurrency bounds parallel IAM calls (default 8).
 	Concurrency int
-	// Now is the scan's clock (default time.Now).
-	Now func() time.Time
 	// Endpoint overrides the IAM and STS endpoint. Empty leaves it to the
 	// SDK, which honours AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_IAM).
 	Endpoint string
@@ -54,9 +52,6 @@ type live struct{ opts LiveOptions }
 func NewLive(opts LiveOptions) scanner.Source {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 8
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
 	}
 	if opts.ReportWait <= 0 {
 		opts.ReportWait = 2 * time.Minute
@@ -115,7 +110,7 @@ func (s *live) loadConfig(ctx context.Context) (awssdk.Config, error) {
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, fns...)
 	if err != nil {
-		return cfg, fmt.Errorf("load AWS configuration (%s): %w", s.Target(), err)
+		return cfg, fmt.Errorf("load AWS configuration (%s): %w; check that the profile exists (`aws configure list-profiles`) and that AWS_CONFIG_FILE, if set, names your config", s.Target(), err)
 	}
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1" // IAM is global; any region signs
@@ -297,20 +292,19 @@ func (c *collector) collect(ctx context.Context) {
 	// Managed policies attached anywhere: their default versions decide
 	// privilege.
 	arns := map[string]string{}
-	for _, u := range c.acct.users {
-		for _, p := range u.attached {
+	addRefs := func(ps []policyRef) {
+		for _, p := range ps {
 			arns[p.arn] = p.name
 		}
+	}
+	for _, u := range c.acct.users {
+		addRefs(u.attached)
 	}
 	for _, g := range c.acct.groups {
-		for _, p := range g.attached {
-			arns[p.arn] = p.name
-		}
+		addRefs(g.attached)
 	}
 	for _, r := range c.acct.roles {
-		for _, p := range r.attached {
-			arns[p.arn] = p.name
-		}
+		addRefs(r.attached)
 	}
 	tasks = tasks[:0]
 	for _, arn := range sortedKeys(arns) {

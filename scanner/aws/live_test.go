@@ -2,7 +2,7 @@ package aws
 
 import (
 	"context"
-	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -150,7 +150,7 @@ func TestLiveScanAgainstMoto(t *testing.T) {
 		t.Helper()
 		i, ok := ids[key]
 		if !ok {
-			t.Fatalf("identity %s missing; have %v", key, slices.Sorted(mapKeys(ids)))
+			t.Fatalf("identity %s missing; have %v", key, slices.Sorted(maps.Keys(ids)))
 		}
 		return i
 	}
@@ -265,18 +265,6 @@ func TestLiveScanAgainstMoto(t *testing.T) {
 		}
 	}
 	if n := len(creds); n != 4 {
-		t.Errorf("%d credentials, want 4 (3 access keys, 1 console password): %v", n, slices.Sorted(mapKeys(creds)))
+		t.Errorf("%d credentials, want 4 (3 access keys, 1 console password): %v", n, slices.Sorted(maps.Keys(creds)))
 	}
 }
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
-
-var _ = fmt.Sprintf

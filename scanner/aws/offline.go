@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/scanner"
@@ -19,8 +18,6 @@ type OfflineOptions struct {
 	// AuthorizationDetails are JSON files of
 	// `aws iam get-account-authorization-details`.
 	AuthorizationDetails []string
-	// Now is the scan's clock (default time.Now); ages are relative to it.
-	Now func() time.Time
 }
 
 type offline struct {
@@ -35,23 +32,22 @@ type offline struct {
 // privileges from the details, console passwords, MFA and key ages and
 // last use from the report.
 func NewOffline(opts OfflineOptions) scanner.Source {
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	return &offline{opts: opts, name: "aws:offline:" + strings.Join(append(append([]string{}, opts.CredentialReports...), opts.AuthorizationDetails...), ",")}
+	s := &offline{opts: opts}
+	s.name = "aws:offline:" + s.Target()
+	return s
 }
 
 // NewCredentialReport returns a source over one credential report CSV.
-func NewCredentialReport(path string, now func() time.Time) scanner.Source {
-	s := NewOffline(OfflineOptions{CredentialReports: []string{path}, Now: now}).(*offline)
+func NewCredentialReport(path string) scanner.Source {
+	s := NewOffline(OfflineOptions{CredentialReports: []string{path}}).(*offline)
 	s.name = "aws:credential-report:" + path
 	return s
 }
 
 // NewAuthorizationDetails returns a source over one authorization-details
 // JSON export.
-func NewAuthorizationDetails(path string, now func() time.Time) scanner.Source {
-	s := NewOffline(OfflineOptions{AuthorizationDetails: []string{path}, Now: now}).(*offline)
+func NewAuthorizationDetails(path string) scanner.Source {
+	s := NewOffline(OfflineOptions{AuthorizationDetails: []string{path}}).(*offline)
 	s.name = "aws:authorization-details:" + path
 	return s
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -106,8 +107,8 @@ func TestOfflineExportsGiveTheSameIdentitiesAsLive(t *testing.T) {
 		}
 	}
 	live, off := identities(t, liveRes.store), identities(t, offRes.store)
-	if !slices.Equal(slices.Sorted(mapKeys(live)), slices.Sorted(mapKeys(off))) {
-		t.Fatalf("identity keys differ:\nlive    %v\noffline %v", slices.Sorted(mapKeys(live)), slices.Sorted(mapKeys(off)))
+	if !slices.Equal(slices.Sorted(maps.Keys(live)), slices.Sorted(maps.Keys(off))) {
+		t.Fatalf("identity keys differ:\nlive    %v\noffline %v", slices.Sorted(maps.Keys(live)), slices.Sorted(maps.Keys(off)))
 	}
 	for k, l := range live {
 		if a, b := comparable(l), comparable(off[k]); a != b {
@@ -133,8 +134,8 @@ func TestOfflineExportsGiveTheSameIdentitiesAsLive(t *testing.T) {
 
 	// Each file alone: the report gives the users (no roles, no owners);
 	// the details give users and roles with owners and privileges.
-	onlyReport := identities(t, runScan(t, filepath.Join(dir, "r.db"), NewCredentialReport(report, nil)).store)
-	onlyDetails := identities(t, runScan(t, filepath.Join(dir, "d.db"), NewAuthorizationDetails(details, nil)).store)
+	onlyReport := identities(t, runScan(t, filepath.Join(dir, "r.db"), NewCredentialReport(report)).store)
+	onlyDetails := identities(t, runScan(t, filepath.Join(dir, "d.db"), NewAuthorizationDetails(details)).store)
 	for k, l := range live {
 		d, ok := onlyDetails[k]
 		if !ok || d.Kind != l.Kind || d.Owner != l.Owner || d.Privileges != l.Privileges || d.CreatedAt != l.CreatedAt {
@@ -227,7 +228,7 @@ func TestOfflineAWSFormats(t *testing.T) {
 	os.WriteFile(rp, []byte(csv), 0o600)
 	os.WriteFile(dp, []byte(details), 0o600)
 
-	res := runScan(t, filepath.Join(dir, "nhi.db"), NewOffline(OfflineOptions{CredentialReports: []string{rp}, AuthorizationDetails: []string{dp}, Now: func() time.Time { return now }}))
+	res := runScan(t, filepath.Join(dir, "nhi.db"), NewOffline(OfflineOptions{CredentialReports: []string{rp}, AuthorizationDetails: []string{dp}}))
 	if r := res.results[0]; r.Status != inventory.SourceOK || len(r.ItemErrors) > 0 {
 		t.Fatalf("%+v", r)
 	}
@@ -282,7 +283,7 @@ func TestOfflineBadFileFailsTheSource(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "x.json")
 	os.WriteFile(p, []byte(`{"hello": 1}`), 0o600)
-	res := runScan(t, filepath.Join(dir, "nhi.db"), NewAuthorizationDetails(p, nil), NewCredentialReport(filepath.Join(dir, "missing.csv"), nil))
+	res := runScan(t, filepath.Join(dir, "nhi.db"), NewAuthorizationDetails(p), NewCredentialReport(filepath.Join(dir, "missing.csv")))
 	for _, r := range res.results {
 		if r.Status != inventory.SourceFailed || r.Error == "" {
 			t.Errorf("%s: %s %q", r.Name, r.Status, r.Error)

@@ -104,22 +104,30 @@ func (sc *scan) putKV(ctx context.Context, vp string, c *inventory.Credential) {
 	})
 }
 
-// kv2List LISTs mount/metadata/dir and queues a task per key.
-func (sc *scan) kv2List(mnt, dir string) task {
+// kvList LISTs prefix+dir, queues a kvList of each sub-directory and calls
+// secret with the path (dir+key) of each secret.
+func (sc *scan) kvList(prefix, dir string, secret func(ctx context.Context, add func(task), p string)) task {
 	return func(ctx context.Context, add func(task)) {
-		keys, rerr := sc.c.list(ctx, mnt+"metadata/"+dir)
+		keys, rerr := sc.c.list(ctx, prefix+dir)
 		if rerr != nil {
 			sc.itemError(rerr)
 			return
 		}
 		for _, k := range keys {
 			if strings.HasSuffix(k, "/") {
-				add(sc.kv2List(mnt, dir+k))
+				add(sc.kvList(prefix, dir+k, secret))
 			} else {
-				add(sc.kv2Secret(mnt, dir+k))
+				secret(ctx, add, dir+k)
 			}
 		}
 	}
+}
+
+// kv2List walks mount/metadata/ from dir and queues a kv2Secret per secret.
+func (sc *scan) kv2List(mnt, dir string) task {
+	return sc.kvList(mnt+"metadata/", dir, func(_ context.Context, add func(task), p string) {
+		add(sc.kv2Secret(mnt, p))
+	})
 }
 
 // kv2Secret reads one secret's metadata (and, with Fingerprint, the values
@@ -252,27 +260,17 @@ func (sc *scan) fingerprints(ctx context.Context, mnt, p string, versions []int6
 	return out, currentFP
 }
 
-// kv1List LISTs a KV v1 mount; its secrets are recorded by path only.
+// kv1List walks a KV v1 mount from dir; its secrets are recorded by path
+// only.
 func (sc *scan) kv1List(mnt, dir string) task {
-	return func(ctx context.Context, add func(task)) {
-		keys, rerr := sc.c.list(ctx, mnt+dir)
-		if rerr != nil {
-			sc.itemError(rerr)
-			return
-		}
-		for _, k := range keys {
-			if strings.HasSuffix(k, "/") {
-				add(sc.kv1List(mnt, dir+k))
-				continue
-			}
-			vp := sc.vaultPath(mnt, dir+k)
-			sc.putKV(ctx, vp, &inventory.Credential{
-				Key:         sc.kvKey(vp),
-				Type:        TypeKVSecret,
-				Status:      "active",
-				VaultStatus: inventory.VaultVaulted,
-				Attrs:       map[string]any{"kv_version": 1, "mount": mnt, "path": dir + k},
-			})
-		}
-	}
+	return sc.kvList(mnt, dir, func(ctx context.Context, _ func(task), p string) {
+		vp := sc.vaultPath(mnt, p)
+		sc.putKV(ctx, vp, &inventory.Credential{
+			Key:         sc.kvKey(vp),
+			Type:        TypeKVSecret,
+			Status:      "active",
+			VaultStatus: inventory.VaultVaulted,
+			Attrs:       map[string]any{"kv_version": 1, "mount": mnt, "path": p},
+		})
+	})
 }

@@ -214,7 +214,7 @@ func (sc *scan) check(ctx context.Context) error {
 		if rerr.Status == 403 {
 			return fmt.Errorf("vault %s rejected the token (403): set VAULT_TOKEN to a valid token with the nhi-scan policy", sc.opts.Address)
 		}
-		return fmt.Errorf("vault %s: token lookup failed: %s", sc.opts.Address, rerr.Error())
+		return fmt.Errorf("vault %s: token lookup failed: %s; check VAULT_TOKEN (or token_env) and VAULT_NAMESPACE, then scan again", sc.opts.Address, rerr.Error())
 	}
 	return nil
 }

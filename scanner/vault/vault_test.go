@@ -224,6 +224,7 @@ func scanInto(t *testing.T, sources ...scanner.Source) *result {
 }
 
 func hostOf(t *testing.T, addr string) string {
+	t.Helper()
 	u, err := url.Parse(addr)
 	if err != nil {
 		t.Fatal(err)
