@@ -124,7 +124,7 @@ func runScan(ctx context.Context, cmd *cobra.Command, g *globals, o *scanOpts, f
 		cache = defaultCacheDir()
 	}
 	env := &scanEnv{
-		configDir:    cfg.dir,
+		config:       cfg,
 		repos:        &scanner.Repos{CacheDir: cache, Token: os.Getenv("GIT_TOKEN")},
 		disableRules: cfg.disable,
 	}

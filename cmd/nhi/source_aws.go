@@ -2,7 +2,6 @@ package main
 
 import (
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
@@ -51,10 +50,8 @@ func (a *awsFamily) flags(fs *pflag.FlagSet) {
 
 func (a *awsFamily) sources(section *yaml.Node, env *scanEnv) ([]scanner.Source, error) {
 	var sec awsSection
-	if section != nil {
-		if err := section.Decode(&sec); err != nil {
-			return nil, usageError("nhi.yaml aws: %v (expected aws: {accounts: [{profile: P, region: R}], credential_reports: [FILE], authorization_details: [FILE]})", err)
-		}
+	if err := decodeStrict(section, &sec); err != nil {
+		return nil, usageError("nhi.yaml aws: %v (expected aws: {accounts: [{profile, region, endpoint}], credential_reports: [FILE], authorization_details: [FILE], concurrency: N})", err)
 	}
 	if sec.Concurrency < 0 {
 		return nil, usageError("nhi.yaml aws.concurrency must be positive, not %d", sec.Concurrency)
@@ -83,17 +80,15 @@ func (a *awsFamily) sources(section *yaml.Node, env *scanEnv) ([]scanner.Source,
 		addLive(aws.LiveOptions{Profile: acct.Profile, Region: acct.Region, Endpoint: acct.Endpoint})
 	}
 
+	cfg := env.config
 	resolve := func(flag string, fromFlags, fromConfig []string) ([]string, error) {
 		files := append([]string{}, fromFlags...)
 		for _, f := range fromConfig {
-			if !filepath.IsAbs(f) && env.configDir != "" {
-				f = filepath.Join(env.configDir, f)
-			}
-			files = append(files, f)
+			files = append(files, cfg.resolve(f))
 		}
 		for _, f := range files {
 			if fi, err := os.Stat(f); err != nil || fi.IsDir() {
-				return nil, usageError("%s %s: not a readable file", flag, f)
+				return nil, usageError("%s %s: not a readable file; give the path of an existing export (relative paths in nhi.yaml are from its directory)", flag, f)
 			}
 		}
 		return files, nil

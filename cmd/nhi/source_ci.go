@@ -55,10 +55,7 @@ func (c *ciFamily) sources(section *yaml.Node, env *scanEnv) ([]scanner.Source, 
 		}
 	}
 	for _, p := range sec.Paths {
-		if !filepath.IsAbs(p) && env.configDir != "" {
-			p = filepath.Join(env.configDir, p)
-		}
-		if err := addDir(p); err != nil {
+		if err := addDir(env.config.resolve(p)); err != nil {
 			return nil, err
 		}
 	}

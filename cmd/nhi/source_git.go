@@ -1,8 +1,6 @@
 package main
 
 import (
-	"path/filepath"
-
 	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
 
@@ -60,10 +58,7 @@ func (g *gitFamily) targets(section *yaml.Node, env *scanEnv) []string {
 		add(t)
 	}
 	for _, t := range sec.Repos {
-		if !scanner.IsURL(t) && !filepath.IsAbs(t) && env.configDir != "" {
-			t = filepath.Join(env.configDir, t)
-		}
-		add(t)
+		add(env.config.resolve(t))
 	}
 	return out
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
@@ -60,13 +58,14 @@ func (v *vaultFamily) sources(section *yaml.Node, env *scanEnv) ([]scanner.Sourc
 		o.IncludeMounts = append(o.IncludeMounts, v.include...)
 		o.ExcludeMounts = append(o.ExcludeMounts, v.exclude...)
 		o.Fingerprint = o.Fingerprint || v.fingerprint
-		key := strings.TrimRight(o.Address, "/") + "\x00" + o.Namespace
-		if seen[key] {
-			return
+		// One source per server and namespace, as its name says.
+		s := vault.New(o)
+		if !seen[s.Name()] {
+			seen[s.Name()] = true
+			out = append(out, s)
 		}
-		seen[key] = true
-		out = append(out, vault.New(o))
 	}
+	cfg := env.config
 	for i, s := range sec.Servers {
 		if s.Token != "" {
 			return nil, usageError("nhi.yaml vault.servers[%d].token: a token in the config file is refused; put it in an environment variable and name it with token_env", i)
@@ -82,11 +81,9 @@ func (v *vaultFamily) sources(section *yaml.Node, env *scanEnv) ([]scanner.Sourc
 		if token == "" {
 			return nil, usageError("nhi.yaml vault.servers[%d] (%s): environment variable %s (token_env) is empty; set it to a token with the nhi-scan policy", i, s.Address, tokenEnv)
 		}
-		cacert := s.CACert
+		cacert := cfg.resolve(s.CACert)
 		if cacert == "" {
 			cacert = os.Getenv("VAULT_CACERT")
-		} else if !filepath.IsAbs(cacert) && env.configDir != "" {
-			cacert = filepath.Join(env.configDir, cacert)
 		}
 		add(vault.Options{Address: s.Address, Token: token, Namespace: s.Namespace, CACert: cacert,
 			IncludeMounts: s.IncludeMounts, ExcludeMounts: s.ExcludeMounts, Fingerprint: s.Fingerprint})

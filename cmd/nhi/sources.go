@@ -28,8 +28,8 @@ func families() []sourceFamily {
 
 // scanEnv is what every family may use when building its sources.
 type scanEnv struct {
-	// configDir resolves relative paths in nhi.yaml.
-	configDir string
+	// config is nhi.yaml; config.resolve makes its relative paths absolute.
+	config *fileConfig
 	// gitTargets are every repository given by --git or git.repos (paths
 	// or URLs), for families that look inside repositories (CI).
 	gitTargets []string
