@@ -1,8 +1,9 @@
 // Package git is nhi's git history source: every commit reachable from
 // every branch, tag and remote-tracking ref of a repository, scanned for
-// secrets in what each commit adds, as gitleaks scans a repository, with
-// the patches produced by several `git log -p` processes in parallel and
-// identical changes detected once.
+// secrets in what each commit adds, as gitleaks scans a repository. The
+// added lines come from the blobs each commit changes (`git log --raw`,
+// `git cat-file --batch`, each blob read once) and an in-process line
+// diff, on all cores; identical changes are detected once.
 package git
 
 import (
@@ -17,14 +18,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	gogit "github.com/go-git/go-git/v5"
-	"github.com/zricethezav/gitleaks/v8/detect"
 
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/rules"
@@ -129,21 +126,26 @@ func (s *Source) Scan(ctx context.Context, sink scanner.Sink) error {
 		// Nothing new: the rules need not even be compiled.
 		return sink.Ledger().MarkRepoScanned(ctx, repoID, digest, all)
 	}
-	rs, err := rules.Load(ropts)
-	if err != nil {
-		return fmt.Errorf("detection rules of %s: %w", s.target, err)
-	}
 	e := &engine{
-		src:      s,
-		sink:     sink,
-		path:     path,
-		repoID:   repoID,
-		rules:    rs,
-		ignore:   rules.ParseIgnore(ign),
-		byCommit: hasCommitAllowlist(rs),
-		owners:   owners,
+		src:    s,
+		sink:   sink,
+		path:   path,
+		repoID: repoID,
+		ignore: rules.ParseIgnore(ign),
+		owners: owners,
 	}
-	if err := e.run(ctx, todo); err != nil {
+	// The rules compile (a fifth of a second) while git lists the changes.
+	loaded := make(chan error, 1)
+	go func() {
+		rs, err := rules.Load(ropts)
+		if err != nil {
+			loaded <- fmt.Errorf("detection rules of %s: %w", s.target, err)
+			return
+		}
+		e.rules, e.byCommit, e.det = rs, hasCommitAllowlist(rs), rs.NewFilteredDetector()
+		loaded <- nil
+	}()
+	if err := e.run(ctx, todo, loaded); err != nil {
 		return err
 	}
 	if err := sink.Ledger().MarkRepoScanned(ctx, repoID, digest, all); err != nil {
@@ -248,249 +250,6 @@ func listCommits(ctx context.Context, path string) ([]string, error) {
 		return nil, fmt.Errorf("list commits of %s: %v: %s", path, err, strings.TrimSpace(stderr.String()))
 	}
 	return strings.Fields(string(out)), nil
-}
-
-// engine scans the patches of a list of commits of one repository.
-type engine struct {
-	src      *Source
-	sink     scanner.Sink
-	path     string
-	repoID   string
-	rules    *rules.Ruleset
-	det      *detect.Detector
-	ignore   rules.Ignore
-	byCommit bool // commit allowlists exist: cache per commit
-	// owners is the repository's CODEOWNERS at HEAD: who owns each path
-	// is recorded on the occurrence, for owner resolution.
-	owners *scanner.CodeOwners
-
-	commitsDone atomic.Int64
-}
-
-// nextShard is how many commits the next git process gets (guided
-// self-scheduling): large shards first, since every process starts with a
-// cold delta-base cache (measured on 10,000 commits: 1 process 3.7 s of
-// CPU, 4 processes 4.2 s, 16 processes 4.9 s, 64 processes 5.5 s),
-// shrinking towards the end so that the workers finish together.
-func nextShard(remaining, total, workers int) int {
-	s := remaining / (2 * workers)
-	s = max(s, total/(6*workers), 100)
-	return min(s, remaining)
-}
-
-func (e *engine) run(ctx context.Context, todo []string) error {
-	if len(todo) == 0 {
-		return nil
-	}
-	e.det = e.rules.NewDetector()
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	workers := e.src.opts.Workers
-
-	shards := make(chan []string)
-	jobs := make(chan *change, 256)
-	var gitWG, detWG sync.WaitGroup
-
-	for range workers {
-		gitWG.Add(1)
-		go func() {
-			defer gitWG.Done()
-			for shard := range shards {
-				if err := e.logShard(ctx, shard, jobs); err != nil {
-					cancel(err)
-					return
-				}
-				e.commitsDone.Add(int64(len(shard)))
-				e.sink.Add("commits_scanned", int64(len(shard)))
-			}
-		}()
-	}
-	for range workers {
-		detWG.Add(1)
-		go func() {
-			defer detWG.Done()
-			for c := range jobs {
-				if err := e.detectChange(ctx, c); err != nil {
-					cancel(err)
-				}
-			}
-		}()
-	}
-	progressDone := make(chan struct{})
-	go func() {
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-progressDone:
-				return
-			case <-t.C:
-				e.sink.Progress(fmt.Sprintf("%s: %d/%d commits", e.src.target, e.commitsDone.Load(), len(todo)))
-			}
-		}
-	}()
-
-feed:
-	for i := 0; i < len(todo); {
-		n := nextShard(len(todo)-i, len(todo), workers)
-		select {
-		case shards <- todo[i : i+n]:
-			i += n
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(shards)
-	gitWG.Wait()
-	close(jobs)
-	detWG.Wait()
-	close(progressDone)
-	return context.Cause(ctx)
-}
-
-// logShard runs one `git log -p` over shard and hands its changes on.
-func (e *engine) logShard(ctx context.Context, shard []string, jobs chan<- *change) error {
-	args := []string{}
-	if max := e.src.opts.MaxBlobSize; max > 0 {
-		// git treats blobs over core.bigFileThreshold as binary without
-		// reading them: "Binary files ... differ", skipped and counted.
-		args = append(args, "-c", "core.bigFileThreshold="+strconv.FormatInt(max, 10))
-	}
-	// The answer of `git log -p -U0 --full-history --all
-	// --diff-filter=tuxdb` (gitleaks), for the commits of the shard: merges
-	// show no diff, renames are detected, deletions are not read.
-	args = append(args, "log", "-p", "-U0", "--no-walk=unsorted", "--stdin",
-		"--diff-filter=tuxdb", "--no-color", "--no-ext-diff", "--full-index",
-		"--src-prefix=a/", "--dst-prefix=b/", "--no-show-signature", logFormat)
-	cmd := gitCmd(ctx, e.path, args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &limitedWriter{w: &stderr, n: 64 << 10}
-	cmd.Stdin = strings.NewReader(strings.Join(shard, "\n") + "\n")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("run git: %w", err)
-	}
-	perr := parsePatches(out, func(c *change) error { return e.handle(ctx, c, jobs) })
-	if perr != nil {
-		io.Copy(io.Discard, out)
-	}
-	werr := cmd.Wait()
-	if ctx.Err() != nil {
-		return context.Cause(ctx)
-	}
-	if werr != nil {
-		return fmt.Errorf("read history of %s: git log: %v: %s", e.path, werr, strings.TrimSpace(stderr.String()))
-	}
-	if perr != nil {
-		return fmt.Errorf("read history of %s: %w", e.path, perr)
-	}
-	return nil
-}
-
-// handle routes one change: skipped, answered from the cache, or queued
-// for detection.
-func (e *engine) handle(ctx context.Context, c *change, jobs chan<- *change) error {
-	if c.binary {
-		e.sink.Add("changes_skipped", 1)
-		return nil
-	}
-	if len(c.hunks) == 0 {
-		return nil
-	}
-	commit := ""
-	if e.byCommit || c.blobs == "" {
-		commit = c.commit.sha
-	}
-	k := cacheKey(e.rules.Digest(), c.blobs, c.path, commit)
-	if hits, cached := e.src.opts.Cache.lookup(k); cached {
-		return e.report(ctx, c, hits)
-	}
-	c.key = k
-	select {
-	case jobs <- c:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
-}
-
-// detectChange runs the detector over each hunk of c, one fragment per
-// hunk as gitleaks does, remembers the hits for identical changes and
-// reports them for c.
-func (e *engine) detectChange(ctx context.Context, c *change) error {
-	if ctx.Err() != nil {
-		return nil
-	}
-	keys := e.sink.Keys()
-	var hits []hit
-	for _, h := range c.hunks {
-		f := detect.Fragment{Raw: string(h.raw), FilePath: c.path, StartLine: h.start}
-		if e.byCommit {
-			f.CommitSHA = c.commit.sha
-		}
-		for _, fd := range rules.DropDecodedDuplicates(e.det.DetectContext(ctx, f)) {
-			secret := fd.Secret
-			if secret == "" {
-				// A rule on the file name alone: the file is the finding.
-				secret = "file:" + fd.File
-			}
-			hits = append(hits, hit{cred: keys.SecretCredential(fd.RuleID, secret, inventory.VaultHardcoded), rule: fd.RuleID, line: fd.StartLine})
-		}
-	}
-	if ctx.Err() != nil {
-		return nil
-	}
-	e.sink.Add("bytes_scanned", c.addedBytes())
-	e.src.opts.Cache.store(c.key, hits)
-	return e.report(ctx, c, hits)
-}
-
-// report records the hits of change c as occurrences in c's commit.
-func (e *engine) report(ctx context.Context, c *change, hits []hit) error {
-	if len(hits) == 0 {
-		return nil
-	}
-	// What the occurrences of one change share: its date and the
-	// CODEOWNERS of its path.
-	var date *time.Time
-	if !c.commit.date.IsZero() {
-		date = &c.commit.date
-	}
-	var detail map[string]any
-	if co := e.owners.Owners(c.path); len(co) > 0 {
-		detail = map[string]any{"codeowners": strings.Join(co, " ")}
-	}
-	var n int64
-	for _, h := range hits {
-		if e.ignore.Ignored(c.commit.sha, c.path, h.rule, h.line) {
-			continue
-		}
-		if err := e.sink.Credential(ctx, h.cred); err != nil {
-			return err
-		}
-		if err := e.sink.Occurrence(ctx, &inventory.Occurrence{
-			CredentialKey: h.cred.Key,
-			Source:        inventory.SourceGit,
-			Repo:          e.repoID,
-			Path:          c.path,
-			Line:          h.line,
-			Commit:        c.commit.sha,
-			Author:        c.commit.author,
-			Email:         c.commit.email,
-			Date:          date,
-			Detail:        detail,
-		}); err != nil {
-			return err
-		}
-		n++
-	}
-	if n > 0 {
-		e.sink.Add("findings", n)
-	}
-	return nil
 }
 
 // limitedWriter keeps the first n bytes written (git's error message) and

@@ -1,0 +1,255 @@
+package git
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+)
+
+// This file reads a history as git stores it: which blobs each commit
+// changes (`git log --raw`, tree comparisons only, about a tenth of the
+// cost of `git log -p`) and the blobs themselves (`git cat-file --batch`,
+// each read once); added.go computes the added lines from the two
+// versions of a file in-process. Measured on a generated history of
+// 10,000 commits: git's share of the work fell from 3.3 s of CPU for
+// `git log -p` to 0.3 s + 1.2 s, most of the difference being zlib, which
+// `git log -p` runs twice for every blob (as the new and as the old side).
+
+// fileChange is one file change of `git log --raw`: the old and new blob
+// of a path (old is "" for an added file).
+type fileChange struct {
+	commit *commitMeta
+	path   string
+	old    string
+	new    string
+	// skip: nothing to read (a submodule commit, or a mode change only).
+	skip bool
+}
+
+// zeroOID reports whether id is git's all-zero object id.
+func zeroOID(id string) bool { return strings.Trim(id, "0") == "" }
+
+// parseRaw reads `git log --raw --no-abbrev` output with logFormat
+// headers, calling emit for each added, modified, renamed or copied
+// file.
+func parseRaw(r io.Reader, emit func(*fileChange)) error {
+	br := bufio.NewReaderSize(r, 1<<16)
+	var commit *commitMeta
+	paths := map[string]string{} // interned: a path changes many times
+	intern := func(s string) string {
+		if p, ok := paths[s]; ok {
+			return p
+		}
+		paths[s] = s
+		return s
+	}
+	for {
+		line, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			long := append([]byte(nil), line...)
+			for err == bufio.ErrBufferFull {
+				line, err = br.ReadSlice('\n')
+				long = append(long, line...)
+			}
+			line = long
+		}
+		if len(line) > 0 {
+			l := trimEOL(line)
+			switch {
+			case bytes.HasPrefix(l, []byte(commitMarker)):
+				m, perr := parseCommitLine(l[len(commitMarker):])
+				if perr != nil {
+					return perr
+				}
+				commit = m
+			case len(l) > 0 && l[0] == ':':
+				if commit == nil {
+					return errMalformed
+				}
+				c, perr := parseRawLine(l[1:])
+				if perr != nil {
+					return perr
+				}
+				if c != nil {
+					c.commit = commit
+					c.path = intern(c.path)
+					emit(c)
+				}
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// parseRawLine reads "<old mode> <new mode> <old> <new> <status>\t<path>
+// [\t<new path>]" (the text after the colon).
+func parseRawLine(l []byte) (*fileChange, error) {
+	tab := bytes.IndexByte(l, '\t')
+	if tab < 0 {
+		return nil, errMalformed
+	}
+	f := strings.Fields(string(l[:tab]))
+	if len(f) != 5 || f[4] == "" {
+		return nil, errMalformed
+	}
+	names := l[tab+1:]
+	status := f[4][0]
+	c := &fileChange{old: f[2], new: f[3]}
+	switch status {
+	case 'A':
+		c.old = ""
+		c.path, _ = readName(names)
+	case 'M':
+		c.path, _ = readName(names)
+	case 'R', 'C':
+		_, rest := readName(names)
+		if len(rest) == 0 || rest[0] != '\t' {
+			return nil, errMalformed
+		}
+		c.path, _ = readName(rest[1:])
+	default:
+		// T, D, U, X, B are filtered out by --diff-filter.
+		return nil, nil
+	}
+	if c.path == "" {
+		return nil, errMalformed
+	}
+	// A submodule's commit is not in this repository (git log -p shows
+	// "Subproject commit <id>"); a mode change has no content change.
+	if f[1] == "160000" || (c.old != "" && f[0] == "160000") || c.old == c.new {
+		c.skip = true
+	}
+	return c, nil
+}
+
+// readName reads one path of a raw line: C-quoted when it holds special
+// characters, else up to a tab; it returns the rest of the line.
+func readName(b []byte) (string, []byte) {
+	if len(b) > 0 && b[0] == '"' {
+		for i := 1; i < len(b); i++ {
+			switch b[i] {
+			case '\\':
+				i++
+			case '"':
+				return unquoteName(b[:i+1]), b[i+1:]
+			}
+		}
+		return unquoteName(b), nil
+	}
+	if i := bytes.IndexByte(b, '\t'); i >= 0 {
+		return string(b[:i]), b[i:]
+	}
+	return string(b), nil
+}
+
+// catFile is one `git cat-file --batch` process. Requests are written by
+// one goroutine and answers read, in the same order, by another.
+type catFile struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stdout *os.File
+	in     *bufio.Writer
+	out    *bufio.Reader
+	stderr *bytes.Buffer
+}
+
+func startCatFile(ctx context.Context, path string) (*catFile, error) {
+	cmd := gitCmd(ctx, path, "cat-file", "--batch")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	// A pipe of 1 MiB rather than 64 KiB lets git run ahead and this
+	// side read in large pieces: measured, a quarter less system time.
+	stdout, w, err := os.Pipe()
+	if err != nil {
+		stdin.Close()
+		return nil, err
+	}
+	growPipe(stdout)
+	cmd.Stdout = w
+	var stderr bytes.Buffer
+	cmd.Stderr = &limitedWriter{w: &stderr, n: 64 << 10}
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		stdin.Close()
+		stdout.Close()
+		return nil, fmt.Errorf("run git: %w", err)
+	}
+	return &catFile{cmd: cmd, stdin: stdin, stdout: stdout, in: bufio.NewWriterSize(stdin, 64<<10),
+		out: bufio.NewReaderSize(stdout, 1<<20), stderr: &stderr}, nil
+}
+
+func (c *catFile) request(id string) error {
+	c.in.WriteString(id)
+	return c.in.WriteByte('\n')
+}
+
+func (c *catFile) flush() error { return c.in.Flush() }
+
+var errBlobMissing = errors.New("missing")
+
+// read reads the next answer into buf (grown as needed) and returns the
+// content. A blob larger than limit (when limit > 0) is read past and
+// returned as nil with its size.
+func (c *catFile) read(id string, buf []byte, limit int64) ([]byte, int64, error) {
+	hdr, err := c.out.ReadSlice('\n')
+	if err != nil {
+		return nil, 0, fmt.Errorf("read blob %s: %w", id, err)
+	}
+	f := strings.Fields(string(hdr))
+	if len(f) == 2 && f[1] == "missing" {
+		return nil, 0, fmt.Errorf("blob %s: %w", id, errBlobMissing)
+	}
+	if len(f) != 3 || f[0] != id {
+		return nil, 0, fmt.Errorf("read blob %s: unexpected answer %q", id, strings.TrimSpace(string(hdr)))
+	}
+	size, err := strconv.ParseInt(f[2], 10, 64)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read blob %s: unexpected answer %q", id, strings.TrimSpace(string(hdr)))
+	}
+	if limit > 0 && size > limit {
+		if _, err := c.out.Discard(int(size) + 1); err != nil {
+			return nil, size, fmt.Errorf("read blob %s: %w", id, err)
+		}
+		return nil, size, nil
+	}
+	if int64(cap(buf)) < size+1 {
+		buf = make([]byte, size+1)
+	}
+	buf = buf[:size+1]
+	if _, err := io.ReadFull(c.out, buf); err != nil {
+		return nil, size, fmt.Errorf("read blob %s: %w", id, err)
+	}
+	return buf[:size], size, nil
+}
+
+// close ends the process; its error says why git failed, if it did.
+func (c *catFile) close() error {
+	c.in.Flush()
+	c.stdin.Close()
+	io.Copy(io.Discard, c.out)
+	c.stdout.Close()
+	if err := c.cmd.Wait(); err != nil {
+		return fmt.Errorf("git cat-file: %v: %s", err, strings.TrimSpace(c.stderr.String()))
+	}
+	return nil
+}
+
+// isBinary is git's test: a NUL byte in the first 8,000 bytes.
+func isBinary(b []byte) bool {
+	return bytes.IndexByte(b[:min(len(b), 8000)], 0) >= 0
+}
