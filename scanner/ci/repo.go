@@ -2,9 +2,7 @@ package ci
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 
@@ -77,6 +75,7 @@ func (s *repoSource) Scan(ctx context.Context, sink scanner.Sink) error {
 	}
 	unreadable := 0
 	var lastErr error
+	memo := &treeMemo{m: map[string][]string{}}
 	for _, h := range heads {
 		c, err := r.CommitObject(h.hash)
 		if err != nil {
@@ -91,7 +90,7 @@ func (s *repoSource) Scan(ctx context.Context, sink scanner.Sink) error {
 			continue
 		}
 		sink.Progress("CI files on branch " + h.name)
-		if err := e.add(ctx, &treeSnapshot{t: t}, h.name, sink); err != nil {
+		if err := e.add(ctx, &treeSnapshot{t: t, memo: memo}, h.name, sink); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -148,29 +147,53 @@ func branchHeads(r *git.Repository) ([]head, error) {
 }
 
 type treeSnapshot struct {
-	t *object.Tree
+	t    *object.Tree
+	memo *treeMemo
+}
+
+// treeMemo remembers the pipeline files found under each subtree at each
+// path: branches share most of their trees, so each shared subtree is
+// listed once per scan instead of once per branch (26 branches of the
+// benchmark repository: 0.14 s of an unchanged re-scan before).
+type treeMemo struct {
+	m map[string][]string // directory path NUL tree hash -> files beneath
 }
 
 func (t *treeSnapshot) files(ctx context.Context) ([]string, error) {
+	files, err := t.memo.list(ctx, t.t, "")
+	// A copy: the caller sorts it, the memo keeps it.
+	return append([]string(nil), files...), err
+}
+
+func (m *treeMemo) list(ctx context.Context, t *object.Tree, prefix string) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	var out []string
-	w := object.NewTreeWalker(t.t, true, nil)
-	defer w.Close()
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	for _, e := range t.Entries {
+		name := e.Name
+		if prefix != "" {
+			name = prefix + "/" + e.Name
 		}
-		name, entry, err := w.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return out, err
-		}
-		if !entry.Mode.IsFile() || entry.Mode == filemode.Symlink {
-			continue
-		}
-		if Classify(name) != "" || includable(name) {
-			out = append(out, name)
+		switch {
+		case e.Mode == filemode.Dir:
+			key := name + "\x00" + e.Hash.String()
+			files, ok := m.m[key]
+			if !ok {
+				sub, err := t.Tree(e.Name)
+				if err != nil {
+					return out, fmt.Errorf("read tree %s: %w", name, err)
+				}
+				if files, err = m.list(ctx, sub, name); err != nil {
+					return append(out, files...), err
+				}
+				m.m[key] = files
+			}
+			out = append(out, files...)
+		case e.Mode.IsFile() && e.Mode != filemode.Symlink:
+			if Classify(name) != "" || includable(name) {
+				out = append(out, name)
+			}
 		}
 	}
 	return out, nil
