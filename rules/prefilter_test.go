@@ -27,35 +27,62 @@ func TestFilteredDetectorIsExact(t *testing.T) {
 	}
 	fd := rs.NewFilteredDetector()
 	plain := rs.NewDetector()
-	gh := harness.GitHubPAT()
 	type frag struct {
-		path, raw string
-		wantRule  string // a rule Detect must report ("" for none)
+		path     string
+		raw      func() string
+		wantRule string // a rule Detect must report ("" for none)
 	}
+	// Fragments whose only keyword appears once lowered with Unicode
+	// rules; lowered byte by byte, they have none.
+	unicodeOnly := map[string]bool{"app.py": true}
+	fixed := func(s string) func() string { return func() string { return s } }
+	token := func() string { return harness.GitHubPAT()[4:] }
 	frags := []frag{
-		{"main.go", "x := 1\nreturn nil\n", ""},
-		{"README.md", "nothing to see here, move along\n", ""},
-		{"config.go", "token := \"" + gh + "\"\n", "github-pat"},
-		{"CONFIG.GO", "TOKEN := \"" + strings.ToUpper(gh[:4]) + gh[4:] + "\"\n", "generic-api-key"},
-		// The Kelvin sign lowers to an ASCII k: "\u212aey" is "key".
-		{"app.py", "api_\u212aey = \"" + harness.Hex(32) + "\"\n", "generic-api-key"},
+		{"main.go", fixed("x := 1\nreturn nil\n"), ""},
+		{"README.md", fixed("nothing to see here, move along\n"), ""},
+		{"config.go", func() string { return "token := \"ghp_" + token() + "\"\n" }, "github-pat"},
+		{"CONFIG.GO", func() string { return "TOKEN := \"GHP_" + token() + "\"\n" }, "generic-api-key"},
+		// The Kelvin sign lowers to an ASCII k: "to\u212aen" is "token".
+		{"app.py", func() string { return "to\u212aen = \"" + token() + "\"\n" }, "generic-api-key"},
 		// Base64 of a GitHub token: no keyword until decoded.
-		{"blob.txt", "data: " + base64.StdEncoding.EncodeToString([]byte("ghp_"+gh[4:])) + "\n", "github-pat"},
+		{"blob.txt", func() string { return "data: " + base64.StdEncoding.EncodeToString([]byte("ghp_"+token())) + "\n" }, "github-pat"},
 		// A path-only rule (no keywords): the file is the finding.
-		{"certs/client.p12", "binary-ish text\n", "pkcs12-file"},
-		{"deploy/values.yaml", "replicas: 3\nimage: nginx:1.25\n", ""},
+		{"certs/client.p12", fixed("binary-ish text\n"), "pkcs12-file"},
+		{"deploy/values.yaml", fixed("replicas: 3\nimage: nginx:1.25\n"), ""},
 	}
 	ctx := context.Background()
 	for _, f := range frags {
-		fr := detect.Fragment{Raw: f.raw, FilePath: f.path, StartLine: 1}
-		got, want := summary(fd.Detect(ctx, fr)), summary(plain.DetectContext(ctx, fr))
-		if got != want {
+		// gitleaks' generic rule skips values holding a stop word or of low
+		// entropy: draw values until gitleaks itself reports the rule.
+		var fr detect.Fragment
+		var want string
+		for range 50 {
+			fr = detect.Fragment{Raw: f.raw(), FilePath: f.path, StartLine: 1}
+			want = summary(plain.DetectContext(ctx, fr))
+			if unicodeOnly[f.path] && fd.keywords.MatchFirst(asciiLower(fr.Raw)) != nil {
+				continue
+			}
+			if f.wantRule == "" || strings.Contains(want, f.wantRule+":") {
+				break
+			}
+		}
+		if f.wantRule != "" && !strings.Contains(want, f.wantRule+":") {
+			t.Fatalf("%s: gitleaks never reports %s on the generated values", f.path, f.wantRule)
+		}
+		if got := summary(fd.Detect(ctx, fr)); got != want {
 			t.Errorf("%s: Detect and DetectContext disagree (%d and %d findings)", f.path, strings.Count(got, ":")/2, strings.Count(want, ":")/2)
 		}
-		if f.wantRule != "" && !strings.Contains(got, f.wantRule+":") {
-			t.Errorf("%s: Detect found no %s finding", f.path, f.wantRule)
+	}
+}
+
+func asciiLower(s string) []byte {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
 		}
 	}
+	return b
 }
 
 func summary(fs []report.Finding) string {
