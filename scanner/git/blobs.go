@@ -200,7 +200,7 @@ func (c *catFile) request(id string) error {
 
 func (c *catFile) flush() error { return c.in.Flush() }
 
-var errBlobMissing = errors.New("missing")
+var errBlobMissing = errors.New("missing or unreadable (check the repository with git fsck, or clone it again)")
 
 // read reads the next answer into buf (grown as needed) and returns the
 // content. A blob larger than limit (when limit > 0) is read past and

@@ -364,6 +364,14 @@ func TestCorruptRepositoryFailsAlone(t *testing.T) {
 	if err := os.WriteFile(obj, []byte("x\x9c\x01"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A repository that lost a blob (cat-file answers "missing").
+	lost := newRepo(t)
+	lost.Commit(alice, "one", map[string]string{"a.txt": lines("hello")})
+	lost.Commit(alice, "two", map[string]string{"a.txt": lines("hello", "again")})
+	lostBlob := lost.git("rev-parse", "HEAD:a.txt")
+	if err := os.Remove(filepath.Join(lost.Dir, ".git", "objects", lostBlob[:2], lostBlob[2:])); err != nil {
+		t.Fatal(err)
+	}
 	// A repository without its objects.
 	noObjects := newRepo(t)
 	noObjects.Commit(alice, "one", map[string]string{"a.txt": "x\n"})
@@ -374,7 +382,7 @@ func TestCorruptRepositoryFailsAlone(t *testing.T) {
 
 	st := openStore(t)
 	repos := &scanner.Repos{CacheDir: t.TempDir()}
-	res := scan(t, ctx, st, newSource(bad.Dir, repos), newSource(good.Dir, repos), newSource(noObjects.Dir, repos), newSource(missing, repos))
+	res := scan(t, ctx, st, newSource(bad.Dir, repos), newSource(good.Dir, repos), newSource(lost.Dir, repos), newSource(noObjects.Dir, repos), newSource(missing, repos))
 	byName := map[string]inventory.SourceResult{}
 	for _, r := range res.results {
 		byName[r.Name] = r
@@ -382,7 +390,7 @@ func TestCorruptRepositoryFailsAlone(t *testing.T) {
 	if r := byName["git:"+good.Dir]; r.Status != inventory.SourceOK || r.Stats["findings"] != 1 {
 		t.Errorf("good repository: %s %s %v", r.Status, r.Error, r.Stats)
 	}
-	for _, d := range []string{bad.Dir, noObjects.Dir, missing} {
+	for _, d := range []string{bad.Dir, lost.Dir, noObjects.Dir, missing} {
 		r := byName["git:"+d]
 		if r.Status != inventory.SourceFailed || r.Error == "" {
 			t.Errorf("%s: status %s, error %q; want failed with a reason", d, r.Status, r.Error)
