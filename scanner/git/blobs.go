@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -15,12 +14,12 @@ import (
 
 // This file reads a history as git stores it: which blobs each commit
 // changes (`git log --raw`, tree comparisons only, about a tenth of the
-// cost of `git log -p`) and the blobs themselves (`git cat-file --batch`,
-// each read once); added.go computes the added lines from the two
-// versions of a file in-process. Measured on a generated history of
-// 10,000 commits: git's share of the work fell from 3.3 s of CPU for
-// `git log -p` to 0.3 s + 1.2 s, most of the difference being zlib, which
-// `git log -p` runs twice for every blob (as the new and as the old side).
+// cost of `git log -p`) and, for objects outside the pack files,
+// `git cat-file --batch`; pack.go reads the rest and added.go computes
+// the added lines from the two versions of a file in-process. `git log
+// -p` inflates every blob twice (as the new and as the old side) and
+// diffs whole files: on the 10,000-commit benchmark history it spends
+// 2.3-3.3 s of CPU where these parts spend about 1.2 s.
 
 // fileChange is one file change of `git log --raw`: the old and new blob
 // of a path (old is "" for an added file).
@@ -154,15 +153,16 @@ func readName(b []byte) (string, []byte) {
 	return string(b), nil
 }
 
-// catFile is one `git cat-file --batch` process. Requests are written by
-// one goroutine and answers read, in the same order, by another.
+// catFile is one `git cat-file --batch` process, for the objects the
+// pack reader cannot find (loose objects, alternates).
 type catFile struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
-	stdout *os.File
 	in     *bufio.Writer
 	out    *bufio.Reader
 	stderr *bytes.Buffer
+	done   bool
+	err    error // of close
 }
 
 func startCatFile(ctx context.Context, path string) (*catFile, error) {
@@ -171,26 +171,18 @@ func startCatFile(ctx context.Context, path string) (*catFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A pipe of 1 MiB rather than 64 KiB lets git run ahead and this
-	// side read in large pieces: measured, a quarter less system time.
-	stdout, w, err := os.Pipe()
+	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		stdin.Close()
 		return nil, err
 	}
-	growPipe(stdout)
-	cmd.Stdout = w
 	var stderr bytes.Buffer
 	cmd.Stderr = &limitedWriter{w: &stderr, n: 64 << 10}
-	err = cmd.Start()
-	w.Close()
-	if err != nil {
-		stdin.Close()
-		stdout.Close()
+	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("run git: %w", err)
 	}
-	return &catFile{cmd: cmd, stdin: stdin, stdout: stdout, in: bufio.NewWriterSize(stdin, 64<<10),
-		out: bufio.NewReaderSize(stdout, 1<<20), stderr: &stderr}, nil
+	return &catFile{cmd: cmd, stdin: stdin, in: bufio.NewWriterSize(stdin, 4<<10),
+		out: bufio.NewReaderSize(stdout, 256<<10), stderr: &stderr}, nil
 }
 
 func (c *catFile) request(id string) error {
@@ -237,12 +229,32 @@ func (c *catFile) read(id string, buf []byte, limit int64) ([]byte, int64, error
 	return buf[:size], size, nil
 }
 
+// failure is the error of a failed request: a missing blob as such, any
+// other with what git said before it stopped.
+func (c *catFile) failure(err error) error {
+	if errors.Is(err, errBlobMissing) {
+		return err
+	}
+	if cerr := c.close(); cerr != nil {
+		return fmt.Errorf("%w (%v)", err, cerr)
+	}
+	return err
+}
+
 // close ends the process; its error says why git failed, if it did.
 func (c *catFile) close() error {
+	if c.done {
+		return c.err
+	}
+	c.done = true
+	c.err = c.wait()
+	return c.err
+}
+
+func (c *catFile) wait() error {
 	c.in.Flush()
 	c.stdin.Close()
 	io.Copy(io.Discard, c.out)
-	c.stdout.Close()
 	if err := c.cmd.Wait(); err != nil {
 		return fmt.Errorf("git cat-file: %v: %s", err, strings.TrimSpace(c.stderr.String()))
 	}

@@ -146,8 +146,24 @@ func TestSameAddedLinesAsGitLogPatch(t *testing.T) {
 		}
 	}
 
+	if len(want) < 100 {
+		t.Fatalf("the history has only %d added lines; the test needs a richer one", len(want))
+	}
+	// Loose objects (read through cat-file), then packs with offset deltas
+	// and with reference deltas (read in-process).
+	check(t, r.Dir, want, "loose objects")
+	r.git("repack", "-a", "-d", "-f", "-q", "--depth=50")
+	check(t, r.Dir, want, "packed, offset deltas")
+	r.git("-c", "repack.useDeltaBaseOffset=false", "repack", "-a", "-d", "-f", "-q")
+	check(t, r.Dir, want, "packed, reference deltas")
+}
+
+// check scans dir into a fresh inventory and compares the occurrences
+// with want.
+func check(t *testing.T, dir string, want map[string]bool, label string) {
+	t.Helper()
 	st := openStore(t)
-	scan(t, context.Background(), st, git.New(r.Dir, &scanner.Repos{}, git.Options{}))
+	scan(t, context.Background(), st, git.New(dir, &scanner.Repos{}, git.Options{}))
 	rows, err := st.DB().Query(`SELECT commit_sha, path, line FROM occurrences`)
 	if err != nil {
 		t.Fatal(err)
@@ -165,9 +181,6 @@ func TestSameAddedLinesAsGitLogPatch(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if len(want) < 100 {
-		t.Fatalf("the history has only %d added lines; the test needs a richer one", len(want))
-	}
 	var missing, extra []string
 	for k := range want {
 		if !got[k] {
@@ -182,6 +195,6 @@ func TestSameAddedLinesAsGitLogPatch(t *testing.T) {
 	sort.Strings(missing)
 	sort.Strings(extra)
 	if len(missing)+len(extra) > 0 {
-		t.Errorf("%d added lines; missing from nhi %d: %v\nonly in nhi %d: %v", len(want), len(missing), missing, len(extra), extra)
+		t.Errorf("%s: %d added lines; missing from nhi %d: %v\nonly in nhi %d: %v", label, len(want), len(missing), missing, len(extra), extra)
 	}
 }

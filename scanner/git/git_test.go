@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -489,5 +490,68 @@ func TestIdenticalChangeDetectedOnce(t *testing.T) {
 	got := occurrencesOf(t, st, st.Keys().Fingerprint(pat))
 	if len(got) != 2 || got[0].Commit != c || got[1].Commit != c {
 		t.Errorf("occurrences = %v, want one per repository at %s", got, c)
+	}
+}
+
+// TestCorruptPackFailsAlone: a pack file damaged in the middle fails its
+// repository with a reason (the in-process pack reader checks each
+// object's zlib checksum), without a panic, and the other repository
+// completes.
+func TestCorruptPackFailsAlone(t *testing.T) {
+	good := newRepo(t)
+	pat := harness.GitHubPAT()
+	good.Commit(alice, "one", map[string]string{"a.env": lines("GITHUB_TOKEN=" + pat)})
+	bad := newRepo(t)
+	var body []string
+	for i := range 40 {
+		body = append(body, fmt.Sprintf("line %d %s", i, harness.Hex(16)))
+		bad.Commit(alice, fmt.Sprintf("c%d", i), map[string]string{"big.txt": lines(body...)})
+	}
+	bad.git("repack", "-a", "-d", "-q")
+	packs, _ := filepath.Glob(filepath.Join(bad.Dir, ".git", "objects", "pack", "*.pack"))
+	if len(packs) != 1 {
+		t.Fatalf("packs: %v", packs)
+	}
+	b, err := os.ReadFile(packs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Damage the compressed data of the largest blob, found with
+	// verify-pack ("id type size size-in-pack offset ...").
+	var off, packed int
+	for _, l := range strings.Split(bad.git("verify-pack", "-v", strings.TrimSuffix(packs[0], ".pack")+".idx"), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 5 && f[1] == "blob" {
+			if n, _ := strconv.Atoi(f[3]); n > packed {
+				packed = n
+				off, _ = strconv.Atoi(f[4])
+			}
+		}
+	}
+	if packed < 40 {
+		t.Fatalf("no blob to damage (largest %d bytes packed)", packed)
+	}
+	for i := off + 8; i < off+packed-8; i++ {
+		b[i] ^= 0x5a
+	}
+	os.Chmod(packs[0], 0o644)
+	if err := os.WriteFile(packs[0], b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st := openStore(t)
+	repos := &scanner.Repos{}
+	res := scan(t, context.Background(), st, newSource(bad.Dir, repos), newSource(good.Dir, repos))
+	for _, r := range res.results {
+		switch r.Name {
+		case "git:" + good.Dir:
+			if r.Status != inventory.SourceOK || r.Stats["findings"] != 1 {
+				t.Errorf("good repository: %s %s %v", r.Status, r.Error, r.Stats)
+			}
+		case "git:" + bad.Dir:
+			if r.Status != inventory.SourceFailed || r.Error == "" {
+				t.Errorf("corrupt pack: status %s, error %q; want failed with a reason", r.Status, r.Error)
+			}
+			t.Logf("corrupt pack: %s", r.Error)
+		}
 	}
 }

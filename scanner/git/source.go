@@ -2,8 +2,8 @@
 // every branch, tag and remote-tracking ref of a repository, scanned for
 // secrets in what each commit adds, as gitleaks scans a repository. The
 // added lines come from the blobs each commit changes (`git log --raw`,
-// `git cat-file --batch`, each blob read once) and an in-process line
-// diff, on all cores; identical changes are detected once.
+// then the pack files read in-process) and an in-process line diff, on
+// all cores; identical changes are detected once.
 package git
 
 import (
