@@ -36,11 +36,11 @@ type fileChange struct {
 func zeroOID(id string) bool { return strings.Trim(id, "0") == "" }
 
 // parseRaw reads `git log --raw --no-abbrev` output with logFormat
-// headers, calling emit for each added, modified, renamed or copied
-// file.
-func parseRaw(r io.Reader, emit func(*fileChange)) error {
+// headers, calling commit for each commit and emit for each added,
+// modified, renamed or copied file.
+func parseRaw(r io.Reader, commit func(*commitMeta), emit func(*fileChange)) error {
 	br := bufio.NewReaderSize(r, 1<<16)
-	var commit *commitMeta
+	var cur *commitMeta
 	paths := map[string]string{} // interned: a path changes many times
 	intern := func(s string) string {
 		if p, ok := paths[s]; ok {
@@ -67,9 +67,10 @@ func parseRaw(r io.Reader, emit func(*fileChange)) error {
 				if perr != nil {
 					return perr
 				}
-				commit = m
+				cur = m
+				commit(m)
 			case len(l) > 0 && l[0] == ':':
-				if commit == nil {
+				if cur == nil {
 					return errMalformed
 				}
 				c, perr := parseRawLine(l[1:])
@@ -77,7 +78,7 @@ func parseRaw(r io.Reader, emit func(*fileChange)) error {
 					return perr
 				}
 				if c != nil {
-					c.commit = commit
+					c.commit = cur
 					c.path = intern(c.path)
 					emit(c)
 				}
@@ -119,7 +120,8 @@ func parseRawLine(l []byte) (*fileChange, error) {
 		}
 		c.path, _ = readName(rest[1:])
 	default:
-		// T, D, U, X, B are filtered out by --diff-filter.
+		// Type changes, deletions, unmerged, unknown and broken pairs:
+		// what gitleaks leaves out with --diff-filter=tuxdb.
 		return nil, nil
 	}
 	if c.path == "" {

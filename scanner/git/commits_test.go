@@ -78,7 +78,7 @@ func TestParseRaw(t *testing.T) {
 		"\x00Cfeedface\x00Bob\x00bob@example.com\x002024-01-03T00:00:00Z\n" +
 		":100644 100644 " + a + " " + b + " C075\t\"caf\\303\\251\"\t\"copy \\\"q\\\"\"\n"
 	var got []string
-	err := parseRaw(strings.NewReader(out), func(c *fileChange) {
+	err := parseRaw(strings.NewReader(out), func(*commitMeta) {}, func(c *fileChange) {
 		got = append(got, fmt.Sprintf("%s|%s|%s|%s|%v|%s", c.commit.sha, c.path, c.old, c.new, c.skip, c.commit.date.Format(time.RFC3339)))
 	})
 	if err != nil {
@@ -101,7 +101,7 @@ func TestParseRaw(t *testing.T) {
 		"\x00Cdeadbeef\x00Ann\x00ann@example.com\x002024-01-02T03:04:05Z\n:100644 100644 " + a + " M\tshort\n",
 		"\x00Cdeadbeef\x00Ann\x00ann@example.com\x002024-01-02T03:04:05Z\n:100644 100644 " + a + " " + b + " R100\tonly-one-name\n",
 	} {
-		if err := parseRaw(strings.NewReader(bad), func(*fileChange) {}); err == nil {
+		if err := parseRaw(strings.NewReader(bad), func(*commitMeta) {}, func(*fileChange) {}); err == nil {
 			t.Errorf("parseRaw(%q) accepted malformed output", bad)
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,37 +35,39 @@ type engine struct {
 
 	// packs are the repository's pack files, read in-process (nil when
 	// they cannot be: every blob then comes from cat-file).
-	packs       *packStore
-	changesDone atomic.Int64
-	total       int
+	packs         *packStore
+	changesDone   atomic.Int64
+	commitsListed atomic.Int64
 }
 
-// run scans the changes of the commits todo: `git log --raw` lists which
-// blobs each commit changes, workers read them from the pack files
-// (pack.go), oldest commit first, compute the added lines in-process and
-// hand them to a pool of detectors. Changes are split among the workers
-// by path, so that the versions of a file, which are delta chains, meet
-// in one reader's cache.
+// run scans the changes of the commits todo, or, when todo is nil, of
+// every commit reachable from any ref, and returns the commits it read.
+// One `git log --raw` streams which blobs each commit changes, newest
+// first; each change goes to the worker of its path, so that the versions
+// of a file, which are delta chains in the pack, meet in one reader's
+// cache; workers read the blobs from the pack files (pack.go), compute the
+// added lines in-process and hand them to a pool of detectors. Reading
+// starts as soon as the rules are compiled, while git is still listing.
 //
 // loaded reports when e.rules, e.det and e.byCommit are set.
-func (e *engine) run(ctx context.Context, todo []string, loaded <-chan error) error {
+func (e *engine) run(ctx context.Context, todo []string, loaded <-chan error) ([]string, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	workers := e.src.opts.Workers
-
-	changes, err := e.listChanges(ctx, todo)
-	if lerr := <-loaded; lerr != nil {
-		return lerr
-	}
-	if err != nil {
-		return err
-	}
+	var err error
 	if e.packs, err = openObjects(ctx, e.path); err != nil {
-		return err
+		return nil, err
 	}
 	defer e.packs.close()
-	parts := partitionChanges(changes, 4*workers)
-	e.total = len(changes)
+
+	ready := make(chan struct{})
+	go func() {
+		if err := <-loaded; err != nil {
+			cancel(err)
+			return
+		}
+		close(ready)
+	}()
 
 	jobs := make(chan *change, 256)
 	var detWG sync.WaitGroup
@@ -90,24 +91,30 @@ func (e *engine) run(ctx context.Context, todo []string, loaded <-chan error) er
 			case <-progressDone:
 				return
 			case <-t.C:
-				e.sink.Progress(fmt.Sprintf("%s: %d/%d file changes of %d commits", e.src.target, e.changesDone.Load(), e.total, len(todo)))
+				e.sink.Progress(fmt.Sprintf("%s: %d commits listed, %d file changes read", e.src.target, e.commitsListed.Load(), e.changesDone.Load()))
 			}
 		}
 	}()
 
-	queue := make(chan *partition, len(parts))
-	for _, p := range parts {
-		queue <- p
-	}
-	close(queue)
+	queues := make([]chan *fileChange, workers)
 	var readWG sync.WaitGroup
 	var mu sync.Mutex
 	var deferred []*change
-	for range min(workers, len(parts)) {
+	for w := range queues {
+		queues[w] = make(chan *fileChange, 4096)
 		readWG.Add(1)
 		go func() {
 			defer readWG.Done()
-			d, err := e.readWorker(ctx, queue, jobs)
+			defer func() {
+				for range queues[w] {
+				}
+			}()
+			select {
+			case <-ready:
+			case <-ctx.Done():
+				return
+			}
+			d, err := e.readWorker(ctx, queues[w], jobs)
 			if err != nil {
 				cancel(err)
 			}
@@ -116,12 +123,29 @@ func (e *engine) run(ctx context.Context, todo []string, loaded <-chan error) er
 			mu.Unlock()
 		}()
 	}
+	commits, lerr := e.logRaw(ctx, todo, func(c *fileChange) {
+		if c.skip {
+			return
+		}
+		h := fnv.New32a()
+		h.Write([]byte(c.path))
+		select {
+		case queues[h.Sum32()%uint32(workers)] <- c:
+		case <-ctx.Done():
+		}
+	})
+	if lerr != nil {
+		cancel(lerr)
+	}
+	for _, q := range queues {
+		close(q)
+	}
 	readWG.Wait()
 	close(jobs)
 	detWG.Wait()
 	close(progressDone)
 	if err := context.Cause(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	// Changes identical to one detected earlier in this scan (the same
 	// file change cherry-picked onto another branch) take its findings,
@@ -129,48 +153,37 @@ func (e *engine) run(ctx context.Context, todo []string, loaded <-chan error) er
 	for _, c := range deferred {
 		hits, ok := e.src.opts.Cache.lookup(c.key)
 		if !ok {
-			return fmt.Errorf("read history of %s: change %s of %s in %s was never detected", e.path, c.blobs, c.path, c.commit.sha)
+			return nil, fmt.Errorf("read history of %s: change %s of %s in %s was never detected", e.path, c.blobs, c.path, c.commit.sha)
 		}
 		if err := e.report(ctx, c, hits); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	e.sink.Add("commits_scanned", int64(len(todo)))
-	return nil
+	e.sink.Add("commits_scanned", int64(len(commits)))
+	return commits, nil
 }
 
-// listChanges runs `git log --raw` over the commits, oldest first, in up
-// to one process per worker, and returns their file changes in that
-// order. The answer is that of `git log -p -U0 --full-history --all
+// logRaw streams the file changes of the commits todo (nil: every commit
+// reachable from any ref) to emit and returns the commits listed. The
+// answer is that of `git log -p -U0 --full-history --all
 // --diff-filter=tuxdb` (gitleaks): merges show no changes, renames are
 // detected as the user's git configuration says, deletions are left out.
-func (e *engine) listChanges(ctx context.Context, todo []string) ([]*fileChange, error) {
-	order := slices.Clone(todo)
-	slices.Reverse(order)
-	n := max(1, min(e.src.opts.Workers, len(order)/500))
-	lists := make([][]*fileChange, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			lists[i], errs[i] = e.logRaw(ctx, order[i*len(order)/n:(i+1)*len(order)/n])
-		}()
+func (e *engine) logRaw(ctx context.Context, todo []string, emit func(*fileChange)) ([]string, error) {
+	// No --diff-filter: walking, it would hide the commits without a
+	// matching change (merges, empty commits); parseRaw leaves out what
+	// gitleaks' --diff-filter=tuxdb leaves out.
+	args := []string{"log", "--raw", "--no-abbrev", "--no-color", "--no-show-signature", logFormat}
+	if todo == nil {
+		args = append(args, "--all")
+	} else {
+		args = append(args, "--no-walk=unsorted", "--stdin")
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return slices.Concat(lists...), nil
-}
-
-func (e *engine) logRaw(ctx context.Context, commits []string) ([]*fileChange, error) {
-	cmd := gitCmd(ctx, e.path, "log", "--raw", "--no-abbrev", "--no-walk=unsorted", "--stdin",
-		"--diff-filter=tuxdb", "--no-color", "--no-show-signature", logFormat)
+	cmd := gitCmd(ctx, e.path, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &limitedWriter{w: &stderr, n: 64 << 10}
-	cmd.Stdin = strings.NewReader(strings.Join(commits, "\n") + "\n")
+	if todo != nil {
+		cmd.Stdin = strings.NewReader(strings.Join(todo, "\n") + "\n")
+	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -178,8 +191,11 @@ func (e *engine) logRaw(ctx context.Context, commits []string) ([]*fileChange, e
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("run git: %w", err)
 	}
-	var list []*fileChange
-	perr := parseRaw(out, func(c *fileChange) { list = append(list, c) })
+	var commits []string
+	perr := parseRaw(out, func(c *commitMeta) {
+		commits = append(commits, c.sha)
+		e.commitsListed.Add(1)
+	}, emit)
 	if perr != nil {
 		io.Copy(io.Discard, out)
 	}
@@ -193,40 +209,14 @@ func (e *engine) logRaw(ctx context.Context, commits []string) ([]*fileChange, e
 	if perr != nil {
 		return nil, fmt.Errorf("read history of %s: %w", e.path, perr)
 	}
-	return list, nil
+	return commits, nil
 }
 
-// partition is the changes of some paths, oldest first.
-type partition struct {
-	changes []*fileChange
-}
-
-// partitionChanges splits changes by path into at most n partitions,
-// largest first.
-func partitionChanges(changes []*fileChange, n int) []*partition {
-	parts := make([]*partition, n)
-	for i := range parts {
-		parts[i] = &partition{}
-	}
-	for _, c := range changes {
-		if c.skip {
-			continue
-		}
-		h := fnv.New32a()
-		h.Write([]byte(c.path))
-		p := parts[h.Sum32()%uint32(n)]
-		p.changes = append(p.changes, c)
-	}
-	parts = slices.DeleteFunc(parts, func(p *partition) bool { return len(p.changes) == 0 })
-	slices.SortStableFunc(parts, func(a, b *partition) int { return len(b.changes) - len(a.changes) })
-	return parts
-}
-
-// readWorker reads the changes of the partitions of queue: blobs come
-// from the pack files in-process, or, for objects outside them, from a
-// `git cat-file --batch` started on first need. It returns the changes to
-// answer once detection is over.
-func (e *engine) readWorker(ctx context.Context, queue <-chan *partition, jobs chan<- *change) ([]*change, error) {
+// readWorker reads the changes of queue: blobs come from the pack files
+// in-process, or, for objects outside them, from a `git cat-file --batch`
+// started on first need. It returns the changes to answer once detection
+// is over.
+func (e *engine) readWorker(ctx context.Context, queue <-chan *fileChange, jobs chan<- *change) ([]*change, error) {
 	r := &blobSource{path: e.path}
 	if e.packs != nil {
 		r.packs = newPackReader(e.packs, objectCacheBytes)
@@ -236,8 +226,8 @@ func (e *engine) readWorker(ctx context.Context, queue <-chan *partition, jobs c
 	var diff differ
 	limit := max(e.src.opts.MaxBlobSize, 0)
 	seen := map[[20]byte]bool{}
-	for p := range queue {
-		for _, fc := range p.changes {
+	for fc := range queue {
+		{
 			if err := ctx.Err(); err != nil {
 				return nil, context.Cause(ctx)
 			}

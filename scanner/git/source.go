@@ -107,24 +107,9 @@ func (s *Source) Scan(ctx context.Context, sink scanner.Sink) error {
 	fmt.Fprintf(h, "%s\x00%s\x00%d", rules.Digest(ropts), ign, s.opts.MaxBlobSize)
 	digest := hex.EncodeToString(h.Sum(nil))
 
-	all, err := listCommits(ctx, path)
-	if err != nil {
-		return err
-	}
-	sink.Add("commits", int64(len(all)))
 	seen, err := sink.Ledger().ScannedCommits(ctx, repoID, digest)
 	if err != nil {
 		return fmt.Errorf("read scanned commits: %w", err)
-	}
-	todo := make([]string, 0, len(all))
-	for _, c := range all {
-		if !seen[c] {
-			todo = append(todo, c)
-		}
-	}
-	if len(todo) == 0 {
-		// Nothing new: the rules need not even be compiled.
-		return sink.Ledger().MarkRepoScanned(ctx, repoID, digest, all)
 	}
 	e := &engine{
 		src:    s,
@@ -134,20 +119,52 @@ func (s *Source) Scan(ctx context.Context, sink scanner.Sink) error {
 		ignore: rules.ParseIgnore(ign),
 		owners: owners,
 	}
-	// The rules compile (a fifth of a second) while git lists the changes.
+	// The rules compile (a fifth of a second of CPU) while git lists.
 	loaded := make(chan error, 1)
-	go func() {
-		rs, err := rules.Load(ropts)
+	loadRules := func() {
+		go func() {
+			rs, err := rules.Load(ropts)
+			if err != nil {
+				loaded <- fmt.Errorf("detection rules of %s: %w", s.target, err)
+				return
+			}
+			e.rules, e.byCommit, e.det = rs, hasCommitAllowlist(rs), rs.NewFilteredDetector()
+			loaded <- nil
+		}()
+	}
+	var todo []string // nil: a first scan, every commit of every ref
+	if len(seen) > 0 {
+		all, err := listCommits(ctx, path)
 		if err != nil {
-			loaded <- fmt.Errorf("detection rules of %s: %w", s.target, err)
-			return
+			return err
 		}
-		e.rules, e.byCommit, e.det = rs, hasCommitAllowlist(rs), rs.NewFilteredDetector()
-		loaded <- nil
-	}()
-	if err := e.run(ctx, todo, loaded); err != nil {
+		todo = make([]string, 0, len(all))
+		for _, c := range all {
+			if !seen[c] {
+				todo = append(todo, c)
+			}
+		}
+		if len(todo) == 0 {
+			// Nothing new: the rules need not even be compiled.
+			sink.Add("commits", int64(len(all)))
+			return sink.Ledger().MarkRepoScanned(ctx, repoID, digest, all)
+		}
+		sink.Add("commits", int64(len(all)))
+		loadRules()
+		if _, err := e.run(ctx, todo, loaded); err != nil {
+			return err
+		}
+		if err := sink.Ledger().MarkRepoScanned(ctx, repoID, digest, all); err != nil {
+			return fmt.Errorf("record scanned commits: %w", err)
+		}
+		return nil
+	}
+	loadRules()
+	all, err := e.run(ctx, nil, loaded)
+	if err != nil {
 		return err
 	}
+	sink.Add("commits", int64(len(all)))
 	if err := sink.Ledger().MarkRepoScanned(ctx, repoID, digest, all); err != nil {
 		return fmt.Errorf("record scanned commits: %w", err)
 	}
