@@ -1,7 +1,7 @@
 // Command scanrepo drives the git source alone into an inventory, for
 // profiling the engine without the CLI:
 //
-//	go run -tags gore2regex ./bench/scanrepo -db X.db [-cpuprofile F] REPO...
+//	go run -tags gore2regex ./bench/scanrepo -db X.db [-cpuprofile F] [-memprofile F] REPO...
 package main
 
 import (
@@ -23,6 +23,7 @@ func main() {
 	db := flag.String("db", "scanrepo.db", "inventory file")
 	prof := flag.String("cpuprofile", "", "write a CPU profile here")
 	workers := flag.Int("workers", 0, "git/detector workers (default GOMAXPROCS)")
+	memprof := flag.String("memprofile", "", "write an allocation profile here")
 	flag.Parse()
 	if *prof != "" {
 		f, err := os.Create(*prof)
@@ -56,6 +57,14 @@ func main() {
 	scan, err := w.Finish(ctx, nil)
 	if err != nil {
 		fail(err)
+	}
+	if *memprof != "" {
+		f, err := os.Create(*memprof)
+		if err != nil {
+			fail(err)
+		}
+		pprof.Lookup("allocs").WriteTo(f, 0)
+		f.Close()
 	}
 	var self, kids syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &self)
