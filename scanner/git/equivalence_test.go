@@ -149,13 +149,18 @@ func TestSameAddedLinesAsGitLogPatch(t *testing.T) {
 	if len(want) < 100 {
 		t.Fatalf("the history has only %d added lines; the test needs a richer one", len(want))
 	}
-	// Loose objects (read through cat-file), then packs with offset deltas
-	// and with reference deltas (read in-process).
+	// Loose objects, then packs with offset deltas and with reference
+	// deltas (all read in-process), then a clone that borrows its objects
+	// (objects/info/alternates: read through git cat-file).
 	check(t, r.Dir, want, "loose objects")
 	r.git("repack", "-a", "-d", "-f", "-q", "--depth=50")
 	check(t, r.Dir, want, "packed, offset deltas")
 	r.git("-c", "repack.useDeltaBaseOffset=false", "repack", "-a", "-d", "-f", "-q")
 	check(t, r.Dir, want, "packed, reference deltas")
+	shared := filepath.Join(t.TempDir(), "shared")
+	r.git("clone", "-q", "--shared", "--no-checkout", r.Dir, shared)
+	// Its branches are remote-tracking refs of the same commits.
+	check(t, shared, want, "objects borrowed through alternates")
 }
 
 // check scans dir into a fresh inventory and compares the occurrences
