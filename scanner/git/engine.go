@@ -33,8 +33,9 @@ type engine struct {
 	// is recorded on the occurrence, for owner resolution.
 	owners *scanner.CodeOwners
 
-	// packs are the repository's pack files, read in-process (nil when
-	// they cannot be: every blob then comes from cat-file).
+	// packs is the repository's objects directory, pack files and loose
+	// objects, read in-process (nil when it cannot be: every blob then
+	// comes from cat-file).
 	packs         *packStore
 	changesDone   atomic.Int64
 	commitsListed atomic.Int64
@@ -45,8 +46,9 @@ type engine struct {
 // One `git log --raw` streams which blobs each commit changes, newest
 // first; each change goes to the worker of its path, so that the versions
 // of a file, which are delta chains in the pack, meet in one reader's
-// cache; workers read the blobs from the pack files (pack.go), compute the
-// added lines in-process and hand them to a pool of detectors. Reading
+// cache; workers read the blobs from the objects directory (pack.go),
+// compute the added lines in-process and hand them to a pool of
+// detectors. Reading
 // starts as soon as the rules are compiled, while git is still listing.
 //
 // loaded reports when e.rules, e.det and e.byCommit are set.

@@ -42,9 +42,9 @@ type packFile struct {
 	name string
 }
 
-// openObjects maps the pack files of the repository at path. It returns
-// nil (no error) when they cannot be read this way: an object format
-// other than SHA-1, a git too old to say, or no packs.
+// openObjects opens the objects directory of the repository at path and
+// maps its pack files. It returns nil (no error) when it cannot be read
+// this way: an object format other than SHA-1, or a git too old to say.
 func openObjects(ctx context.Context, path string) (*packStore, error) {
 	out, err := gitCmd(ctx, path, "rev-parse", "--show-object-format", "--git-path", "objects").Output()
 	if err != nil {
