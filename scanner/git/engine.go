@@ -227,64 +227,83 @@ func (e *engine) readWorker(ctx context.Context, queue <-chan *fileChange, jobs 
 	var deferred []*change
 	var diff differ
 	limit := max(e.src.opts.MaxBlobSize, 0)
+	// seen: changes of this worker read already, true when skipped.
 	seen := map[[20]byte]bool{}
 	for fc := range queue {
-		{
-			if err := ctx.Err(); err != nil {
-				return nil, context.Cause(ctx)
+		if err := ctx.Err(); err != nil {
+			return nil, context.Cause(ctx)
+		}
+		e.changesDone.Add(1)
+		c := &change{commit: fc.commit, path: fc.path, blobs: fc.old + ".." + fc.new}
+		commit := ""
+		if e.byCommit {
+			commit = fc.commit.sha
+		}
+		c.key = cacheKey(e.rules.Digest(), c.blobs, fc.path, commit)
+		if hits, ok := e.src.opts.Cache.lookup(c.key); ok {
+			if err := e.report(ctx, c, hits); err != nil {
+				return nil, err
 			}
-			e.changesDone.Add(1)
-			c := &change{commit: fc.commit, path: fc.path, blobs: fc.old + ".." + fc.new}
-			commit := ""
-			if e.byCommit {
-				commit = fc.commit.sha
-			}
-			c.key = cacheKey(e.rules.Digest(), c.blobs, fc.path, commit)
-			if hits, ok := e.src.opts.Cache.lookup(c.key); ok {
-				if err := e.report(ctx, c, hits); err != nil {
-					return nil, err
-				}
-				continue
-			}
-			if seen[c.key] {
-				// Identical to a change of this scan still being detected.
-				deferred = append(deferred, c)
-				continue
-			}
-			seen[c.key] = true
-			var old []byte
-			if fc.old != "" {
-				b, binary, err := r.read(ctx, fc.old, limit, 0)
-				if err != nil {
-					return nil, e.readError(ctx, err)
-				}
-				if binary {
-					e.sink.Add("changes_skipped", 1)
-					continue
-				}
-				old = b
-				if old == nil {
-					old = []byte{}
-				}
-			}
-			nb, binary, err := r.read(ctx, fc.new, limit, 1)
-			if err != nil {
-				return nil, e.readError(ctx, err)
-			}
-			if binary {
+			continue
+		}
+		if skipped, ok := seen[c.key]; ok {
+			if skipped {
 				e.sink.Add("changes_skipped", 1)
 				continue
 			}
-			c.hunks = diff.addedHunks(old, nb)
-			if err := e.handle(ctx, c, jobs); err != nil {
-				return nil, err
-			}
+			// Identical to a change of this scan still being detected.
+			deferred = append(deferred, c)
+			continue
+		}
+		hunks, skipped, err := e.added(ctx, r, &diff, fc, limit)
+		if err != nil {
+			return nil, err
+		}
+		seen[c.key] = skipped
+		if skipped {
+			e.sink.Add("changes_skipped", 1)
+			continue
+		}
+		if len(hunks) == 0 {
+			// Nothing to detect: answered now, for its repeats too.
+			e.src.opts.Cache.store(c.key, nil)
+			continue
+		}
+		c.hunks = hunks
+		select {
+		case jobs <- c:
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
 		}
 	}
 	return deferred, nil
 }
 
+// added reads the two blobs of fc and returns its added lines, or
+// skipped when either blob is binary or over the size limit.
+func (e *engine) added(ctx context.Context, r *blobSource, diff *differ, fc *fileChange, limit int64) (hunks []hunk, skipped bool, err error) {
+	var old []byte
+	if fc.old != "" {
+		b, binary, err := r.read(ctx, fc.old, limit, 0)
+		if err != nil || binary {
+			return nil, binary, e.readError(ctx, err)
+		}
+		old = b
+		if old == nil {
+			old = []byte{}
+		}
+	}
+	nb, binary, err := r.read(ctx, fc.new, limit, 1)
+	if err != nil || binary {
+		return nil, binary, e.readError(ctx, err)
+	}
+	return diff.addedHunks(old, nb), false, nil
+}
+
 func (e *engine) readError(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
 	}
@@ -347,29 +366,6 @@ func (b *blobSource) read(ctx context.Context, id string, limit int64, slot int)
 func (b *blobSource) close() {
 	if b.cf != nil {
 		b.cf.close()
-	}
-}
-
-// handle routes one change: skipped, answered from the cache, or queued
-// for detection.
-func (e *engine) handle(ctx context.Context, c *change, jobs chan<- *change) error {
-	if len(c.hunks) == 0 {
-		return nil
-	}
-	commit := ""
-	if e.byCommit || c.blobs == "" {
-		commit = c.commit.sha
-	}
-	k := cacheKey(e.rules.Digest(), c.blobs, c.path, commit)
-	if hits, cached := e.src.opts.Cache.lookup(k); cached {
-		return e.report(ctx, c, hits)
-	}
-	c.key = k
-	select {
-	case jobs <- c:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
 	}
 }
 

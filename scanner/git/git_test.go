@@ -555,3 +555,29 @@ func TestCorruptPackFailsAlone(t *testing.T) {
 		}
 	}
 }
+
+// TestRepeatedChangesWithoutAddedLines: a change with nothing to detect
+// (lines only deleted, a binary file) cherry-picked onto another branch
+// is the same blob pair twice in one scan; the second must be answered
+// like the first, not fail the repository.
+func TestRepeatedChangesWithoutAddedLines(t *testing.T) {
+	r := newRepo(t)
+	pat := harness.GitHubPAT()
+	r.Commit(alice, "base", map[string]string{"a.txt": lines("one", "two", "three"), "logo.bin": "\x00\x01a"})
+	r.git("branch", "side")
+	r.Commit(alice, "shrink and redraw", map[string]string{"a.txt": lines("one", "three"), "logo.bin": "\x00\x02b"})
+	main := r.git("rev-parse", "HEAD")
+	r.git("checkout", "-q", "side")
+	r.Commit(alice, "leak", map[string]string{"b.env": lines("GITHUB_TOKEN=" + pat)})
+	r.git("cherry-pick", main)
+	st := openStore(t)
+	res := scan(t, context.Background(), st, newSource(r.Dir, &scanner.Repos{}))
+	for _, sr := range res.results {
+		if sr.Status != inventory.SourceOK {
+			t.Fatalf("%s: %s %s", sr.Name, sr.Status, sr.Error)
+		}
+		if sr.Stats["findings"] != 1 || sr.Stats["commits_scanned"] != 4 {
+			t.Errorf("stats %v, want 1 finding in 4 commits", sr.Stats)
+		}
+	}
+}
