@@ -79,15 +79,18 @@ func (d *Detector) hasKeyword(raw string) bool {
 			return d.keywords.MatchFirstString(strings.ToLower(raw)) != nil
 		}
 	}
-	low := make([]byte, len(raw))
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
+	return d.keywords.MatchFirst(lowerASCII(raw)) != nil
+}
+
+// lowerASCII lowers the ASCII letters of s.
+func lowerASCII(s string) []byte {
+	b := []byte(s)
+	for i, c := range b {
 		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
+			b[i] = c + 'a' - 'A'
 		}
-		low[i] = c
 	}
-	return d.keywords.MatchFirst(low) != nil
+	return b
 }
 
 func (d *Detector) pathRuleApplies(path string) bool {

@@ -59,7 +59,7 @@ func TestFilteredDetectorIsExact(t *testing.T) {
 		for range 50 {
 			fr = detect.Fragment{Raw: f.raw(), FilePath: f.path, StartLine: 1}
 			want = summary(plain.DetectContext(ctx, fr))
-			if unicodeOnly[f.path] && fd.keywords.MatchFirst(asciiLower(fr.Raw)) != nil {
+			if unicodeOnly[f.path] && fd.keywords.MatchFirst(lowerASCII(fr.Raw)) != nil {
 				continue
 			}
 			if f.wantRule == "" || strings.Contains(want, f.wantRule+":") {
@@ -73,16 +73,6 @@ func TestFilteredDetectorIsExact(t *testing.T) {
 			t.Errorf("%s: Detect and DetectContext disagree (%d and %d findings)", f.path, strings.Count(got, ":")/2, strings.Count(want, ":")/2)
 		}
 	}
-}
-
-func asciiLower(s string) []byte {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return b
 }
 
 func summary(fs []report.Finding) string {

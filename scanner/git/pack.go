@@ -124,7 +124,9 @@ const (
 	objRefDelta = 7
 )
 
-var errNotInPacks = errors.New("not in the pack files")
+// errNotInPacks: the object is neither in a pack nor loose; read it
+// another way.
+var errNotInPacks = errors.New("not in the objects directory")
 
 // packReader reads objects for one goroutine, with its own cache.
 type packReader struct {
@@ -176,13 +178,7 @@ func (r *packReader) loose(id string, limit int64) ([]byte, int64, error) {
 		return nil, 0, errNotInPacks
 	}
 	defer f.Close()
-	if r.zr == nil {
-		zr, err := zlib.NewReader(f)
-		if err != nil {
-			return nil, 0, fmt.Errorf("loose object %s: %w", id, err)
-		}
-		r.zr = zr
-	} else if err := r.zr.(zlib.Resetter).Reset(f, nil); err != nil {
+	if err := r.resetZlib(f); err != nil {
 		return nil, 0, fmt.Errorf("loose object %s: %w", id, err)
 	}
 	br := bufio.NewReaderSize(r.zr, 64)
@@ -317,14 +313,7 @@ func (r *packReader) objectAt(pi int, off int64, limit int64, depth int) ([]byte
 
 // inflate decompresses size bytes of the zlib stream at the start of src.
 func (r *packReader) inflate(src []byte, size int64) ([]byte, error) {
-	br := bytes.NewReader(src)
-	if r.zr == nil {
-		zr, err := zlib.NewReader(br)
-		if err != nil {
-			return nil, err
-		}
-		r.zr = zr
-	} else if err := r.zr.(zlib.Resetter).Reset(br, nil); err != nil {
+	if err := r.resetZlib(bytes.NewReader(src)); err != nil {
 		return nil, err
 	}
 	out := make([]byte, size)
@@ -340,6 +329,16 @@ func (r *packReader) inflate(src []byte, size int64) ([]byte, error) {
 		return nil, fmt.Errorf("inflate: %w", err)
 	}
 	return out, nil
+}
+
+// resetZlib points the reader's zlib stream at src, reusing its state.
+func (r *packReader) resetZlib(src io.Reader) error {
+	if r.zr == nil {
+		zr, err := zlib.NewReader(src)
+		r.zr = zr
+		return err
+	}
+	return r.zr.(zlib.Resetter).Reset(src, nil)
 }
 
 // deltaTargetSize reads the size of the result from a delta's header

@@ -132,10 +132,11 @@ func (s *Source) Scan(ctx context.Context, sink scanner.Sink) error {
 			loaded <- nil
 		}()
 	}
-	var todo []string // nil: a first scan, every commit of every ref
+	// A first scan walks every commit of every ref (todo nil); later ones
+	// list the commits to scan only the new ones.
+	var all, todo []string
 	if len(seen) > 0 {
-		all, err := listCommits(ctx, path)
-		if err != nil {
+		if all, err = listCommits(ctx, path); err != nil {
 			return err
 		}
 		todo = make([]string, 0, len(all))
@@ -144,25 +145,19 @@ func (s *Source) Scan(ctx context.Context, sink scanner.Sink) error {
 				todo = append(todo, c)
 			}
 		}
-		if len(todo) == 0 {
-			// Nothing new: the rules need not even be compiled.
-			sink.Add("commits", int64(len(all)))
-			return sink.Ledger().MarkRepoScanned(ctx, repoID, digest, all)
-		}
+	}
+	if todo != nil && len(todo) == 0 {
+		// Nothing new: the rules need not even be compiled.
 		sink.Add("commits", int64(len(all)))
-		loadRules()
-		if _, err := e.run(ctx, todo, loaded); err != nil {
-			return err
-		}
-		if err := sink.Ledger().MarkRepoScanned(ctx, repoID, digest, all); err != nil {
-			return fmt.Errorf("record scanned commits: %w", err)
-		}
-		return nil
+		return sink.Ledger().MarkRepoScanned(ctx, repoID, digest, all)
 	}
 	loadRules()
-	all, err := e.run(ctx, nil, loaded)
+	read, err := e.run(ctx, todo, loaded)
 	if err != nil {
 		return err
+	}
+	if todo == nil {
+		all = read
 	}
 	sink.Add("commits", int64(len(all)))
 	if err := sink.Ledger().MarkRepoScanned(ctx, repoID, digest, all); err != nil {
