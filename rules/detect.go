@@ -45,6 +45,9 @@ type Options struct {
 type Ruleset struct {
 	cfg    config.Config
 	digest string
+
+	filteredOnce sync.Once
+	filtered     *Detector
 }
 
 var (

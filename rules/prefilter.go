@@ -37,9 +37,15 @@ type Detector struct {
 
 type detectRulePath interface{ MatchString(string) bool }
 
-// NewFilteredDetector returns the detector of NewDetector behind the
-// exact pre-check described on Detector.
-func (r *Ruleset) NewFilteredDetector() *Detector {
+// FilteredDetector returns the detector of NewDetector behind the exact
+// pre-check described on Detector, built once per rule set (its keyword
+// trie alone is 15 MiB) and shared: it is safe for concurrent use.
+func (r *Ruleset) FilteredDetector() *Detector {
+	r.filteredOnce.Do(func() { r.filtered = r.newFilteredDetector() })
+	return r.filtered
+}
+
+func (r *Ruleset) newFilteredDetector() *Detector {
 	d := &Detector{Detector: r.NewDetector(), pathMay: map[string]bool{}}
 	kw := make([]string, 0, len(r.cfg.Keywords))
 	for k := range r.cfg.Keywords {

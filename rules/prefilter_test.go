@@ -25,7 +25,7 @@ func TestFilteredDetectorIsExact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fd := rs.NewFilteredDetector()
+	fd := rs.FilteredDetector()
 	plain := rs.NewDetector()
 	type frag struct {
 		path     string

@@ -128,7 +128,7 @@ func (s *Source) Scan(ctx context.Context, sink scanner.Sink) error {
 				loaded <- fmt.Errorf("detection rules of %s: %w", s.target, err)
 				return
 			}
-			e.rules, e.byCommit, e.det = rs, hasCommitAllowlist(rs), rs.NewFilteredDetector()
+			e.rules, e.byCommit, e.det = rs, hasCommitAllowlist(rs), rs.FilteredDetector()
 			loaded <- nil
 		}()
 	}
