@@ -121,8 +121,26 @@ func TestGapsControlsAndTriage(t *testing.T) {
 	if code, _, errs := nhi(t, "triage", "accept", id(pat.ID), "--db", db, "--reason", "x"); code != exitUsage || !strings.Contains(errs, "--expires") {
 		t.Fatalf("accept without expiry: %d %s", code, errs)
 	}
-	if code, _, _ := nhi(t, "scan", "--db", db, "--git", p.repo.Dir); code != 0 {
-		t.Fatal("re-scan failed")
+	// The re-scan's summary counts open gaps after triage: the accepted
+	// one is no longer open.
+	code, out, errs := nhi(t, "scan", "--db", db, "--git", p.repo.Dir, "--format", "json")
+	if code != 0 {
+		t.Fatalf("re-scan: exit %d\n%s", code, errs)
+	}
+	sum := decode[struct {
+		GapsOpen  int `json:"gaps_open"`
+		Readiness struct {
+			Open map[string]int `json:"open_gaps_by_severity"`
+		}
+	}](t, out)
+	high := 0
+	for _, g := range doc.Gaps {
+		if g.Severity == "high" {
+			high++
+		}
+	}
+	if sum.GapsOpen != len(doc.Gaps)-1 || sum.Readiness.Open["high"] != high-1 {
+		t.Fatalf("re-scan after accepting a high gap: %d open (%v), want %d (%d high)", sum.GapsOpen, sum.Readiness.Open, len(doc.Gaps)-1, high-1)
 	}
 	statusOf := func() string {
 		_, out, _ := nhi(t, "gaps", "--db", db, "--format", "json", "--status", "all")
