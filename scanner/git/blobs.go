@@ -3,23 +3,18 @@ package git
 import (
 	"bufio"
 	"bytes"
-	"context"
-	"errors"
-	"fmt"
 	"io"
-	"os/exec"
-	"strconv"
 	"strings"
 )
 
 // This file reads a history as git stores it: which blobs each commit
 // changes (`git log --raw`, tree comparisons only, about a tenth of the
-// cost of `git log -p`) and, for objects outside the pack files,
-// `git cat-file --batch`; pack.go reads the rest and added.go computes
-// the added lines from the two versions of a file in-process. `git log
-// -p` inflates every blob twice (as the new and as the old side) and
-// diffs whole files: on the 10,000-commit benchmark history it spends
-// 2.3-3.3 s of CPU where these parts spend about 1.2 s.
+// cost of `git log -p`); package gitobj reads the blobs (pack files and
+// loose objects in-process, `git cat-file --batch` for the rest) and
+// added.go computes the added lines from the two versions of a file
+// in-process. `git log -p` inflates every blob twice (as the new and as
+// the old side) and diffs whole files: on the 10,000-commit benchmark
+// history it spends 2.3-3.3 s of CPU where these parts spend about 1.2 s.
 
 // fileChange is one file change of `git log --raw`: the old and new blob
 // of a path (old is "" for an added file).
@@ -153,114 +148,6 @@ func readName(b []byte) (string, []byte) {
 		return string(b[:i]), b[i:]
 	}
 	return string(b), nil
-}
-
-// catFile is one `git cat-file --batch` process, for the objects the
-// pack reader cannot find (loose objects, alternates).
-type catFile struct {
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	in     *bufio.Writer
-	out    *bufio.Reader
-	stderr *bytes.Buffer
-	done   bool
-	err    error // of close
-}
-
-func startCatFile(ctx context.Context, path string) (*catFile, error) {
-	cmd := gitCmd(ctx, path, "cat-file", "--batch")
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		stdin.Close()
-		return nil, err
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &limitedWriter{w: &stderr, n: 64 << 10}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("run git: %w", err)
-	}
-	return &catFile{cmd: cmd, stdin: stdin, in: bufio.NewWriterSize(stdin, 4<<10),
-		out: bufio.NewReaderSize(stdout, 256<<10), stderr: &stderr}, nil
-}
-
-func (c *catFile) request(id string) error {
-	c.in.WriteString(id)
-	return c.in.WriteByte('\n')
-}
-
-func (c *catFile) flush() error { return c.in.Flush() }
-
-var errBlobMissing = errors.New("missing or unreadable (check the repository with git fsck, or clone it again)")
-
-// read reads the next answer into buf (grown as needed) and returns the
-// content. A blob larger than limit (when limit > 0) is read past and
-// returned as nil with its size.
-func (c *catFile) read(id string, buf []byte, limit int64) ([]byte, int64, error) {
-	hdr, err := c.out.ReadSlice('\n')
-	if err != nil {
-		return nil, 0, fmt.Errorf("read blob %s: %w", id, err)
-	}
-	f := strings.Fields(string(hdr))
-	if len(f) == 2 && f[1] == "missing" {
-		return nil, 0, fmt.Errorf("blob %s: %w", id, errBlobMissing)
-	}
-	if len(f) != 3 || f[0] != id {
-		return nil, 0, fmt.Errorf("read blob %s: unexpected answer %q", id, strings.TrimSpace(string(hdr)))
-	}
-	size, err := strconv.ParseInt(f[2], 10, 64)
-	if err != nil {
-		return nil, 0, fmt.Errorf("read blob %s: unexpected answer %q", id, strings.TrimSpace(string(hdr)))
-	}
-	if limit > 0 && size > limit {
-		if _, err := c.out.Discard(int(size) + 1); err != nil {
-			return nil, size, fmt.Errorf("read blob %s: %w", id, err)
-		}
-		return nil, size, nil
-	}
-	if int64(cap(buf)) < size+1 {
-		buf = make([]byte, size+1)
-	}
-	buf = buf[:size+1]
-	if _, err := io.ReadFull(c.out, buf); err != nil {
-		return nil, size, fmt.Errorf("read blob %s: %w", id, err)
-	}
-	return buf[:size], size, nil
-}
-
-// failure is the error of a failed request: a missing blob as such, any
-// other with what git said before it stopped.
-func (c *catFile) failure(err error) error {
-	if errors.Is(err, errBlobMissing) {
-		return err
-	}
-	if cerr := c.close(); cerr != nil {
-		return fmt.Errorf("%w (%v)", err, cerr)
-	}
-	return err
-}
-
-// close ends the process; its error says why git failed, if it did.
-func (c *catFile) close() error {
-	if c.done {
-		return c.err
-	}
-	c.done = true
-	c.err = c.wait()
-	return c.err
-}
-
-func (c *catFile) wait() error {
-	c.in.Flush()
-	c.stdin.Close()
-	io.Copy(io.Discard, c.out)
-	if err := c.cmd.Wait(); err != nil {
-		return fmt.Errorf("git cat-file: %v: %s", err, strings.TrimSpace(c.stderr.String()))
-	}
-	return nil
 }
 
 // isBinary is git's test: a NUL byte in the first 8,000 bytes.

@@ -3,7 +3,6 @@ package git
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -17,6 +16,7 @@ import (
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/rules"
 	"github.com/nhi-inventory/nhi/scanner"
+	"github.com/nhi-inventory/nhi/scanner/gitobj"
 )
 
 // engine scans the changes of a list of commits of one repository.
@@ -33,10 +33,9 @@ type engine struct {
 	// is recorded on the occurrence, for owner resolution.
 	owners *scanner.CodeOwners
 
-	// packs is the repository's objects directory, pack files and loose
-	// objects, read in-process (nil when it cannot be: every blob then
-	// comes from cat-file).
-	packs         *packStore
+	// objects is the repository's objects: pack files and loose objects
+	// read in-process, the rest through cat-file.
+	objects       *gitobj.Store
 	changesDone   atomic.Int64
 	commitsListed atomic.Int64
 }
@@ -46,7 +45,7 @@ type engine struct {
 // One `git log --raw` streams which blobs each commit changes, newest
 // first; each change goes to the worker of its path, so that the versions
 // of a file, which are delta chains in the pack, meet in one reader's
-// cache; workers read the blobs from the objects directory (pack.go),
+// cache; workers read the blobs from the objects directory (gitobj),
 // compute the added lines in-process and hand them to a pool of
 // detectors. Reading
 // starts as soon as the rules are compiled, while git is still listing.
@@ -57,10 +56,10 @@ func (e *engine) run(ctx context.Context, todo []string, loaded <-chan error) ([
 	defer cancel(nil)
 	workers := e.src.opts.Workers
 	var err error
-	if e.packs, err = openObjects(ctx, e.path); err != nil {
-		return nil, err
+	if e.objects, err = gitobj.Open(ctx, e.path); err != nil {
+		return nil, fmt.Errorf("read objects of %s: %w", e.path, err)
 	}
-	defer e.packs.close()
+	defer e.objects.Close()
 
 	ready := make(chan struct{})
 	go func() {
@@ -219,11 +218,8 @@ func (e *engine) logRaw(ctx context.Context, todo []string, emit func(*fileChang
 // started on first need. It returns the changes to answer once detection
 // is over.
 func (e *engine) readWorker(ctx context.Context, queue <-chan *fileChange, jobs chan<- *change) ([]*change, error) {
-	r := &blobSource{path: e.path}
-	if e.packs != nil {
-		r.packs = newPackReader(e.packs, objectCacheBytes)
-	}
-	defer r.close()
+	r := e.objects.NewReader(objectCacheBytes)
+	defer r.Close()
 	var deferred []*change
 	var diff differ
 	limit := max(e.src.opts.MaxBlobSize, 0)
@@ -281,10 +277,10 @@ func (e *engine) readWorker(ctx context.Context, queue <-chan *fileChange, jobs 
 
 // added reads the two blobs of fc and returns its added lines, or
 // skipped when either blob is binary or over the size limit.
-func (e *engine) added(ctx context.Context, r *blobSource, diff *differ, fc *fileChange, limit int64) (hunks []hunk, skipped bool, err error) {
+func (e *engine) added(ctx context.Context, r *gitobj.Reader, diff *differ, fc *fileChange, limit int64) (hunks []hunk, skipped bool, err error) {
 	var old []byte
 	if fc.old != "" {
-		b, binary, err := r.read(ctx, fc.old, limit, 0)
+		b, binary, err := readBlob(ctx, r, fc.old, limit, 0)
 		if err != nil || binary {
 			return nil, binary, e.readError(ctx, err)
 		}
@@ -293,7 +289,7 @@ func (e *engine) added(ctx context.Context, r *blobSource, diff *differ, fc *fil
 			old = []byte{}
 		}
 	}
-	nb, binary, err := r.read(ctx, fc.new, limit, 1)
+	nb, binary, err := readBlob(ctx, r, fc.new, limit, 1)
 	if err != nil || binary {
 		return nil, binary, e.readError(ctx, err)
 	}
@@ -318,55 +314,19 @@ func (e *engine) readError(ctx context.Context, err error) error {
 // for files of a few MiB.
 const objectCacheBytes = 16 << 20
 
-// blobSource reads blobs for one worker.
-type blobSource struct {
-	path  string
-	packs *packReader // nil: no usable pack files
-	cf    *catFile    // started on the first object outside the packs
-	bufs  [2][]byte   // for the old and the new blob of a change
-}
-
-// read returns the content of blob id, and whether its change is to be
-// skipped as binary (a NUL byte in its first 8,000 bytes, as git decides)
-// or larger than limit. The content is valid until the next read of a
-// blob outside the packs into the same slot (0 or 1).
-func (b *blobSource) read(ctx context.Context, id string, limit int64, slot int) ([]byte, bool, error) {
-	if b.packs != nil {
-		data, size, err := b.packs.blob(id, limit)
-		if err == nil {
-			return data, (data == nil && size > 0) || isBinary(data), nil
-		}
-		if !errors.Is(err, errNotInPacks) {
-			return nil, false, err
-		}
-	}
-	if b.cf == nil {
-		cf, err := startCatFile(ctx, b.path)
-		if err != nil {
-			return nil, false, err
-		}
-		b.cf = cf
-	}
-	if err := b.cf.request(id); err != nil {
-		return nil, false, b.cf.failure(err)
-	}
-	if err := b.cf.flush(); err != nil {
-		return nil, false, b.cf.failure(err)
-	}
-	data, size, err := b.cf.read(id, b.bufs[slot], limit)
+// readBlob returns the content of blob id, and whether its change is to
+// be skipped as binary (a NUL byte in its first 8,000 bytes, as git
+// decides) or larger than limit. The content is valid until the next read
+// of a blob outside the objects directory into the same slot (0 or 1).
+func readBlob(ctx context.Context, r *gitobj.Reader, id string, limit int64, slot int) ([]byte, bool, error) {
+	typ, data, size, err := r.Read(ctx, id, limit, slot)
 	if err != nil {
-		return nil, false, b.cf.failure(err)
+		return nil, false, err
 	}
-	if data != nil {
-		b.bufs[slot] = data[:cap(data)]
+	if typ != gitobj.Blob {
+		return nil, false, fmt.Errorf("object %s is a %s where a blob was expected (check the repository with git fsck, or clone it again)", id, typ)
 	}
 	return data, (data == nil && size > 0) || isBinary(data), nil
-}
-
-func (b *blobSource) close() {
-	if b.cf != nil {
-		b.cf.close()
-	}
 }
 
 // detectChange runs the detector over each hunk of c, one fragment per

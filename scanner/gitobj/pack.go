@@ -1,0 +1,544 @@
+package gitobj
+
+import (
+	"bufio"
+	"bytes"
+	"compress/zlib"
+	"container/list"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// This file reads objects straight from a repository's pack files, in
+// process: the pack index says where an object is, zlib inflates it and
+// deltas are applied to their base, with a cache of recently rebuilt
+// objects (a file's versions are delta chains, and a history is read
+// version after version). Measured on the benchmark history: all 25,582
+// blobs (212 MB) in 0.7 s of CPU, against 1.0-1.5 s for
+// `git cat-file --batch` writing them into a pipe plus 0.2 s to read them
+// out of it. Loose objects are read in-process too (one zlib stream per
+// file); what is in neither (alternates, an object format other than
+// SHA-1) is read through cat-file (catfile.go).
+
+type packFile struct {
+	data []byte     // the .pack, memory-mapped
+	idx  *packIndex // its .idx, memory-mapped
+	name string
+}
+
+// openPacks maps the packs of an objects directory.
+func (s *Store) openPacks(objects string) error {
+	idxs, err := filepath.Glob(filepath.Join(objects, "pack", "*.idx"))
+	if err != nil {
+		return err
+	}
+	s.objects = objects
+	for _, ip := range idxs {
+		p, err := openPackFile(ip)
+		if err != nil {
+			s.Close()
+			return fmt.Errorf("%w (check the repository with git fsck, or clone it again)", err)
+		}
+		if p != nil {
+			s.packs = append(s.packs, p)
+		}
+	}
+	return nil
+}
+
+func openPackFile(idxPath string) (*packFile, error) {
+	packPath := strings.TrimSuffix(idxPath, ".idx") + ".pack"
+	idxData, err := mapFile(idxPath)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := parseIndex(idxData)
+	if err != nil {
+		unmapFile(idxData)
+		return nil, fmt.Errorf("read pack index %s: %w", filepath.Base(idxPath), err)
+	}
+	data, err := mapFile(packPath)
+	if errors.Is(err, os.ErrNotExist) {
+		unmapFile(idxData)
+		return nil, nil // an index left without its pack
+	}
+	if err != nil {
+		unmapFile(idxData)
+		return nil, err
+	}
+	switch {
+	case len(data) < 32 || string(data[:4]) != "PACK":
+		err = fmt.Errorf("pack %s: not a pack file", filepath.Base(packPath))
+	case !bytes.Equal(data[len(data)-20:], idx.checksum):
+		err = fmt.Errorf("pack %s does not match its index", filepath.Base(packPath))
+	}
+	if err != nil {
+		unmapFile(data)
+		unmapFile(idxData)
+		return nil, err
+	}
+	return &packFile{data: data, idx: idx, name: filepath.Base(packPath)}, nil
+}
+
+func (p *packFile) close() {
+	unmapFile(p.data)
+	unmapFile(p.idx.data)
+}
+
+// Delta object types in a pack: the object is a delta against a base
+// given by its offset in the same pack, or by its id.
+const (
+	objOfsDelta = 6
+	objRefDelta = 7
+)
+
+// errNotInPacks: the object is neither in a pack nor loose; read it
+// another way.
+var errNotInPacks = errors.New("not in the objects directory")
+
+// packReader reads objects for one goroutine, with its own cache.
+type packReader struct {
+	s     *Store
+	zr    io.ReadCloser
+	cache *objectCache
+}
+
+// read returns the type and content of object id, or nil and its size
+// when it is larger than limit (limit > 0). errNotInPacks: read it
+// another way.
+func (r *packReader) read(id string, limit int64) (Type, []byte, int64, error) {
+	var h [20]byte
+	if len(id) != 40 || !decodeID(h[:], id) {
+		return 0, nil, 0, errNotInPacks
+	}
+	for pi, p := range r.s.packs {
+		off, ok := p.idx.find(h[:])
+		if !ok {
+			continue
+		}
+		typ, data, size, err := r.objectAt(pi, off, limit, 0)
+		if err != nil {
+			return 0, nil, 0, fmt.Errorf("object %s in %s: %w (check the repository with git fsck, or clone it again)", id, p.name, err)
+		}
+		return typ, data, size, nil
+	}
+	return r.loose(id, limit)
+}
+
+// loose reads a loose object: a zlib stream of "<type> <size>", a NUL
+// and the content.
+func (r *packReader) loose(id string, limit int64) (Type, []byte, int64, error) {
+	// Cached under pack -1 by the first 64 bits of the id, the whole id
+	// checked (two ids sharing 64 bits can be made on purpose): a blob is
+	// read as the new side of one change and the old side of the next.
+	var key int64
+	if h, err := strconv.ParseUint(id[:16], 16, 64); err == nil {
+		key = int64(h)
+		if typ, b, cid, ok := r.cache.get(-1, key); ok && cid == id {
+			return typ, b, int64(len(b)), nil
+		}
+	}
+	fail := func(err error) (Type, []byte, int64, error) {
+		return 0, nil, 0, fmt.Errorf("loose object %s: %w (check the repository with git fsck, or clone it again)", id, err)
+	}
+	f, err := os.Open(filepath.Join(r.s.objects, id[:2], id[2:]))
+	if err != nil {
+		return 0, nil, 0, errNotInPacks
+	}
+	defer f.Close()
+	if err := r.resetZlib(f); err != nil {
+		return fail(err)
+	}
+	br := bufio.NewReaderSize(r.zr, 64)
+	hdr, err := br.ReadString(0)
+	if err != nil {
+		return fail(err)
+	}
+	name, sz, ok := strings.Cut(strings.TrimSuffix(hdr, "\x00"), " ")
+	typ, tok := parseType(name)
+	size, perr := strconv.ParseInt(sz, 10, 64)
+	if !ok || !tok || perr != nil || size < 0 {
+		return fail(fmt.Errorf("bad header %q", hdr))
+	}
+	if limit > 0 && size > limit {
+		return typ, nil, size, nil
+	}
+	out := make([]byte, size)
+	if _, err := io.ReadFull(br, out); err != nil {
+		return fail(err)
+	}
+	var one [1]byte
+	if n, err := br.Read(one[:]); n != 0 || err != io.EOF {
+		if err == nil || err == io.EOF {
+			err = errors.New("more data than its header says")
+		}
+		return fail(err)
+	}
+	r.cache.put(-1, key, id, typ, out)
+	return typ, out, size, nil
+}
+
+// maxDeltaDepth guards against a corrupt pack whose deltas loop.
+const maxDeltaDepth = 10000
+
+// entry is the header of the object at offset off of pack pi: its type
+// (a delta type for a delta), its size (of the delta, for a delta), and
+// where its data starts. For a delta, base is where its base is.
+type entry struct {
+	typ      byte
+	size     int64
+	data     int64
+	basePack int
+	baseOff  int64
+}
+
+// header reads the object header at offset off of pack pi, and the base
+// of a delta. errNotInPacks: a delta's base (given by its id) is not in
+// the packs.
+func (r *packReader) header(pi int, off int64) (entry, error) {
+	data := r.s.packs[pi].data
+	if off < 12 || off >= int64(len(data)) {
+		return entry{}, fmt.Errorf("offset %d outside the pack", off)
+	}
+	i := off
+	c := data[i]
+	i++
+	e := entry{typ: (c >> 4) & 7, size: int64(c & 15)}
+	for shift := uint(4); c&0x80 != 0; shift += 7 {
+		if i >= int64(len(data)) || shift > 56 {
+			return entry{}, errors.New("bad object header")
+		}
+		c = data[i]
+		i++
+		e.size |= int64(c&0x7f) << shift
+	}
+	switch e.typ {
+	case byte(Commit), byte(Tree), byte(Blob), byte(Tag):
+	case objOfsDelta:
+		if i >= int64(len(data)) {
+			return entry{}, errors.New("bad delta header")
+		}
+		c = data[i]
+		i++
+		rel := int64(c & 0x7f)
+		for c&0x80 != 0 {
+			if i >= int64(len(data)) || rel > 1<<48 {
+				return entry{}, errors.New("bad delta offset")
+			}
+			c = data[i]
+			i++
+			rel = ((rel + 1) << 7) | int64(c&0x7f)
+		}
+		e.basePack, e.baseOff = pi, off-rel
+	case objRefDelta:
+		if i+20 > int64(len(data)) {
+			return entry{}, errors.New("bad delta base")
+		}
+		h := data[i : i+20]
+		i += 20
+		found := false
+		for bpi, bp := range r.s.packs {
+			if o, ok := bp.idx.find(h); ok {
+				e.basePack, e.baseOff, found = bpi, o, true
+				break
+			}
+		}
+		if !found {
+			return entry{}, errNotInPacks
+		}
+	default:
+		return entry{}, fmt.Errorf("unknown object type %d", e.typ)
+	}
+	e.data = i
+	return e, nil
+}
+
+// objectAt rebuilds the object at offset off of pack pi. A result larger
+// than limit (when limit > 0) is not rebuilt: nil and its size.
+func (r *packReader) objectAt(pi int, off int64, limit int64, depth int) (Type, []byte, int64, error) {
+	if depth > maxDeltaDepth {
+		return 0, nil, 0, errors.New("delta chain too deep")
+	}
+	if typ, b, _, ok := r.cache.get(pi, off); ok {
+		return typ, b, int64(len(b)), nil
+	}
+	e, err := r.header(pi, off)
+	if err != nil {
+		return 0, nil, 0, err
+	}
+	data := r.s.packs[pi].data
+	var typ Type
+	var out []byte
+	if e.typ != objOfsDelta && e.typ != objRefDelta {
+		typ = Type(e.typ)
+		if limit > 0 && e.size > limit {
+			return typ, nil, e.size, nil
+		}
+		if out, err = r.inflate(data[e.data:], e.size); err != nil {
+			return 0, nil, 0, err
+		}
+	} else {
+		delta, err := r.inflate(data[e.data:], e.size)
+		if err != nil {
+			return 0, nil, 0, err
+		}
+		target := deltaTargetSize(delta)
+		if target < 0 {
+			return 0, nil, 0, errors.New("bad delta")
+		}
+		if limit > 0 && target > limit {
+			// Not rebuilt: the type is the base's, found from the headers
+			// of the chain.
+			typ, err := r.typeAt(e.basePack, e.baseOff, depth+1)
+			if err != nil {
+				return 0, nil, 0, err
+			}
+			return typ, nil, target, nil
+		}
+		var base []byte
+		typ, base, _, err = r.objectAt(e.basePack, e.baseOff, 0, depth+1)
+		if err != nil {
+			return 0, nil, 0, err
+		}
+		if out, err = patchDelta(base, delta, target); err != nil {
+			return 0, nil, 0, err
+		}
+	}
+	r.cache.put(pi, off, "", typ, out)
+	return typ, out, int64(len(out)), nil
+}
+
+// typeAt returns the type of the object at offset off of pack pi without
+// rebuilding it: a delta has the type of its base.
+func (r *packReader) typeAt(pi int, off int64, depth int) (Type, error) {
+	for ; depth <= maxDeltaDepth; depth++ {
+		if typ, _, _, ok := r.cache.get(pi, off); ok {
+			return typ, nil
+		}
+		e, err := r.header(pi, off)
+		if err != nil {
+			return 0, err
+		}
+		if e.typ != objOfsDelta && e.typ != objRefDelta {
+			return Type(e.typ), nil
+		}
+		pi, off = e.basePack, e.baseOff
+	}
+	return 0, errors.New("delta chain too deep")
+}
+
+// inflate decompresses size bytes of the zlib stream at the start of src.
+func (r *packReader) inflate(src []byte, size int64) ([]byte, error) {
+	if err := r.resetZlib(bytes.NewReader(src)); err != nil {
+		return nil, err
+	}
+	out := make([]byte, size)
+	if _, err := io.ReadFull(r.zr, out); err != nil {
+		return nil, fmt.Errorf("inflate: %w", err)
+	}
+	// Reading on to the end checks the stream's checksum.
+	var one [1]byte
+	if n, err := r.zr.Read(one[:]); n != 0 || err != io.EOF {
+		if err == nil || err == io.EOF {
+			err = errors.New("more data than the object header says")
+		}
+		return nil, fmt.Errorf("inflate: %w", err)
+	}
+	return out, nil
+}
+
+// resetZlib points the reader's zlib stream at src, reusing its state.
+func (r *packReader) resetZlib(src io.Reader) error {
+	if r.zr == nil {
+		zr, err := zlib.NewReader(src)
+		r.zr = zr
+		return err
+	}
+	return r.zr.(zlib.Resetter).Reset(src, nil)
+}
+
+// deltaTargetSize reads the size of the result from a delta's header
+// (source size, then target size, as little-endian base-128 numbers).
+func deltaTargetSize(d []byte) int64 {
+	i := 0
+	for n := 0; n < 2; n++ {
+		var v int64
+		for shift := uint(0); ; shift += 7 {
+			if i >= len(d) || shift > 56 {
+				return -1
+			}
+			c := d[i]
+			i++
+			v |= int64(c&0x7f) << shift
+			if c&0x80 == 0 {
+				break
+			}
+		}
+		if n == 1 {
+			return v
+		}
+	}
+	return -1
+}
+
+// objectCache keeps recently rebuilt objects by (pack, offset), least
+// recently used first out, within a byte budget.
+type objectCache struct {
+	budget, used int
+	ll           *list.List
+	m            map[cacheKeyPO]*list.Element
+}
+
+type cacheKeyPO struct {
+	pack int
+	off  int64
+}
+
+type cacheEntryPO struct {
+	k   cacheKeyPO
+	id  string // of a loose object
+	typ Type
+	b   []byte
+}
+
+func newObjectCache(budget int) *objectCache {
+	return &objectCache{budget: budget, ll: list.New(), m: map[cacheKeyPO]*list.Element{}}
+}
+
+func (c *objectCache) get(pack int, off int64) (typ Type, b []byte, id string, ok bool) {
+	e, ok := c.m[cacheKeyPO{pack, off}]
+	if !ok {
+		return 0, nil, "", false
+	}
+	c.ll.MoveToFront(e)
+	ce := e.Value.(*cacheEntryPO)
+	return ce.typ, ce.b, ce.id, true
+}
+
+func (c *objectCache) put(pack int, off int64, id string, typ Type, b []byte) {
+	if len(b) > c.budget/2 {
+		return
+	}
+	k := cacheKeyPO{pack, off}
+	if _, ok := c.m[k]; ok {
+		return
+	}
+	c.m[k] = c.ll.PushFront(&cacheEntryPO{k, id, typ, b})
+	c.used += len(b)
+	for c.used > c.budget {
+		e := c.ll.Back()
+		ce := e.Value.(*cacheEntryPO)
+		c.ll.Remove(e)
+		delete(c.m, ce.k)
+		c.used -= len(ce.b)
+	}
+}
+
+var errBadDelta = errors.New("corrupt delta")
+
+// patchDelta applies a git delta to base: after the two sizes, each
+// instruction either copies a range of base (high bit set; the low bits
+// say which offset and size bytes follow) or inserts the next 1 to 127
+// bytes of the delta.
+func patchDelta(base, delta []byte, target int64) ([]byte, error) {
+	i := 0
+	var src uint64
+	for shift := uint(0); ; shift += 7 { // the size of the base
+		if i >= len(delta) || shift > 56 {
+			return nil, errBadDelta
+		}
+		c := delta[i]
+		i++
+		src |= uint64(c&0x7f) << shift
+		if c&0x80 == 0 {
+			break
+		}
+	}
+	if src != uint64(len(base)) {
+		return nil, errBadDelta
+	}
+	for i < len(delta) && delta[i]&0x80 != 0 { // skip the size of the result
+		i++
+	}
+	i++
+	if i > len(delta) {
+		return nil, errBadDelta
+	}
+	out := make([]byte, 0, target)
+	for i < len(delta) {
+		op := delta[i]
+		i++
+		switch {
+		case op&0x80 != 0:
+			var off, size uint64
+			for b := 0; b < 4; b++ {
+				if op&(1<<b) != 0 {
+					if i >= len(delta) {
+						return nil, errBadDelta
+					}
+					off |= uint64(delta[i]) << (8 * b)
+					i++
+				}
+			}
+			for b := 0; b < 3; b++ {
+				if op&(0x10<<b) != 0 {
+					if i >= len(delta) {
+						return nil, errBadDelta
+					}
+					size |= uint64(delta[i]) << (8 * b)
+					i++
+				}
+			}
+			if size == 0 {
+				size = 0x10000
+			}
+			if off+size > uint64(len(base)) || int64(len(out))+int64(size) > target {
+				return nil, errBadDelta
+			}
+			out = append(out, base[off:off+size]...)
+		case op != 0:
+			n := int(op)
+			if i+n > len(delta) || int64(len(out)+n) > target {
+				return nil, errBadDelta
+			}
+			out = append(out, delta[i:i+n]...)
+			i += n
+		default:
+			return nil, errBadDelta
+		}
+	}
+	if int64(len(out)) != target {
+		return nil, errBadDelta
+	}
+	return out, nil
+}
+
+// decodeID decodes the lowercase hexadecimal id s into dst.
+func decodeID(dst []byte, s string) bool {
+	if len(s) != 2*len(dst) {
+		return false
+	}
+	for i := range dst {
+		hi, lo := unhex(s[2*i]), unhex(s[2*i+1])
+		if hi > 15 || lo > 15 {
+			return false
+		}
+		dst[i] = hi<<4 | lo
+	}
+	return true
+}
+
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	}
+	return 255
+}
