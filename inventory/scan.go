@@ -288,11 +288,60 @@ func (w *ScanWriter) ScannedCommits(ctx context.Context, repo, digest string) (m
 	return out, rows.Err()
 }
 
-// MarkRepoScanned records that every commit in reachable has now been
-// scanned under digest (new ones were scanned by this scan), and carries
-// the occurrences of those commits forward into this scan: history that
-// is still reachable is still there, even when it was not read again.
-func (w *ScanWriter) MarkRepoScanned(ctx context.Context, repo, digest string, reachable []string) error {
+// RepoRefs is what the inventory remembers of a repository's refs under
+// one rules digest: their digest when its history was last recorded as
+// scanned, how many commits they reached, and the scan that recorded it.
+type RepoRefs struct {
+	Refs    string
+	Commits int64
+	Scan    int64
+}
+
+// RepoRefs returns the refs recorded for repo under digest; ok is false
+// when none are.
+func (w *ScanWriter) RepoRefs(ctx context.Context, repo, digest string) (r RepoRefs, ok bool, err error) {
+	err = w.s.r.QueryRowContext(ctx, `SELECT refs_digest, commits, scan_id FROM repo_refs WHERE repo = ? AND rules_digest = ?`,
+		repo, digest).Scan(&r.Refs, &r.Commits, &r.Scan)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, false, nil
+	}
+	return r, err == nil, err
+}
+
+// CarryRepo carries the git occurrences of repo forward into this scan
+// when its refs are those recorded in r: the reachable commits are the
+// ones r's scan marked, and nothing needs to be listed or read.
+func (w *ScanWriter) CarryRepo(ctx context.Context, repo, digest string, r RepoRefs) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return w.err
+	}
+	if err := w.flushLocked(ctx); err != nil {
+		w.err = err
+		return err
+	}
+	return carryOccurrences(ctx, w.s.w, w.id, repo, digest, r.Scan)
+}
+
+// carryOccurrences marks the git occurrences of repo found in the commits
+// that scan marked reachable under digest as seen in scan id.
+func carryOccurrences(ctx context.Context, db interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, id int64, repo, digest string, marked int64) error {
+	_, err := db.ExecContext(ctx, `UPDATE occurrences SET last_seen_scan = ?
+		WHERE repo = ? AND source = 'git' AND last_seen_scan <> ? AND commit_sha IN
+		(SELECT commit_sha FROM scanned_commits WHERE repo = ? AND rules_digest = ? AND last_seen_scan = ?)`,
+		id, repo, id, repo, digest, marked)
+	return err
+}
+
+// MarkRepoScanned records that every commit in reachable (the commits of
+// refs, a digest of the repository's refs) has now been scanned under
+// digest (new ones were scanned by this scan), and carries the
+// occurrences of those commits forward into this scan: history that is
+// still reachable is still there, even when it was not read again.
+func (w *ScanWriter) MarkRepoScanned(ctx context.Context, repo, digest, refs string, reachable []string) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.err != nil {
@@ -351,10 +400,12 @@ func (w *ScanWriter) MarkRepoScanned(ctx context.Context, repo, digest string, r
 			return err
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE occurrences SET last_seen_scan = ?
-		WHERE repo = ? AND source = 'git' AND last_seen_scan <> ? AND commit_sha IN
-		(SELECT commit_sha FROM scanned_commits WHERE repo = ? AND rules_digest = ? AND last_seen_scan = ?)`,
-		w.id, repo, w.id, repo, digest, w.id); err != nil {
+	if err := carryOccurrences(ctx, tx, w.id, repo, digest, w.id); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO repo_refs(repo, rules_digest, refs_digest, commits, scan_id) VALUES(?,?,?,?,?)
+		ON CONFLICT(repo, rules_digest) DO UPDATE SET refs_digest = excluded.refs_digest, commits = excluded.commits,
+		scan_id = excluded.scan_id`, repo, digest, refs, len(reachable), w.id); err != nil {
 		return err
 	}
 	return tx.Commit()

@@ -291,7 +291,7 @@ func TestMarkRepoScannedCarriesReachableHistoryOnly(t *testing.T) {
 	w, _ := s.BeginScan(ctx, "t", "d", 0)
 	put(w, "a", "secret-in-commit-a-0001")
 	put(w, "b", "secret-in-commit-b-0002")
-	if err := w.MarkRepoScanned(ctx, "repo", "dg", []string{"a", "b"}); err != nil {
+	if err := w.MarkRepoScanned(ctx, "repo", "dg", "refs-1", []string{"a", "b"}); err != nil {
 		t.Fatal(err)
 	}
 	s1, _ := w.Finish(ctx, nil)
@@ -300,7 +300,7 @@ func TestMarkRepoScannedCarriesReachableHistoryOnly(t *testing.T) {
 	}
 	// Unchanged: both carried without being put again.
 	w, _ = s.BeginScan(ctx, "t", "d", 0)
-	w.MarkRepoScanned(ctx, "repo", "dg", []string{"a", "b"})
+	w.MarkRepoScanned(ctx, "repo", "dg", "refs-1", []string{"a", "b"})
 	s2, _ := w.Finish(ctx, nil)
 	if visible(s2.ID) != 2 {
 		t.Fatalf("unchanged re-scan sees %d credentials, want 2", visible(s2.ID))
@@ -308,12 +308,39 @@ func TestMarkRepoScannedCarriesReachableHistoryOnly(t *testing.T) {
 	// b was rewritten away; c is new.
 	w, _ = s.BeginScan(ctx, "t", "d", 0)
 	put(w, "c", "secret-in-commit-c-0003")
-	w.MarkRepoScanned(ctx, "repo", "dg", []string{"a", "c"})
+	w.MarkRepoScanned(ctx, "repo", "dg", "refs-3", []string{"a", "c"})
 	s3, _ := w.Finish(ctx, nil)
 	if visible(s3.ID) != 2 {
 		t.Fatalf("after a force-push the scan sees %d credentials, want 2 (a and c)", visible(s3.ID))
 	}
 	if seen, _ := w.ScannedCommits(ctx, "repo", "dg"); len(seen) != 3 {
 		t.Fatalf("scanned commits %v", seen)
+	}
+	// Refs unchanged since scan 3: carried from what scan 3 marked
+	// reachable (a and c, not b), twice in a row, also after the same
+	// repository was scanned under other rules in between.
+	for i, other := range []bool{false, true, false} {
+		w, _ = s.BeginScan(ctx, "t", "d", 0)
+		if other {
+			put(w, "a", "secret-in-commit-a-0001")
+			if err := w.MarkRepoScanned(ctx, "repo", "dg2", "refs-3", []string{"a", "c"}); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			r, ok, err := w.RepoRefs(ctx, "repo", "dg")
+			if err != nil || !ok || r != (RepoRefs{Refs: "refs-3", Commits: 2, Scan: s3.ID}) {
+				t.Fatalf("round %d: refs %+v %v %v, want those of scan %d", i, r, ok, err, s3.ID)
+			}
+			if err := w.CarryRepo(ctx, "repo", "dg", r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sc, _ := w.Finish(ctx, nil)
+		if visible(sc.ID) != 2 {
+			t.Fatalf("round %d: scan sees %d credentials, want 2", i, visible(sc.ID))
+		}
+	}
+	if _, ok, err := w.RepoRefs(ctx, "repo", "dg3"); ok || err != nil {
+		t.Fatalf("refs recorded for rules never used: %v %v", ok, err)
 	}
 }

@@ -42,10 +42,13 @@ type Sink interface {
 	Ledger() Ledger
 }
 
-// Ledger is the memory of already-scanned git commits.
+// Ledger is the memory of already-scanned git commits, and of the refs
+// that reached them.
 type Ledger interface {
 	ScannedCommits(ctx context.Context, repo, digest string) (map[string]bool, error)
-	MarkRepoScanned(ctx context.Context, repo, digest string, reachable []string) error
+	MarkRepoScanned(ctx context.Context, repo, digest, refs string, reachable []string) error
+	RepoRefs(ctx context.Context, repo, digest string) (inventory.RepoRefs, bool, error)
+	CarryRepo(ctx context.Context, repo, digest string, r inventory.RepoRefs) error
 }
 
 // Event is a progress report from a running source.

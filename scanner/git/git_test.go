@@ -297,6 +297,31 @@ func TestHistory(t *testing.T) {
 	if got := occurrencesOf(t, st, keys.Fingerprint(pat)); len(got) != 1 || got[0].Commit != c || got[0].Line != 1 {
 		t.Errorf("new commit's secret: %v", got)
 	}
+
+	// Refs unchanged: the recorded history is carried without listing a
+	// commit. A ref that moves (a new tag on a scanned commit, a deleted
+	// branch) makes the next scan list them again, and what the deleted
+	// branch alone reached is no longer in the inventory, also in the
+	// unchanged scan after it.
+	rescan := func(step string, refsUnchanged, commits, occurrences int64) {
+		t.Helper()
+		res := scan(t, ctx, st, newSource(h.r.Dir, repos))
+		s := res.results[0].Stats
+		if s["refs_unchanged"] != refsUnchanged || s["commits_scanned"] != 0 || s["commits"] != commits {
+			t.Errorf("%s: stats %v, want refs_unchanged %d, 0 commits scanned of %d", step, s, refsUnchanged, commits)
+		}
+		if got := res.scan.Counts["occurrences_total"]; got != occurrences {
+			t.Errorf("%s: occurrences_total = %d, want %d", step, got, occurrences)
+		}
+	}
+	commits, occs := int64(h.commits+1), int64(len(h.want)+1)
+	rescan("unchanged", 1, commits, occs)
+	h.r.git("tag", "release-1", c)
+	rescan("new tag", 0, commits, occs)
+	rescan("unchanged after the tag", 1, commits, occs)
+	h.r.git("branch", "-q", "-D", "wip")
+	rescan("wip branch deleted", 0, commits-1, occs-1)
+	rescan("unchanged after the deletion", 1, commits-1, occs-1)
 }
 
 // TestNoPlaintextInDatabase reads every byte of the inventory files.

@@ -19,13 +19,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"time"
 
 	gogit "github.com/go-git/go-git/v5"
 
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/rules"
 	"github.com/nhi-inventory/nhi/scanner"
+	"github.com/nhi-inventory/nhi/scanner/gitobj"
 )
 
 // DefaultMaxBlobSize is the size above which a change is skipped.
@@ -107,6 +107,25 @@ func (s *Source) Scan(ctx context.Context, sink scanner.Sink) error {
 	fmt.Fprintf(h, "%s\x00%s\x00%d", rules.Digest(ropts), ign, s.opts.MaxBlobSize)
 	digest := hex.EncodeToString(h.Sum(nil))
 
+	// No ref moved since the history was last recorded as scanned under
+	// these rules: nothing to list or read, the recorded history is
+	// carried into this scan.
+	refs, err := refsDigest(ctx, path)
+	if err != nil {
+		return err
+	}
+	prev, ok, err := sink.Ledger().RepoRefs(ctx, repoID, digest)
+	if err != nil {
+		return fmt.Errorf("read recorded refs: %w", err)
+	}
+	if ok && prev.Refs == refs {
+		sink.Add("commits", prev.Commits)
+		sink.Add("refs_unchanged", 1)
+		if err := sink.Ledger().CarryRepo(ctx, repoID, digest, prev); err != nil {
+			return fmt.Errorf("carry scanned history: %w", err)
+		}
+		return nil
+	}
 	seen, err := sink.Ledger().ScannedCommits(ctx, repoID, digest)
 	if err != nil {
 		return fmt.Errorf("read scanned commits: %w", err)
@@ -149,7 +168,7 @@ func (s *Source) Scan(ctx context.Context, sink scanner.Sink) error {
 	if todo != nil && len(todo) == 0 {
 		// Nothing new: the rules need not even be compiled.
 		sink.Add("commits", int64(len(all)))
-		return sink.Ledger().MarkRepoScanned(ctx, repoID, digest, all)
+		return sink.Ledger().MarkRepoScanned(ctx, repoID, digest, refs, all)
 	}
 	loadRules()
 	read, err := e.run(ctx, todo, loaded)
@@ -160,7 +179,7 @@ func (s *Source) Scan(ctx context.Context, sink scanner.Sink) error {
 		all = read
 	}
 	sink.Add("commits", int64(len(all)))
-	if err := sink.Ledger().MarkRepoScanned(ctx, repoID, digest, all); err != nil {
+	if err := sink.Ledger().MarkRepoScanned(ctx, repoID, digest, refs, all); err != nil {
 		return fmt.Errorf("record scanned commits: %w", err)
 	}
 	return nil
@@ -241,10 +260,7 @@ func hasCommitAllowlist(rs *rules.Ruleset) bool {
 // gitCmd is a git command for the repository, insulated from user
 // configuration that would change its output format.
 func gitCmd(ctx context.Context, path string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", path, "-c", "core.quotePath=false"}, args...)...)
-	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_PAGER=cat", "GIT_OPTIONAL_LOCKS=0")
-	cmd.WaitDelay = 5 * time.Second
-	return cmd
+	return gitobj.Command(ctx, path, args...)
 }
 
 // listCommits lists every commit reachable from any ref (branches, tags,
@@ -262,6 +278,37 @@ func listCommits(ctx context.Context, path string) ([]string, error) {
 		return nil, fmt.Errorf("list commits of %s: %v: %s", path, err, strings.TrimSpace(stderr.String()))
 	}
 	return strings.Fields(string(out)), nil
+}
+
+// refsDigest is a digest of every ref of the repository at path (with
+// HEAD, as `rev-list --all` walks them) and of its shallow boundary: when
+// it is unchanged, so is the set of reachable commits.
+func refsDigest(ctx context.Context, path string) (string, error) {
+	var stderr bytes.Buffer
+	cmd := gitCmd(ctx, path, "show-ref", "--head")
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	var exit *exec.ExitError
+	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 1 && len(out) == 0 && stderr.Len() == 0) {
+		// Exit 1 with nothing said: a repository without refs.
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		return "", fmt.Errorf("list refs of %s: %v: %s", path, err, strings.TrimSpace(stderr.String()))
+	}
+	h := sha256.New()
+	h.Write(out)
+	if sp, err := gitCmd(ctx, path, "rev-parse", "--git-path", "shallow").Output(); err == nil {
+		p := strings.TrimSpace(string(sp))
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(path, p)
+		}
+		if b, err := os.ReadFile(p); err == nil {
+			h.Write([]byte("\x00shallow\x00"))
+			h.Write(b)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // limitedWriter keeps the first n bytes written (git's error message) and
