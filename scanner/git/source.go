@@ -280,37 +280,6 @@ func listCommits(ctx context.Context, path string) ([]string, error) {
 	return strings.Fields(string(out)), nil
 }
 
-// refsDigest is a digest of every ref of the repository at path (with
-// HEAD, as `rev-list --all` walks them) and of its shallow boundary: when
-// it is unchanged, so is the set of reachable commits.
-func refsDigest(ctx context.Context, path string) (string, error) {
-	var stderr bytes.Buffer
-	cmd := gitCmd(ctx, path, "show-ref", "--head")
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	var exit *exec.ExitError
-	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 1 && len(out) == 0 && stderr.Len() == 0) {
-		// Exit 1 with nothing said: a repository without refs.
-		if ctx.Err() != nil {
-			return "", ctx.Err()
-		}
-		return "", fmt.Errorf("list refs of %s: %v: %s", path, err, strings.TrimSpace(stderr.String()))
-	}
-	h := sha256.New()
-	h.Write(out)
-	if sp, err := gitCmd(ctx, path, "rev-parse", "--git-path", "shallow").Output(); err == nil {
-		p := strings.TrimSpace(string(sp))
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(path, p)
-		}
-		if b, err := os.ReadFile(p); err == nil {
-			h.Write([]byte("\x00shallow\x00"))
-			h.Write(b)
-		}
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
 // limitedWriter keeps the first n bytes written (git's error message) and
 // discards the rest.
 type limitedWriter struct {
