@@ -2,9 +2,11 @@ package inventory
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
-	"strings"
+	"fmt"
 	"time"
 )
 
@@ -32,26 +34,22 @@ func (w *ScanWriter) PutEvaluation(ctx context.Context, ev *Evaluation) error {
 	type stored struct {
 		id       int64
 		resolved bool
-		content  string
+		hash     string
 	}
 	known := map[string]stored{}
-	rows, err := tx.QueryContext(ctx, `SELECT id, control_id, subject_kind, subject_key, resolved_scan IS NOT NULL,
-		subject_name, family, severity, title, detail, evidence, frameworks, owner FROM gaps`)
+	rows, err := tx.QueryContext(ctx, `SELECT id, control_id, subject_kind, subject_key, resolved_scan IS NOT NULL, content_hash FROM gaps`)
 	if err != nil {
 		return err
 	}
 	for rows.Next() {
 		var (
-			st                                                                 stored
-			control, kind, key                                                 string
-			name, family, severity, title, detail, evidence, frameworks, owner string
+			st                 stored
+			control, kind, key string
 		)
-		if err := rows.Scan(&st.id, &control, &kind, &key, &st.resolved, &name, &family, &severity, &title, &detail,
-			&evidence, &frameworks, &owner); err != nil {
+		if err := rows.Scan(&st.id, &control, &kind, &key, &st.resolved, &st.hash); err != nil {
 			rows.Close()
 			return err
 		}
-		st.content = gapContent(name, family, severity, title, detail, evidence, frameworks, owner)
 		known[gapKey(control, kind, key)] = st
 	}
 	rows.Close()
@@ -60,12 +58,12 @@ func (w *ScanWriter) PutEvaluation(ctx context.Context, ev *Evaluation) error {
 	}
 
 	insert, err := tx.PrepareContext(ctx, `INSERT INTO gaps(control_id, subject_kind, subject_key, subject_name, family, severity, title,
-		detail, evidence, frameworks, owner, first_seen_scan, last_seen_scan) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+		detail, evidence, frameworks, owner, content_hash, first_seen_scan, last_seen_scan) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
 	if err != nil {
 		return err
 	}
 	refresh, err := tx.PrepareContext(ctx, `UPDATE gaps SET subject_name = ?, family = ?, severity = ?, title = ?, detail = ?,
-		evidence = ?, frameworks = ?, owner = ?, last_seen_scan = ?, resolved_scan = NULL WHERE id = ?`)
+		evidence = ?, frameworks = ?, owner = ?, content_hash = ?, last_seen_scan = ?, resolved_scan = NULL WHERE id = ?`)
 	if err != nil {
 		return err
 	}
@@ -77,11 +75,12 @@ func (w *ScanWriter) PutEvaluation(ctx context.Context, ev *Evaluation) error {
 	var unchanged []int64
 	for _, g := range ev.Gaps {
 		evidence, frameworks := jsonText(g.Evidence), jsonText(g.Frameworks)
+		hash := gapHash(g.SubjectName, g.Family, g.Severity, g.Title, g.Detail, evidence, frameworks, g.Owner)
 		st, ok := known[gapKey(g.ControlID, g.SubjectKind, g.SubjectKey)]
 		switch {
 		case !ok:
 			res, err := insert.ExecContext(ctx, g.ControlID, g.SubjectKind, g.SubjectKey, g.SubjectName, g.Family, g.Severity,
-				g.Title, g.Detail, evidence, frameworks, g.Owner, w.id, w.id)
+				g.Title, g.Detail, evidence, frameworks, g.Owner, hash, w.id, w.id)
 			if err != nil {
 				return err
 			}
@@ -91,11 +90,11 @@ func (w *ScanWriter) PutEvaluation(ctx context.Context, ev *Evaluation) error {
 			if _, err := event.ExecContext(ctx, st.id, w.id, "opened"); err != nil {
 				return err
 			}
-		case !st.resolved && st.content == gapContent(g.SubjectName, g.Family, g.Severity, g.Title, g.Detail, evidence, frameworks, g.Owner):
+		case !st.resolved && st.hash == hash:
 			unchanged = append(unchanged, st.id)
 		default:
 			if _, err := refresh.ExecContext(ctx, g.SubjectName, g.Family, g.Severity, g.Title, g.Detail, evidence,
-				frameworks, g.Owner, w.id, st.id); err != nil {
+				frameworks, g.Owner, hash, w.id, st.id); err != nil {
 				return err
 			}
 			if st.resolved {
@@ -168,8 +167,14 @@ func (w *ScanWriter) PutEvaluation(ctx context.Context, ev *Evaluation) error {
 
 func gapKey(control, kind, key string) string { return control + "\x00" + kind + "\x00" + key }
 
-// gapContent is what a refresh would write, as one comparable string.
-func gapContent(fields ...string) string { return strings.Join(fields, "\x00") }
+// gapHash is a digest of what a gap says: what a refresh would write.
+func gapHash(fields ...string) string {
+	h := sha256.New()
+	for _, f := range fields {
+		fmt.Fprintf(h, "%d:%s", len(f), f)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
 
 // carryGaps marks gaps as still open in scan, in one statement.
 func carryGaps(ctx context.Context, tx *sql.Tx, scan int64, ids []int64) error {

@@ -339,6 +339,29 @@ func carryOccurrences(ctx context.Context, db interface {
 	return err
 }
 
+// Memo returns what a source kept under (kind, key) in an earlier scan.
+func (w *ScanWriter) Memo(ctx context.Context, kind, key string) ([]byte, bool, error) {
+	var v []byte
+	err := w.s.r.QueryRowContext(ctx, `SELECT value FROM memos WHERE kind = ? AND key = ?`, kind, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	return v, err == nil, err
+}
+
+// PutMemo keeps value under (kind, key) for later scans, in place of
+// what was there.
+func (w *ScanWriter) PutMemo(ctx context.Context, kind, key string, value []byte) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return w.err
+	}
+	_, err := w.s.w.ExecContext(ctx, `INSERT INTO memos(kind, key, value, scan_id) VALUES(?,?,?,?)
+		ON CONFLICT(kind, key) DO UPDATE SET value = excluded.value, scan_id = excluded.scan_id`, kind, key, value, w.id)
+	return err
+}
+
 // MarkRepoScanned records that every commit in reachable (the commits of
 // refs, a digest of the repository's refs) has now been scanned under
 // digest (new ones were scanned by this scan), and carries the

@@ -42,13 +42,17 @@ type Sink interface {
 	Ledger() Ledger
 }
 
-// Ledger is the memory of already-scanned git commits, and of the refs
-// that reached them.
+// Ledger is what the inventory remembers for incremental sources: the
+// git commits already scanned, the refs that reached them, and memos.
 type Ledger interface {
 	ScannedCommits(ctx context.Context, repo, digest string) (map[string]bool, error)
 	MarkRepoScanned(ctx context.Context, repo, digest, refs string, reachable []string) error
 	RepoRefs(ctx context.Context, repo, digest string) (inventory.RepoRefs, bool, error)
 	CarryRepo(ctx context.Context, repo, digest string, r inventory.RepoRefs) error
+	// Memo and PutMemo keep derived data between scans (what a source
+	// need not read again); never a secret value.
+	Memo(ctx context.Context, kind, key string) ([]byte, bool, error)
+	PutMemo(ctx context.Context, kind, key string, value []byte) error
 }
 
 // Event is a progress report from a running source.
