@@ -3,6 +3,7 @@ package ci
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"slices"
@@ -83,6 +84,10 @@ func (s *repoSource) Scan(ctx context.Context, sink scanner.Sink) error {
 			break
 		}
 	}
+	// The pipeline files of each head's tree as an earlier scan listed
+	// them: a branch that did not move costs one commit read.
+	listings := loadListings(ctx, sink, s.target)
+	next := map[string][]treeFile{}
 	unreadable := 0
 	var lastErr error
 	for _, h := range heads {
@@ -96,26 +101,97 @@ func (s *repoSource) Scan(ctx context.Context, sink scanner.Sink) error {
 			lastErr = err
 			continue
 		}
-		root, err := w.tree(ctx, t)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
+		snap := &treeSnapshot{ctx: ctx, w: w, id: t}
+		if files, ok := listings[t]; ok {
+			snap.listed, snap.known = files, true
+		} else {
+			root, err := w.tree(ctx, t)
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				sink.ItemError(s.target+"@"+h.name, fmt.Errorf("read head tree: %w", err))
+				continue
 			}
-			sink.ItemError(s.target+"@"+h.name, fmt.Errorf("read head tree: %w", err))
-			continue
+			snap.root = root
+			sink.Add("heads_listed", 1)
 		}
 		sink.Progress("CI files on branch " + h.name)
-		if err := e.add(ctx, &treeSnapshot{ctx: ctx, w: w, id: t, root: root}, h.name, sink); err != nil {
+		if err := e.add(ctx, snap, h.name, sink); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			sink.ItemError(s.target+"@"+h.name, err)
+			continue
 		}
+		next[t] = snap.listed
 	}
 	if len(heads) > 0 && unreadable == len(heads) {
 		return fmt.Errorf("repository %s: no branch head can be read (%v); check it with git fsck, or clone it again", s.target, lastErr)
 	}
-	return e.emit(ctx, sink)
+	if err := e.emit(ctx, sink); err != nil {
+		return err
+	}
+	return storeListings(ctx, sink, s.target, listings, next)
+}
+
+// listingMemo is the memo kind of the listings of head trees; its
+// version is listingVersion (source.go), which changes whenever what
+// Classify or includable keep changes.
+var listingMemo = fmt.Sprintf("ci-listing/%d", listingVersion)
+
+// loadListings returns the listings of the head trees of target kept by
+// the last scan (tree id -> files). A memo that cannot be read is no
+// memo: the trees are listed again.
+func loadListings(ctx context.Context, sink scanner.Sink, target string) map[string][]treeFile {
+	b, ok, err := sink.Ledger().Memo(ctx, listingMemo, target)
+	if err != nil || !ok {
+		return nil
+	}
+	var raw map[string][][2]string
+	if json.Unmarshal(b, &raw) != nil {
+		return nil
+	}
+	out := make(map[string][]treeFile, len(raw))
+	for t, files := range raw {
+		fs := make([]treeFile, len(files))
+		for i, f := range files {
+			fs[i] = treeFile{path: f[0], id: f[1]}
+		}
+		out[t] = fs
+	}
+	return out
+}
+
+// storeListings keeps the listings of this scan's head trees (only
+// those: the memo stays the size of the branch list) when they differ
+// from the kept ones.
+func storeListings(ctx context.Context, sink scanner.Sink, target string, kept, next map[string][]treeFile) error {
+	same := len(kept) == len(next)
+	for t := range next {
+		if _, ok := kept[t]; !ok {
+			same = false
+		}
+	}
+	if same {
+		return nil
+	}
+	raw := make(map[string][][2]string, len(next))
+	for t, files := range next {
+		fs := make([][2]string, len(files))
+		for i, f := range files {
+			fs[i] = [2]string{f.path, f.id}
+		}
+		raw[t] = fs
+	}
+	b, err := json.Marshal(raw)
+	if err != nil {
+		return err
+	}
+	if err := sink.Ledger().PutMemo(ctx, listingMemo, target, b); err != nil {
+		return fmt.Errorf("keep the listings of the branch heads: %w", err)
+	}
+	return nil
 }
 
 // objectCacheBytes is what the CI source keeps of recently rebuilt
@@ -294,22 +370,31 @@ func (w *treeWalker) list(ctx context.Context, prefix, id string) ([]treeFile, e
 
 // treeSnapshot is the tree of one branch head.
 type treeSnapshot struct {
-	ctx  context.Context // of the scan, for read
-	w    *treeWalker
-	id   string // the root tree
-	root []gitobj.TreeEntry
-	ids  map[string]string // listed path -> blob id
+	ctx    context.Context // of the scan, for read
+	w      *treeWalker
+	id     string             // the root tree
+	root   []gitobj.TreeEntry // read on first need when the listing is known
+	listed []treeFile         // the pipeline files, once listed
+	known  bool               // listed is known (from the memo)
+	ids    map[string]string  // listed path -> blob id
 }
 
 func (t *treeSnapshot) files(ctx context.Context) ([]string, error) {
-	files, err := t.w.list(ctx, "", t.id)
+	files := t.listed
+	if !t.known {
+		var err error
+		if files, err = t.w.list(ctx, "", t.id); err != nil {
+			return nil, err
+		}
+		t.listed, t.known = files, true
+	}
 	t.ids = make(map[string]string, len(files))
 	out := make([]string, len(files))
 	for i, f := range files {
 		out[i] = f.path
 		t.ids[f.path] = f.id
 	}
-	return out, err
+	return out, nil
 }
 
 func (t *treeSnapshot) read(p string) ([]byte, string, error) {
@@ -317,6 +402,13 @@ func (t *treeSnapshot) read(p string) ([]byte, string, error) {
 	id, ok := t.ids[p]
 	if !ok {
 		// Not listed (a GitLab include of a file the listing leaves out).
+		if t.root == nil {
+			root, err := t.w.tree(ctx, t.id)
+			if err != nil {
+				return nil, "", err
+			}
+			t.root = root
+		}
 		e, err := t.w.find(ctx, t.root, p)
 		if err != nil {
 			return nil, "", err

@@ -1,6 +1,7 @@
 package ci_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nhi-inventory/nhi/harness"
 	"github.com/nhi-inventory/nhi/inventory"
@@ -180,5 +182,79 @@ func TestRepoUnreadableHeads(t *testing.T) {
 	res = scan(r)
 	if res.Status != inventory.SourceFailed || !strings.Contains(res.Error, "no branch head can be read") {
 		t.Errorf("no readable branch: %s %q", res.Status, res.Error)
+	}
+}
+
+// TestRepoListingsKeptBetweenScans: a branch head whose tree an earlier
+// scan listed is not listed again, and the scan finds the same pipelines
+// (including a GitLab include the listing leaves out, read through the
+// tree on demand); a head that moved is listed again.
+func TestRepoListingsKeptBetweenScans(t *testing.T) {
+	t.Parallel()
+	r := harness.NewGitRepo(t)
+	r.Commit(tester, "pipelines", map[string]string{
+		".github/workflows/ci.yml": "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ secrets.MAIN_TOKEN }}\n",
+		// Upper-case extension: not in the listing, read when included.
+		".gitlab-ci.yml": "include:\n  - local: '/ci/SHARED.YML'\nbuild:\n  script:\n    - make\n",
+		"ci/SHARED.YML":  "shared:\n  script:\n    - echo $SHARED_TOKEN\n",
+	})
+	r.Git(tester, "checkout", "-q", "-b", "feature")
+	r.Commit(tester, "feature", map[string]string{"azure-pipelines.yml": "steps:\n  - script: echo $(FEATURE_TOKEN)\n"})
+	r.Git(tester, "checkout", "-q", "main")
+
+	ctx := context.Background()
+	st, err := inventory.Open(ctx, filepath.Join(t.TempDir(), "nhi.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	scan := func() (inventory.SourceResult, []string) {
+		t.Helper()
+		w, err := st.BeginScan(ctx, "test", "test", 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := scanner.Run(ctx, w, []scanner.Source{ci.NewRepo(r.Dir, &scanner.Repos{}, ci.Options{})}, scanner.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc, err := w.Finish(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res[0].Status != inventory.SourceOK || len(res[0].ItemErrors) != 0 {
+			t.Fatalf("scan: %+v", res[0])
+		}
+		var facts []string
+		rows, err := st.DB().Query(`SELECT 'pipeline ' || provider || ' ' || attrs FROM identities WHERE last_seen_scan = ?1
+			UNION ALL SELECT 'secret ' || c.key || ' at ' || o.path || ':' || o.line || ' ' || o.detail
+			FROM occurrences o JOIN credentials c ON c.id = o.credential_id WHERE o.last_seen_scan = ?1 ORDER BY 1`, sc.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var f string
+			if err := rows.Scan(&f); err != nil {
+				t.Fatal(err)
+			}
+			facts = append(facts, f)
+		}
+		return res[0], facts
+	}
+	first, want := scan()
+	if first.Stats["heads_listed"] != 2 || len(want) < 7 || !strings.Contains(strings.Join(want, "\n"), "SHARED_TOKEN") {
+		t.Fatalf("first scan: %v\n%s", first.Stats, strings.Join(want, "\n"))
+	}
+	again, got := scan()
+	if again.Stats["heads_listed"] != 0 || !slices.Equal(got, want) {
+		t.Errorf("unchanged re-scan: %v\n%s\nwant\n%s", again.Stats, strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	r.Git(tester, "checkout", "-q", "feature")
+	r.Commit(tester, "more", map[string]string{"azure-pipelines.yml": "steps:\n  - script: echo $(OTHER_TOKEN)\n"})
+	moved, got := scan()
+	if moved.Stats["heads_listed"] != 1 || !strings.Contains(strings.Join(got, "\n"), "OTHER_TOKEN") ||
+		strings.Contains(strings.Join(got, "\n"), "FEATURE_TOKEN") {
+		t.Errorf("after a commit on feature: %v\n%s", moved.Stats, strings.Join(got, "\n"))
 	}
 }

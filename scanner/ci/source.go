@@ -64,6 +64,12 @@ func Classify(p string) string {
 	return ""
 }
 
+// listingVersion names what Classify and includable keep when a branch
+// head's tree is listed: listings are kept between scans (repo.go), so a
+// change to what they keep must come with a new version, or older
+// listings would be reused. TestListingVersion fails until it does.
+const listingVersion = 1
+
 // skipDir reports directories never searched for pipelines.
 func skipDir(name string) bool {
 	switch name {
