@@ -35,7 +35,7 @@ var allowed = map[string][]string{
 // thirdPartyOnly restricts packages to the standard library plus these.
 var thirdPartyOnly = map[string][]string{
 	"inventory":      {"github.com/mattn/go-sqlite3"},
-	"scanner/gitobj": {},
+	"scanner/gitobj": {"github.com/klauspost/compress/zlib"},
 }
 
 func rulesFor(pkg string) ([]string, bool) {

