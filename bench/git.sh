@@ -2,6 +2,7 @@
 # Benchmark of nhi's git history scan against the gitleaks CLI (make bench-git).
 #
 #   bash bench/git.sh                 # generated repository (COMMITS=10000)
+#   SHAPE=curl bash bench/git.sh      # generated with curl/curl's bytes per commit
 #   REPO=/path/to/repo bash bench/git.sh
 #
 # Installs gitleaks at the version of the library nhi uses, built as its
@@ -11,7 +12,9 @@
 # the unique (path, rule, secret fingerprint) sets. gitleaks' plaintext
 # secrets are fingerprinted with nhi's key and never printed.
 #
-# Environment: REPO, COMMITS (generated size), ROUNDS (default 3: the
+# Environment: REPO, COMMITS (generated size), SHAPE (generated file and
+# edit sizes: light, the default, or curl: ~1.8 KB added and ~85 KB of
+# new blob versions per commit, as the issue measured on curl/curl), ROUNDS (default 3: the
 # tools alternate and medians are compared), BENCH_CACHE (tools and
 # generated repositories; default ~/.cache/nhi-bench), KEEP=1 keeps the
 # work directory.
@@ -20,6 +23,7 @@ cd "$(dirname "$0")/.."
 
 GITLEAKS_VERSION=v8.30.1
 COMMITS=${COMMITS:-10000}
+SHAPE=${SHAPE:-light}
 CACHE=${BENCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nhi-bench}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/nhi-bench.XXXXXX")
 [ "${KEEP:-}" = 1 ] || trap 'rm -rf "$WORK"' EXIT
@@ -39,13 +43,17 @@ go build -o "$WORK/timecmd" ./bench/timecmd
 go build -o "$WORK/glcompare" ./bench/glcompare
 
 if [ -z "${REPO:-}" ]; then
-	REPO=$CACHE/generated-packed-$COMMITS
+	if [ "$SHAPE" = light ]; then
+		REPO=$CACHE/generated-packed-$COMMITS
+	else
+		REPO=$CACHE/generated-$SHAPE-packed-$COMMITS
+	fi
 	if [ ! -f "$REPO/.generated" ]; then
-		say "generating a repository of $COMMITS commits with git fast-import..."
+		say "generating a repository of $COMMITS commits ($SHAPE shape) with git fast-import..."
 		rm -rf "$REPO"
 		git init -q -b main "$REPO"
 		go build -o "$WORK/gengit" ./bench/gengit
-		"$WORK/gengit" -commits "$COMMITS" | git -C "$REPO" fast-import --quiet
+		"$WORK/gengit" -commits "$COMMITS" -shape "$SHAPE" | git -C "$REPO" fast-import --quiet
 		# Packed as a clone from a forge is: every object through delta
 		# search (fast-import's own pack keeps 73% of the blobs whole, which
 		# no clone does; both tools then spend most of their time inflating).
