@@ -48,6 +48,10 @@ func (s *repoSource) Scan(ctx context.Context, sink scanner.Sink) error {
 	if err != nil {
 		return err
 	}
+	// The listings an earlier scan kept are read while the repository is
+	// opened.
+	kept := make(chan map[string][]treeFile, 1)
+	go func() { kept <- loadListings(ctx, sink, s.target) }()
 	r, err := git.PlainOpen(dir)
 	if err != nil {
 		return fmt.Errorf("open repository %s: %w", s.target, err)
@@ -86,7 +90,7 @@ func (s *repoSource) Scan(ctx context.Context, sink scanner.Sink) error {
 	}
 	// The pipeline files of each head's tree as an earlier scan listed
 	// them: a branch that did not move costs one commit read.
-	listings := loadListings(ctx, sink, s.target)
+	listings := <-kept
 	next := map[string][]treeFile{}
 	unreadable := 0
 	var lastErr error

@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/nhi-inventory/nhi/scanner/gitobj"
 )
 
 // refsDigest is a digest of every ref of the repository at path, of HEAD
@@ -33,21 +35,9 @@ func refsDigest(ctx context.Context, path string) (string, error) {
 // Any change to a ref changes one of them (packing refs changes the
 // digest too, which only costs one listing).
 func refFilesDigest(path string) (string, bool) {
-	for _, v := range []string{"GIT_DIR", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY"} {
-		if os.Getenv(v) != "" {
-			return "", false
-		}
-	}
-	gitDir, ok := findGitDir(path)
+	gitDir, common, ok := gitobj.Dirs(path)
 	if !ok {
 		return "", false
-	}
-	common := gitDir
-	if b, err := os.ReadFile(filepath.Join(gitDir, "commondir")); err == nil {
-		common = strings.TrimSpace(string(b))
-		if !filepath.IsAbs(common) {
-			common = filepath.Join(gitDir, common)
-		}
 	}
 	if _, err := os.Stat(filepath.Join(common, "reftable")); !errors.Is(err, fs.ErrNotExist) {
 		return "", false
@@ -94,46 +84,6 @@ func refFilesDigest(path string) (string, bool) {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), true
-}
-
-// findGitDir returns the git directory of the repository at path: its
-// .git directory, the directory a .git file points to, or path itself
-// when it is a bare repository.
-func findGitDir(path string) (string, bool) {
-	dotgit := filepath.Join(path, ".git")
-	fi, err := os.Stat(dotgit)
-	switch {
-	case err == nil && fi.IsDir():
-		return dotgit, isGitDir(dotgit)
-	case err == nil:
-		b, err := os.ReadFile(dotgit)
-		if err != nil {
-			return "", false
-		}
-		d, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "gitdir: ")
-		if !ok {
-			return "", false
-		}
-		if !filepath.IsAbs(d) {
-			d = filepath.Join(path, d)
-		}
-		return d, isGitDir(d)
-	}
-	return path, isGitDir(path)
-}
-
-// isGitDir: a HEAD, and objects of its own or a common directory's (a
-// linked worktree's git directory).
-func isGitDir(d string) bool {
-	if _, err := os.Stat(filepath.Join(d, "HEAD")); err != nil {
-		return false
-	}
-	for _, n := range []string{"objects", "commondir"} {
-		if _, err := os.Stat(filepath.Join(d, n)); err == nil {
-			return true
-		}
-	}
-	return false
 }
 
 // showRefDigest is refsDigest through git: every ref with HEAD, and the

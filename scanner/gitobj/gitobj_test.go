@@ -588,3 +588,55 @@ func TestLooseCacheChecksWholeID(t *testing.T) {
 		t.Fatalf("read %s: %v %q %v", blob, typ, data, err)
 	}
 }
+
+// TestLocalObjectsAgreesWithGit: the objects directory and object format
+// found in-process are git's own for a plain repository, a bare one, a
+// linked worktree, a separate git directory and a SHA-256 repository; an
+// environment that redirects git is left to git.
+func TestLocalObjectsAgreesWithGit(t *testing.T) {
+	ctx := context.Background()
+	r := harness.NewGitRepo(t)
+	r.Commit(who, "one", map[string]string{"a": "1\n"})
+	tmp := t.TempDir()
+	bare := filepath.Join(tmp, "bare.git")
+	linked := filepath.Join(tmp, "linked")
+	separate, sepGit := filepath.Join(tmp, "separate"), filepath.Join(tmp, "separate.git")
+	sha256 := filepath.Join(tmp, "sha256")
+	for _, args := range [][]string{
+		{"-C", r.Dir, "clone", "-q", "--bare", r.Dir, bare},
+		{"-C", r.Dir, "worktree", "add", "-q", "-b", "lw", linked},
+		{"-C", tmp, "init", "-q", "--separate-git-dir", sepGit, separate},
+		{"-C", tmp, "init", "-q", "--object-format=sha256", sha256},
+	} {
+		if out, err := Command(ctx, ".", args...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	for _, dir := range []string{r.Dir, bare, linked, separate, sha256} {
+		out, err := Command(ctx, dir, "rev-parse", "--show-object-format", "--git-path", "objects").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := strings.Fields(string(out))
+		if !filepath.IsAbs(want[1]) {
+			want[1] = filepath.Join(dir, want[1])
+		}
+		got, ok := localObjects(dir)
+		if !ok || len(got) != 2 || got[0] != want[0] {
+			t.Errorf("%s: in-process %v %v, git %v", dir, got, ok, want)
+			continue
+		}
+		g, _ := filepath.EvalSymlinks(got[1])
+		w, _ := filepath.EvalSymlinks(want[1])
+		if g != w {
+			t.Errorf("%s: objects directory %s, git says %s", dir, g, w)
+		}
+	}
+	if _, ok := localObjects(t.TempDir()); ok {
+		t.Error("a directory that is no repository has objects")
+	}
+	t.Setenv("GIT_OBJECT_DIRECTORY", filepath.Join(bare, "objects"))
+	if _, ok := localObjects(r.Dir); ok {
+		t.Error("GIT_OBJECT_DIRECTORY set: the objects were looked for in-process anyway")
+	}
+}
