@@ -192,3 +192,43 @@ func TestGapCarriedOrRefreshed(t *testing.T) {
 		t.Errorf("%d gap events, want 2 (opened twice, nothing since)", events)
 	}
 }
+
+// TestOwnerClearedWhenNoneResolves: an owner the evaluation no longer
+// resolves (a decision undone, a rule removed) is cleared from the
+// credential, not left from an earlier scan.
+func TestOwnerClearedWhenNoneResolves(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	owner := func(assigned, source string) string {
+		t.Helper()
+		w, err := s.BeginScan(ctx, "test", "d", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := w.Keys().SecretCredential("r", "generated-for-owner-test-0001", VaultHardcoded)
+		if err := w.PutCredential(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		ev := &Evaluation{Owners: []OwnerAssignment{{SubjectKind: SubjectCredential, SubjectKey: c.Key, Owner: assigned, Source: source}}}
+		if err := w.PutEvaluation(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Finish(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		var got, src string
+		if err := s.DB().QueryRow(`SELECT owner, owner_source FROM credentials WHERE key = ?`, c.Key).Scan(&got, &src); err != nil {
+			t.Fatal(err)
+		}
+		return got + "/" + src
+	}
+	if got := owner("team-a", "decision"); got != "team-a/decision" {
+		t.Fatalf("owner %q", got)
+	}
+	if got := owner("team-a", "decision"); got != "team-a/decision" {
+		t.Fatalf("unchanged owner %q", got)
+	}
+	if got := owner("", ""); got != "/" {
+		t.Fatalf("owner no longer resolved, still stored: %q", got)
+	}
+}

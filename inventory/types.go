@@ -202,7 +202,8 @@ type CriterionResult struct {
 	Passing   int    `json:"passing"`
 }
 
-// OwnerAssignment is the owner resolved for a subject and where it came from.
+// OwnerAssignment is the owner resolved for a subject and where it came
+// from; empty when none resolves.
 type OwnerAssignment struct {
 	SubjectKind string
 	SubjectKey  string

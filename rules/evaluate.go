@@ -101,9 +101,9 @@ func (cat *Catalogue) Evaluate(est *Estate) *inventory.Evaluation {
 	ev := &inventory.Evaluation{Visible: map[string]bool{}, FailedFamilies: est.Failed}
 	for _, s := range subjects {
 		ev.Visible[s.kind+"\x00"+s.key] = true
-		if s.owner.name != "" {
-			ev.Owners = append(ev.Owners, inventory.OwnerAssignment{SubjectKind: s.kind, SubjectKey: s.key, Owner: s.owner.name, Source: s.owner.source})
-		}
+		// Every subject, an empty owner too: an owner that no longer
+		// resolves (a decision undone, a rule removed) is cleared.
+		ev.Owners = append(ev.Owners, inventory.OwnerAssignment{SubjectKind: s.kind, SubjectKey: s.key, Owner: s.owner.name, Source: s.owner.source})
 	}
 	type critKey struct{ fw, crit string }
 	critEval := map[critKey]map[string]bool{} // subject → passes so far

@@ -148,7 +148,8 @@ func TestEvaluateEveryControl(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev := cat.Evaluate(estate())
+	est := estate()
+	ev := cat.Evaluate(est)
 	want := []string{
 		"NHI-CI-01 " + wfStatic + " medium",
 		"NHI-CI-02 " + wfStatic + " high",
@@ -200,6 +201,11 @@ func TestEvaluateEveryControl(t *testing.T) {
 	owners := map[string]string{}
 	for _, o := range ev.Owners {
 		owners[o.SubjectKey] = o.Owner + " (" + o.Source + ")"
+	}
+	// Every subject has an entry, those without an owner too (so that a
+	// stale stored owner is cleared).
+	if len(ev.Owners) != len(est.Identities)+len(est.Credentials) || len(owners) != len(ev.Owners) {
+		t.Errorf("%d owner entries for %d identities and %d credentials", len(ev.Owners), len(est.Identities), len(est.Credentials))
 	}
 	for key, want := range map[string]string{
 		ciUser:                 "team-platform (tag:owner)",
