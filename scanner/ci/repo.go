@@ -59,7 +59,7 @@ func (s *repoSource) Scan(ctx context.Context, sink scanner.Sink) error {
 	if ref, err := r.Reference(plumbing.HEAD, false); err != nil || (ref.Type() == plumbing.HashReference && ref.Hash().IsZero()) {
 		return fmt.Errorf("repository %s is corrupt: HEAD is neither a branch nor a commit (check it with git fsck, or clone it again)", s.target)
 	}
-	heads, err := branchHeads(r)
+	heads, err := branchHeads(dir, r)
 	if err != nil {
 		return fmt.Errorf("list branches of %s: %w", s.target, err)
 	}
@@ -204,29 +204,46 @@ func storeListings(ctx context.Context, sink scanner.Sink, target string, kept, 
 const objectCacheBytes = 16 << 20
 
 // branchHeads lists local branches, then remote-tracking branches
-// (origin/HEAD left out), sorted by name.
-func branchHeads(r *git.Repository) ([]head, error) {
-	refs, err := r.References()
+// (origin/HEAD left out), sorted by name: from the ref files when gitobj
+// reads them, else through go-git.
+func branchHeads(dir string, r *git.Repository) ([]head, error) {
+	var local, remote []head
+	add := func(name, id string) {
+		switch {
+		case strings.HasPrefix(name, "refs/heads/"):
+			local = append(local, head{strings.TrimPrefix(name, "refs/heads/"), plumbing.NewHash(id)})
+		case strings.HasPrefix(name, "refs/remotes/") && !strings.HasSuffix(name, "/HEAD"):
+			remote = append(remote, head{strings.TrimPrefix(name, "refs/remotes/"), plumbing.NewHash(id)})
+		}
+	}
+	refs, ok, err := gitobj.Refs(dir)
 	if err != nil {
 		return nil, err
 	}
-	var local, remote []head
-	err = refs.ForEach(func(ref *plumbing.Reference) error {
-		if ref.Type() != plumbing.HashReference {
+	if ok {
+		for name, v := range refs {
+			if !strings.HasPrefix(v, "ref: ") {
+				add(name, v)
+			}
+		}
+	} else {
+		iter, err := r.References()
+		if err != nil {
+			return nil, err
+		}
+		err = iter.ForEach(func(ref *plumbing.Reference) error {
+			if ref.Type() == plumbing.HashReference {
+				add(ref.Name().String(), ref.Hash().String())
+			}
 			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
-		n := ref.Name()
-		switch {
-		case n.IsBranch():
-			local = append(local, head{n.Short(), ref.Hash()})
-		case n.IsRemote() && !strings.HasSuffix(n.String(), "/HEAD"):
-			remote = append(remote, head{n.Short(), ref.Hash()})
-		}
-		return nil
-	})
+	}
 	sort.Slice(local, func(i, j int) bool { return local[i].name < local[j].name })
 	sort.Slice(remote, func(i, j int) bool { return remote[i].name < remote[j].name })
-	return append(local, remote...), err
+	return append(local, remote...), nil
 }
 
 // treeWalker reads the commits, trees and blobs of one repository through

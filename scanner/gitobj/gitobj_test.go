@@ -640,3 +640,69 @@ func TestLocalObjectsAgreesWithGit(t *testing.T) {
 		t.Error("GIT_OBJECT_DIRECTORY set: the objects were looked for in-process anyway")
 	}
 }
+
+// TestRefsAgreeWithGit: the refs read in-process are those
+// `git for-each-ref` lists, through loose refs, packed refs, a loose
+// update of a packed ref, a deleted packed ref, annotated tags,
+// remote-tracking refs and a symbolic ref.
+func TestRefsAgreeWithGit(t *testing.T) {
+	ctx := context.Background()
+	up := harness.NewGitRepo(t)
+	first := up.Commit(who, "one", map[string]string{"a": "1\n"})
+	up.Commit(who, "two", map[string]string{"a": "2\n"})
+	up.Git(who, "branch", "side", first)
+	up.Git(who, "branch", "gone", first)
+	up.Git(who, "tag", "light", first)
+	up.Git(who, "tag", "-a", "-m", "release", "annotated")
+	clone := filepath.Join(t.TempDir(), "clone")
+	if out, err := Command(ctx, ".", "clone", "-q", up.Dir, clone).CombinedOutput(); err != nil {
+		t.Fatalf("clone: %v\n%s", err, out)
+	}
+	git := func(args ...string) {
+		t.Helper()
+		if out, err := Command(ctx, clone, args...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	check := func(step string) {
+		t.Helper()
+		out, err := Command(ctx, clone, "for-each-ref", "--format=%(objectname) %(refname)").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs, ok, err := Refs(clone)
+		if !ok || err != nil {
+			t.Fatalf("%s: refs not read in-process: %v %v", step, ok, err)
+		}
+		resolve := func(v string) string {
+			for i := 0; i < 5 && strings.HasPrefix(v, "ref: "); i++ {
+				v = refs[strings.TrimPrefix(v, "ref: ")]
+			}
+			return v
+		}
+		n := 0
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			id, name, _ := strings.Cut(line, " ")
+			if got := resolve(refs[name]); got != id {
+				t.Errorf("%s: %s = %q, git says %s", step, name, got, id)
+			}
+			n++
+		}
+		if len(refs) != n {
+			t.Errorf("%s: %d refs read, git lists %d: %v", step, len(refs), n, refs)
+		}
+	}
+	git("branch", "local", "origin/side")
+	check("loose")
+	git("pack-refs", "--all")
+	check("packed")
+	git("update-ref", "refs/heads/local", "origin/main")
+	git("checkout", "-q", "--detach", "origin/main")
+	git("branch", "-D", "-q", "main")
+	git("branch", "again", first)
+	check("packed, then updated and deleted")
+	if err := os.WriteFile(filepath.Join(clone, ".git", "refs", "heads", "again.lock"), []byte(first+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	check("with a lock file")
+}
