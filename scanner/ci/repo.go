@@ -74,16 +74,17 @@ func (s *repoSource) Scan(ctx context.Context, sink scanner.Sink) error {
 	w := &treeWalker{r: rd, idLen: objects.IDLen(), memo: map[string][]treeFile{}}
 	// .gitleaks.toml and CODEOWNERS are read at HEAD; a repository
 	// without a readable HEAD tree has neither.
-	var headTree []gitobj.TreeEntry
-	if h, err := r.Head(); err == nil {
-		if t, err := w.commitTree(ctx, h.Hash().String()); err == nil {
-			headTree, _ = w.tree(ctx, t)
+	atHead := func(p string) ([]byte, bool) { return nil, false }
+	if h, ok, err := objects.Head(ctx); ok && err == nil {
+		atHead = func(p string) ([]byte, bool) {
+			b, err := rd.File(ctx, h, p)
+			return b, err == nil
 		}
 	}
-	cfg, _ := w.file(ctx, headTree, ".gitleaks.toml")
+	cfg, _ := atHead(".gitleaks.toml")
 	e := newEngine(s.target, func() (*detect.Detector, error) { return loadDetector(s.opts, cfg, sink, s.target) }, true)
 	for _, p := range scanner.CodeOwnersPaths {
-		if b, ok := w.file(ctx, headTree, p); ok {
+		if b, ok := atHead(p); ok {
 			e.owners = scanner.ParseCodeOwners(b)
 			break
 		}
@@ -331,22 +332,6 @@ func (w *treeWalker) find(ctx context.Context, root []gitobj.TreeEntry, p string
 	}
 }
 
-// file returns the content of file p of the tree whose entries are root,
-// if it has it and it can be read.
-func (w *treeWalker) file(ctx context.Context, root []gitobj.TreeEntry, p string) ([]byte, bool) {
-	if root == nil {
-		return nil, false
-	}
-	e, err := w.find(ctx, root, p)
-	if err != nil || e.Mode == gitobj.ModeDir || e.Mode == gitobj.ModeSubmodule {
-		return nil, false
-	}
-	data, _, err := w.read(ctx, e.ID, gitobj.Blob, 0)
-	if err != nil {
-		return nil, false
-	}
-	return bytes.Clone(data), true
-}
 
 // list returns the pipeline files (and GitLab-includable ones) under tree
 // id at directory path prefix ("" for the root): regular files only,

@@ -324,6 +324,36 @@ func TestHistory(t *testing.T) {
 	rescan("unchanged after the deletion", 1, commits-1, occs-1)
 }
 
+// TestBareSharedClone: a bare mirror made with --shared holds no object
+// of its own (they are borrowed through objects/info/alternates); its
+// history scans to the same findings, its .gitleaks.toml and
+// .gitleaksignore read at HEAD.
+func TestBareSharedClone(t *testing.T) {
+	h := buildHistory(t)
+	bare := filepath.Join(t.TempDir(), "mirror.git")
+	if out, err := exec.Command("git", "clone", "-q", "--mirror", "--shared", h.r.Dir, bare).CombinedOutput(); err != nil {
+		t.Fatalf("clone: %v\n%s", err, out)
+	}
+	st := openStore(t)
+	res := scan(t, context.Background(), st, newSource(bare, &scanner.Repos{}))
+	if sr := res.results[0]; sr.Status != inventory.SourceOK || sr.Stats["commits"] != int64(h.commits) {
+		t.Fatalf("bare shared clone: %s %s %v", sr.Status, sr.Error, sr.Stats)
+	}
+	keys := st.Keys()
+	for secret, want := range h.want {
+		got := occurrencesOf(t, st, keys.Fingerprint(secret))
+		sort.Slice(want, func(i, j int) bool { return want[i].Commit < want[j].Commit })
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("secret %s: occurrences\n got %v\nwant %v", inventory.Redact(secret), got, want)
+		}
+	}
+	for secret, why := range h.absent {
+		if got := occurrencesOf(t, st, keys.Fingerprint(secret)); len(got) != 0 {
+			t.Errorf("secret in %s reported: %v", why, got)
+		}
+	}
+}
+
 // TestNoPlaintextInDatabase reads every byte of the inventory files.
 func TestNoPlaintextInDatabase(t *testing.T) {
 	h := buildHistory(t)

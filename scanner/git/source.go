@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -90,7 +91,7 @@ func (s *Source) Scan(ctx context.Context, sink scanner.Sink) error {
 	if scanner.IsURL(s.target) {
 		repoID = s.target
 	}
-	files, err := repoFiles(path, append([]string{".gitleaks.toml", ".gitleaksignore"}, scanner.CodeOwnersPaths...)...)
+	files, err := repoFiles(ctx, path, append([]string{".gitleaks.toml", ".gitleaksignore"}, scanner.CodeOwnersPaths...)...)
 	if err != nil {
 		return err
 	}
@@ -189,7 +190,7 @@ func (s *Source) Scan(ctx context.Context, sink scanner.Sink) error {
 // .gitleaksignore, CODEOWNERS): from the worktree of a non-bare repository
 // (as the gitleaks CLI does), else from HEAD. Missing files are absent
 // from the map.
-func repoFiles(path string, names ...string) (map[string][]byte, error) {
+func repoFiles(ctx context.Context, path string, names ...string) (map[string][]byte, error) {
 	out := map[string][]byte{}
 	repo, err := gogit.PlainOpen(path)
 	if err != nil {
@@ -213,29 +214,32 @@ func repoFiles(path string, names ...string) (map[string][]byte, error) {
 	if !errors.Is(err, gogit.ErrIsBareRepository) {
 		return nil, fmt.Errorf("open repository %s: %w", path, err)
 	}
-	head, err := repo.Head()
+	// Bare: the files at HEAD, read through gitobj, which also reads
+	// objects borrowed through alternates (go-git does not).
+	objects, err := gitobj.Open(ctx, path)
 	if err != nil {
+		return nil, fmt.Errorf("read objects of %s: %w", path, err)
+	}
+	defer objects.Close()
+	head, ok, err := objects.Head(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read HEAD of %s: %w", path, err)
+	}
+	if !ok {
 		// An empty or headless repository has no configuration files.
 		return out, nil
 	}
-	commit, err := repo.CommitObject(head.Hash())
-	if err != nil {
-		return nil, fmt.Errorf("read HEAD of %s: %w", path, err)
-	}
-	tree, err := commit.Tree()
-	if err != nil {
-		return nil, fmt.Errorf("read HEAD of %s: %w", path, err)
-	}
+	r := objects.NewReader(1 << 20)
+	defer r.Close()
 	for _, name := range names {
-		f, err := tree.File(name)
-		if err != nil {
+		b, err := r.File(ctx, head, name)
+		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		b, err := f.Contents()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("read %s at HEAD of %s: %w", name, path, err)
 		}
-		out[name] = []byte(b)
+		out[name] = b
 	}
 	return out, nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -705,4 +706,58 @@ func TestRefsAgreeWithGit(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("with a lock file")
+}
+
+// TestHeadAndFile: HEAD through a loose or a packed branch, detached, or
+// not born yet; files at nested paths, and what is not a regular file.
+func TestHeadAndFile(t *testing.T) {
+	ctx := context.Background()
+	r := harness.NewGitRepo(t)
+	open := func() (*Store, *Reader) {
+		t.Helper()
+		s, err := Open(ctx, r.Dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Close)
+		rd := s.NewReader(1 << 20)
+		t.Cleanup(rd.Close)
+		return s, rd
+	}
+	s, _ := open()
+	if id, ok, err := s.Head(ctx); ok || err != nil {
+		t.Fatalf("unborn HEAD: %q %v %v", id, ok, err)
+	}
+	first := r.Commit(who, "one", map[string]string{"a/b/c.toml": "deep\n", "top": "top\n"})
+	if err := os.Symlink("top", filepath.Join(r.Dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	second := r.Commit(who, "two", map[string]string{"top": "top 2\n"})
+	for _, step := range []struct {
+		name string
+		do   []string
+		want string
+	}{
+		{"loose branch", nil, second},
+		{"packed branch", []string{"pack-refs", "--all"}, second},
+		{"detached", []string{"checkout", "-q", "--detach", first}, first},
+	} {
+		if step.do != nil {
+			r.Git(who, step.do...)
+		}
+		s, _ := open()
+		if id, ok, err := s.Head(ctx); !ok || err != nil || id != step.want {
+			t.Errorf("%s: HEAD %q %v %v, want %s", step.name, id, ok, err, step.want)
+		}
+	}
+	_, rd := open()
+	for p, want := range map[string]string{"a/b/c.toml": "deep\n", "top": "top 2\n", "a": "", "a/b": "", "link": "", "nope": "", "top/x": ""} {
+		got, err := rd.File(ctx, second, p)
+		switch {
+		case want == "" && !errors.Is(err, fs.ErrNotExist):
+			t.Errorf("%s: %q %v, want not found", p, got, err)
+		case want != "" && (err != nil || string(got) != want):
+			t.Errorf("%s: %q %v, want %q", p, got, err, want)
+		}
+	}
 }

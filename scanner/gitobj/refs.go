@@ -3,6 +3,7 @@ package gitobj
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -83,4 +84,41 @@ func Refs(path string) (refs map[string]string, ok bool, err error) {
 		}
 	}
 	return refs, true, nil
+}
+
+// Head returns the commit HEAD names, following a symbolic HEAD through
+// the refs; ok is false when it names none (a branch not born yet). The
+// ref files are read in-process when Refs can; else git is asked.
+func (s *Store) Head(ctx context.Context) (id string, ok bool, err error) {
+	gitDir, _, found := Dirs(s.path)
+	var refs map[string]string
+	if found {
+		refs, found, err = Refs(s.path)
+		if err != nil {
+			return "", false, err
+		}
+	}
+	if !found {
+		out, err := Command(ctx, s.path, "rev-parse", "-q", "--verify", "HEAD^{commit}").Output()
+		if err != nil {
+			return "", false, nil
+		}
+		return strings.TrimSpace(string(out)), true, nil
+	}
+	b, err := os.ReadFile(filepath.Join(gitDir, "HEAD"))
+	if err != nil {
+		return "", false, err
+	}
+	v := strings.TrimSpace(string(b))
+	for range 5 {
+		name, sym := strings.CutPrefix(v, "ref: ")
+		if !sym {
+			break
+		}
+		v = refs[name]
+	}
+	if !isHex(v) {
+		return "", false, nil
+	}
+	return v, true, nil
 }

@@ -2,9 +2,13 @@ package gitobj
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
+	"slices"
+	"strings"
 )
 
 // Modes of tree entries, as git writes them.
@@ -83,4 +87,53 @@ func CommitTree(data []byte) (string, error) {
 		return "", errors.New("malformed commit: no tree on its first line")
 	}
 	return string(id), nil
+}
+
+// File returns the content of the regular file at path p (slash-separated)
+// in the tree of commit, or an error wrapping fs.ErrNotExist when there is
+// none. The content is the caller's.
+func (r *Reader) File(ctx context.Context, commit, p string) ([]byte, error) {
+	typ, data, _, err := r.Read(ctx, commit, 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	if typ != Commit {
+		return nil, fmt.Errorf("object %s is a %s, not a commit", commit, typ)
+	}
+	id, err := CommitTree(data)
+	if err != nil {
+		return nil, fmt.Errorf("commit %s: %w", commit, err)
+	}
+	for {
+		name, rest, more := strings.Cut(p, "/")
+		typ, data, _, err := r.Read(ctx, id, 0, 0)
+		if err != nil {
+			return nil, err
+		}
+		if typ != Tree {
+			return nil, fmt.Errorf("object %s is a %s, not a tree", id, typ)
+		}
+		entries, err := ParseTree(data, r.s.idLen)
+		if err != nil {
+			return nil, fmt.Errorf("tree %s: %w", id, err)
+		}
+		i := slices.IndexFunc(entries, func(e TreeEntry) bool { return e.Name == name })
+		switch {
+		case i < 0:
+			return nil, fs.ErrNotExist
+		case more && entries[i].Mode == ModeDir:
+			id, p = entries[i].ID, rest
+			continue
+		case more || !entries[i].Regular():
+			return nil, fs.ErrNotExist
+		}
+		typ, data, _, err = r.Read(ctx, entries[i].ID, 0, 0)
+		if err != nil {
+			return nil, err
+		}
+		if typ != Blob {
+			return nil, fmt.Errorf("object %s is a %s, not a blob", entries[i].ID, typ)
+		}
+		return bytes.Clone(data), nil
+	}
 }
