@@ -332,7 +332,6 @@ func (w *treeWalker) find(ctx context.Context, root []gitobj.TreeEntry, p string
 	}
 }
 
-
 // list returns the pipeline files (and GitLab-includable ones) under tree
 // id at directory path prefix ("" for the root): regular files only,
 // neither symbolic links nor submodules.
