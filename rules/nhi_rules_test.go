@@ -513,7 +513,8 @@ var nhiRuleExamples = []ruleExamples{
 		},
 		fps: []fp{
 			{".env", "VAULT_TOKEN=hvs.short"},
-			{".env", "VAULT_TOKEN=hvs.aaaaaaaaaaaaaaaaaaaaaaaaaaaa"},
+			// Token-shaped but a single repeated character: no entropy.
+			{".env", "VAULT_TOKEN=hvs." + strings.Repeat("a", 28)},
 			{".env", "VAULT_TOKEN=$VAULT_ROOT_TOKEN"},
 			{"tokens.go", `prefix := "hvs."`},
 		}},
