@@ -128,10 +128,15 @@ func (w *ScanWriter) add(ctx context.Context, o op) error {
 func (w *ScanWriter) Flush(ctx context.Context) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.err != nil {
-		return w.err
+	return w.settleLocked(ctx)
+}
+
+// settleLocked commits buffered writes unless an earlier write failed,
+// and remembers a failure; w.mu is held.
+func (w *ScanWriter) settleLocked(ctx context.Context) error {
+	if w.err == nil {
+		w.err = w.flushLocked(ctx)
 	}
-	w.err = w.flushLocked(ctx)
 	return w.err
 }
 
@@ -314,11 +319,7 @@ func (w *ScanWriter) RepoRefs(ctx context.Context, repo, digest string) (r RepoR
 func (w *ScanWriter) CarryRepo(ctx context.Context, repo, digest string, r RepoRefs) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.err != nil {
-		return w.err
-	}
-	if err := w.flushLocked(ctx); err != nil {
-		w.err = err
+	if err := w.settleLocked(ctx); err != nil {
 		return err
 	}
 	return carryOccurrences(ctx, w.s.w, w.id, repo, digest, r.Scan)
@@ -370,11 +371,7 @@ func (w *ScanWriter) PutMemo(ctx context.Context, kind, key string, value []byte
 func (w *ScanWriter) MarkRepoScanned(ctx context.Context, repo, digest, refs string, reachable []string) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.err != nil {
-		return w.err
-	}
-	if err := w.flushLocked(ctx); err != nil {
-		w.err = err
+	if err := w.settleLocked(ctx); err != nil {
 		return err
 	}
 	tx, err := w.s.w.BeginTx(ctx, nil)

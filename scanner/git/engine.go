@@ -181,7 +181,7 @@ func (e *engine) logRaw(ctx context.Context, todo []string, emit func(*fileChang
 	}
 	cmd := gitCmd(ctx, e.path, args...)
 	var stderr bytes.Buffer
-	cmd.Stderr = &limitedWriter{w: &stderr, n: 64 << 10}
+	cmd.Stderr = gitobj.LimitWriter(&stderr, 64<<10)
 	if todo != nil {
 		cmd.Stdin = strings.NewReader(strings.Join(todo, "\n") + "\n")
 	}

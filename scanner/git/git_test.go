@@ -235,19 +235,8 @@ func TestHistory(t *testing.T) {
 	if sr.Name != "git:"+h.r.Dir || sr.Kind != inventory.SourceGit {
 		t.Errorf("name/kind = %s/%s", sr.Name, sr.Kind)
 	}
+	checkPlanted(t, st, h)
 	keys := st.Keys()
-	for secret, want := range h.want {
-		got := occurrencesOf(t, st, keys.Fingerprint(secret))
-		sort.Slice(want, func(i, j int) bool { return want[i].Commit < want[j].Commit })
-		if fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Errorf("secret %s: occurrences\n got %v\nwant %v", inventory.Redact(secret), got, want)
-		}
-	}
-	for secret, why := range h.absent {
-		if got := occurrencesOf(t, st, keys.Fingerprint(secret)); len(got) != 0 {
-			t.Errorf("secret in %s reported: %v", why, got)
-		}
-	}
 	for secret := range h.want {
 		if strings.HasPrefix(secret, "acme_") {
 			if typ := credType(t, st, keys.Fingerprint(secret)); typ != "acme-api-key" {
@@ -324,6 +313,26 @@ func TestHistory(t *testing.T) {
 	rescan("unchanged after the deletion", 1, commits-1, occs-1)
 }
 
+// checkPlanted checks that every planted secret of h was found at
+// exactly its commit, path and line, and that none of the ones that must
+// not be reported was.
+func checkPlanted(t *testing.T, st *inventory.Store, h *history) {
+	t.Helper()
+	keys := st.Keys()
+	for secret, want := range h.want {
+		got := occurrencesOf(t, st, keys.Fingerprint(secret))
+		sort.Slice(want, func(i, j int) bool { return want[i].Commit < want[j].Commit })
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("secret %s: occurrences\n got %v\nwant %v", inventory.Redact(secret), got, want)
+		}
+	}
+	for secret, why := range h.absent {
+		if got := occurrencesOf(t, st, keys.Fingerprint(secret)); len(got) != 0 {
+			t.Errorf("secret in %s reported: %v", why, got)
+		}
+	}
+}
+
 // TestBareSharedClone: a bare mirror made with --shared holds no object
 // of its own (they are borrowed through objects/info/alternates); its
 // history scans to the same findings, its .gitleaks.toml and
@@ -339,19 +348,7 @@ func TestBareSharedClone(t *testing.T) {
 	if sr := res.results[0]; sr.Status != inventory.SourceOK || sr.Stats["commits"] != int64(h.commits) {
 		t.Fatalf("bare shared clone: %s %s %v", sr.Status, sr.Error, sr.Stats)
 	}
-	keys := st.Keys()
-	for secret, want := range h.want {
-		got := occurrencesOf(t, st, keys.Fingerprint(secret))
-		sort.Slice(want, func(i, j int) bool { return want[i].Commit < want[j].Commit })
-		if fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Errorf("secret %s: occurrences\n got %v\nwant %v", inventory.Redact(secret), got, want)
-		}
-	}
-	for secret, why := range h.absent {
-		if got := occurrencesOf(t, st, keys.Fingerprint(secret)); len(got) != 0 {
-			t.Errorf("secret in %s reported: %v", why, got)
-		}
-	}
+	checkPlanted(t, st, h)
 }
 
 // TestNoPlaintextInDatabase reads every byte of the inventory files.

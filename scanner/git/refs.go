@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/nhi-inventory/nhi/scanner/gitobj"
@@ -30,58 +32,30 @@ func refsDigest(ctx context.Context, path string) (string, error) {
 	return showRefDigest(ctx, path)
 }
 
-// refFilesDigest hashes the files that hold refs: HEAD, the loose refs
-// under refs/, packed-refs, the HEAD of linked worktrees and shallow.
-// Any change to a ref changes one of them (packing refs changes the
-// digest too, which only costs one listing).
+// refFilesDigest hashes the refs as gitobj reads them from the ref files
+// (loose and packed: packing them changes nothing), the HEAD of this and
+// every linked worktree, and the shallow file.
 func refFilesDigest(path string) (string, bool) {
 	gitDir, common, ok := gitobj.Dirs(path)
 	if !ok {
 		return "", false
 	}
-	if _, err := os.Stat(filepath.Join(common, "reftable")); !errors.Is(err, fs.ErrNotExist) {
+	refs, ok, err := gitobj.Refs(path)
+	if !ok || err != nil {
 		return "", false
 	}
 	h := sha256.New()
-	add := func(name string) bool {
-		b, err := os.ReadFile(name)
-		if errors.Is(err, fs.ErrNotExist) {
-			return true
-		}
-		if err != nil {
-			return false
-		}
-		fmt.Fprintf(h, "%s\x00%d\x00", name, len(b))
-		h.Write(b)
-		return true
+	for _, name := range slices.Sorted(maps.Keys(refs)) {
+		fmt.Fprintf(h, "%s %s\n", name, refs[name])
 	}
-	walk := func(dir string) bool {
-		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				if errors.Is(err, fs.ErrNotExist) && p == dir {
-					return nil
-				}
-				return err
-			}
-			if !d.IsDir() && !add(p) {
-				return errors.New("unreadable ref")
-			}
-			return nil
-		})
-		return err == nil
-	}
-	if !add(filepath.Join(gitDir, "HEAD")) || !add(filepath.Join(common, "packed-refs")) ||
-		!add(filepath.Join(common, "shallow")) || !walk(filepath.Join(common, "refs")) {
-		return "", false
-	}
-	if gitDir != common && !walk(filepath.Join(gitDir, "refs")) {
-		return "", false
-	}
-	wts, _ := filepath.Glob(filepath.Join(common, "worktrees", "*", "HEAD"))
-	for _, w := range wts {
-		if !add(w) {
+	files, _ := filepath.Glob(filepath.Join(common, "worktrees", "*", "HEAD"))
+	for _, f := range append(files, filepath.Join(gitDir, "HEAD"), filepath.Join(common, "shallow")) {
+		b, err := os.ReadFile(f)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return "", false
 		}
+		fmt.Fprintf(h, "%s\x00%d\x00", f, len(b))
+		h.Write(b)
 	}
 	return hex.EncodeToString(h.Sum(nil)), true
 }

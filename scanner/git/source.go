@@ -13,7 +13,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -282,20 +281,4 @@ func listCommits(ctx context.Context, path string) ([]string, error) {
 		return nil, fmt.Errorf("list commits of %s: %v: %s", path, err, strings.TrimSpace(stderr.String()))
 	}
 	return strings.Fields(string(out)), nil
-}
-
-// limitedWriter keeps the first n bytes written (git's error message) and
-// discards the rest.
-type limitedWriter struct {
-	w io.Writer
-	n int
-}
-
-func (l *limitedWriter) Write(p []byte) (int, error) {
-	if l.n > 0 {
-		k := min(len(p), l.n)
-		l.w.Write(p[:k])
-		l.n -= k
-	}
-	return len(p), nil
 }

@@ -37,9 +37,9 @@ func startCatFile(ctx context.Context, path string) (*catFile, error) {
 		return nil, err
 	}
 	var stderr bytes.Buffer
-	cmd.Stderr = &limitedWriter{w: &stderr, n: 64 << 10}
+	cmd.Stderr = LimitWriter(&stderr, 64<<10)
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("run git: %w", err)
+		return nil, fmt.Errorf("run git cat-file (is git installed and on PATH?): %w", err)
 	}
 	return &catFile{cmd: cmd, stdin: stdin, in: bufio.NewWriterSize(stdin, 4<<10),
 		out: bufio.NewReaderSize(stdout, 256<<10), stderr: &stderr}, nil
@@ -123,8 +123,10 @@ func (c *catFile) wait() error {
 	return nil
 }
 
-// limitedWriter keeps the first n bytes written (git's error message) and
-// discards the rest.
+// LimitWriter returns a writer that passes the first n bytes written to
+// w (git's error message on stderr) and discards the rest.
+func LimitWriter(w io.Writer, n int) io.Writer { return &limitedWriter{w: w, n: n} }
+
 type limitedWriter struct {
 	w io.Writer
 	n int

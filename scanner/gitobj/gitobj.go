@@ -146,9 +146,8 @@ func (s *Store) NewReader(cacheBytes int) *Reader {
 }
 
 // Read returns the type and content of object id (lowercase
-// hexadecimal). An object
-// larger than limit (when limit > 0) is not read: its data is nil, with
-// its size. The data must not be modified; it stays valid until the next
+// hexadecimal). An object larger than limit (when limit > 0) is not read:
+// its data is nil, with its size. The data must not be modified; it stays valid until the next
 // Read of an object outside the objects directory into the same slot (a
 // small number, 0 or 1 for the two sides of a change).
 func (r *Reader) Read(ctx context.Context, id string, limit int64, slot int) (typ Type, data []byte, size int64, err error) {
