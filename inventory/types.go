@@ -57,6 +57,12 @@ type Identity struct {
 	// Attrs holds source-specific facts (policies, TTLs, trust policy
 	// summary, ...) as a JSON-serialisable map. Never secret values.
 	Attrs map[string]any `json:"attrs,omitempty"`
+	// Target is the scope target that observed the identity (see
+	// SourceResult.Targets); the scan runner stamps it. Unit is the part of
+	// the target it comes from (a CI file, an IAM principal's ARN), set by
+	// sources that can fail one unit and go on.
+	Target string `json:"target,omitempty"`
+	Unit   string `json:"unit,omitempty"`
 }
 
 // Credential is a secret or key. Key is the provider id where one exists
@@ -78,6 +84,9 @@ type Credential struct {
 	// written by sources.
 	Owner       string `json:"owner,omitempty"`
 	OwnerSource string `json:"owner_source,omitempty"`
+	// Target and Unit as for Identity.
+	Target string `json:"target,omitempty"`
+	Unit   string `json:"unit,omitempty"`
 }
 
 // Occurrence is one place a credential was seen.
@@ -95,6 +104,9 @@ type Occurrence struct {
 	CIStep        string         `json:"step,omitempty"`
 	VaultPath     string         `json:"vault_path,omitempty"`
 	Detail        map[string]any `json:"detail,omitempty"`
+	// Target and Unit as for Identity.
+	Target string `json:"target,omitempty"`
+	Unit   string `json:"unit,omitempty"`
 }
 
 // OccurrenceKey is the stable identity of an occurrence within a credential.
@@ -113,13 +125,22 @@ const (
 	ScanRunning    = "running"
 	ScanComplete   = "complete"
 	ScanIncomplete = "incomplete"
+	// ScanFailed is a finished scan in which every source failed: it
+	// changed nothing and is never the latest complete scan.
+	ScanFailed = "failed"
 )
 
 // SourceResult is the outcome of one source within a scan.
 type SourceResult struct {
-	Name       string           `json:"name"`
-	Kind       string           `json:"kind"`
-	Target     string           `json:"target,omitempty"`
+	Name   string `json:"name"`
+	Kind   string `json:"kind"`
+	Target string `json:"target,omitempty"`
+	// Targets are the scope targets the source read: kind-qualified
+	// canonical ids ("git:/abs/repo", "ci:https://host/org/repo",
+	// "aws:123456789012", "vault:https://vault.example:8200"). Only a
+	// target read by a source that succeeded can resolve or remove what
+	// belongs to it; everything else is carried forward.
+	Targets    []string         `json:"targets,omitempty"`
 	Status     string           `json:"status"`
 	Error      string           `json:"error,omitempty"`
 	ItemErrors []ItemError      `json:"item_errors,omitempty"`
@@ -133,6 +154,11 @@ type SourceResult struct {
 type ItemError struct {
 	Item  string `json:"item"`
 	Error string `json:"error"`
+	// Target and Unit, when Unit is set, name the part of a target that
+	// could not be read (a CI file, an IAM principal, a Vault path): what
+	// the inventory knew of it is carried forward unchanged.
+	Target string `json:"target,omitempty"`
+	Unit   string `json:"unit,omitempty"`
 }
 
 // Scan is one run of nhi scan.

@@ -65,6 +65,7 @@ func Run(ctx context.Context, w Writer, sources []Source, opts Options) ([]inven
 
 func runOne(ctx context.Context, w Writer, src Source, onEvent func(Event)) (res inventory.SourceResult, writeErr error) {
 	s := &sink{w: w, name: src.Name(), onEvent: onEvent, stats: map[string]int64{}}
+	s.Cover(src.Kind() + ":" + src.Target())
 	res = inventory.SourceResult{Name: src.Name(), Kind: src.Kind(), Target: src.Target(), StartedAt: time.Now().UTC()}
 	err := func() (err error) {
 		defer func() {
@@ -78,6 +79,7 @@ func runOne(ctx context.Context, w Writer, src Source, onEvent func(Event)) (res
 	s.mu.Lock()
 	res.ItemErrors = s.items
 	res.Stats = s.stats
+	res.Targets = s.targets
 	writeErr = s.writeErr
 	s.mu.Unlock()
 	switch {
@@ -115,6 +117,8 @@ type sink struct {
 	items    []inventory.ItemError
 	stats    map[string]int64
 	writeErr error
+	target   string   // the target rows are stamped with
+	targets  []string // every target covered, in order
 }
 
 func (s *sink) track(err error) error {
@@ -128,22 +132,55 @@ func (s *sink) track(err error) error {
 	return err
 }
 
+func (s *sink) current() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.target
+}
+
 func (s *sink) Identity(ctx context.Context, id *inventory.Identity) error {
+	if id.Target == "" {
+		id.Target = s.current()
+	}
 	return s.track(s.w.PutIdentity(ctx, id))
 }
 
 func (s *sink) Credential(ctx context.Context, c *inventory.Credential) error {
+	if c.Target == "" {
+		c.Target = s.current()
+	}
 	return s.track(s.w.PutCredential(ctx, c))
 }
 
 func (s *sink) Occurrence(ctx context.Context, o *inventory.Occurrence) error {
+	if o.Target == "" {
+		o.Target = s.current()
+	}
 	return s.track(s.w.PutOccurrence(ctx, o))
 }
 
 func (s *sink) ItemError(item string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.items = append(s.items, inventory.ItemError{Item: item, Error: err.Error()})
+	s.items = append(s.items, inventory.ItemError{Item: item, Error: err.Error(), Target: s.target})
+}
+
+func (s *sink) UnitError(unit string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.items = append(s.items, inventory.ItemError{Item: unit, Error: err.Error(), Target: s.target, Unit: unit})
+}
+
+func (s *sink) Cover(target string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.target = target
+	for _, t := range s.targets {
+		if t == target {
+			return
+		}
+	}
+	s.targets = append(s.targets, target)
 }
 
 func (s *sink) Add(stat string, delta int64) {

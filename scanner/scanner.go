@@ -16,7 +16,10 @@ type Source interface {
 	Name() string
 	// Kind is the source family: inventory.SourceGit, SourceCI, ...
 	Kind() string
-	// Target is what the source reads (path, URL, account, address).
+	// Target is what the source reads, canonical (an absolute,
+	// symlink-resolved path; a URL without credentials; an account; an
+	// address). Kind()+":"+Target() is the scope target the source covers
+	// unless it declares another with Sink.Cover.
 	Target() string
 	// Scan reads the source and reports what it sees to sink. Failures of
 	// one unit (a file, a path, an API call) go to sink.ItemError and the
@@ -30,8 +33,20 @@ type Sink interface {
 	Identity(ctx context.Context, id *inventory.Identity) error
 	Credential(ctx context.Context, c *inventory.Credential) error
 	Occurrence(ctx context.Context, o *inventory.Occurrence) error
-	// ItemError records a unit that failed while the source went on.
+	// ItemError records an item that failed while the source went on.
+	// Some data is lost: the target is then read only in part, so what
+	// it held and was not seen again is carried forward, not removed.
 	ItemError(item string, err error)
+	// UnitError records that one unit of the current target (a CI file,
+	// an IAM principal's ARN, a Vault path: the Unit its rows carry)
+	// could not be read: the unit's earlier state is carried forward
+	// unchanged, and its gaps neither open nor resolve.
+	UnitError(unit string, err error)
+	// Cover declares the scope target the source is reading once it is
+	// known (the AWS account id behind a profile, say); rows written
+	// afterwards are stamped with it. A source may cover several targets
+	// in turn.
+	Cover(target string)
 	// Add adds delta to a named counter of this source (commits, bytes...).
 	Add(stat string, delta int64)
 	// Progress reports a human-readable step of long work.
