@@ -35,6 +35,25 @@ type Store struct {
 	keys *Keyring
 }
 
+// ErrNoInventory is returned by OpenExisting when there is no database.
+var ErrNoInventory = errors.New("no inventory")
+
+// OpenExisting opens the inventory at path like Open, but never creates
+// one: commands that only read say so instead of leaving an empty
+// database (and a new fingerprint key) behind a mistyped --db.
+func OpenExisting(ctx context.Context, path string) (*Store, error) {
+	if path == "" {
+		path = DefaultPath
+	}
+	if _, err := os.Stat(path); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w at %s; run nhi scan first (or give --db the inventory file)", ErrNoInventory, path)
+		}
+		return nil, fmt.Errorf("open inventory %s: %w", path, err)
+	}
+	return Open(ctx, path)
+}
+
 // Open opens (creating if needed, mode 0600) the inventory at path and
 // applies pending migrations.
 func Open(ctx context.Context, path string) (*Store, error) {
