@@ -58,12 +58,12 @@ func (w *ScanWriter) PutEvaluation(ctx context.Context, ev *Evaluation) error {
 	}
 
 	insert, err := tx.PrepareContext(ctx, `INSERT INTO gaps(control_id, subject_kind, subject_key, subject_name, family, severity, title,
-		detail, evidence, frameworks, owner, content_hash, first_seen_scan, last_seen_scan) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+		detail, evidence, frameworks, owner, content_hash, first_seen_scan, last_seen_scan, judged_scan) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
 	if err != nil {
 		return err
 	}
 	refresh, err := tx.PrepareContext(ctx, `UPDATE gaps SET subject_name = ?, family = ?, severity = ?, title = ?, detail = ?,
-		evidence = ?, frameworks = ?, owner = ?, content_hash = ?, last_seen_scan = ?, resolved_scan = NULL WHERE id = ?`)
+		evidence = ?, frameworks = ?, owner = ?, content_hash = ?, last_seen_scan = ?, judged_scan = ?, resolved_scan = NULL WHERE id = ?`)
 	if err != nil {
 		return err
 	}
@@ -72,15 +72,23 @@ func (w *ScanWriter) PutEvaluation(ctx context.Context, ev *Evaluation) error {
 		return err
 	}
 	seen := map[int64]bool{}
-	var unchanged []int64
+	var unchanged, kept []int64
 	for _, g := range ev.Gaps {
+		if g.Carried {
+			// Kept as the last scan that judged it left it.
+			if st, ok := known[gapKey(g.ControlID, g.SubjectKind, g.SubjectKey)]; ok && !st.resolved {
+				kept = append(kept, st.id)
+				seen[st.id] = true
+			}
+			continue
+		}
 		evidence, frameworks := jsonText(g.Evidence), jsonText(g.Frameworks)
 		hash := gapHash(g.SubjectName, g.Family, g.Severity, g.Title, g.Detail, evidence, frameworks, g.Owner)
 		st, ok := known[gapKey(g.ControlID, g.SubjectKind, g.SubjectKey)]
 		switch {
 		case !ok:
 			res, err := insert.ExecContext(ctx, g.ControlID, g.SubjectKind, g.SubjectKey, g.SubjectName, g.Family, g.Severity,
-				g.Title, g.Detail, evidence, frameworks, g.Owner, hash, w.id, w.id)
+				g.Title, g.Detail, evidence, frameworks, g.Owner, hash, w.id, w.id, w.id)
 			if err != nil {
 				return err
 			}
@@ -94,7 +102,7 @@ func (w *ScanWriter) PutEvaluation(ctx context.Context, ev *Evaluation) error {
 			unchanged = append(unchanged, st.id)
 		default:
 			if _, err := refresh.ExecContext(ctx, g.SubjectName, g.Family, g.Severity, g.Title, g.Detail, evidence,
-				frameworks, g.Owner, hash, w.id, st.id); err != nil {
+				frameworks, g.Owner, hash, w.id, w.id, st.id); err != nil {
 				return err
 			}
 			if st.resolved {
@@ -105,31 +113,31 @@ func (w *ScanWriter) PutEvaluation(ctx context.Context, ev *Evaluation) error {
 		}
 		seen[st.id] = true
 	}
-	if err := carryGaps(ctx, tx, w.id, unchanged); err != nil {
+	if err := carryGaps(ctx, tx, w.id, unchanged, true); err != nil {
 		return err
 	}
 
-	// Gaps not found again: resolved, unless their subject vanished because
-	// its source failed this time (then they are carried forward).
-	rows, err = tx.QueryContext(ctx, `SELECT id, subject_kind, subject_key, family FROM gaps WHERE resolved_scan IS NULL AND last_seen_scan < ?`, w.id)
+	// Gaps not found again: resolved, unless their subject was carried
+	// (its target was not read in full): then they are kept as they were.
+	rows, err = tx.QueryContext(ctx, `SELECT id, subject_kind, subject_key FROM gaps WHERE resolved_scan IS NULL AND last_seen_scan < ?`, w.id)
 	if err != nil {
 		return err
 	}
-	var carried, resolved []int64
+	var resolved []int64
 	for rows.Next() {
 		var (
-			id                int64
-			kind, key, family string
+			id        int64
+			kind, key string
 		)
-		if err := rows.Scan(&id, &kind, &key, &family); err != nil {
+		if err := rows.Scan(&id, &kind, &key); err != nil {
 			rows.Close()
 			return err
 		}
 		if seen[id] {
 			continue
 		}
-		if ev.FailedFamilies[family] && !ev.Visible[kind+"\x00"+key] {
-			carried = append(carried, id)
+		if ev.Carried[kind+"\x00"+key] {
+			kept = append(kept, id)
 		} else {
 			resolved = append(resolved, id)
 		}
@@ -138,7 +146,7 @@ func (w *ScanWriter) PutEvaluation(ctx context.Context, ev *Evaluation) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	if err := carryGaps(ctx, tx, w.id, carried); err != nil {
+	if err := carryGaps(ctx, tx, w.id, kept, false); err != nil {
 		return err
 	}
 	for _, id := range resolved {
@@ -176,12 +184,18 @@ func gapHash(fields ...string) string {
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// carryGaps marks gaps as still open in scan, in one statement.
-func carryGaps(ctx context.Context, tx *sql.Tx, scan int64, ids []int64) error {
+// carryGaps marks gaps as still open in scan, in one statement: judged
+// again (found unchanged by this scan's evaluation) or kept (carried with
+// a subject the scan did not observe).
+func carryGaps(ctx context.Context, tx *sql.Tx, scan int64, ids []int64, judged bool) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE gaps SET last_seen_scan = ? WHERE id IN (SELECT value FROM json_each(?))`, scan, jsonText(ids))
+	q := `UPDATE gaps SET last_seen_scan = ?1 WHERE id IN (SELECT value FROM json_each(?2))`
+	if judged {
+		q = `UPDATE gaps SET last_seen_scan = ?1, judged_scan = ?1 WHERE id IN (SELECT value FROM json_each(?2))`
+	}
+	_, err := tx.ExecContext(ctx, q, scan, jsonText(ids))
 	return err
 }
 

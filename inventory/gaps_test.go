@@ -6,17 +6,19 @@ import (
 	"time"
 )
 
-func scanWith(t *testing.T, s *Store, gaps []Gap, failed map[string]bool, visible ...string) int64 {
+// scanWith stores an evaluation whose gaps are gaps and whose carried
+// subjects (credentials) are carried.
+func scanWith(t *testing.T, s *Store, gaps []Gap, carried ...string) int64 {
 	t.Helper()
 	ctx := context.Background()
 	w, err := s.BeginScan(ctx, "test", "d", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev := &Evaluation{Gaps: gaps, FailedFamilies: failed, Visible: map[string]bool{},
+	ev := &Evaluation{Gaps: gaps, Carried: map[string]bool{},
 		Controls: []ControlResult{{ControlID: "C1", Severity: "high", Evaluated: 2, Passing: 2 - len(gaps)}}}
-	for _, v := range visible {
-		ev.Visible[SubjectCredential+"\x00"+v] = true
+	for _, v := range carried {
+		ev.Carried[SubjectCredential+"\x00"+v] = true
 	}
 	if err := w.PutEvaluation(ctx, ev); err != nil {
 		t.Fatal(err)
@@ -50,9 +52,9 @@ func statusOf(t *testing.T, s *Store, scan int64, key string) string {
 func TestGapLifecycle(t *testing.T) {
 	s, _ := openTemp(t)
 	ctx := context.Background()
-	s1 := scanWith(t, s, []Gap{gap("a", "git"), gap("b", "aws")}, nil, "a", "b")
-	// a is fixed; b's source (aws) failed and b was not seen: carried.
-	s2 := scanWith(t, s, nil, map[string]bool{"aws": true}, "x")
+	s1 := scanWith(t, s, []Gap{gap("a", "git"), gap("b", "aws")})
+	// a is fixed; b's target was not read (its source failed): carried.
+	s2 := scanWith(t, s, nil, "b")
 	if st := statusOf(t, s, s2, "a"); st != GapResolved {
 		t.Fatalf("fixed gap status %s, want resolved", st)
 	}
@@ -63,7 +65,7 @@ func TestGapLifecycle(t *testing.T) {
 		t.Fatalf("history lost: gap a in scan %d is %s", s1, st)
 	}
 	// a comes back: reopened, same gap id, first_seen kept.
-	s3 := scanWith(t, s, []Gap{gap("a", "git")}, nil, "a")
+	s3 := scanWith(t, s, []Gap{gap("a", "git")})
 	gs, _ := s.Gaps(ctx, s3)
 	var a Gap
 	for _, g := range gs {
@@ -90,7 +92,7 @@ func TestGapLifecycle(t *testing.T) {
 		t.Fatalf("events %v", events)
 	}
 	// b's source works again and b is gone: resolved now.
-	s4 := scanWith(t, s, []Gap{gap("a", "git")}, nil, "a")
+	s4 := scanWith(t, s, []Gap{gap("a", "git")})
 	if st := statusOf(t, s, s4, "b"); st != GapResolved {
 		t.Fatalf("b %s, want resolved", st)
 	}
@@ -103,7 +105,7 @@ func TestGapLifecycle(t *testing.T) {
 func TestDecisionsApply(t *testing.T) {
 	s, _ := openTemp(t)
 	ctx := context.Background()
-	sc := scanWith(t, s, []Gap{gap("a", "git"), gap("b", "git"), gap("c", "git")}, nil, "a", "b", "c")
+	sc := scanWith(t, s, []Gap{gap("a", "git"), gap("b", "git"), gap("c", "git")})
 	past := time.Now().Add(-time.Hour)
 	future := time.Now().Add(24 * time.Hour)
 	for _, d := range []*Decision{
@@ -157,12 +159,12 @@ func TestGapCarriedOrRefreshed(t *testing.T) {
 	s, _ := openTemp(t)
 	ctx := context.Background()
 	a, b := gap("a", "git"), gap("b", "git")
-	scanWith(t, s, []Gap{a, b}, nil, "a", "b")
-	s2 := scanWith(t, s, []Gap{a, b}, nil, "a", "b")
+	scanWith(t, s, []Gap{a, b})
+	s2 := scanWith(t, s, []Gap{a, b})
 	changed := b
 	changed.Detail, changed.Severity, changed.Owner = "rotated 400 days ago", "critical", "team-x"
 	changed.Evidence = map[string]any{"path": "ci.yml"}
-	s3 := scanWith(t, s, []Gap{a, changed}, nil, "a", "b")
+	s3 := scanWith(t, s, []Gap{a, changed})
 	for _, sc := range []int64{s2, s3} {
 		for _, key := range []string{"a", "b"} {
 			if st := statusOf(t, s, sc, key); st != GapOpen {

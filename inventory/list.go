@@ -17,6 +17,9 @@ type CredentialRow struct {
 	FirstSeen   time.Time
 	FirstScan   int64
 	LastScan    int64
+	// SeenScan is the last scan that observed it (LastScan also counts
+	// scans that carried it forward unread).
+	SeenScan    int64
 	Occurrences []Occurrence
 }
 
@@ -27,6 +30,7 @@ type IdentityRow struct {
 	FirstSeen      time.Time
 	FirstScan      int64
 	LastScan       int64
+	SeenScan       int64 // as CredentialRow.SeenScan
 	CredentialIDs  []int64
 	CredentialKeys []string
 }
@@ -41,7 +45,7 @@ const visible = `first_seen_scan <= ? AND last_seen_scan >= ?`
 // the start of the scan that first saw them) for scanCredentialRow.
 const credentialSelect = `SELECT c.id, c.key, c.type, COALESCE(i.key, ''), c.created_at, c.last_rotated_at, c.expires_at,
 	c.last_used_at, c.status, c.vault_status, c.fingerprint, c.redacted, c.attrs, c.owner, c.owner_source, c.first_seen_scan, c.last_seen_scan,
-	(SELECT started_at FROM scans WHERE id = c.first_seen_scan)
+	(SELECT started_at FROM scans WHERE id = c.first_seen_scan), c.target, c.unit, COALESCE(c.seen_scan, 0)
 	FROM credentials c LEFT JOIN identities i ON i.id = c.identity_id`
 
 // scanCredentialRow reads one row of credentialSelect.
@@ -53,7 +57,7 @@ func scanCredentialRow(rows *sql.Rows) (CredentialRow, error) {
 	)
 	c := &r.Credential
 	if err := rows.Scan(&r.ID, &c.Key, &c.Type, &r.IdentityKey, &created, &rotated, &expires, &used, &c.Status, &c.VaultStatus,
-		&c.Fingerprint, &c.Redacted, &attrs, &c.Owner, &c.OwnerSource, &r.FirstScan, &r.LastScan, &firstSeen); err != nil {
+		&c.Fingerprint, &c.Redacted, &attrs, &c.Owner, &c.OwnerSource, &r.FirstScan, &r.LastScan, &firstSeen, &c.Target, &c.Unit, &r.SeenScan); err != nil {
 		return r, err
 	}
 	c.IdentityKey = r.IdentityKey
@@ -87,8 +91,8 @@ func (s *Store) Credentials(ctx context.Context, scan int64) ([]CredentialRow, e
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	orows, err := s.r.QueryContext(ctx, `SELECT credential_id, source, repo, path, line, commit_sha, author, email, date, ci_job, ci_step, vault_path, detail
-		FROM occurrences WHERE `+visible+` ORDER BY credential_id, date, id`, scan, scan)
+	orows, err := s.r.QueryContext(ctx, `SELECT credential_id, source, repo, path, line, commit_sha, author, email, date, ci_job, ci_step, vault_path, detail,
+		target, unit FROM occurrences WHERE `+visible+` ORDER BY credential_id, date, id`, scan, scan)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +104,7 @@ func (s *Store) Credentials(ctx context.Context, scan int64) ([]CredentialRow, e
 			date   sql.NullString
 			detail string
 		)
-		if err := orows.Scan(&cid, &o.Source, &o.Repo, &o.Path, &o.Line, &o.Commit, &o.Author, &o.Email, &date, &o.CIJob, &o.CIStep, &o.VaultPath, &detail); err != nil {
+		if err := orows.Scan(&cid, &o.Source, &o.Repo, &o.Path, &o.Line, &o.Commit, &o.Author, &o.Email, &date, &o.CIJob, &o.CIStep, &o.VaultPath, &detail, &o.Target, &o.Unit); err != nil {
 			return nil, err
 		}
 		o.Date = parseTime(date)
@@ -118,7 +122,7 @@ func (s *Store) Credentials(ctx context.Context, scan int64) ([]CredentialRow, e
 func (s *Store) Identities(ctx context.Context, scan int64) ([]IdentityRow, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT i.id, i.key, i.kind, i.name, i.source, i.provider, i.account, i.owner, i.owner_source,
 		i.created_at, i.last_used_at, i.privileges, i.auth_mode, i.tags, i.attrs, i.first_seen_scan, i.last_seen_scan,
-		(SELECT started_at FROM scans WHERE id = i.first_seen_scan),
+		(SELECT started_at FROM scans WHERE id = i.first_seen_scan), i.target, i.unit, COALESCE(i.seen_scan, 0),
 		COALESCE((SELECT group_concat(c.id || char(31) || c.key, char(30)) FROM credentials c
 		  WHERE c.identity_id = i.id AND c.first_seen_scan <= ? AND c.last_seen_scan >= ?), '')
 		FROM identities i WHERE i.first_seen_scan <= ? AND i.last_seen_scan >= ? ORDER BY i.id`, scan, scan, scan, scan)
@@ -135,7 +139,7 @@ func (s *Store) Identities(ctx context.Context, scan int64) ([]IdentityRow, erro
 		)
 		i := &r.Identity
 		if err := rows.Scan(&r.ID, &i.Key, &i.Kind, &i.Name, &i.Source, &i.Provider, &i.Account, &i.Owner, &i.OwnerSource,
-			&created, &used, &i.Privileges, &i.AuthMode, &tags, &attrs, &r.FirstScan, &r.LastScan, &firstSeen, &creds); err != nil {
+			&created, &used, &i.Privileges, &i.AuthMode, &tags, &attrs, &r.FirstScan, &r.LastScan, &firstSeen, &i.Target, &i.Unit, &r.SeenScan, &creds); err != nil {
 			return nil, err
 		}
 		i.CreatedAt, i.LastUsedAt = parseTime(created), parseTime(used)

@@ -20,7 +20,7 @@ func pagesFixture(t *testing.T) *Store {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ev := &Evaluation{Visible: map[string]bool{}}
+		ev := &Evaluation{}
 		for i := 0; i < 30; i++ {
 			key := fmt.Sprintf("cred-%02d", i)
 			if err := w.PutCredential(ctx, &Credential{Key: key, Type: "t", VaultStatus: VaultHardcoded}); err != nil {

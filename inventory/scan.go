@@ -142,8 +142,8 @@ func (w *ScanWriter) settleLocked(ctx context.Context) error {
 
 const (
 	sqlIdentity = `INSERT INTO identities(key, kind, name, source, provider, account, owner, owner_source,
-		created_at, last_used_at, privileges, auth_mode, tags, attrs, first_seen_scan, last_seen_scan)
-		VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		created_at, last_used_at, privileges, auth_mode, tags, attrs, target, unit, first_seen_scan, last_seen_scan, seen_scan)
+		VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT(key) DO UPDATE SET
 		  kind = excluded.kind,
 		  name = COALESCE(NULLIF(excluded.name, ''), identities.name),
@@ -158,13 +158,16 @@ const (
 		  auth_mode = excluded.auth_mode,
 		  tags = excluded.tags,
 		  attrs = json_patch(identities.attrs, excluded.attrs),
-		  last_seen_scan = excluded.last_seen_scan`
+		  target = excluded.target,
+		  unit = excluded.unit,
+		  last_seen_scan = excluded.last_seen_scan,
+		  seen_scan = excluded.seen_scan`
 	// A provider source (one that reports a status) is authoritative for
-	// the type; hard-coded beats other vault statuses because a copy in
-	// code is what matters.
+	// the type and the target; hard-coded beats other vault statuses
+	// because a copy in code is what matters.
 	sqlCredential = `INSERT INTO credentials(key, type, identity_id, created_at, last_rotated_at, expires_at,
-		last_used_at, status, vault_status, fingerprint, redacted, attrs, first_seen_scan, last_seen_scan)
-		VALUES(?, ?, (SELECT id FROM identities WHERE key = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		last_used_at, status, vault_status, fingerprint, redacted, attrs, target, unit, first_seen_scan, last_seen_scan, seen_scan)
+		VALUES(?, ?, (SELECT id FROM identities WHERE key = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(key) DO UPDATE SET
 		  type = CASE WHEN excluded.status <> '' OR credentials.type = '' THEN excluded.type ELSE credentials.type END,
 		  identity_id = COALESCE(excluded.identity_id, credentials.identity_id),
@@ -181,13 +184,17 @@ const (
 		  fingerprint = COALESCE(NULLIF(excluded.fingerprint, ''), credentials.fingerprint),
 		  redacted = COALESCE(NULLIF(excluded.redacted, ''), credentials.redacted),
 		  attrs = json_patch(credentials.attrs, excluded.attrs),
-		  last_seen_scan = excluded.last_seen_scan`
+		  target = CASE WHEN excluded.status <> '' OR credentials.status = '' OR credentials.target = '' THEN excluded.target ELSE credentials.target END,
+		  unit = CASE WHEN excluded.status <> '' OR credentials.status = '' OR credentials.target = '' THEN excluded.unit ELSE credentials.unit END,
+		  last_seen_scan = excluded.last_seen_scan,
+		  seen_scan = excluded.seen_scan`
 	sqlOccurrence = `INSERT INTO occurrences(credential_id, okey, source, repo, path, line, commit_sha, author, email,
-		date, ci_job, ci_step, vault_path, detail, first_seen_scan, last_seen_scan)
-		VALUES((SELECT id FROM credentials WHERE key = ?), ?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		date, ci_job, ci_step, vault_path, detail, target, unit, first_seen_scan, last_seen_scan, seen_scan)
+		VALUES((SELECT id FROM credentials WHERE key = ?), ?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT(credential_id, okey) DO UPDATE SET
 		  author = excluded.author, email = excluded.email, date = excluded.date,
-		  detail = excluded.detail, last_seen_scan = excluded.last_seen_scan`
+		  detail = excluded.detail, target = excluded.target, unit = excluded.unit,
+		  last_seen_scan = excluded.last_seen_scan, seen_scan = excluded.seen_scan`
 )
 
 func jsonText(v any) string {
@@ -234,7 +241,7 @@ func (w *ScanWriter) flushLocked(ctx context.Context) error {
 			}
 			if _, err := st.ExecContext(ctx, i.Key, i.Kind, i.Name, i.Source, i.Provider, i.Account, i.Owner, i.OwnerSource,
 				fmtTimePtr(i.CreatedAt), fmtTimePtr(i.LastUsedAt), i.Privileges, i.AuthMode, jsonText(i.Tags), jsonText(i.Attrs),
-				w.id, w.id); err != nil {
+				i.Target, i.Unit, w.id, w.id, w.id); err != nil {
 				return fmt.Errorf("store identity %s: %w", i.Key, err)
 			}
 		case o.credential != nil:
@@ -252,7 +259,7 @@ func (w *ScanWriter) flushLocked(ctx context.Context) error {
 			}
 			if _, err := st.ExecContext(ctx, c.Key, c.Type, c.IdentityKey, fmtTimePtr(c.CreatedAt), fmtTimePtr(c.LastRotatedAt),
 				fmtTimePtr(c.ExpiresAt), fmtTimePtr(c.LastUsedAt), c.Status, vs, c.Fingerprint, c.Redacted, jsonText(c.Attrs),
-				w.id, w.id); err != nil {
+				c.Target, c.Unit, w.id, w.id, w.id); err != nil {
 				return fmt.Errorf("store credential %s: %w", c.Key, err)
 			}
 		case o.occurrence != nil:
@@ -262,7 +269,8 @@ func (w *ScanWriter) flushLocked(ctx context.Context) error {
 			}
 			oc := o.occurrence
 			if _, err := st.ExecContext(ctx, oc.CredentialKey, oc.OccurrenceKey(), oc.Source, oc.Repo, oc.Path, oc.Line, oc.Commit,
-				oc.Author, oc.Email, fmtTimePtr(oc.Date), oc.CIJob, oc.CIStep, oc.VaultPath, jsonText(oc.Detail), w.id, w.id); err != nil {
+				oc.Author, oc.Email, fmtTimePtr(oc.Date), oc.CIJob, oc.CIStep, oc.VaultPath, jsonText(oc.Detail),
+				oc.Target, oc.Unit, w.id, w.id, w.id); err != nil {
 				return fmt.Errorf("store occurrence of %s: %w", oc.CredentialKey, err)
 			}
 		}
@@ -333,10 +341,14 @@ func carryOccurrences(ctx context.Context, db interface {
 	// Driven from the repository's occurrences, each probing the primary
 	// key of scanned_commits: 3 ms on the benchmark inventory, where
 	// "commit_sha IN (the 10,396 marked commits)" took 21 ms.
-	_, err := db.ExecContext(ctx, `UPDATE occurrences SET last_seen_scan = ?
-		WHERE repo = ? AND source = 'git' AND last_seen_scan <> ? AND EXISTS (SELECT 1 FROM scanned_commits sc
-		WHERE sc.repo = ? AND sc.rules_digest = ? AND sc.commit_sha = occurrences.commit_sha AND sc.last_seen_scan = ?)`,
-		id, repo, id, repo, digest, marked)
+	// History that is still reachable was covered by this scan: the
+	// occurrences are observed (seen_scan), not carried.
+	// Rows stored before targets existed get the repository's target.
+	_, err := db.ExecContext(ctx, `UPDATE occurrences SET last_seen_scan = ?1, seen_scan = ?1,
+		target = CASE WHEN target = '' THEN 'git:' || repo ELSE target END
+		WHERE repo = ?2 AND source = 'git' AND last_seen_scan <> ?1 AND EXISTS (SELECT 1 FROM scanned_commits sc
+		WHERE sc.repo = ?2 AND sc.rules_digest = ?3 AND sc.commit_sha = occurrences.commit_sha AND sc.last_seen_scan = ?4)`,
+		id, repo, digest, marked)
 	return err
 }
 
@@ -445,10 +457,14 @@ func (w *ScanWriter) RecordSource(ctx context.Context, r SourceResult) error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	_, err := w.s.w.ExecContext(ctx, `INSERT INTO scan_sources(scan_id, name, kind, target, status, error, item_errors, stats, started_at, finished_at)
-		VALUES(?,?,?,?,?,?,?,?,?,?) ON CONFLICT(scan_id, name) DO UPDATE SET status = excluded.status, error = excluded.error,
-		item_errors = excluded.item_errors, stats = excluded.stats, finished_at = excluded.finished_at`,
-		w.id, r.Name, r.Kind, r.Target, r.Status, r.Error, items, jsonText(r.Stats), fmtTime(r.StartedAt), fmtTime(r.FinishedAt))
+	targets := "[]"
+	if len(r.Targets) > 0 {
+		targets = jsonText(r.Targets)
+	}
+	_, err := w.s.w.ExecContext(ctx, `INSERT INTO scan_sources(scan_id, name, kind, target, status, error, item_errors, stats, started_at, finished_at, targets)
+		VALUES(?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(scan_id, name) DO UPDATE SET status = excluded.status, error = excluded.error,
+		item_errors = excluded.item_errors, stats = excluded.stats, finished_at = excluded.finished_at, targets = excluded.targets`,
+		w.id, r.Name, r.Kind, r.Target, r.Status, r.Error, items, jsonText(r.Stats), fmtTime(r.StartedAt), fmtTime(r.FinishedAt), targets)
 	return err
 }
 
@@ -461,13 +477,19 @@ func (w *ScanWriter) Settle(ctx context.Context) error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	_, err := w.s.w.ExecContext(ctx, `UPDATE credentials SET last_seen_scan = ?
-		WHERE last_seen_scan <> ? AND id IN (SELECT credential_id FROM occurrences WHERE last_seen_scan = ?)`, w.id, w.id, w.id)
+	// A credential is in this scan when one of its occurrences is, and
+	// observed in it when one was observed (git history still reachable
+	// is observed without being read again).
+	_, err := w.s.w.ExecContext(ctx, `UPDATE credentials SET last_seen_scan = ?1,
+		seen_scan = CASE WHEN id IN (SELECT credential_id FROM occurrences WHERE seen_scan = ?1) THEN ?1 ELSE seen_scan END
+		WHERE (last_seen_scan <> ?1 AND id IN (SELECT credential_id FROM occurrences WHERE last_seen_scan = ?1))
+		   OR (seen_scan <> ?1 AND id IN (SELECT credential_id FROM occurrences WHERE seen_scan = ?1))`, w.id)
 	return err
 }
 
-// Finish settles, computes counts, marks the scan complete and chains its
-// hash. Only a finished scan is complete.
+// Finish settles, computes counts, marks the scan complete (failed when
+// every source failed) and chains its hash. Only a finished scan is
+// complete.
 func (w *ScanWriter) Finish(ctx context.Context, extra map[string]int64) (*Scan, error) {
 	if err := w.Flush(ctx); err != nil {
 		return nil, err
@@ -507,10 +529,21 @@ func (w *ScanWriter) Finish(ctx context.Context, extra map[string]int64) (*Scan,
 		Scan(&started, &tool, &digest, &prev); err != nil {
 		return nil, err
 	}
+	// A scan in which every source failed read nothing: it is failed, so
+	// it never becomes the latest complete scan.
+	status := ScanComplete
+	var sources, failed int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*), count(*) FILTER (WHERE status <> 'ok') FROM scan_sources WHERE scan_id = ?`, w.id).
+		Scan(&sources, &failed); err != nil {
+		return nil, err
+	}
+	if sources > 0 && failed == sources {
+		status = ScanFailed
+	}
 	ct := jsonText(counts)
-	rowHash := hashRow(w.id, started, fmtTime(finished), ScanComplete, tool, digest, ct, prev)
-	if _, err := tx.ExecContext(ctx, `UPDATE scans SET finished_at = ?, status = 'complete', counts = ?, row_hash = ? WHERE id = ?`,
-		fmtTime(finished), ct, rowHash, w.id); err != nil {
+	rowHash := hashRow(w.id, started, fmtTime(finished), status, tool, digest, ct, prev)
+	if _, err := tx.ExecContext(ctx, `UPDATE scans SET finished_at = ?, status = ?, counts = ?, row_hash = ? WHERE id = ?`,
+		fmtTime(finished), status, ct, rowHash, w.id); err != nil {
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {

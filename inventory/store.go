@@ -188,6 +188,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	if latest := SchemaVersion(); cur > latest {
 		return fmt.Errorf("database schema version %d is newer than this nhi (%d): upgrade nhi", cur, latest)
 	}
+	vacuum := false
 	for _, m := range ms {
 		if m.version <= cur {
 			continue
@@ -199,6 +200,14 @@ func (s *Store) migrate(ctx context.Context) error {
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 			tx.Rollback()
 			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
+		if step := goMigrations[m.version]; step != nil {
+			ch, err := step(ctx, tx)
+			if err != nil {
+				tx.Rollback()
+				return fmt.Errorf("migration %s: %w", m.name, err)
+			}
+			vacuum = vacuum || ch
 		}
 		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.version)); err != nil {
 			tx.Rollback()
@@ -213,7 +222,22 @@ func (s *Store) migrate(ctx context.Context) error {
 			return err
 		}
 	}
+	if vacuum {
+		// Rewritten values must leave the file and the WAL too.
+		for _, q := range []string{"VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"} {
+			if _, err := s.w.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("%s after rewriting stored URLs: %w", q, err)
+			}
+		}
+	}
 	return nil
+}
+
+// goMigrations are steps in Go run in the transaction of the migration of
+// the same number, after its SQL; they report whether the file should be
+// vacuumed afterwards (values that must not survive in free pages).
+var goMigrations = map[int]func(context.Context, *sql.Tx) (bool, error){
+	5: redactStoredURLs,
 }
 
 // Version returns the schema version recorded in the database.

@@ -208,6 +208,11 @@ type Gap struct {
 	FirstScan   int64               `json:"first_seen_scan"`
 	LastScan    int64               `json:"last_seen_scan"`
 	Resolved    int64               `json:"resolved_scan,omitempty"`
+	// JudgedScan is the last scan that judged the gap on what it observed;
+	// Carried is set when the scan read kept it from then because the
+	// subject's target was not read (in full): see TargetState.
+	JudgedScan int64 `json:"judged_scan,omitempty"`
+	Carried    bool  `json:"carried,omitempty"`
 }
 
 // ControlResult is how many subjects one control evaluated and how many
@@ -243,11 +248,10 @@ type Evaluation struct {
 	Controls []ControlResult
 	Criteria []CriterionResult
 	Owners   []OwnerAssignment
-	// Visible are the subjects evaluated ("identity\x00key" / "credential\x00key").
-	Visible map[string]bool
-	// FailedFamilies are source kinds with a failed source in this scan:
-	// their vanished subjects' gaps are carried, not resolved.
-	FailedFamilies map[string]bool
+	// Carried are the subjects ("identity\x00key" / "credential\x00key")
+	// the scan carried instead of observing (Store.CarriedSubjects): their
+	// gaps are kept as they were. Gaps of theirs in Gaps have Carried set.
+	Carried map[string]bool
 }
 
 // Label is how a credential is named to a person: its redacted preview,

@@ -30,9 +30,14 @@ type Estate struct {
 	Now         time.Time
 	Identities  []inventory.IdentityRow
 	Credentials []inventory.CredentialRow
-	// Failed lists the source kinds (git, ci, aws, vault) with a source
-	// that failed in this scan.
-	Failed     map[string]bool
+	// Carried are the subjects ("identity\x00key", "credential\x00key")
+	// the scan kept from an earlier one instead of observing them (their
+	// target was left out, failed or read in part). Their judgement is
+	// kept too: a control fails for them exactly when PriorOpen holds an
+	// open gap of theirs ("control\x00kind\x00key"), and no gap opens or
+	// resolves.
+	Carried    map[string]bool
+	PriorOpen  map[string]bool
 	OwnerRules []OwnerRule
 	Decisions  []Decision
 }
@@ -98,9 +103,8 @@ func (cat *Catalogue) Evaluate(est *Estate) *inventory.Evaluation {
 	}
 	resolveOwners(est, subjects, idSubj)
 
-	ev := &inventory.Evaluation{Visible: map[string]bool{}, FailedFamilies: est.Failed}
+	ev := &inventory.Evaluation{Carried: est.Carried}
 	for _, s := range subjects {
-		ev.Visible[s.kind+"\x00"+s.key] = true
 		// Every subject, an empty owner too: an owner that no longer
 		// resolves (a decision undone, a rule removed) is cleared.
 		ev.Owners = append(ev.Owners, inventory.OwnerAssignment{SubjectKind: s.kind, SubjectKey: s.key, Owner: s.owner.name, Source: s.owner.source})
@@ -119,13 +123,26 @@ func (cat *Catalogue) Evaluate(est *Estate) *inventory.Evaluation {
 		fws := c.Frameworks.Map()
 		for si, s := range subjects {
 			applies, f := fn(c, e, s)
+			carried := est.Carried[s.kind+"\x00"+s.key]
+			if carried {
+				// The judgement of the scan that last observed it stands.
+				prior := est.PriorOpen[c.ID+"\x00"+s.kind+"\x00"+s.key]
+				applies, f = applies || prior, nil
+				if prior {
+					f = &finding{}
+				}
+			}
 			if !applies {
 				continue
 			}
 			res.Evaluated++
-			if f == nil {
+			switch {
+			case f == nil:
 				res.Passing++
-			} else {
+			case carried:
+				ev.Gaps = append(ev.Gaps, inventory.Gap{ControlID: c.ID, SubjectKind: s.kind, SubjectKey: s.key, SubjectName: s.name,
+					Family: family(s), Severity: c.Severity, Title: c.Title, Owner: s.owner.name, Status: inventory.GapOpen, Carried: true})
+			default:
 				sev := f.severity
 				if sev == "" {
 					sev = c.Severity

@@ -94,7 +94,6 @@ func buildInventory(t *testing.T) (*inventory.Store, string) {
 			put(w.PutCredential(ctx, kv))
 			put(w.PutOccurrence(ctx, &inventory.Occurrence{CredentialKey: kv.Key, Source: inventory.SourceVault, VaultPath: "kv/payments/db"}))
 		}
-		failed := map[string]bool{}
 		for _, r := range []inventory.SourceResult{
 			{Name: "aws:123456789012", Kind: "aws", Status: inventory.SourceOK},
 			{Name: "git:payments-api", Kind: "git", Status: inventory.SourceOK},
@@ -105,16 +104,13 @@ func buildInventory(t *testing.T) (*inventory.Store, string) {
 			}
 			r.StartedAt, r.FinishedAt = fixedNow, fixedNow
 			put(w.RecordSource(ctx, r))
-			if r.Status != inventory.SourceOK {
-				failed[r.Kind] = true
-			}
 		}
 		put(w.Settle(ctx))
 		ids, err := store.Identities(ctx, w.ID())
 		put(err)
 		creds, err := store.Credentials(ctx, w.ID())
 		put(err)
-		ev := cat.Evaluate(&rules.Estate{Now: fixedNow, Identities: ids, Credentials: creds, Failed: failed})
+		ev := cat.Evaluate(&rules.Estate{Now: fixedNow, Identities: ids, Credentials: creds})
 		put(w.PutEvaluation(ctx, ev))
 		_, err = w.Finish(ctx, nil)
 		put(err)

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"time"
-
 	"github.com/nhi-inventory/nhi/inventory"
+	"github.com/nhi-inventory/nhi/readiness"
 	"github.com/nhi-inventory/nhi/report"
 	"github.com/nhi-inventory/nhi/rules"
 )
@@ -37,38 +34,9 @@ func loadReadiness(cfg *fileConfig) (*readinessConfig, error) {
 	return &readinessConfig{catalogue: cat, owners: owners}, nil
 }
 
-// evaluate judges the scan's inventory and stores the conclusions.
-func evaluate(ctx context.Context, store *inventory.Store, w *inventory.ScanWriter, rc *readinessConfig, results []inventory.SourceResult, now time.Time) (*inventory.Evaluation, error) {
-	if err := w.Settle(ctx); err != nil {
-		return nil, err
-	}
-	ids, err := store.Identities(ctx, w.ID())
-	if err != nil {
-		return nil, err
-	}
-	creds, err := store.Credentials(ctx, w.ID())
-	if err != nil {
-		return nil, err
-	}
-	failed := map[string]bool{}
-	for _, r := range results {
-		if r.Status != inventory.SourceOK {
-			failed[r.Kind] = true
-		}
-	}
-	decisions, err := store.OwnerDecisions(ctx)
-	if err != nil {
-		return nil, err
-	}
-	est := &rules.Estate{Now: now, Identities: ids, Credentials: creds, Failed: failed, OwnerRules: rc.owners}
-	for _, d := range decisions {
-		est.Decisions = append(est.Decisions, rules.Decision{SubjectKind: d.SubjectKind, SubjectKey: d.SubjectKey, Owner: d.Value})
-	}
-	ev := rc.catalogue.Evaluate(est)
-	if err := w.PutEvaluation(ctx, ev); err != nil {
-		return nil, fmt.Errorf("store gaps: %w", err)
-	}
-	return ev, nil
+// service is the readiness service of store with this configuration.
+func (rc *readinessConfig) service(store *inventory.Store) *readiness.Service {
+	return readiness.New(store, readiness.Config{Catalogue: rc.catalogue, Owners: rc.owners})
 }
 
 func readinessOf(ev *inventory.Evaluation) report.Readiness {

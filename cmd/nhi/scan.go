@@ -192,33 +192,21 @@ func runScan(ctx context.Context, cmd *cobra.Command, g *globals, o *scanOpts, f
 			totals[k] += v
 		}
 	}
-	ev, err := evaluate(ctx, store, w, rc, results, now)
+	res, err := rc.service(store).FinishScan(ctx, w, results, now, totals)
 	if err != nil {
 		w.Abandon(ctx)
-		return fmt.Errorf("evaluate controls: %w", err)
-	}
-	sc, err := w.Finish(ctx, totals)
-	if err != nil {
-		w.Abandon(ctx)
-		return fmt.Errorf("finish scan: %w", err)
-	}
-	// Open gaps after triage decisions, counted in SQL: reading every gap
-	// (and decoding its evidence) cost an unchanged re-scan 30 ms.
-	counts, err := store.GapCounts(ctx, sc.ID, time.Now().UTC())
-	if err != nil {
 		return err
 	}
+	sc := res.Scan
 	sum := newScanSummary(sc, time.Since(start))
-	sum.Readiness = readinessOf(ev)
-	sum.Readiness.Open = map[string]int{}
+	sum.Scope = res.Scope
+	sum.Readiness = readinessOf(res.Evaluation)
+	sum.Readiness.Open = res.Open
 	failing := 0
-	for sev, st := range counts {
-		if n := st[inventory.GapOpen]; n > 0 {
-			sum.Readiness.Open[sev] = n
-			sum.GapsOpen += n
-			if o.failOn != "" && rules.SeverityRank(sev) <= rules.SeverityRank(o.failOn) {
-				failing += n
-			}
+	for sev, n := range res.Open {
+		sum.GapsOpen += n
+		if o.failOn != "" && rules.SeverityRank(sev) <= rules.SeverityRank(o.failOn) {
+			failing += n
 		}
 	}
 	if o.format == "json" {
@@ -231,13 +219,71 @@ func runScan(ctx context.Context, cmd *cobra.Command, g *globals, o *scanOpts, f
 		sum.writeText(g.stdout)
 		report.WriteReadiness(g.stdout, sum.Readiness, rc.catalogue)
 	}
+	sum.writeProblems(g.stderr)
 	if failing > 0 {
 		return &exitError{code: exitThreshold, err: fmt.Errorf("%d open gaps at severity %s or worse (--fail-on)", failing, o.failOn)}
 	}
+	if sc.Status == inventory.ScanFailed {
+		return &exitError{code: exitSourceFailed, err: fmt.Errorf("every source failed: scan %d is recorded as failed and changed nothing", sc.ID)}
+	}
 	if sum.failed > 0 {
-		return &exitError{code: exitSourceFailed, err: fmt.Errorf("%d of %d sources failed (recorded in scan %d)", sum.failed, len(sum.Sources), sc.ID)}
+		return &exitError{code: exitSourceFailed, err: fmt.Errorf("%d of %d sources failed (recorded in scan %d; what they cover is carried from earlier scans)", sum.failed, len(sum.Sources), sc.ID)}
+	}
+	if sum.itemErrors > 0 {
+		return &exitError{code: exitSourceFailed, err: fmt.Errorf("%d items could not be read (recorded in scan %d; what they hold is carried from earlier scans)", sum.itemErrors, sc.ID)}
 	}
 	return nil
+}
+
+// writeProblems says on stderr what the scan could not read and what it
+// therefore carried, so a cron log shows it even when stdout is JSON.
+func (s *scanSummary) writeProblems(w io.Writer) {
+	for _, r := range s.Sources {
+		if r.Status != inventory.SourceOK {
+			fmt.Fprintf(w, "nhi: source %s failed: %s\n", r.Name, r.Error)
+		}
+		for _, ie := range r.ItemErrors {
+			fmt.Fprintf(w, "nhi: %s: %s: %s\n", r.Name, ie.Item, ie.Error)
+		}
+	}
+	for _, t := range s.Scope {
+		if t.Status == inventory.TargetOK || t.Status == inventory.TargetPartial {
+			continue
+		}
+		fmt.Fprintf(w, "nhi: %s %s: kept from %s\n", t.Target, t.Status, lastScanned(t, s.now))
+	}
+}
+
+// lastScanned says when a target was last read in full: "scan 3, 2 days ago".
+func lastScanned(t inventory.TargetState, now time.Time) string {
+	if t.LastOKScan == 0 {
+		return "no scan has read it in full"
+	}
+	if t.LastOKAt == nil {
+		return fmt.Sprintf("scan %d", t.LastOKScan)
+	}
+	return fmt.Sprintf("scan %d, %s", t.LastOKScan, ago(now.Sub(*t.LastOKAt)))
+}
+
+// ago renders a duration the way people say it.
+func ago(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return plural(int(d.Minutes()), "minute") + " ago"
+	case d < 48*time.Hour:
+		return plural(int(d.Hours()), "hour") + " ago"
+	default:
+		return plural(int(d.Hours()/24), "day") + " ago"
+	}
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
 }
 
 // scanSummary is the JSON printed by `nhi scan --format json`.
@@ -257,7 +303,12 @@ type scanSummary struct {
 	Counts           map[string]int64 `json:"counts"`
 	GapsOpen         int              `json:"gaps_open"`
 	Readiness        report.Readiness `json:"readiness"`
-	failed           int
+	// Scope is what the scan covered, target by target; targets not ok
+	// were carried from the last scan that read them.
+	Scope      []inventory.TargetState `json:"scope"`
+	failed     int
+	itemErrors int
+	now        time.Time
 }
 
 type sourceSummary struct {
@@ -281,7 +332,9 @@ func newScanSummary(sc *inventory.Scan, d time.Duration) *scanSummary {
 		if r.Status != inventory.SourceOK {
 			s.failed++
 		}
+		s.itemErrors += len(r.ItemErrors)
 	}
+	s.now = time.Now().UTC()
 	return s
 }
 
@@ -306,6 +359,18 @@ func (s *scanSummary) writeText(w io.Writer) {
 	}
 	fmt.Fprintf(w, "credentials: %d total, %d new\n", s.CredentialsTotal, s.CredentialsNew)
 	fmt.Fprintf(w, "identities:  %d total, %d new\n", s.IdentitiesTotal, s.IdentitiesNew)
+	var carried []inventory.TargetState
+	for _, t := range s.Scope {
+		if t.Carried() {
+			carried = append(carried, t)
+		}
+	}
+	if len(carried) > 0 {
+		fmt.Fprintf(w, "carried from earlier scans (not read in full by this one):\n")
+		for _, t := range carried {
+			fmt.Fprintf(w, "  %-8s %s  last read in full: %s\n", t.Status, t.Target, lastScanned(t, s.now))
+		}
+	}
 }
 
 func statLine(st map[string]int64) string {
