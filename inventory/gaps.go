@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -247,38 +246,22 @@ func (w *ScanWriter) putOwners(ctx context.Context, tx *sql.Tx, owners []OwnerAs
 	return nil
 }
 
-// Gaps lists every gap known as of scan id: open in it (status "open") or
-// resolved at or before it (status "resolved"), worst first.
+// Gaps lists every gap known as of scan id, worst first, with its status
+// as of that scan and the triage decisions in force now: open, accepted,
+// false-positive, or resolved at or before it. (GapPage pages and filters
+// the same rows with the same status rule.)
 func (s *Store) Gaps(ctx context.Context, scan int64) ([]Gap, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT g.id, g.control_id, g.subject_kind, g.subject_key, g.subject_name, g.family, g.severity,
-		g.title, g.detail, g.evidence, g.frameworks, g.owner, g.first_seen_scan, g.last_seen_scan, COALESCE(g.resolved_scan, 0),
-		(SELECT started_at FROM scans WHERE id = g.first_seen_scan)
-		FROM gaps g
-		WHERE g.first_seen_scan <= ? AND (g.last_seen_scan >= ? OR (g.resolved_scan IS NOT NULL AND g.resolved_scan <= ?))
-		ORDER BY CASE g.severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END,
-		  g.control_id, g.subject_key`, scan, scan, scan)
+	rows, err := s.r.QueryContext(ctx, gapSelect+` WHERE `+gapVisibleSQL+` ORDER BY `+gapRankSQL+`, g.control_id, g.subject_key`,
+		scan, fmtTime(time.Now().UTC()))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []Gap
 	for rows.Next() {
-		var (
-			g                   Gap
-			evidence, fw, first string
-		)
-		if err := rows.Scan(&g.ID, &g.ControlID, &g.SubjectKind, &g.SubjectKey, &g.SubjectName, &g.Family, &g.Severity, &g.Title,
-			&g.Detail, &evidence, &fw, &g.Owner, &g.FirstScan, &g.LastScan, &g.Resolved, &first); err != nil {
+		g, err := scanGapRow(rows)
+		if err != nil {
 			return nil, err
-		}
-		g.Evidence = decodeMap(evidence)
-		_ = json.Unmarshal([]byte(fw), &g.Frameworks)
-		if t, err := time.Parse(time.RFC3339Nano, first); err == nil {
-			g.FirstSeen = t
-		}
-		g.Status = GapOpen
-		if g.LastScan < scan || (g.Resolved != 0 && g.Resolved <= scan) {
-			g.Status = GapResolved
 		}
 		out = append(out, g)
 	}

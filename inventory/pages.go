@@ -65,7 +65,8 @@ const gapStatusSQL = `CASE WHEN g.last_seen_scan < ?1 OR (g.resolved_scan IS NOT
 // scanGapRow; the caller adds WHERE and ORDER BY.
 const gapSelect = `SELECT g.id, g.control_id, g.subject_kind, g.subject_key, g.subject_name, g.family, g.severity,
 	g.title, g.detail, g.evidence, g.frameworks, g.owner, g.first_seen_scan, g.last_seen_scan, COALESCE(g.resolved_scan, 0),
-	(SELECT started_at FROM scans WHERE id = g.first_seen_scan), ` + gapStatusSQL + `
+	(SELECT started_at FROM scans WHERE id = g.first_seen_scan), ` + gapStatusSQL + `,
+	COALESCE(g.judged_scan, g.last_seen_scan), COALESCE(g.judged_scan, g.last_seen_scan) < ?1 AND g.last_seen_scan >= ?1
 	FROM gaps g`
 
 // gapVisibleSQL selects the gaps known as of scan ?1 (see Gaps).
@@ -191,7 +192,7 @@ func scanGapRow(rows rowScanner) (Gap, error) {
 		evidence, fw, first string
 	)
 	if err := rows.Scan(&g.ID, &g.ControlID, &g.SubjectKind, &g.SubjectKey, &g.SubjectName, &g.Family, &g.Severity, &g.Title,
-		&g.Detail, &evidence, &fw, &g.Owner, &g.FirstScan, &g.LastScan, &g.Resolved, &first, &g.Status); err != nil {
+		&g.Detail, &evidence, &fw, &g.Owner, &g.FirstScan, &g.LastScan, &g.Resolved, &first, &g.Status, &g.JudgedScan, &g.Carried); err != nil {
 		return g, err
 	}
 	g.Evidence = decodeMap(evidence)

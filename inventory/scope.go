@@ -119,7 +119,7 @@ func (w *ScanWriter) PreviousComplete(ctx context.Context) (int64, error) {
 // not read: rows of targets that were left out, whose source failed or
 // that were read only in part and not seen again, and rows of units that
 // failed. Only a target read in full can remove what belongs to it. Rows
-// stored before targets existed (target '') belong to their source
+// stored before targets existed (target ”) belong to their source
 // family: they are carried unless a source of that family succeeded.
 //
 // It must run after the sources and before Settle and the evaluation.
@@ -182,7 +182,7 @@ func (w *ScanWriter) ApplyScope(ctx context.Context, results []SourceResult) ([]
 			states[t] = &TargetState{Target: t, Status: TargetCarried}
 		}
 	}
-	var clean, failedUnits []string
+	var clean []string
 	fams := make([]string, 0, len(okFamilies))
 	for f := range okFamilies {
 		fams = append(fams, f)
@@ -194,18 +194,15 @@ func (w *ScanWriter) ApplyScope(ctx context.Context, results []SourceResult) ([]
 		} else {
 			st.LastOKScan = lastOK[t]
 		}
-		for _, u := range st.Units {
-			failedUnits = append(failedUnits, t+unitSep+u)
-		}
 	}
 	if prev > 0 {
-		cleanJS, unitsJS, famJS := jsonList(clean), jsonList(failedUnits), jsonList(fams)
+		cleanJS, famJS := jsonList(clean), jsonList(fams)
 		for _, q := range []string{
 			`UPDATE identities SET last_seen_scan = ?2 WHERE ` + visibleIn1 + ` AND last_seen_scan < ?2 AND ` + carryCond(true),
 			`UPDATE occurrences SET last_seen_scan = ?2 WHERE ` + visibleIn1 + ` AND last_seen_scan < ?2 AND ` + carryCond(true),
 			`UPDATE credentials SET last_seen_scan = ?2 WHERE ` + visibleIn1 + ` AND last_seen_scan < ?2 AND ` + carryCond(false),
 		} {
-			if _, err := tx.ExecContext(ctx, q, prev, w.id, cleanJS, unitsJS, famJS); err != nil {
+			if _, err := tx.ExecContext(ctx, q, prev, w.id, cleanJS, famJS); err != nil {
 				return nil, err
 			}
 		}
@@ -239,14 +236,14 @@ func (w *ScanWriter) ApplyScope(ctx context.Context, results []SourceResult) ([]
 const visibleIn1 = `first_seen_scan <= ?1 AND last_seen_scan >= ?1`
 
 // carryCond is the condition for a row not seen again to be carried: its
-// target was not read in full (?3: the targets that were), its unit
-// failed (?4: target+char(31)+unit), or, stored before targets existed,
-// no source of its family succeeded (?5; for tables with a source column).
+// target was not read in full (?3: the targets that were; a failed unit
+// makes its target partial, so its rows are carried by this rule too) or,
+// stored before targets existed, no source of its family succeeded (?4;
+// for tables with a source column).
 func carryCond(hasSource bool) string {
-	c := `((target <> '' AND target NOT IN (SELECT value FROM json_each(?3)))
-		OR (target || char(31) || unit) IN (SELECT value FROM json_each(?4))`
+	c := `((target <> '' AND target NOT IN (SELECT value FROM json_each(?3)))`
 	if hasSource {
-		c += ` OR (target = '' AND source NOT IN (SELECT value FROM json_each(?5)))`
+		c += ` OR (target = '' AND source NOT IN (SELECT value FROM json_each(?4)))`
 	}
 	return c + `)`
 }

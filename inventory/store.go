@@ -189,48 +189,75 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("database schema version %d is newer than this nhi (%d): upgrade nhi", cur, latest)
 	}
 	vacuum := false
+	if cur >= SchemaVersion() {
+		return nil
+	}
+	// Migrations run on one connection with foreign keys off, as SQLite's
+	// procedure for rebuilding a table requires (a pragma that cannot
+	// change inside a transaction), and check them before each commit.
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = OFF"); err != nil {
+		return err
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA foreign_keys = ON")
 	for _, m := range ms {
 		if m.version <= cur {
 			continue
 		}
-		tx, err := s.w.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migration %s: %w", m.name, err)
-		}
-		if step := goMigrations[m.version]; step != nil {
-			ch, err := step(ctx, tx)
-			if err != nil {
-				tx.Rollback()
-				return fmt.Errorf("migration %s: %w", m.name, err)
-			}
-			vacuum = vacuum || ch
-		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.version)); err != nil {
-			tx.Rollback()
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO meta(key, value) VALUES('schema_version', ?)
-			ON CONFLICT(key) DO UPDATE SET value = excluded.value`, strconv.Itoa(m.version)); err != nil {
-			tx.Rollback()
-			return err
-		}
-		if err := tx.Commit(); err != nil {
+		if err := applyMigration(ctx, conn, m, &vacuum); err != nil {
 			return err
 		}
 	}
 	if vacuum {
 		// Rewritten values must leave the file and the WAL too.
 		for _, q := range []string{"VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"} {
-			if _, err := s.w.ExecContext(ctx, q); err != nil {
+			if _, err := conn.ExecContext(ctx, q); err != nil {
 				return fmt.Errorf("%s after rewriting stored URLs: %w", q, err)
 			}
 		}
 	}
 	return nil
+}
+
+// applyMigration runs one migration (its SQL, then its Go step) in one
+// transaction on conn and records the new schema version.
+func applyMigration(ctx context.Context, conn *sql.Conn, m migration, vacuum *bool) error {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return fmt.Errorf("migration %s: %w", m.name, err)
+	}
+	if step := goMigrations[m.version]; step != nil {
+		ch, err := step(ctx, tx)
+		if err != nil {
+			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
+		*vacuum = *vacuum || ch
+	}
+	var table, parent string
+	var rowid sql.NullInt64
+	var fk int
+	switch err := tx.QueryRowContext(ctx, "PRAGMA foreign_key_check").Scan(&table, &rowid, &parent, &fk); {
+	case err == nil:
+		return fmt.Errorf("migration %s: a row of %s refers to a missing %s row", m.name, table, parent)
+	case !errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("migration %s: %w", m.name, err)
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.version)); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO meta(key, value) VALUES('schema_version', ?)
+		ON CONFLICT(key) DO UPDATE SET value = excluded.value`, strconv.Itoa(m.version)); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // goMigrations are steps in Go run in the transaction of the migration of

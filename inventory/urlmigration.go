@@ -53,35 +53,41 @@ func redactStoredURLs(ctx context.Context, tx *sql.Tx) (bool, error) {
 	changed := false
 	for _, tc := range tables {
 		for _, col := range tc.cols {
-			q := fmt.Sprintf(`SELECT DISTINCT %[1]q FROM %[2]q WHERE %[1]q LIKE '%%://%%'`, col, tc.table)
+			// As blobs: text functions stop at a NUL, and occurrence keys
+			// hold NULs between their fields.
+			q := fmt.Sprintf(`SELECT DISTINCT CAST(%[1]q AS BLOB) FROM %[2]q WHERE instr(CAST(%[1]q AS BLOB), CAST('://' AS BLOB)) > 0`, col, tc.table)
 			rows, err := tx.QueryContext(ctx, q)
 			if err != nil {
 				return false, fmt.Errorf("read %s.%s: %w", tc.table, col, err)
 			}
 			var olds []string
 			for rows.Next() {
-				var v sql.NullString
+				var v []byte
 				if err := rows.Scan(&v); err != nil {
 					rows.Close()
 					return false, err
 				}
-				if v.Valid && RedactURLs(v.String) != v.String {
-					olds = append(olds, v.String)
+				if RedactURLs(string(v)) != string(v) {
+					olds = append(olds, string(v))
 				}
 			}
 			rows.Close()
 			if err := rows.Err(); err != nil {
 				return false, err
 			}
+			bind := func(v string) any { return v }
+			if tc.blob[col] {
+				bind = func(v string) any { return []byte(v) }
+			}
 			for _, old := range olds {
 				changed = true
 				upd := fmt.Sprintf(`UPDATE OR IGNORE %q SET %[2]q = ? WHERE %[2]q = ?`, tc.table, col)
-				if _, err := tx.ExecContext(ctx, upd, RedactURLs(old), old); err != nil {
+				if _, err := tx.ExecContext(ctx, upd, bind(RedactURLs(old)), bind(old)); err != nil {
 					return false, fmt.Errorf("rewrite %s.%s: %w", tc.table, col, err)
 				}
 				// Rows left (their clean value collided): the marked spelling.
 				upd = fmt.Sprintf(`UPDATE %q SET %[2]q = ? WHERE %[2]q = ?`, tc.table, col)
-				if _, err := tx.ExecContext(ctx, upd, markRedactedURLs(old), old); err != nil {
+				if _, err := tx.ExecContext(ctx, upd, bind(markRedactedURLs(old)), bind(old)); err != nil {
 					return false, fmt.Errorf("rewrite %s.%s: %w", tc.table, col, err)
 				}
 			}
@@ -93,6 +99,7 @@ func redactStoredURLs(ctx context.Context, tx *sql.Tx) (bool, error) {
 type tableColumns struct {
 	table string
 	cols  []string
+	blob  map[string]bool // columns declared BLOB: bound as []byte
 }
 
 // textColumns lists the text columns of every table of the inventory.
@@ -120,7 +127,7 @@ func textColumns(ctx context.Context, tx *sql.Tx) ([]tableColumns, error) {
 		if err != nil {
 			return nil, err
 		}
-		tc := tableColumns{table: n}
+		tc := tableColumns{table: n, blob: map[string]bool{}}
 		for crows.Next() {
 			var c, typ string
 			if err := crows.Scan(&c, &typ); err != nil {
@@ -129,6 +136,7 @@ func textColumns(ctx context.Context, tx *sql.Tx) ([]tableColumns, error) {
 			}
 			if t := strings.ToUpper(typ); t == "TEXT" || t == "BLOB" {
 				tc.cols = append(tc.cols, c)
+				tc.blob[c] = t == "BLOB"
 			}
 		}
 		crows.Close()

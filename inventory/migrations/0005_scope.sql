@@ -48,8 +48,7 @@ CREATE TABLE scan_targets (
 
 -- A finished scan in which every source failed is 'failed': it is never
 -- the latest complete scan. SQLite cannot alter a CHECK, so the table is
--- rebuilt (foreign keys are checked at commit).
-PRAGMA defer_foreign_keys = ON;
+-- rebuilt (migrations run with foreign keys off and checked before commit).
 CREATE TABLE scans_new (
     id            INTEGER PRIMARY KEY,
     started_at    TEXT NOT NULL,
