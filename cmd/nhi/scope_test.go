@@ -218,4 +218,3 @@ func TestScansShowScope(t *testing.T) {
 		t.Errorf("the CI directory scanned is %q, want ok (scope %v)", got["ci:"+d.ci], got)
 	}
 }
-
