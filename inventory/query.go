@@ -75,7 +75,10 @@ func (s *Store) readScans(ctx context.Context, where string, args ...any) ([]Sca
 	if where != "" {
 		srcWhere = "WHERE scan_id IN (SELECT id FROM scans " + where + ")"
 	}
-	srows, err := s.r.QueryContext(ctx, `SELECT scan_id, name, kind, target, status, error, item_errors, stats, started_at, finished_at
+	if err := s.readScopes(ctx, out, index, srcWhere, args); err != nil {
+		return nil, err
+	}
+	srows, err := s.r.QueryContext(ctx, `SELECT scan_id, name, kind, target, status, error, item_errors, stats, started_at, finished_at, targets
 		FROM scan_sources `+srcWhere+` ORDER BY scan_id, name`, args...)
 	if err != nil {
 		return nil, err
@@ -86,12 +89,20 @@ func (s *Store) readScans(ctx context.Context, where string, args ...any) ([]Sca
 			id                    int64
 			r                     SourceResult
 			items, stats, st, fin string
+			targets               string
 		)
-		if err := srows.Scan(&id, &r.Name, &r.Kind, &r.Target, &r.Status, &r.Error, &items, &stats, &st, &fin); err != nil {
+		if err := srows.Scan(&id, &r.Name, &r.Kind, &r.Target, &r.Status, &r.Error, &items, &stats, &st, &fin, &targets); err != nil {
 			return nil, err
 		}
-		_ = json.Unmarshal([]byte(items), &r.ItemErrors)
-		_ = json.Unmarshal([]byte(stats), &r.Stats)
+		for _, c := range []struct {
+			col string
+			v   string
+			dst any
+		}{{"item_errors", items, &r.ItemErrors}, {"stats", stats, &r.Stats}, {"targets", targets, &r.Targets}} {
+			if err := json.Unmarshal([]byte(c.v), c.dst); err != nil {
+				return nil, fmt.Errorf("scan %d source %s: stored %s is not JSON (%v): the inventory is damaged", id, r.Name, c.col, err)
+			}
+		}
 		if t := parseTime(sql.NullString{String: st, Valid: true}); t != nil {
 			r.StartedAt = *t
 		}
@@ -103,6 +114,36 @@ func (s *Store) readScans(ctx context.Context, where string, args ...any) ([]Sca
 		}
 	}
 	return out, srows.Err()
+}
+
+// readScopes adds to each scan of out (index: scan id -> position) what it
+// covered, target by target.
+func (s *Store) readScopes(ctx context.Context, out []Scan, index map[int64]int, where string, args []any) error {
+	rows, err := s.r.QueryContext(ctx, `SELECT t.scan_id, t.target, t.status, t.sources, t.error, t.units, COALESCE(t.last_ok_scan, 0),
+		(SELECT started_at FROM scans WHERE id = t.last_ok_scan) FROM scan_targets t `+where+` ORDER BY t.scan_id, t.target`, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id             int64
+			st             TargetState
+			sources, units string
+			at             sql.NullString
+		)
+		if err := rows.Scan(&id, &st.Target, &st.Status, &sources, &st.Error, &units, &st.LastOKScan, &at); err != nil {
+			return err
+		}
+		if json.Unmarshal([]byte(sources), &st.Sources) != nil || json.Unmarshal([]byte(units), &st.Units) != nil {
+			return fmt.Errorf("scan %d target %s: stored sources or units are not JSON: the inventory is damaged", id, st.Target)
+		}
+		st.LastOKAt = parseTime(at)
+		if i, ok := index[id]; ok {
+			out[i].Scope = append(out[i].Scope, st)
+		}
+	}
+	return rows.Err()
 }
 
 // LatestComplete returns the id of the newest complete scan.

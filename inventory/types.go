@@ -173,6 +173,8 @@ type Scan struct {
 	PrevHash     string           `json:"prev_hash"`
 	RowHash      string           `json:"row_hash,omitempty"`
 	Sources      []SourceResult   `json:"sources"`
+	// Scope is what the scan did with each target known to the inventory.
+	Scope []TargetState `json:"scope,omitempty"`
 }
 
 // Subject kinds of a gap.
