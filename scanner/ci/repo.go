@@ -16,7 +16,7 @@ import (
 
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/scanner"
-	"github.com/nhi-inventory/nhi/scanner/gitobj"
+	"github.com/nhi-inventory/nhi/scanner/gitrepo/gitobj"
 )
 
 type repoSource struct {

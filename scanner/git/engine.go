@@ -16,7 +16,7 @@ import (
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/rules"
 	"github.com/nhi-inventory/nhi/scanner"
-	"github.com/nhi-inventory/nhi/scanner/gitobj"
+	"github.com/nhi-inventory/nhi/scanner/gitrepo/gitobj"
 )
 
 // engine scans the changes of a list of commits of one repository.

@@ -15,7 +15,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/nhi-inventory/nhi/scanner/gitobj"
+	"github.com/nhi-inventory/nhi/scanner/gitrepo/gitobj"
 )
 
 // refsDigest is a digest of every ref of the repository at path, of HEAD

@@ -25,7 +25,7 @@ import (
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/rules"
 	"github.com/nhi-inventory/nhi/scanner"
-	"github.com/nhi-inventory/nhi/scanner/gitobj"
+	"github.com/nhi-inventory/nhi/scanner/gitrepo/gitobj"
 )
 
 // DefaultMaxBlobSize is the size above which a change is skipped.
