@@ -1,4 +1,4 @@
-package git
+package gitrepo
 
 import (
 	"bytes"
@@ -15,8 +15,23 @@ import (
 	"slices"
 	"strings"
 
+	gogit "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+
 	"github.com/nhi-inventory/nhi/scanner/gitrepo/gitobj"
 )
+
+// RefsDigest is a digest of every ref of the repository, of HEAD (and
+// the HEAD of each linked worktree) and of its shallow boundary: what
+// `rev-list --all` starts from. When it is unchanged, so is the set of
+// reachable commits.
+func (r *Repo) RefsDigest(ctx context.Context) (string, error) {
+	dir, err := r.Open(ctx)
+	if err != nil {
+		return "", err
+	}
+	return refsDigest(ctx, dir)
+}
 
 // refsDigest is a digest of every ref of the repository at path, of HEAD
 // (and the HEAD of each linked worktree) and of its shallow boundary:
@@ -64,7 +79,7 @@ func refFilesDigest(path string) (string, bool) {
 // shallow boundary.
 func showRefDigest(ctx context.Context, path string) (string, error) {
 	var stderr bytes.Buffer
-	cmd := gitCmd(ctx, path, "show-ref", "--head")
+	cmd := gitobj.Command(ctx, path, "show-ref", "--head")
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	var exit *exec.ExitError
@@ -77,7 +92,7 @@ func showRefDigest(ctx context.Context, path string) (string, error) {
 	}
 	h := sha256.New()
 	h.Write(out)
-	if sp, err := gitCmd(ctx, path, "rev-parse", "--git-path", "shallow").Output(); err == nil {
+	if sp, err := gitobj.Command(ctx, path, "rev-parse", "--git-path", "shallow").Output(); err == nil {
 		p := strings.TrimSpace(string(sp))
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(path, p)
@@ -88,4 +103,69 @@ func showRefDigest(ctx context.Context, path string) (string, error) {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Head is a branch and the commit it names.
+type Head struct {
+	// Name is the branch: "main" for refs/heads/main, "origin/main" for
+	// refs/remotes/origin/main.
+	Name string
+	// Commit is the commit id, lowercase hex.
+	Commit string
+}
+
+// Branches lists the local branches, then the remote-tracking branches
+// (origin/HEAD left out), each sorted by name: from the ref files when
+// gitobj reads them, else through go-git. A HEAD that names neither a
+// branch nor a commit is a corrupt repository: an error.
+func (r *Repo) Branches(ctx context.Context) ([]Head, error) {
+	dir, err := r.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var local, remote []Head
+	add := func(name, id string) {
+		switch {
+		case strings.HasPrefix(name, "refs/heads/"):
+			local = append(local, Head{strings.TrimPrefix(name, "refs/heads/"), id})
+		case strings.HasPrefix(name, "refs/remotes/") && !strings.HasSuffix(name, "/HEAD"):
+			remote = append(remote, Head{strings.TrimPrefix(name, "refs/remotes/"), id})
+		}
+	}
+	repo, err := gogit.PlainOpen(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open repository %s: %w", r.id, err)
+	}
+	if ref, err := repo.Reference(plumbing.HEAD, false); err != nil || (ref.Type() == plumbing.HashReference && ref.Hash().IsZero()) {
+		return nil, fmt.Errorf("repository %s is corrupt: HEAD is neither a branch nor a commit (check it with git fsck, or clone it again)", r.id)
+	}
+	refs, ok, err := gitobj.Refs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("list branches of %s: %w", r.id, err)
+	}
+	if ok {
+		for name, v := range refs {
+			if !strings.HasPrefix(v, "ref: ") {
+				add(name, v)
+			}
+		}
+	} else {
+		iter, err := repo.References()
+		if err != nil {
+			return nil, fmt.Errorf("list branches of %s: %w", r.id, err)
+		}
+		err = iter.ForEach(func(ref *plumbing.Reference) error {
+			if ref.Type() == plumbing.HashReference {
+				add(ref.Name().String(), ref.Hash().String())
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list branches of %s: %w", r.id, err)
+		}
+	}
+	byName := func(a, b Head) int { return strings.Compare(a.Name, b.Name) }
+	slices.SortFunc(local, byName)
+	slices.SortFunc(remote, byName)
+	return append(local, remote...), nil
 }
