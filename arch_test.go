@@ -26,18 +26,21 @@ var allowed = map[string][]string{
 	"harness":       {},
 	"bench/*":       {"*"}, // drivers, like cmd
 	"tools/bao":     {},
-	"scanner/git":   {"scanner", "inventory", "rules", "scanner/gitobj"},
-	"scanner/ci":    {"scanner", "inventory", "rules", "scanner/gitobj"},
+	"scanner/git":   {"scanner", "inventory", "rules", "scanner/gitrepo", "scanner/gitrepo/gitobj"},
+	"scanner/ci":    {"scanner", "inventory", "rules", "scanner/gitrepo", "scanner/gitrepo/gitobj"},
 	"scanner/aws":   {"scanner", "inventory", "rules"},
 	"scanner/vault": {"scanner", "inventory", "rules"},
-	// git objects read in-process, for the git and CI sources.
-	"scanner/gitobj": {},
+	// A git repository as nhi names, clones and reads it, for the git and
+	// CI sources: never a source itself, and never the judge.
+	"scanner/gitrepo": {"scanner", "inventory", "scanner/gitrepo/gitobj"},
+	// git objects read in-process.
+	"scanner/gitrepo/gitobj": {},
 }
 
 // thirdPartyOnly restricts packages to the standard library plus these.
 var thirdPartyOnly = map[string][]string{
-	"inventory":      {"github.com/mattn/go-sqlite3"},
-	"scanner/gitobj": {"github.com/klauspost/compress/zlib"},
+	"inventory":              {"github.com/mattn/go-sqlite3"},
+	"scanner/gitrepo/gitobj": {"github.com/klauspost/compress/zlib"},
 }
 
 func rulesFor(pkg string) ([]string, bool) {
@@ -122,7 +125,9 @@ func TestImportRulesRejectBackwardImports(t *testing.T) {
 	for _, c := range []struct{ pkg, dep string }{
 		{"inventory", "scanner"}, {"inventory", "rules"}, {"rules", "readiness"}, {"readiness", "scanner"}, {"rules", "scanner"}, {"scanner", "scanner/git"},
 		{"ui", "scanner"}, {"report", "scanner/aws"}, {"scanner/git", "scanner/ci"},
-		{"scanner/gitobj", "scanner"}, {"scanner/gitobj", "scanner/git"}, {"scanner/aws", "scanner/gitobj"},
+		{"scanner/gitrepo/gitobj", "scanner"}, {"scanner/gitrepo/gitobj", "scanner/git"}, {"scanner/aws", "scanner/gitrepo/gitobj"},
+		{"scanner/gitrepo", "scanner/git"}, {"scanner/gitrepo", "scanner/ci"}, {"scanner/gitrepo", "rules"},
+		{"scanner/aws", "scanner/gitrepo"}, {"scanner/vault", "scanner/gitrepo"}, {"scanner", "scanner/gitrepo"},
 	} {
 		r, _ := rulesFor(c.pkg)
 		if permits(r, c.dep) {

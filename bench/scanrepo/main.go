@@ -17,6 +17,7 @@ import (
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/scanner"
 	"github.com/nhi-inventory/nhi/scanner/git"
+	"github.com/nhi-inventory/nhi/scanner/gitrepo"
 )
 
 func main() {
@@ -44,7 +45,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	repos := &scanner.Repos{CacheDir: *db + ".clones"}
+	repos := &gitrepo.Repos{CacheDir: *db + ".clones"}
 	cache := git.NewChangeCache()
 	var srcs []scanner.Source
 	for _, r := range flag.Args() {

@@ -19,6 +19,7 @@ import (
 	"github.com/nhi-inventory/nhi/report"
 	"github.com/nhi-inventory/nhi/rules"
 	"github.com/nhi-inventory/nhi/scanner"
+	"github.com/nhi-inventory/nhi/scanner/gitrepo"
 )
 
 type scanOpts struct {
@@ -125,7 +126,7 @@ func runScan(ctx context.Context, cmd *cobra.Command, g *globals, o *scanOpts, f
 	}
 	env := &scanEnv{
 		config:       cfg,
-		repos:        &scanner.Repos{CacheDir: cache, Token: os.Getenv("GIT_TOKEN")},
+		repos:        &gitrepo.Repos{CacheDir: cache, Token: os.Getenv("GIT_TOKEN")},
 		disableRules: cfg.disable,
 	}
 	for _, fam := range fams {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"path/filepath"
-
 	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
 
@@ -42,10 +40,11 @@ func (c *ciFamily) sources(section *yaml.Node, env *scanEnv) ([]scanner.Source, 
 		if p == "" {
 			return usageError("empty CI path in --ci or nhi.yaml ci.paths")
 		}
-		if seen[filepath.Clean(p)] {
+		// One directory typed two ways is one source.
+		if seen[scanner.CanonicalPath(p)] {
 			return nil
 		}
-		seen[filepath.Clean(p)] = true
+		seen[scanner.CanonicalPath(p)] = true
 		out = append(out, ci.NewDir(p, opts))
 		return nil
 	}

@@ -1,15 +1,20 @@
 package main
 
 import (
+	"os"
+
 	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
 
+	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/scanner"
 	"github.com/nhi-inventory/nhi/scanner/git"
+	"github.com/nhi-inventory/nhi/scanner/gitrepo"
 )
 
 // gitFamily scans the full history of repositories: --git PATH|URL
-// (repeatable) and nhi.yaml `git: {repos: [...], max_blob_size: N}`.
+// (repeatable) and nhi.yaml `git: {repos: [...], max_blob_size: N,
+// token_env: VAR}`.
 type gitFamily struct {
 	repos       []string
 	maxBlobSize int64
@@ -20,6 +25,9 @@ type gitFamily struct {
 type gitSection struct {
 	Repos       []string `yaml:"repos"`
 	MaxBlobSize *int64   `yaml:"max_blob_size"`
+	// TokenEnv names the environment variable holding the token for
+	// HTTPS clones (default GIT_TOKEN): nhi.yaml never holds one.
+	TokenEnv string `yaml:"token_env"`
 }
 
 func (*gitFamily) name() string { return "git" }
@@ -36,22 +44,23 @@ func decodeGitSection(section *yaml.Node) (gitSection, error) {
 		return sec, nil
 	}
 	if err := section.Decode(&sec); err != nil {
-		return sec, usageError("nhi.yaml git: %v (expected git: {repos: [path or URL, ...], max_blob_size: BYTES})", err)
+		return sec, usageError("nhi.yaml git: %v (expected git: {repos: [path or URL, ...], max_blob_size: BYTES, token_env: VARIABLE})", err)
 	}
 	return sec, nil
 }
 
 // targets lists every repository to scan, flags first, then nhi.yaml
-// (relative paths resolved against the config file's directory), each once.
+// (relative paths resolved against the config file's directory), each
+// once however it is spelled (gitrepo.ID).
 func (g *gitFamily) targets(section *yaml.Node, env *scanEnv) []string {
 	sec, _ := decodeGitSection(section) // the error is reported by sources
 	var out []string
 	seen := map[string]bool{}
 	add := func(t string) {
-		if t == "" || seen[t] {
+		if t == "" || seen[gitrepo.ID(t)] {
 			return
 		}
-		seen[t] = true
+		seen[gitrepo.ID(t)] = true
 		out = append(out, t)
 	}
 	for _, t := range g.repos {
@@ -72,6 +81,20 @@ func (g *gitFamily) sources(section *yaml.Node, env *scanEnv) ([]scanner.Source,
 		if t == "" {
 			return nil, usageError("--git needs a repository path or URL")
 		}
+	}
+	// A token in nhi.yaml would be kept in a file that is shared,
+	// committed and digested into every scan: it is refused.
+	for _, t := range sec.Repos {
+		if inventory.URLHasCredential(t) {
+			return nil, usageError("nhi.yaml git.repos: %s carries a credential; remove it from the URL and put the token in GIT_TOKEN, or name the variable that holds it with git.token_env", inventory.RedactURL(t))
+		}
+	}
+	if sec.TokenEnv != "" {
+		tok := os.Getenv(sec.TokenEnv)
+		if tok == "" {
+			return nil, usageError("nhi.yaml git.token_env names %s, which is not set: export the token for HTTPS clones in it", sec.TokenEnv)
+		}
+		env.repos.Token = tok
 	}
 	max := g.maxBlobSize
 	flagSet := g.fs != nil && g.fs.Changed("max-blob-size")

@@ -5,6 +5,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/nhi-inventory/nhi/scanner"
+	"github.com/nhi-inventory/nhi/scanner/gitrepo"
 )
 
 // sourceFamily wires one family of sources (git, CI, AWS, Vault) into
@@ -31,11 +32,13 @@ type scanEnv struct {
 	// config is nhi.yaml; config.resolve makes its relative paths absolute.
 	config *fileConfig
 	// gitTargets are every repository given by --git or git.repos (paths
-	// or URLs), for families that look inside repositories (CI).
+	// or URLs), for families that look inside repositories (CI). A --git
+	// URL may carry a credential: hand targets to env.repos (through a
+	// source), never print them; a Repo's ID is the name to show.
 	gitTargets []string
 	// repos opens (cloning URLs into the cache once) git repositories
 	// shared by the git and CI sources.
-	repos *scanner.Repos
+	repos *gitrepo.Repos
 	// disableRules are detection rule ids turned off in nhi.yaml.
 	disableRules []string
 }

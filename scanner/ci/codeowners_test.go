@@ -7,6 +7,7 @@ import (
 	"github.com/nhi-inventory/nhi/harness"
 	"github.com/nhi-inventory/nhi/scanner"
 	"github.com/nhi-inventory/nhi/scanner/ci"
+	"github.com/nhi-inventory/nhi/scanner/gitrepo"
 )
 
 // The CODEOWNERS entry of a pipeline's path is recorded on its identity,
@@ -24,7 +25,7 @@ func TestPipelineCodeOwners(t *testing.T) {
 
 	for name, src := range map[string]scanner.Source{
 		"dir":  ci.NewDir(dir, ci.Options{}),
-		"repo": ci.NewRepo(dir, &scanner.Repos{CacheDir: t.TempDir()}, ci.Options{}),
+		"repo": ci.NewRepo(dir, &gitrepo.Repos{CacheDir: t.TempDir()}, ci.Options{}),
 	} {
 		st, _ := scanInto(t, src)
 		got := map[string]string{}

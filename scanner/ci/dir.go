@@ -21,10 +21,11 @@ type dirSource struct {
 }
 
 // NewDir returns a source that finds and reads every pipeline file under
-// a directory (--ci PATH). Pipelines are keyed by the directory as given
-// and the file's path inside it.
+// a directory (--ci PATH). Pipelines are keyed by the directory's
+// canonical path (scanner.CanonicalPath: however it is typed) and the
+// file's path inside it.
 func NewDir(path string, opts Options) scanner.Source {
-	return &dirSource{path: filepath.Clean(path), opts: opts}
+	return &dirSource{path: scanner.CanonicalPath(path), opts: opts}
 }
 
 func (s *dirSource) Name() string   { return "ci:" + s.path }

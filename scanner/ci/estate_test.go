@@ -11,8 +11,8 @@ import (
 
 	"github.com/nhi-inventory/nhi/harness"
 	"github.com/nhi-inventory/nhi/inventory"
-	"github.com/nhi-inventory/nhi/scanner"
 	"github.com/nhi-inventory/nhi/scanner/ci"
+	"github.com/nhi-inventory/nhi/scanner/gitrepo"
 )
 
 // wantRef is one expected use of a secret by name.
@@ -258,7 +258,7 @@ func TestRepoBranches(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	repos := &scanner.Repos{CacheDir: t.TempDir()}
+	repos := &gitrepo.Repos{CacheDir: t.TempDir()}
 	st, res := scanInto(t, ci.NewRepo(repo, repos, ci.Options{}))
 	extraRefs := []wantRef{{".github/workflows/deploy-oidc.yml", "FEATURE_ONLY_SECRET", store, "deploy", "Feature only", ""}}
 	extraHard := []wantHard{{"__GEN_FEATURE_ONLY_PASSWORD__", ".github/workflows/deploy-oidc.yml", "deploy", "Feature only"}}

@@ -7,88 +7,73 @@ import (
 	"fmt"
 	"io/fs"
 	"slices"
-	"sort"
 	"strings"
 
-	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/zricethezav/gitleaks/v8/detect"
 
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/scanner"
-	"github.com/nhi-inventory/nhi/scanner/gitobj"
+	"github.com/nhi-inventory/nhi/scanner/gitrepo"
+	"github.com/nhi-inventory/nhi/scanner/gitrepo/gitobj"
 )
 
 type repoSource struct {
-	target string
-	repos  *scanner.Repos
-	opts   Options
+	repo *gitrepo.Repo
+	opts Options
 }
 
 // NewRepo returns a source that reads the pipeline files of a git
-// repository (path or URL, opened through repos) at the head of every
-// branch: local branches and, for mirrors and clones, remote-tracking
-// ones. A file is one pipeline whatever the branches it is on (they are
-// listed in the identity's attrs); each distinct content is parsed once.
-func NewRepo(target string, repos *scanner.Repos, opts Options) scanner.Source {
-	return &repoSource{target: target, repos: repos, opts: opts}
+// repository (path or URL, opened through repos; nil: local paths only)
+// at the head of every branch: local branches and, for mirrors and
+// clones, remote-tracking ones. A file is one pipeline whatever the
+// branches it is on (they are listed in the identity's attrs); each
+// distinct content is parsed once. Pipelines are keyed by the
+// repository's canonical id, the name the git source gives it too.
+func NewRepo(target string, repos *gitrepo.Repos, opts Options) scanner.Source {
+	if repos == nil {
+		repos = &gitrepo.Repos{}
+	}
+	return &repoSource{repo: repos.Repo(target), opts: opts}
 }
 
-func (s *repoSource) Name() string   { return "ci:git:" + s.target }
+func (s *repoSource) Name() string   { return "ci:git:" + s.repo.ID() }
 func (s *repoSource) Kind() string   { return inventory.SourceCI }
-func (s *repoSource) Target() string { return s.target }
-
-type head struct {
-	name string
-	hash plumbing.Hash
-}
+func (s *repoSource) Target() string { return s.repo.ID() }
 
 func (s *repoSource) Scan(ctx context.Context, sink scanner.Sink) error {
-	dir, err := s.repos.Open(ctx, s.target)
-	if err != nil {
+	id := s.repo.ID()
+	if _, err := s.repo.Open(ctx); err != nil {
 		return err
 	}
 	// The listings an earlier scan kept are read while the repository is
 	// opened.
 	kept := make(chan map[string][]treeFile, 1)
-	go func() { kept <- loadListings(ctx, sink, s.target) }()
-	r, err := git.PlainOpen(dir)
+	go func() { kept <- loadListings(ctx, sink, id) }()
+	heads, err := s.repo.Branches(ctx)
 	if err != nil {
-		return fmt.Errorf("open repository %s: %w", s.target, err)
-	}
-	if ref, err := r.Reference(plumbing.HEAD, false); err != nil || (ref.Type() == plumbing.HashReference && ref.Hash().IsZero()) {
-		return fmt.Errorf("repository %s is corrupt: HEAD is neither a branch nor a commit (check it with git fsck, or clone it again)", s.target)
-	}
-	heads, err := branchHeads(dir, r)
-	if err != nil {
-		return fmt.Errorf("list branches of %s: %w", s.target, err)
+		return err
 	}
 	sink.Add("branches", int64(len(heads)))
-	objects, err := gitobj.Open(ctx, dir)
+	objects, err := s.repo.Objects(ctx)
 	if err != nil {
-		return fmt.Errorf("read objects of %s: %w", s.target, err)
+		return err
 	}
 	defer objects.Close()
 	rd := objects.NewReader(objectCacheBytes)
 	defer rd.Close()
 	w := &treeWalker{r: rd, idLen: objects.IDLen(), memo: map[string][]treeFile{}}
-	// .gitleaks.toml and CODEOWNERS are read at HEAD; a repository
-	// without a readable HEAD tree has neither.
-	atHead := func(p string) ([]byte, bool) { return nil, false }
-	if h, ok, err := objects.Head(ctx); ok && err == nil {
-		atHead = func(p string) ([]byte, bool) {
-			b, err := rd.File(ctx, h, p)
-			return b, err == nil
+	// .gitleaks.toml and CODEOWNERS as every source of a repository reads
+	// them (gitrepo.Settings); without them the default rules apply.
+	set, err := s.repo.Settings(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
+		sink.ItemError(id, fmt.Errorf("repository settings ignored, detection uses the default rules: %w", err))
+		set = &gitrepo.Settings{}
 	}
-	cfg, _ := atHead(".gitleaks.toml")
-	e := newEngine(s.target, func() (*detect.Detector, error) { return loadDetector(s.opts, cfg, sink, s.target) }, true)
-	for _, p := range scanner.CodeOwnersPaths {
-		if b, ok := atHead(p); ok {
-			e.owners = scanner.ParseCodeOwners(b)
-			break
-		}
-	}
+	e := newEngine(id, func() (*detect.Detector, error) { return loadDetector(s.opts, set.Gitleaks, sink, id) }, true)
+	e.owners = set.CodeOwners
 	// The pipeline files of each head's tree as an earlier scan listed
 	// them: a branch that did not move costs one commit read.
 	listings := <-kept
@@ -96,12 +81,12 @@ func (s *repoSource) Scan(ctx context.Context, sink scanner.Sink) error {
 	unreadable := 0
 	var lastErr error
 	for _, h := range heads {
-		t, err := w.commitTree(ctx, h.hash.String())
+		t, err := w.commitTree(ctx, h.Commit)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			sink.ItemError(s.target+"@"+h.name, fmt.Errorf("read head commit: %w", err))
+			sink.ItemError(id+"@"+h.Name, fmt.Errorf("read head commit: %w", err))
 			unreadable++
 			lastErr = err
 			continue
@@ -115,29 +100,29 @@ func (s *repoSource) Scan(ctx context.Context, sink scanner.Sink) error {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				sink.ItemError(s.target+"@"+h.name, fmt.Errorf("read head tree: %w", err))
+				sink.ItemError(id+"@"+h.Name, fmt.Errorf("read head tree: %w", err))
 				continue
 			}
 			snap.root = root
 			sink.Add("heads_listed", 1)
 		}
-		sink.Progress("CI files on branch " + h.name)
-		if err := e.add(ctx, snap, h.name, sink); err != nil {
+		sink.Progress("CI files on branch " + h.Name)
+		if err := e.add(ctx, snap, h.Name, sink); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			sink.ItemError(s.target+"@"+h.name, err)
+			sink.ItemError(id+"@"+h.Name, err)
 			continue
 		}
 		next[t] = snap.listed
 	}
 	if len(heads) > 0 && unreadable == len(heads) {
-		return fmt.Errorf("repository %s: no branch head can be read (%v); check it with git fsck, or clone it again", s.target, lastErr)
+		return fmt.Errorf("repository %s: no branch head can be read (%v); check it with git fsck, or clone it again", id, lastErr)
 	}
 	if err := e.emit(ctx, sink); err != nil {
 		return err
 	}
-	return storeListings(ctx, sink, s.target, listings, next)
+	return storeListings(ctx, sink, id, listings, next)
 }
 
 // listingMemo is the memo kind of the listings of head trees; its
@@ -203,49 +188,6 @@ func storeListings(ctx context.Context, sink scanner.Sink, target string, kept, 
 // objects: trees of one directory at different branches are delta chains
 // of one another.
 const objectCacheBytes = 16 << 20
-
-// branchHeads lists local branches, then remote-tracking branches
-// (origin/HEAD left out), sorted by name: from the ref files when gitobj
-// reads them, else through go-git.
-func branchHeads(dir string, r *git.Repository) ([]head, error) {
-	var local, remote []head
-	add := func(name, id string) {
-		switch {
-		case strings.HasPrefix(name, "refs/heads/"):
-			local = append(local, head{strings.TrimPrefix(name, "refs/heads/"), plumbing.NewHash(id)})
-		case strings.HasPrefix(name, "refs/remotes/") && !strings.HasSuffix(name, "/HEAD"):
-			remote = append(remote, head{strings.TrimPrefix(name, "refs/remotes/"), plumbing.NewHash(id)})
-		}
-	}
-	refs, ok, err := gitobj.Refs(dir)
-	if err != nil {
-		return nil, err
-	}
-	if ok {
-		for name, v := range refs {
-			if !strings.HasPrefix(v, "ref: ") {
-				add(name, v)
-			}
-		}
-	} else {
-		iter, err := r.References()
-		if err != nil {
-			return nil, err
-		}
-		err = iter.ForEach(func(ref *plumbing.Reference) error {
-			if ref.Type() == plumbing.HashReference {
-				add(ref.Name().String(), ref.Hash().String())
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	sort.Slice(local, func(i, j int) bool { return local[i].name < local[j].name })
-	sort.Slice(remote, func(i, j int) bool { return remote[i].name < remote[j].name })
-	return append(local, remote...), nil
-}
 
 // treeWalker reads the commits, trees and blobs of one repository through
 // one object reader (gitobj: pack files read in-process). On the

@@ -15,6 +15,7 @@ import (
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/scanner"
 	"github.com/nhi-inventory/nhi/scanner/ci"
+	"github.com/nhi-inventory/nhi/scanner/gitrepo"
 )
 
 var tester = harness.Author{Name: "t", Email: "t@example.invalid"}
@@ -24,7 +25,7 @@ var tester = harness.Author{Name: "t", Email: "t@example.invalid"}
 // names they reference and the item errors.
 func ciFacts(t *testing.T, repo string) []string {
 	t.Helper()
-	st, res := scanInto(t, ci.NewRepo(repo, &scanner.Repos{CacheDir: t.TempDir()}, ci.Options{}))
+	st, res := scanInto(t, ci.NewRepo(repo, &gitrepo.Repos{CacheDir: t.TempDir()}, ci.Options{}))
 	if len(res) != 1 || res[0].Status != inventory.SourceOK {
 		t.Fatalf("scan of %s: %+v", repo, res)
 	}
@@ -151,7 +152,7 @@ func TestRepoUnreadableHeads(t *testing.T) {
 		}
 	}
 	scan := func(r *harness.GitRepo) inventory.SourceResult {
-		_, res := scanInto(t, ci.NewRepo(r.Dir, &scanner.Repos{CacheDir: t.TempDir()}, ci.Options{}))
+		_, res := scanInto(t, ci.NewRepo(r.Dir, &gitrepo.Repos{CacheDir: t.TempDir()}, ci.Options{}))
 		return res[0]
 	}
 
@@ -214,7 +215,7 @@ func TestRepoListingsKeptBetweenScans(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := scanner.Run(ctx, w, []scanner.Source{ci.NewRepo(r.Dir, &scanner.Repos{}, ci.Options{})}, scanner.Options{})
+		res, err := scanner.Run(ctx, w, []scanner.Source{ci.NewRepo(r.Dir, &gitrepo.Repos{}, ci.Options{})}, scanner.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

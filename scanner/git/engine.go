@@ -16,7 +16,7 @@ import (
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/rules"
 	"github.com/nhi-inventory/nhi/scanner"
-	"github.com/nhi-inventory/nhi/scanner/gitobj"
+	"github.com/nhi-inventory/nhi/scanner/gitrepo/gitobj"
 )
 
 // engine scans the changes of a list of commits of one repository.
@@ -56,8 +56,8 @@ func (e *engine) run(ctx context.Context, todo []string, loaded <-chan error) ([
 	defer cancel(nil)
 	workers := e.src.opts.Workers
 	var err error
-	if e.objects, err = gitobj.Open(ctx, e.path); err != nil {
-		return nil, fmt.Errorf("read objects of %s: %w", e.path, err)
+	if e.objects, err = e.src.repo.Objects(ctx); err != nil {
+		return nil, err
 	}
 	defer e.objects.Close()
 
@@ -92,7 +92,7 @@ func (e *engine) run(ctx context.Context, todo []string, loaded <-chan error) ([
 			case <-progressDone:
 				return
 			case <-t.C:
-				e.sink.Progress(fmt.Sprintf("%s: %d commits listed, %d file changes read", e.src.target, e.commitsListed.Load(), e.changesDone.Load()))
+				e.sink.Progress(fmt.Sprintf("%s: %d commits listed, %d file changes read", e.repoID, e.commitsListed.Load(), e.changesDone.Load()))
 			}
 		}
 	}()

@@ -12,8 +12,8 @@ import (
 	"testing"
 
 	"github.com/nhi-inventory/nhi/harness"
-	"github.com/nhi-inventory/nhi/scanner"
 	"github.com/nhi-inventory/nhi/scanner/git"
+	"github.com/nhi-inventory/nhi/scanner/gitrepo"
 )
 
 // TestSameAddedLinesAsGitLogPatch builds a random history (edits,
@@ -168,7 +168,7 @@ func TestSameAddedLinesAsGitLogPatch(t *testing.T) {
 func check(t *testing.T, dir string, want map[string]bool, label string) {
 	t.Helper()
 	st := openStore(t)
-	scan(t, context.Background(), st, git.New(dir, &scanner.Repos{}, git.Options{}))
+	scan(t, context.Background(), st, git.New(dir, &gitrepo.Repos{}, git.Options{}))
 	rows, err := st.DB().Query(`SELECT commit_sha, path, line FROM occurrences`)
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/scanner"
 	"github.com/nhi-inventory/nhi/scanner/git"
+	"github.com/nhi-inventory/nhi/scanner/gitrepo"
 )
 
 // repo is a real repository built with the git CLI.
@@ -218,7 +219,7 @@ func buildHistory(t *testing.T) *history {
 	return h
 }
 
-func newSource(dir string, repos *scanner.Repos) scanner.Source {
+func newSource(dir string, repos *gitrepo.Repos) scanner.Source {
 	return git.New(dir, repos, git.Options{MaxBlobSize: 4096})
 }
 
@@ -226,7 +227,7 @@ func TestHistory(t *testing.T) {
 	h := buildHistory(t)
 	st := openStore(t)
 	ctx := context.Background()
-	repos := &scanner.Repos{CacheDir: t.TempDir()}
+	repos := &gitrepo.Repos{CacheDir: t.TempDir()}
 	res := scan(t, ctx, st, newSource(h.r.Dir, repos))
 	sr := res.results[0]
 	if sr.Status != inventory.SourceOK {
@@ -344,7 +345,7 @@ func TestBareSharedClone(t *testing.T) {
 		t.Fatalf("clone: %v\n%s", err, out)
 	}
 	st := openStore(t)
-	res := scan(t, context.Background(), st, newSource(bare, &scanner.Repos{}))
+	res := scan(t, context.Background(), st, newSource(bare, &gitrepo.Repos{}))
 	if sr := res.results[0]; sr.Status != inventory.SourceOK || sr.Stats["commits"] != int64(h.commits) {
 		t.Fatalf("bare shared clone: %s %s %v", sr.Status, sr.Error, sr.Stats)
 	}
@@ -360,7 +361,7 @@ func TestNoPlaintextInDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := scan(t, ctx, st, newSource(h.r.Dir, &scanner.Repos{CacheDir: t.TempDir()}))
+	res := scan(t, ctx, st, newSource(h.r.Dir, &gitrepo.Repos{CacheDir: t.TempDir()}))
 	if res.results[0].Status != inventory.SourceOK {
 		t.Fatalf("source failed: %s", res.results[0].Error)
 	}
@@ -434,7 +435,7 @@ func TestCorruptRepositoryFailsAlone(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "does-not-exist")
 
 	st := openStore(t)
-	repos := &scanner.Repos{CacheDir: t.TempDir()}
+	repos := &gitrepo.Repos{CacheDir: t.TempDir()}
 	res := scan(t, ctx, st, newSource(bad.Dir, repos), newSource(good.Dir, repos), newSource(lost.Dir, repos), newSource(noObjects.Dir, repos), newSource(missing, repos))
 	byName := map[string]inventory.SourceResult{}
 	for _, r := range res.results {
@@ -481,7 +482,7 @@ func TestCancellationLeavesScanIncomplete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := git.New(r.Dir, &scanner.Repos{}, git.Options{Workers: 1})
+	src := git.New(r.Dir, &gitrepo.Repos{}, git.Options{Workers: 1})
 	_, err = scanner.Run(ctx, &cancelWriter{w, cancel}, []scanner.Source{src}, scanner.Options{})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("run error = %v, want context.Canceled", err)
@@ -519,7 +520,7 @@ func TestIdenticalChangeDetectedOnce(t *testing.T) {
 	}
 	st := openStore(t)
 	cache := git.NewChangeCache()
-	repos := &scanner.Repos{}
+	repos := &gitrepo.Repos{}
 	// One source after the other: an identical change that two sources
 	// detect at the same moment is detected by both (neither waits for the
 	// other), so only a sequential run shows the cache at work.
@@ -591,7 +592,7 @@ func TestCorruptPackFailsAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := openStore(t)
-	repos := &scanner.Repos{}
+	repos := &gitrepo.Repos{}
 	res := scan(t, context.Background(), st, newSource(bad.Dir, repos), newSource(good.Dir, repos))
 	for _, r := range res.results {
 		switch r.Name {
@@ -623,7 +624,7 @@ func TestRepeatedChangesWithoutAddedLines(t *testing.T) {
 	r.Commit(alice, "leak", map[string]string{"b.env": lines("GITHUB_TOKEN=" + pat)})
 	r.git("cherry-pick", main)
 	st := openStore(t)
-	res := scan(t, context.Background(), st, newSource(r.Dir, &scanner.Repos{}))
+	res := scan(t, context.Background(), st, newSource(r.Dir, &gitrepo.Repos{}))
 	for _, sr := range res.results {
 		if sr.Status != inventory.SourceOK {
 			t.Fatalf("%s: %s %s", sr.Name, sr.Status, sr.Error)

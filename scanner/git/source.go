@@ -11,21 +11,16 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
-
-	gogit "github.com/go-git/go-git/v5"
 
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/rules"
 	"github.com/nhi-inventory/nhi/scanner"
-	"github.com/nhi-inventory/nhi/scanner/gitobj"
+	"github.com/nhi-inventory/nhi/scanner/gitrepo"
+	"github.com/nhi-inventory/nhi/scanner/gitrepo/gitobj"
 )
 
 // DefaultMaxBlobSize is the size above which a change is skipped.
@@ -48,14 +43,13 @@ type Options struct {
 
 // Source scans the history of one repository.
 type Source struct {
-	target string
-	repos  *scanner.Repos
-	opts   Options
+	repo *gitrepo.Repo
+	opts Options
 }
 
 // New returns the git history source of target (a path or URL), opened
-// through repos.
-func New(target string, repos *scanner.Repos, opts Options) scanner.Source {
+// through repos (nil: local paths only).
+func New(target string, repos *gitrepo.Repos, opts Options) scanner.Source {
 	if opts.MaxBlobSize == 0 {
 		opts.MaxBlobSize = DefaultMaxBlobSize
 	}
@@ -66,51 +60,40 @@ func New(target string, repos *scanner.Repos, opts Options) scanner.Source {
 		opts.Cache = NewChangeCache()
 	}
 	if repos == nil {
-		repos = &scanner.Repos{}
+		repos = &gitrepo.Repos{}
 	}
-	return &Source{target: target, repos: repos, opts: opts}
+	return &Source{repo: repos.Repo(target), opts: opts}
 }
 
 // Name implements scanner.Source.
-func (s *Source) Name() string { return "git:" + s.target }
+func (s *Source) Name() string { return "git:" + s.repo.ID() }
 
 // Kind implements scanner.Source.
 func (s *Source) Kind() string { return inventory.SourceGit }
 
-// Target implements scanner.Source.
-func (s *Source) Target() string { return s.target }
+// Target implements scanner.Source: the repository's canonical id.
+func (s *Source) Target() string { return s.repo.ID() }
 
 // Scan implements scanner.Source.
 func (s *Source) Scan(ctx context.Context, sink scanner.Sink) error {
-	path, err := s.repos.Open(ctx, s.target)
+	path, err := s.repo.Open(ctx)
 	if err != nil {
 		return err
 	}
-	repoID := path
-	if scanner.IsURL(s.target) {
-		repoID = s.target
-	}
-	files, err := repoFiles(ctx, path, append([]string{".gitleaks.toml", ".gitleaksignore"}, scanner.CodeOwnersPaths...)...)
+	repoID := s.repo.ID()
+	set, err := s.repo.Settings(ctx)
 	if err != nil {
 		return err
 	}
-	cfg, ign := files[".gitleaks.toml"], files[".gitleaksignore"]
-	var owners *scanner.CodeOwners
-	for _, p := range scanner.CodeOwnersPaths {
-		if b, ok := files[p]; ok {
-			owners = scanner.ParseCodeOwners(b)
-			break
-		}
-	}
-	ropts := rules.Options{RepoConfig: cfg, Disable: s.opts.Disable}
+	ropts := rules.Options{RepoConfig: set.Gitleaks, Disable: s.opts.Disable}
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%d", rules.Digest(ropts), ign, s.opts.MaxBlobSize)
+	fmt.Fprintf(h, "%s\x00%s\x00%d", rules.Digest(ropts), set.GitleaksIgnore, s.opts.MaxBlobSize)
 	digest := hex.EncodeToString(h.Sum(nil))
 
 	// No ref moved since the history was last recorded as scanned under
 	// these rules: nothing to list or read, the recorded history is
 	// carried into this scan.
-	refs, err := refsDigest(ctx, path)
+	refs, err := s.repo.RefsDigest(ctx)
 	if err != nil {
 		return err
 	}
@@ -135,8 +118,8 @@ func (s *Source) Scan(ctx context.Context, sink scanner.Sink) error {
 		sink:   sink,
 		path:   path,
 		repoID: repoID,
-		ignore: rules.ParseIgnore(ign),
-		owners: owners,
+		ignore: rules.ParseIgnore(set.GitleaksIgnore),
+		owners: set.CodeOwners,
 	}
 	// The rules compile (a fifth of a second of CPU) while git lists.
 	loaded := make(chan error, 1)
@@ -144,7 +127,7 @@ func (s *Source) Scan(ctx context.Context, sink scanner.Sink) error {
 		go func() {
 			rs, err := rules.Load(ropts)
 			if err != nil {
-				loaded <- fmt.Errorf("detection rules of %s: %w", s.target, err)
+				loaded <- fmt.Errorf("detection rules of %s: %w", repoID, err)
 				return
 			}
 			e.rules, e.byCommit, e.det = rs, hasCommitAllowlist(rs), rs.FilteredDetector()
@@ -183,64 +166,6 @@ func (s *Source) Scan(ctx context.Context, sink scanner.Sink) error {
 		return fmt.Errorf("record scanned commits: %w", err)
 	}
 	return nil
-}
-
-// repoFiles reads the repository files that shape a scan (.gitleaks.toml,
-// .gitleaksignore, CODEOWNERS): from the worktree of a non-bare repository
-// (as the gitleaks CLI does), else from HEAD. Missing files are absent
-// from the map.
-func repoFiles(ctx context.Context, path string, names ...string) (map[string][]byte, error) {
-	out := map[string][]byte{}
-	repo, err := gogit.PlainOpen(path)
-	if err != nil {
-		return nil, fmt.Errorf("open repository %s: %w", path, err)
-	}
-	wt, err := repo.Worktree()
-	if err == nil {
-		root := wt.Filesystem.Root()
-		for _, name := range names {
-			b, err := os.ReadFile(filepath.Join(root, name))
-			if errors.Is(err, os.ErrNotExist) {
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-			out[name] = b
-		}
-		return out, nil
-	}
-	if !errors.Is(err, gogit.ErrIsBareRepository) {
-		return nil, fmt.Errorf("open repository %s: %w", path, err)
-	}
-	// Bare: the files at HEAD, read through gitobj, which also reads
-	// objects borrowed through alternates (go-git does not).
-	objects, err := gitobj.Open(ctx, path)
-	if err != nil {
-		return nil, fmt.Errorf("read objects of %s: %w", path, err)
-	}
-	defer objects.Close()
-	head, ok, err := objects.Head(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("read HEAD of %s: %w", path, err)
-	}
-	if !ok {
-		// An empty or headless repository has no configuration files.
-		return out, nil
-	}
-	r := objects.NewReader(1 << 20)
-	defer r.Close()
-	for _, name := range names {
-		b, err := r.File(ctx, head, name)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read %s at HEAD of %s: %w", name, path, err)
-		}
-		out[name] = b
-	}
-	return out, nil
 }
 
 func hasCommitAllowlist(rs *rules.Ruleset) bool {

@@ -20,6 +20,7 @@ import (
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/scanner"
 	"github.com/nhi-inventory/nhi/scanner/git"
+	"github.com/nhi-inventory/nhi/scanner/gitrepo"
 	"github.com/nhi-inventory/nhi/scanner/vault"
 )
 
@@ -261,7 +262,7 @@ func TestScanVault(t *testing.T) {
 	start := time.Now()
 	r := scanInto(t,
 		vault.New(vault.Options{Address: srv.Addr, Token: s.scanToken, Fingerprint: true, ExcludeMounts: []string{"excluded/"}}),
-		git.New(repo.Dir, &scanner.Repos{CacheDir: t.TempDir()}, git.Options{}),
+		git.New(repo.Dir, &gitrepo.Repos{CacheDir: t.TempDir()}, git.Options{}),
 	)
 	t.Logf("scan took %v", time.Since(start))
 	keys := r.store.Keys()
