@@ -60,11 +60,14 @@ marked false positive (nhi triage) show with that status.`,
 			if f.Control != "" && rc.catalogue.Control(strings.ToUpper(f.Control)) == nil {
 				return usageError("--control: no control %q (see nhi controls)", f.Control)
 			}
-			store, err := openStore(ctx, cmd, g, cfg)
+			store, err := openExisting(cmd, g, cfg)
 			if err != nil {
 				return err
 			}
 			defer store.Close()
+			if err := checkScanFlag(cmd, store, scanID, "gaps"); err != nil {
+				return err
+			}
 			gaps, err := currentGaps(ctx, store, scanID)
 			if err != nil {
 				return err
@@ -164,7 +167,7 @@ false-positive. An expired acceptance reopens its gap.`,
 			return usageError("gap id must be a number (see nhi gaps), not %q", arg)
 		}
 		ctx := cmd.Context()
-		_, store, err := openInventory(cmd, g)
+		_, store, err := openExistingInventory(cmd, g)
 		if err != nil {
 			return err
 		}
@@ -259,7 +262,7 @@ false-positive. An expired acceptance reopens its gap.`,
 				return usageError("decision id must be a number (see nhi triage list), not %q", args[0])
 			}
 			ctx := cmd.Context()
-			_, store, err := openInventory(cmd, g)
+			_, store, err := openExistingInventory(cmd, g)
 			if err != nil {
 				return err
 			}
@@ -278,7 +281,7 @@ false-positive. An expired acceptance reopens its gap.`,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			_, store, err := openInventory(cmd, g)
+			_, store, err := openExistingInventory(cmd, g)
 			if err != nil {
 				return err
 			}
