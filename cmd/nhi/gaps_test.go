@@ -242,7 +242,11 @@ func TestHardcodedSecretsFailSecretsManagerControl(t *testing.T) {
 	}](t, out)
 	hardcoded := 0
 	_, inv, _ := nhi(t, "inventory", "--db", db, "--format", "json")
-	for _, c := range decode[struct{ Credentials []struct{ VaultStatus string `json:"vault_status"` } }](t, inv).Credentials {
+	for _, c := range decode[struct {
+		Credentials []struct {
+			VaultStatus string `json:"vault_status"`
+		}
+	}](t, inv).Credentials {
 		if c.VaultStatus == "hardcoded" {
 			hardcoded++
 		}
