@@ -38,7 +38,8 @@ func (d *Decision) Active(now time.Time) bool {
 }
 
 // AddDecision records a decision. Decisions are keyed by stable subject
-// keys, so they survive re-scans.
+// keys, so they survive re-scans. A decision that one in force already
+// covers is refused with a *DecisionConflictError.
 func (s *Store) AddDecision(ctx context.Context, d *Decision) (int64, error) {
 	switch d.Action {
 	case ActionOwner:
@@ -62,13 +63,25 @@ func (s *Store) AddDecision(ctx context.Context, d *Decision) (int64, error) {
 	if d.At.IsZero() {
 		d.At = time.Now().UTC()
 	}
-	res, err := s.w.ExecContext(ctx, `INSERT INTO decisions(subject_kind, subject_key, control_id, action, value, reason, actor, at, expires_at)
+	// The write transaction (BEGIN IMMEDIATE) holds the writer lock from
+	// the conflict check to the insert: two triagers cannot both record.
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	if err := s.inForceConflict(ctx, d); err != nil {
+		return 0, err
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO decisions(subject_kind, subject_key, control_id, action, value, reason, actor, at, expires_at)
 		VALUES(?,?,?,?,?,?,?,?,?)`, d.SubjectKind, d.SubjectKey, d.ControlID, d.Action, d.Value, d.Reason, d.Actor, fmtTime(d.At), fmtTimePtr(d.ExpiresAt))
 	if err != nil {
 		return 0, err
 	}
-	d.ID, err = res.LastInsertId()
-	return d.ID, err
+	if d.ID, err = res.LastInsertId(); err != nil {
+		return 0, err
+	}
+	return d.ID, tx.Commit()
 }
 
 // RevokeDecision undoes a decision (kept in history as revoked).

@@ -118,8 +118,9 @@ func clip(name, key string, n int) string {
 	if s == "" {
 		s = key
 	}
-	if len(s) > n {
-		return s[:n-1] + "…"
+	// Runes, not bytes: a name is never cut inside a character.
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
 	}
 	return s
 }
@@ -203,62 +204,6 @@ func WriteReadiness(w io.Writer, r Readiness, cat *rules.Catalogue) {
 	if len(r.Open) > 0 {
 		fmt.Fprintf(w, "\nopen gaps: %d critical, %d high, %d medium, %d low (nhi gaps)\n", r.Open["critical"], r.Open["high"], r.Open["medium"], r.Open["low"])
 	}
-}
-
-func writeSARIF(w io.Writer, gaps []inventory.Gap, cat *rules.Catalogue) error {
-	type msg struct {
-		Text string `json:"text"`
-	}
-	level := func(sev string) string {
-		switch sev {
-		case "critical", "high":
-			return "error"
-		case "medium":
-			return "warning"
-		}
-		return "note"
-	}
-	var rulesOut []map[string]any
-	for _, c := range cat.Controls {
-		tags := append(append(append([]string{}, c.Frameworks.SOC2...), c.Frameworks.NISTCSF...), c.Frameworks.OWASPNHI...)
-		rulesOut = append(rulesOut, map[string]any{
-			"id": c.ID, "name": c.Check, "shortDescription": msg{c.Title}, "fullDescription": msg{strings.TrimSpace(c.Rationale)},
-			"help":                 msg{strings.TrimSpace(c.Remediation)},
-			"defaultConfiguration": map[string]any{"level": level(c.Severity)},
-			"properties":           map[string]any{"tags": tags, "severity": c.Severity},
-		})
-	}
-	var results []map[string]any
-	for _, g := range gaps {
-		r := map[string]any{
-			"ruleId": g.ControlID, "level": level(g.Severity), "message": msg{g.Detail},
-			"partialFingerprints": map[string]string{"nhiGap": g.ControlID + ":" + g.SubjectKind + ":" + g.SubjectKey},
-			"properties":          map[string]any{"severity": g.Severity, "status": g.Status, "subject": g.SubjectKey, "owner": g.Owner},
-		}
-		if p, ok := g.Evidence["path"].(string); ok && p != "" {
-			loc := map[string]any{"artifactLocation": map[string]string{"uri": p}}
-			if l, ok := g.Evidence["line"].(float64); ok && l > 0 {
-				loc["region"] = map[string]int{"startLine": int(l)}
-			}
-			r["locations"] = []map[string]any{{"physicalLocation": loc}}
-		} else {
-			r["locations"] = []map[string]any{{"logicalLocations": []map[string]string{{"fullyQualifiedName": g.SubjectKey}}}}
-		}
-		results = append(results, r)
-	}
-	if results == nil {
-		results = []map[string]any{}
-	}
-	doc := map[string]any{
-		"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
-		"runs": []map[string]any{{
-			"tool":    map[string]any{"driver": map[string]any{"name": "nhi", "informationUri": "https://github.com/nhi-inventory/nhi", "rules": rulesOut}},
-			"results": results,
-		}},
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
 }
 
 // WriteDecisions renders triage decisions.

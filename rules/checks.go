@@ -148,9 +148,17 @@ func checkStoredInSecretsManager(c *Control, e *env, s *subject) (bool, *finding
 	if vs == inventory.VaultUnknown || vs == "" {
 		return false, nil
 	}
-	if vs != inventory.VaultHardcoded || len(gitOccurrences(s.cred)) > 0 {
-		// Secrets in git history are NHI-SEC-01's.
+	if vs != inventory.VaultHardcoded {
 		return true, nil
+	}
+	// A secret committed to git is not in a secrets manager either: it
+	// fails here too (it once counted as passing, so a repository of
+	// nothing but hard-coded secrets read 100%), NHI-SEC-01 says it leaked.
+	if occ := gitOccurrences(s.cred); len(occ) > 0 {
+		cr := s.cred.Credential
+		return true, &finding{detail: fmt.Sprintf("%s %s is hard-coded in git history at %s, not kept in a secrets manager; once it is rotated (NHI-SEC-01), keep the new value in Vault or the CI secret store",
+			cr.Type, cr.Redacted, place(occ[0])),
+			evidence: map[string]any{"place": place(occ[0]), "repo": occ[0].Repo, "path": occ[0].Path, "line": occ[0].Line, "commit": occ[0].Commit}}
 	}
 	f := &finding{detail: fmt.Sprintf("%s %s is hard-coded", s.cred.Credential.Type, s.cred.Credential.Redacted), evidence: map[string]any{}}
 	if first := firstOccurrence(s.cred); first != nil {

@@ -175,7 +175,13 @@ func TestEvaluateEveryControl(t *testing.T) {
 		"NHI-SEC-01 fp:envs high",
 		"NHI-SEC-01 fp:gh high",
 		"NHI-SEC-01 fp:slack high",
+		// Secrets hard-coded in git are not in a secrets manager either.
+		"NHI-SEC-02 " + leakedKey + " high",
 		"NHI-SEC-02 fp:ci-pass high",
+		"NHI-SEC-02 fp:db high",
+		"NHI-SEC-02 fp:envs high",
+		"NHI-SEC-02 fp:gh high",
+		"NHI-SEC-02 fp:slack high",
 		"NHI-SEC-03 fp:envs medium",
 		"NHI-SEC-03 fp:slack medium",
 		"NHI-USE-01 " + unusedKey + " high",
@@ -226,6 +232,9 @@ func TestEvaluateEveryControl(t *testing.T) {
 	}
 	if r := res["NHI-IAM-05"]; r.Evaluated != 2 || r.Passing != 1 {
 		t.Errorf("NHI-IAM-05 result %+v, want 1/2", r)
+	}
+	if r := res["NHI-SEC-02"]; r.Evaluated != 12 || r.Passing != 6 {
+		t.Errorf("NHI-SEC-02 result %+v, want 6/12 (the vaulted and CI-store credentials pass, the hard-coded ones fail)", r)
 	}
 	if r := res["NHI-ROT-01"]; r.Evaluated != 4 || r.Passing != 3 {
 		t.Errorf("NHI-ROT-01 result %+v, want 3/4 (inactive keys are not evaluated)", r)

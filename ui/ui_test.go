@@ -102,16 +102,16 @@ func TestNavigationFiltersAndSearch(t *testing.T) {
 		t.Fatalf("start: view %d, overview loaded %v, scan %d", m.view, m.overview.ov != nil, m.scan)
 	}
 	press(t, m, "2")
-	if m.view != viewGaps || m.gaps.total != 8 || len(m.gaps.rows) != 8 {
-		t.Fatalf("gaps: view %d total %d rows %d, want 8 open gaps", m.view, m.gaps.total, len(m.gaps.rows))
+	if m.view != viewGaps || m.gaps.total != 9 || len(m.gaps.rows) != 9 {
+		t.Fatalf("gaps: view %d total %d rows %d, want 9 open gaps", m.view, m.gaps.total, len(m.gaps.rows))
 	}
 	press(t, m, "j", "j")
 	if m.gaps.cursor != 2 {
 		t.Errorf("cursor %d after two downs", m.gaps.cursor)
 	}
 	press(t, m, "G")
-	if m.gaps.cursor != 7 {
-		t.Errorf("cursor %d after G, want 7", m.gaps.cursor)
+	if m.gaps.cursor != 8 {
+		t.Errorf("cursor %d after G, want 8", m.gaps.cursor)
 	}
 	// Control filter cycles through the controls that have gaps.
 	press(t, m, "c")
@@ -124,7 +124,7 @@ func TestNavigationFiltersAndSearch(t *testing.T) {
 		}
 	}
 	press(t, m, "x")
-	if m.gaps.q.Control != "" || m.gaps.total != 8 {
+	if m.gaps.q.Control != "" || m.gaps.total != 9 {
 		t.Fatalf("x did not clear the filters: %+v total %d", m.gaps.q, m.gaps.total)
 	}
 	// Incremental search: every key narrows the table.
@@ -133,7 +133,7 @@ func TestNavigationFiltersAndSearch(t *testing.T) {
 		t.Fatalf("search: focused %v query %q total %d", m.gaps.input.Focused(), m.gaps.q.Search, m.gaps.total)
 	}
 	press(t, m, "esc")
-	if m.gaps.q.Search != "" || m.gaps.total != 8 {
+	if m.gaps.q.Search != "" || m.gaps.total != 9 {
 		t.Fatalf("esc did not restore the table: %q %d", m.gaps.q.Search, m.gaps.total)
 	}
 	// Sort by control; severity filter; source filter; status filter.
@@ -142,8 +142,8 @@ func TestNavigationFiltersAndSearch(t *testing.T) {
 		t.Errorf("sort %q first %s, want control order starting NHI-IAM-03", m.gaps.q.SortBy, m.gaps.rows[0].ControlID)
 	}
 	press(t, m, "v", "v")
-	if m.gaps.q.Severity != "high" || m.gaps.total != 2 {
-		t.Errorf("severity filter %q total %d, want high and worse = 2", m.gaps.q.Severity, m.gaps.total)
+	if m.gaps.q.Severity != "high" || m.gaps.total != 3 {
+		t.Errorf("severity filter %q total %d, want high and worse = 3", m.gaps.q.Severity, m.gaps.total)
 	}
 	press(t, m, "x", "f")
 	for _, g := range m.gaps.rows {
@@ -152,8 +152,8 @@ func TestNavigationFiltersAndSearch(t *testing.T) {
 		}
 	}
 	press(t, m, "x", "O", "Dana", "enter")
-	if m.gaps.total != 2 {
-		t.Errorf("owner filter Dana: %d gaps, want 2", m.gaps.total)
+	if m.gaps.total != 3 {
+		t.Errorf("owner filter Dana: %d gaps, want 3", m.gaps.total)
 	}
 	press(t, m, "x", "t")
 	if m.gaps.q.Status != inventory.GapAccepted || m.gaps.total != 0 {
@@ -191,11 +191,11 @@ func TestPagingReadsWindowsOnly(t *testing.T) {
 	run(t, m, m.Init())
 	run(t, m, func() tea.Msg { return tea.WindowSizeMsg{Width: 80, Height: 7} }) // 2 table rows
 	press(t, m, "2")
-	if m.gaps.total != 8 || len(m.gaps.rows) != 4 || m.gaps.rowsOff != 0 {
-		t.Fatalf("first window: total %d rows %d at %d, want 4 of 8 at 0", m.gaps.total, len(m.gaps.rows), m.gaps.rowsOff)
+	if m.gaps.total != 9 || len(m.gaps.rows) != 4 || m.gaps.rowsOff != 0 {
+		t.Fatalf("first window: total %d rows %d at %d, want 4 of 9 at 0", m.gaps.total, len(m.gaps.rows), m.gaps.rowsOff)
 	}
 	press(t, m, "G")
-	if m.gaps.cursor != 7 || m.gaps.rowsOff == 0 || len(m.gaps.rows) > 4 || m.gaps.selected() == nil {
+	if m.gaps.cursor != 8 || m.gaps.rowsOff == 0 || len(m.gaps.rows) > 4 || m.gaps.selected() == nil {
 		t.Fatalf("after G: cursor %d window at %d with %d rows", m.gaps.cursor, m.gaps.rowsOff, len(m.gaps.rows))
 	}
 	last := *m.gaps.selected()
@@ -203,8 +203,8 @@ func TestPagingReadsWindowsOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if all[7].ID != last.ID {
-		t.Errorf("last row is gap %d, want %d", last.ID, all[7].ID)
+	if all[8].ID != last.ID {
+		t.Errorf("last row is gap %d, want %d", last.ID, all[8].ID)
 	}
 }
 

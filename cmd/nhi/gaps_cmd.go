@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/user"
@@ -60,11 +61,14 @@ marked false positive (nhi triage) show with that status.`,
 			if f.Control != "" && rc.catalogue.Control(strings.ToUpper(f.Control)) == nil {
 				return usageError("--control: no control %q (see nhi controls)", f.Control)
 			}
-			store, err := openStore(ctx, cmd, g, cfg)
+			store, err := openExisting(cmd, g, cfg)
 			if err != nil {
 				return err
 			}
 			defer store.Close()
+			if err := checkScanFlag(cmd, store, scanID, "gaps"); err != nil {
+				return err
+			}
 			gaps, err := currentGaps(ctx, store, scanID)
 			if err != nil {
 				return err
@@ -131,6 +135,35 @@ overrides of nhi.yaml applied): id, severity, title, and the SOC 2, NIST CSF
 	return cmd
 }
 
+// sameDecision is an owner decision equal to the one in force: nothing
+// is recorded, and that is not an error.
+type sameDecision struct{ msg string }
+
+func (s *sameDecision) Error() string { return s.msg }
+
+// recordDecision records d on gap gp through the store, which refuses a
+// decision that one in force already covers (the TUI records through the
+// same AddDecision); this words the refusal for the command line.
+func recordDecision(ctx context.Context, store *inventory.Store, gp inventory.Gap, d *inventory.Decision) error {
+	_, err := store.AddDecision(ctx, d)
+	var c *inventory.DecisionConflictError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &c) && c.Same:
+		return &sameDecision{fmt.Sprintf("gap %d: %s is already owned by %s (decision %d by %s); nothing recorded",
+			gp.ID, gp.SubjectKey, c.InForce.Value, c.InForce.ID, c.InForce.Actor)}
+	case errors.As(err, &c):
+		why := ""
+		if c.InForce.Reason != "" {
+			why = fmt.Sprintf(" (%q)", c.InForce.Reason)
+		}
+		return usageError("gap %d already has a decision in force: decision %d, %s%s; to change it, undo that first: nhi triage undo %d",
+			gp.ID, c.InForce.ID, c.InForce.Summary(), why, c.InForce.ID)
+	}
+	return usageError("%v", err)
+}
+
 func defaultActor() string {
 	if u := os.Getenv("USER"); u != "" {
 		return u
@@ -164,7 +197,7 @@ false-positive. An expired acceptance reopens its gap.`,
 			return usageError("gap id must be a number (see nhi gaps), not %q", arg)
 		}
 		ctx := cmd.Context()
-		_, store, err := openInventory(cmd, g)
+		_, store, err := openExistingInventory(cmd, g)
 		if err != nil {
 			return err
 		}
@@ -194,11 +227,15 @@ false-positive. An expired acceptance reopens its gap.`,
 			if err != nil {
 				return usageError("--expires must be a date YYYY-MM-DD, not %q", expires)
 			}
+			// An acceptance ends at the start of its day (UTC), as the TUI's.
+			if !exp.After(time.Now().UTC()) {
+				return usageError("--expires %s is not in the future: an acceptance must end after today", expires)
+			}
 			return withGap(cmd, args[0], func(ctx context.Context, store *inventory.Store, gp inventory.Gap) error {
 				d := &inventory.Decision{SubjectKind: gp.SubjectKind, SubjectKey: gp.SubjectKey, ControlID: gp.ControlID,
 					Action: inventory.ActionAcceptRisk, Reason: reason, Actor: actor, ExpiresAt: &exp}
-				if _, err := store.AddDecision(ctx, d); err != nil {
-					return usageError("%v", err)
+				if err := recordDecision(ctx, store, gp, d); err != nil {
+					return err
 				}
 				fmt.Fprintf(g.stdout, "decision %d: gap %d (%s on %s) accepted by %s until %s\n", d.ID, gp.ID, gp.ControlID, gp.SubjectKey, actor, expires)
 				return nil
@@ -220,8 +257,8 @@ false-positive. An expired acceptance reopens its gap.`,
 			return withGap(cmd, args[0], func(ctx context.Context, store *inventory.Store, gp inventory.Gap) error {
 				d := &inventory.Decision{SubjectKind: gp.SubjectKind, SubjectKey: gp.SubjectKey, ControlID: gp.ControlID,
 					Action: inventory.ActionFalsePositive, Reason: fpReason, Actor: actor}
-				if _, err := store.AddDecision(ctx, d); err != nil {
-					return usageError("%v", err)
+				if err := recordDecision(ctx, store, gp, d); err != nil {
+					return err
 				}
 				fmt.Fprintf(g.stdout, "decision %d: gap %d marked false positive by %s\n", d.ID, gp.ID, actor)
 				return nil
@@ -239,8 +276,13 @@ false-positive. An expired acceptance reopens its gap.`,
 			return withGap(cmd, args[0], func(ctx context.Context, store *inventory.Store, gp inventory.Gap) error {
 				d := &inventory.Decision{SubjectKind: gp.SubjectKind, SubjectKey: gp.SubjectKey, Action: inventory.ActionOwner,
 					Value: args[1], Reason: ownerReason, Actor: actor}
-				if _, err := store.AddDecision(ctx, d); err != nil {
-					return usageError("%v", err)
+				if err := recordDecision(ctx, store, gp, d); err != nil {
+					var same *sameDecision
+					if errors.As(err, &same) {
+						fmt.Fprintln(g.stdout, same.msg)
+						return nil
+					}
+					return err
 				}
 				fmt.Fprintf(g.stdout, "decision %d: %s owned by %s (set by %s)\n", d.ID, gp.SubjectKey, args[1], actor)
 				return nil
@@ -259,7 +301,7 @@ false-positive. An expired acceptance reopens its gap.`,
 				return usageError("decision id must be a number (see nhi triage list), not %q", args[0])
 			}
 			ctx := cmd.Context()
-			_, store, err := openInventory(cmd, g)
+			_, store, err := openExistingInventory(cmd, g)
 			if err != nil {
 				return err
 			}
@@ -278,7 +320,7 @@ false-positive. An expired acceptance reopens its gap.`,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			_, store, err := openInventory(cmd, g)
+			_, store, err := openExistingInventory(cmd, g)
 			if err != nil {
 				return err
 			}

@@ -218,3 +218,62 @@ func TestDemoEstate(t *testing.T) {
 		t.Fatal("the demo estate shows no critical gap")
 	}
 }
+
+// TestHardcodedSecretsFailSecretsManagerControl: NHI-SEC-02 "stored in a
+// secrets manager" on a repository whose secrets are all committed to git
+// reads 0 passing, with a gap per secret that points at the commit; it
+// used to read 3/3.
+func TestHardcodedSecretsFailSecretsManagerControl(t *testing.T) {
+	p := newPlantedRepo(t)
+	db := filepath.Join(t.TempDir(), "nhi.db")
+	code, out, errs := nhi(t, "scan", "--db", db, "--git", p.repo.Dir, "--format", "json")
+	if code != 0 {
+		t.Fatalf("scan: exit %d %s", code, errs)
+	}
+	sum := decode[struct {
+		CredentialsTotal int `json:"credentials_total"`
+		Readiness        struct {
+			Controls []struct {
+				ControlID string `json:"control_id"`
+				Evaluated int
+				Passing   int
+			}
+		}
+	}](t, out)
+	hardcoded := 0
+	_, inv, _ := nhi(t, "inventory", "--db", db, "--format", "json")
+	for _, c := range decode[struct {
+		Credentials []struct {
+			VaultStatus string `json:"vault_status"`
+		}
+	}](t, inv).Credentials {
+		if c.VaultStatus == "hardcoded" {
+			hardcoded++
+		}
+	}
+	if hardcoded < 3 || hardcoded != sum.CredentialsTotal {
+		t.Fatalf("%d hard-coded of %d credentials: the repository should hold only committed secrets", hardcoded, sum.CredentialsTotal)
+	}
+	var found bool
+	for _, c := range sum.Readiness.Controls {
+		if c.ControlID == "NHI-SEC-02" {
+			found = true
+			if c.Evaluated != hardcoded || c.Passing != 0 {
+				t.Errorf("NHI-SEC-02 %d/%d passing, want 0/%d: no committed secret is in a secrets manager", c.Passing, c.Evaluated, hardcoded)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no NHI-SEC-02 in the scan's readiness")
+	}
+	_, out, _ = nhi(t, "gaps", "--db", db, "--control", "NHI-SEC-02", "--format", "json")
+	gaps := decode[gapDoc](t, out).Gaps
+	if len(gaps) != hardcoded {
+		t.Fatalf("%d NHI-SEC-02 gaps, want %d", len(gaps), hardcoded)
+	}
+	for _, g := range gaps {
+		if !strings.Contains(g.Detail, "hard-coded in git history at ") || g.Severity != "high" {
+			t.Errorf("gap %+v", g)
+		}
+	}
+}

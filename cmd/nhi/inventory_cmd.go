@@ -30,11 +30,14 @@ credentials carry a keyed fingerprint and a redacted preview.`,
 				return usageError("--format must be table, json or csv, not %q", format)
 			}
 			ctx := cmd.Context()
-			_, store, err := openInventory(cmd, g)
+			_, store, err := openExistingInventory(cmd, g)
 			if err != nil {
 				return err
 			}
 			defer store.Close()
+			if err := checkScanFlag(cmd, store, scanID, ""); err != nil {
+				return err
+			}
 			id := scanID
 			if id == 0 {
 				if id, err = store.LatestComplete(ctx); err != nil {
@@ -72,7 +75,7 @@ chain is verified and a break is reported.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			_, store, err := openInventory(cmd, g)
+			_, store, err := openExistingInventory(cmd, g)
 			if err != nil {
 				return err
 			}

@@ -282,6 +282,9 @@ func TestScenarioEstateReadiness(t *testing.T) {
 		"NHI-SEC-01 code-secret high open",
 		"NHI-SEC-01 code-secret high open",
 		"NHI-SEC-01 key:leaked critical open",
+		"NHI-SEC-02 code-secret high open", // committed secrets are not in a secrets manager
+		"NHI-SEC-02 code-secret high open",
+		"NHI-SEC-02 key:leaked high open",
 		"NHI-SEC-03 code-secret medium open",
 		"NHI-VLT-01 vault-secret-id:ACCESSOR high open",
 	}

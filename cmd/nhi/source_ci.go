@@ -29,7 +29,7 @@ type ciSection struct {
 func (c *ciFamily) sources(section *yaml.Node, env *scanEnv) ([]scanner.Source, error) {
 	var sec ciSection
 	if section != nil {
-		if err := section.Decode(&sec); err != nil {
+		if err := decodeStrict(section, &sec); err != nil {
 			return nil, usageError("nhi.yaml ci: %v (expected ci: {paths: [dir, ...]})", err)
 		}
 	}

@@ -43,7 +43,7 @@ func decodeGitSection(section *yaml.Node) (gitSection, error) {
 	if section == nil {
 		return sec, nil
 	}
-	if err := section.Decode(&sec); err != nil {
+	if err := decodeStrict(section, &sec); err != nil {
 		return sec, usageError("nhi.yaml git: %v (expected git: {repos: [path or URL, ...], max_blob_size: BYTES, token_env: VARIABLE})", err)
 	}
 	return sec, nil

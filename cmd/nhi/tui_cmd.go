@@ -29,14 +29,14 @@ Press ? for the keys, q to quit.`,
   nhi tui --db /var/lib/nhi/nhi.db --actor alice`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !term.IsTerminal(int(os.Stdin.Fd())) || !term.IsTerminal(int(os.Stdout.Fd())) {
-				return usageError("nhi tui needs a terminal; from scripts use nhi gaps and nhi triage")
-			}
 			if actor == "" {
 				return usageError("--actor is empty: pass --actor NAME, the person the decisions are recorded as")
 			}
+			// Every check that can fail is made before taking over the
+			// screen, the inventory's first: a mistyped --db is worth
+			// saying even from a script.
 			ctx := cmd.Context()
-			cfg, store, err := openInventory(cmd, g)
+			cfg, store, err := openExistingInventory(cmd, g)
 			if err != nil {
 				return err
 			}
@@ -45,7 +45,6 @@ Press ? for the keys, q to quit.`,
 			if err != nil {
 				return err
 			}
-			// Say so before taking over the screen.
 			if scanID == 0 {
 				if _, err := store.LatestComplete(ctx); err != nil {
 					if errors.Is(err, inventory.ErrNoScan) {
@@ -53,8 +52,11 @@ Press ? for the keys, q to quit.`,
 					}
 					return err
 				}
-			} else if _, err := store.Scan(ctx, scanID); err != nil {
-				return usageError("--scan: %v", err)
+			} else if err := checkScanFlag(cmd, store, scanID, "gaps"); err != nil {
+				return err
+			}
+			if !term.IsTerminal(int(os.Stdin.Fd())) || !term.IsTerminal(int(os.Stdout.Fd())) {
+				return usageError("nhi tui needs a terminal; from scripts use nhi gaps and nhi triage")
 			}
 			return ui.Run(ctx, ui.Options{Store: store, Catalogue: rc.catalogue, Actor: actor, Scan: scanID})
 		},

@@ -1,0 +1,424 @@
+package report
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/nhi-inventory/nhi/inventory"
+	"github.com/nhi-inventory/nhi/rules"
+)
+
+var (
+	seen1 = time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
+	seen2 = time.Date(2026, 4, 10, 0, 0, 0, 0, time.UTC)
+)
+
+const userARN = "arn:aws:iam::123456789012:user/legacy-etl"
+
+func catalogue(t *testing.T) *rules.Catalogue {
+	t.Helper()
+	cat, err := rules.LoadCatalogue(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cat
+}
+
+// fixtureGaps are gaps as the inventory returns them: a secret committed
+// to git (evidence decoded from JSON, so the line is a float64), one in a
+// path that needs escaping as a URI, an IAM user without a file, and a
+// resolved gap.
+func fixtureGaps() []inventory.Gap {
+	fw := func(soc2, nist, owasp string) map[string][]string {
+		return map[string][]string{"soc2": strings.Fields(soc2), "nist_csf": strings.Fields(nist), "owasp_nhi": strings.Fields(owasp)}
+	}
+	return []inventory.Gap{
+		{ID: 11, ControlID: "NHI-SEC-01", SubjectKind: inventory.SubjectCredential, SubjectKey: "fp:0a1b2c", SubjectName: "github-pat ghp_****(40)",
+			Family: "git", Severity: "high", Title: "No secret in code or git history",
+			Detail:     "github-pat ghp_****(40) committed at payments-api deploy/release.sh:12 in 4f2c9a1b",
+			Evidence:   map[string]any{"repo": "https://git.example.com/acme/payments-api", "path": "deploy/release.sh", "line": float64(12), "commit": "4f2c9a1b7d3e"},
+			Frameworks: fw("CC6.1 CC6.7", "PR.DS-01 PR.AA-01", "NHI2"), Owner: "Dana Ops", Status: inventory.GapOpen,
+			FirstSeen: seen1, FirstScan: 1, LastScan: 2},
+		{ID: 12, ControlID: "NHI-SEC-02", SubjectKind: inventory.SubjectCredential, SubjectKey: "fp:3d4e5f", SubjectName: "nhi-password-config ****(12)",
+			Family: "ci", Severity: "high", Title: "Secrets are stored in a secrets manager",
+			Detail:     "nhi-password-config ****(12) is hard-coded at ci/bitbucket pipelines.yml:17",
+			Evidence:   map[string]any{"path": "ci/bitbucket pipelines#1.yml", "line": 17},
+			Frameworks: fw("CC6.1", "PR.DS-01", "NHI2"), Status: inventory.GapAccepted, FirstSeen: seen2, FirstScan: 2, LastScan: 2},
+		{ID: 13, ControlID: "NHI-IAM-03", SubjectKind: inventory.SubjectIdentity, SubjectKey: userARN,
+			SubjectName: "legacy-etl-with-a-name-longer-than-forty-characters", Family: "aws", Severity: "critical",
+			Title: "Non-human identities are not over-privileged", Detail: "AdministratorAccess attached",
+			Evidence: map[string]any{"policies": []any{"AdministratorAccess"}}, Frameworks: fw("CC6.3", "PR.AA-05", "NHI5"),
+			Owner: "team-data", Status: inventory.GapOpen, FirstSeen: seen1, FirstScan: 1, LastScan: 2},
+		{ID: 14, ControlID: "NHI-ROT-01", SubjectKind: inventory.SubjectCredential, SubjectKey: "aws-access-key:AKIAEXAMPLEEXAMPLE01",
+			Family: "aws", Severity: "medium", Title: "Access keys are rotated within the rotation period", Detail: "key is 200 days old",
+			Frameworks: fw("CC6.1", "PR.AA-01", "NHI7"), Status: inventory.GapResolved, FirstSeen: seen1, FirstScan: 1, LastScan: 1, Resolved: 2},
+	}
+}
+
+func render(t *testing.T, format string, gaps []inventory.Gap) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := WriteGaps(&b, gaps, catalogue(t), format); err != nil {
+		t.Fatalf("WriteGaps %s: %v", format, err)
+	}
+	return b.String()
+}
+
+var columns = regexp.MustCompile(`\s{2,}`)
+
+func TestGapsTable(t *testing.T) {
+	out := render(t, "table", fixtureGaps())
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	want := [][]string{
+		{"ID", "SEVERITY", "CONTROL", "STATUS", "OWNER", "SUBJECT", "DETAIL"},
+		{"11", "high", "NHI-SEC-01", "open", "Dana Ops", "github-pat ghp_****(40)", "github-pat ghp_****(40) committed at payments-api deploy/release.sh:12 in 4f2c9a1b"},
+		{"12", "high", "NHI-SEC-02", "accepted", "-", "nhi-password-config ****(12)", "nhi-password-config ****(12) is hard-coded at ci/bitbucket pipelines.yml:17"},
+		{"13", "critical", "NHI-IAM-03", "open", "team-data", "legacy-etl-with-a-name-longer-than-fort…", "AdministratorAccess attached"},
+		{"14", "medium", "NHI-ROT-01", "resolved", "-", "aws-access-key:AKIAEXAMPLEEXAMPLE01", "key is 200 days old"},
+	}
+	if len(lines) != len(want)+2 || lines[len(lines)-2] != "" || lines[len(lines)-1] != "4 gaps" {
+		t.Fatalf("table has %d lines, want %d rows, a blank line and \"4 gaps\":\n%s", len(lines), len(want), out)
+	}
+	for i, w := range want {
+		if got := columns.Split(strings.TrimRight(lines[i], " "), -1); !reflect.DeepEqual(got, w) {
+			t.Errorf("line %d:\n got  %q\n want %q", i, got, w)
+		}
+	}
+	if out := render(t, "table", nil); out != "ID  SEVERITY  CONTROL  STATUS  OWNER  SUBJECT  DETAIL\n\n0 gaps\n" {
+		t.Errorf("empty table %q", out)
+	}
+}
+
+// gapJSONKeys are every field of a gap in `nhi gaps --format json`.
+var gapJSONKeys = []string{"control_id", "detail", "evidence", "first_seen", "first_seen_scan", "frameworks", "id", "last_seen_scan",
+	"owner", "remediation", "resolved_scan", "severity", "status", "subject_id", "subject_kind", "subject_name", "title"}
+
+func TestGapsJSON(t *testing.T) {
+	cat := catalogue(t)
+	out := render(t, "json", fixtureGaps())
+	var doc struct {
+		Gaps []map[string]any `json:"gaps"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Gaps) != 4 {
+		t.Fatalf("%d gaps in JSON", len(doc.Gaps))
+	}
+	// Between them the fixture's gaps fill every field (resolved_scan only
+	// on the resolved one), so every key is present.
+	union := map[string]bool{}
+	for _, g := range doc.Gaps {
+		for k := range g {
+			union[k] = true
+		}
+	}
+	var keys []string
+	for k := range union {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	if !reflect.DeepEqual(keys, gapJSONKeys) {
+		t.Errorf("gap JSON keys\n got  %v\n want %v", keys, gapJSONKeys)
+	}
+	g := doc.Gaps[0]
+	for k, want := range map[string]any{
+		"id": 11.0, "control_id": "NHI-SEC-01", "severity": "high", "subject_id": "fp:0a1b2c", "subject_kind": "credential",
+		"subject_name": "github-pat ghp_****(40)", "title": "No secret in code or git history", "status": "open", "owner": "Dana Ops",
+		"first_seen": "2026-03-02T09:30:00Z", "first_seen_scan": 1.0, "last_seen_scan": 2.0, "resolved_scan": nil,
+		"remediation": strings.TrimSpace(cat.Control("NHI-SEC-01").Remediation),
+	} {
+		if k == "resolved_scan" {
+			if _, ok := g[k]; ok {
+				t.Errorf("open gap has resolved_scan %v", g[k])
+			}
+			continue
+		}
+		if g[k] != want {
+			t.Errorf("%s = %#v, want %#v", k, g[k], want)
+		}
+	}
+	if fw := g["frameworks"].(map[string]any); len(fw) != 3 || fw["soc2"].([]any)[1] != "CC6.7" {
+		t.Errorf("frameworks %v", fw)
+	}
+	if ev := g["evidence"].(map[string]any); ev["path"] != "deploy/release.sh" || ev["line"] != 12.0 {
+		t.Errorf("evidence %v", ev)
+	}
+	if doc.Gaps[3]["resolved_scan"] != 2.0 {
+		t.Errorf("resolved gap: resolved_scan %v", doc.Gaps[3]["resolved_scan"])
+	}
+	if out := render(t, "json", nil); strings.TrimSpace(out) != "{\n  \"gaps\": []\n}" {
+		t.Errorf("no gaps: %q, want an empty list", out)
+	}
+}
+
+func TestGapsCSV(t *testing.T) {
+	rows, err := csv.NewReader(strings.NewReader(render(t, "csv", fixtureGaps()))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := []string{"id", "control_id", "severity", "status", "subject_kind", "subject_id", "owner", "title", "detail", "first_seen", "soc2", "nist_csf", "owasp_nhi"}
+	if len(rows) != 5 || !reflect.DeepEqual(rows[0], header) {
+		t.Fatalf("%d rows, header %q", len(rows), rows[0])
+	}
+	want := [][]string{
+		{"11", "NHI-SEC-01", "high", "open", "credential", "fp:0a1b2c", "Dana Ops", "No secret in code or git history",
+			"github-pat ghp_****(40) committed at payments-api deploy/release.sh:12 in 4f2c9a1b", "2026-03-02T09:30:00Z", "CC6.1 CC6.7", "PR.DS-01 PR.AA-01", "NHI2"},
+		{"12", "NHI-SEC-02", "high", "accepted", "credential", "fp:3d4e5f", "", "Secrets are stored in a secrets manager",
+			"nhi-password-config ****(12) is hard-coded at ci/bitbucket pipelines.yml:17", "2026-04-10T00:00:00Z", "CC6.1", "PR.DS-01", "NHI2"},
+		{"13", "NHI-IAM-03", "critical", "open", "identity", userARN, "team-data", "Non-human identities are not over-privileged",
+			"AdministratorAccess attached", "2026-03-02T09:30:00Z", "CC6.3", "PR.AA-05", "NHI5"},
+		{"14", "NHI-ROT-01", "medium", "resolved", "credential", "aws-access-key:AKIAEXAMPLEEXAMPLE01", "", "Access keys are rotated within the rotation period",
+			"key is 200 days old", "2026-03-02T09:30:00Z", "CC6.1", "PR.AA-01", "NHI7"},
+	}
+	for i, w := range want {
+		if !reflect.DeepEqual(rows[i+1], w) {
+			t.Errorf("row %d:\n got  %q\n want %q", i+1, rows[i+1], w)
+		}
+	}
+}
+
+// sarifSchema compiles the OASIS SARIF 2.1.0 schema (testdata/README.md
+// says where it comes from), with format assertions (uri, uri-reference).
+func sarifSchema(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	f, err := os.Open("testdata/sarif-schema-2.1.0.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	doc, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	if err := c.AddResource("sarif-schema-2.1.0.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Compile("sarif-schema-2.1.0.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func validateSARIF(t *testing.T, s *jsonschema.Schema, out string) error {
+	t.Helper()
+	inst, err := jsonschema.UnmarshalJSON(strings.NewReader(out))
+	if err != nil {
+		t.Fatalf("SARIF is not JSON: %v", err)
+	}
+	return s.Validate(inst)
+}
+
+func TestSARIFValidatesAgainstSchema(t *testing.T) {
+	schema := sarifSchema(t)
+	for _, gaps := range [][]inventory.Gap{fixtureGaps(), nil} {
+		if err := validateSARIF(t, schema, render(t, "sarif", gaps)); err != nil {
+			t.Errorf("SARIF of %d gaps does not validate: %v", len(gaps), err)
+		}
+	}
+	// The validator is not a yes-machine: a level SARIF does not have, a
+	// line 0 and an unknown property are each refused.
+	good := render(t, "sarif", fixtureGaps())
+	for _, bad := range []struct{ from, to string }{
+		{`"level": "error"`, `"level": "fatal"`},
+		{`"startLine": 12`, `"startLine": 0`},
+		{`"ruleId":`, `"rule":`},
+	} {
+		if !strings.Contains(good, bad.from) {
+			t.Fatalf("output lacks %s", bad.from)
+		}
+		if err := validateSARIF(t, schema, strings.Replace(good, bad.from, bad.to, 1)); err == nil {
+			t.Errorf("schema accepted %s", bad.to)
+		}
+	}
+}
+
+func TestSARIFContent(t *testing.T) {
+	cat := catalogue(t)
+	var log sarifLog
+	if err := json.Unmarshal([]byte(render(t, "sarif", fixtureGaps())), &log); err != nil {
+		t.Fatal(err)
+	}
+	if log.Version != "2.1.0" || log.Schema == "" || len(log.Runs) != 1 {
+		t.Fatalf("log header %+v", log)
+	}
+	run := log.Runs[0]
+	if run.Tool.Driver.Name != "nhi" || len(run.Tool.Driver.Rules) != len(cat.Controls) {
+		t.Fatalf("driver %s with %d rules, want nhi with %d", run.Tool.Driver.Name, len(run.Tool.Driver.Rules), len(cat.Controls))
+	}
+	for i, r := range run.Tool.Driver.Rules {
+		c := cat.Controls[i]
+		want := uniqueTags(c.Frameworks.SOC2, c.Frameworks.NISTCSF, c.Frameworks.OWASPNHI)
+		if r.ID != c.ID || r.ShortDescription.Text != c.Title || r.Help == nil || r.Help.Text != strings.TrimSpace(c.Remediation) ||
+			r.DefaultConfiguration.Level != sarifLevel(c.Severity) || r.Properties.Severity != c.Severity ||
+			!reflect.DeepEqual(r.Properties.Tags, want) || r.Properties.SecuritySeverity == "" {
+			t.Errorf("rule %d %+v does not describe control %s", i, r, c.ID)
+		}
+	}
+	if len(run.Results) != 4 {
+		t.Fatalf("%d results", len(run.Results))
+	}
+	type loc struct {
+		uri  string
+		line int
+		fqn  string
+	}
+	for i, w := range []struct {
+		rule, level, status, owner, repo string
+		at                               loc
+	}{
+		{"NHI-SEC-01", "error", "open", "Dana Ops", "https://git.example.com/acme/payments-api", loc{uri: "deploy/release.sh", line: 12}},
+		{"NHI-SEC-02", "error", "accepted", "", "", loc{uri: "ci/bitbucket%20pipelines%231.yml", line: 17}},
+		{"NHI-IAM-03", "error", "open", "team-data", "", loc{fqn: userARN}},
+		{"NHI-ROT-01", "warning", "resolved", "", "", loc{fqn: "aws-access-key:AKIAEXAMPLEEXAMPLE01"}},
+	} {
+		r := run.Results[i]
+		g := fixtureGaps()[i]
+		if r.RuleID != w.rule || r.RuleIndex == nil || run.Tool.Driver.Rules[*r.RuleIndex].ID != w.rule || r.Level != w.level ||
+			r.Message.Text != g.Detail || r.Properties.Status != w.status || r.Properties.Owner != w.owner ||
+			r.Properties.Subject != g.SubjectKey || r.Properties.Severity != g.Severity || r.Properties.Repo != w.repo ||
+			r.PartialFingerprints["nhiGap"] != g.ControlID+":"+g.SubjectKind+":"+g.SubjectKey {
+			t.Errorf("result %d %+v", i, r)
+		}
+		if len(r.Locations) != 1 {
+			t.Fatalf("result %d has %d locations", i, len(r.Locations))
+		}
+		l := r.Locations[0]
+		var got loc
+		if p := l.PhysicalLocation; p != nil {
+			got.uri = p.ArtifactLocation.URI
+			if p.Region != nil {
+				got.line = p.Region.StartLine
+			}
+		}
+		if len(l.LogicalLocations) == 1 {
+			got.fqn = l.LogicalLocations[0].FullyQualifiedName
+		}
+		if got != w.at {
+			t.Errorf("result %d location %+v, want %+v", i, got, w.at)
+		}
+	}
+}
+
+func TestClipKeepsRunes(t *testing.T) {
+	name := strings.Repeat("ë", 45)
+	got := clip(name, "key", 40)
+	if want := strings.Repeat("ë", 39) + "…"; got != want {
+		t.Errorf("clip = %q, want %q", got, want)
+	}
+	if clip("", "key", 40) != "key" || clip("short", "key", 40) != "short" {
+		t.Error("clip of a short name or no name")
+	}
+}
+
+func TestPathURI(t *testing.T) {
+	for in, want := range map[string]string{
+		"deploy/release.sh":  "deploy/release.sh",
+		"a b/c#d%e.yml":      "a%20b/c%23d%25e.yml",
+		"c:/x.yml":           "./c:/x.yml",
+		"/abs/dir/ci.yml":    "/abs/dir/ci.yml",
+		`win\style\path.yml`: "win/style/path.yml",
+	} {
+		if got := pathURI(in); got != want {
+			t.Errorf("pathURI(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestFilterGaps(t *testing.T) {
+	ids := func(gs []inventory.Gap) []int64 {
+		out := []int64{}
+		for _, g := range gs {
+			out = append(out, g.ID)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		f    GapFilter
+		want []int64
+	}{
+		{GapFilter{}, []int64{11, 13}}, // open by default
+		{GapFilter{Status: "all"}, []int64{11, 12, 13, 14}},
+		{GapFilter{Status: "accepted"}, []int64{12}},
+		{GapFilter{Status: "resolved"}, []int64{14}},
+		{GapFilter{Status: "all", Severity: "high"}, []int64{11, 12, 13}},
+		{GapFilter{Status: "all", Severity: "critical"}, []int64{13}},
+		{GapFilter{Status: "all", Control: "nhi-sec-02"}, []int64{12}},
+		{GapFilter{Owner: "DANA"}, []int64{11}},
+		{GapFilter{Owner: "nobody"}, []int64{}},
+	} {
+		if got := ids(FilterGaps(fixtureGaps(), c.f)); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%+v: %v, want %v", c.f, got, c.want)
+		}
+	}
+}
+
+func TestControls(t *testing.T) {
+	cat := catalogue(t)
+	var b bytes.Buffer
+	if err := WriteControls(&b, cat, "table"); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
+	if len(lines) != len(cat.Controls)+1 {
+		t.Fatalf("%d lines for %d controls", len(lines), len(cat.Controls))
+	}
+	if got := columns.Split(lines[0], -1); !reflect.DeepEqual(got, []string{"ID", "SEVERITY", "ENABLED", "TITLE", "SOC 2", "NIST CSF 2.0", "OWASP NHI"}) {
+		t.Errorf("header %q", got)
+	}
+	for i, c := range cat.Controls {
+		want := []string{c.ID, c.Severity, "true", c.Title, strings.Join(c.Frameworks.SOC2, " "), strings.Join(c.Frameworks.NISTCSF, " "), strings.Join(c.Frameworks.OWASPNHI, " ")}
+		if got := columns.Split(strings.TrimRight(lines[i+1], " "), -1); !reflect.DeepEqual(got, want) {
+			t.Errorf("row %d\n got  %q\n want %q", i+1, got, want)
+		}
+	}
+	b.Reset()
+	if err := WriteControls(&b, cat, "json"); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Controls []map[string]any `json:"controls"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &doc); err != nil || len(doc.Controls) != len(cat.Controls) {
+		t.Fatalf("controls JSON: %v, %d controls", err, len(doc.Controls))
+	}
+	for i, c := range doc.Controls {
+		for _, k := range []string{"id", "title", "severity", "subject", "check", "rationale", "remediation", "enabled"} {
+			if _, ok := c[k]; !ok {
+				t.Errorf("control %d lacks %q", i, k)
+			}
+		}
+		fw, _ := c["frameworks"].(map[string]any)
+		if c["id"] != cat.Controls[i].ID || len(fw) != 3 || fw["soc2"] == nil || fw["nist_csf"] == nil || fw["owasp_nhi"] == nil {
+			t.Errorf("control %d: id %v frameworks %v", i, c["id"], c["frameworks"])
+		}
+	}
+}
+
+func TestUnknownFormats(t *testing.T) {
+	cat := catalogue(t)
+	var b bytes.Buffer
+	for name, err := range map[string]error{
+		"gaps":      WriteGaps(&b, nil, cat, "pdf"),
+		"controls":  WriteControls(&b, cat, "csv"),
+		"inventory": WriteInventory(&b, InventoryDoc{}, "sarif"),
+		"decisions": WriteDecisions(&b, nil, "csv"),
+	} {
+		if err == nil || !strings.Contains(err.Error(), "unknown format") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
