@@ -27,7 +27,7 @@ func TestConfigRejectsTypos(t *testing.T) {
 		{"cache_dir", "cache_dir: {path: x}\n",
 			[]string{"line 1: ", "cache_dir must be a directory path, not a mapping"}},
 		{"git key", "git:\n  repo: [.]\n",
-			[]string{"line 2: ", "git.repo is not a setting (git takes max_blob_size, repos); did you mean git.repos?"}},
+			[]string{"line 2: ", "git.repo is not a setting (git takes max_blob_size, repos, token_env); did you mean git.repos?"}},
 		{"git repos kind", "git:\n  repos: app\n",
 			[]string{"line 2: ", `git.repos must be a list of paths or URLs, not "app"`}},
 		{"git max_blob_size kind", "git:\n  max_blob_size: 10MiB\n",
