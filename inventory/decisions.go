@@ -97,15 +97,32 @@ func (s *Store) RevokeDecision(ctx context.Context, id int64, actor string) erro
 	return nil
 }
 
+// ErrNoDecision is returned by Decision for an unknown id.
+var ErrNoDecision = errors.New("no such decision")
+
+// Decision reads decision id.
+func (s *Store) Decision(ctx context.Context, id int64) (*Decision, error) {
+	ds, err := s.readDecisions(ctx, ` WHERE id = ?`, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(ds) == 0 {
+		return nil, fmt.Errorf("decision %d: %w (nhi triage list shows them)", id, ErrNoDecision)
+	}
+	return &ds[0], nil
+}
+
 // Decisions lists decisions, newest first; subjectKey "" lists all.
 func (s *Store) Decisions(ctx context.Context, subjectKind, subjectKey string) ([]Decision, error) {
-	q := `SELECT id, subject_kind, subject_key, control_id, action, value, reason, actor, at, expires_at, revoked_at, COALESCE(revoked_by, '') FROM decisions`
-	var args []any
 	if subjectKey != "" {
-		q += ` WHERE subject_kind = ? AND subject_key = ?`
-		args = append(args, subjectKind, subjectKey)
+		return s.readDecisions(ctx, ` WHERE subject_kind = ? AND subject_key = ?`, subjectKind, subjectKey)
 	}
-	rows, err := s.r.QueryContext(ctx, q+` ORDER BY id DESC`, args...)
+	return s.readDecisions(ctx, "")
+}
+
+func (s *Store) readDecisions(ctx context.Context, where string, args ...any) ([]Decision, error) {
+	q := `SELECT id, subject_kind, subject_key, control_id, action, value, reason, actor, at, expires_at, revoked_at, COALESCE(revoked_by, '') FROM decisions`
+	rows, err := s.r.QueryContext(ctx, q+where+` ORDER BY id DESC`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -147,31 +164,4 @@ func (s *Store) OwnerDecisions(ctx context.Context) ([]Decision, error) {
 		out = append(out, d)
 	}
 	return out, nil
-}
-
-// ApplyDecisions sets the status of open gaps covered by a decision in
-// force at now: accepted or false-positive. An expired acceptance no
-// longer applies, so its gap is open again.
-func ApplyDecisions(gaps []Gap, decisions []Decision, now time.Time) {
-	type k struct{ kind, key, control string }
-	inForce := map[k]string{}
-	for i := len(decisions) - 1; i >= 0; i-- { // oldest first, newest wins
-		d := decisions[i]
-		if d.Action == ActionOwner || !d.Active(now) {
-			continue
-		}
-		st := GapAccepted
-		if d.Action == ActionFalsePositive {
-			st = GapFalsePositive
-		}
-		inForce[k{d.SubjectKind, d.SubjectKey, d.ControlID}] = st
-	}
-	for i := range gaps {
-		if gaps[i].Status != GapOpen {
-			continue
-		}
-		if st, ok := inForce[k{gaps[i].SubjectKind, gaps[i].SubjectKey, gaps[i].ControlID}]; ok {
-			gaps[i].Status = st
-		}
-	}
 }

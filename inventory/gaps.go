@@ -201,27 +201,9 @@ func carryGaps(ctx context.Context, tx *sql.Tx, scan int64, ids []int64, judged 
 // putOwners records the owner resolved for each subject, writing only
 // those that changed.
 func (w *ScanWriter) putOwners(ctx context.Context, tx *sql.Tx, owners []OwnerAssignment) error {
-	current := map[string]string{}
-	for _, q := range []struct{ kind, query string }{
-		{SubjectIdentity, `SELECT key, owner, owner_source FROM identities WHERE last_seen_scan = ?`},
-		{SubjectCredential, `SELECT key, owner, owner_source FROM credentials WHERE last_seen_scan = ?`},
-	} {
-		rows, err := tx.QueryContext(ctx, q.query, w.id)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var key, owner, source string
-			if err := rows.Scan(&key, &owner, &source); err != nil {
-				rows.Close()
-				return err
-			}
-			current[q.kind+"\x00"+key] = owner + "\x00" + source
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
+	current, err := currentOwners(ctx, tx, w.id)
+	if err != nil {
+		return err
 	}
 	idOwner, err := tx.PrepareContext(ctx, `UPDATE identities SET owner = ?, owner_source = ? WHERE key = ?`)
 	if err != nil {

@@ -55,7 +55,14 @@ func rankOf(s string) int {
 // gapStatusSQL is the status of gap g as of scan ?1 with the decisions in
 // force at ?2 applied: the same rule as Gaps followed by ApplyDecisions
 // (the newest decision in force wins).
+//
+// An owner decision in force satisfies the owner controls of its subject
+// at once (meta owner_controls, written by the readiness service): the
+// next scan resolves the gap, and until then it does not count as open.
 const gapStatusSQL = `CASE WHEN g.last_seen_scan < ?1 OR (g.resolved_scan IS NOT NULL AND g.resolved_scan <= ?1) THEN 'resolved'
+	WHEN g.control_id IN (SELECT j.value FROM meta m, json_each(m.value) j WHERE m.key = 'owner_controls')
+		AND EXISTS (SELECT 1 FROM decisions d WHERE d.subject_kind = g.subject_kind AND d.subject_key = g.subject_key
+		AND d.action = 'owner' AND d.revoked_at IS NULL AND (d.expires_at IS NULL OR julianday(d.expires_at) > julianday(?2))) THEN 'resolved'
 	ELSE COALESCE((SELECT CASE d.action WHEN 'false-positive' THEN 'false-positive' ELSE 'accepted' END FROM decisions d
 		WHERE d.subject_kind = g.subject_kind AND d.subject_key = g.subject_key AND d.control_id = g.control_id
 		AND d.action <> 'owner' AND d.revoked_at IS NULL AND (d.expires_at IS NULL OR julianday(d.expires_at) > julianday(?2))

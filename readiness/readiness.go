@@ -48,6 +48,9 @@ type Result struct {
 // at; totals are the sources' summed counters. On error the scan is left
 // for the caller to abandon.
 func (s *Service) FinishScan(ctx context.Context, w *inventory.ScanWriter, results []inventory.SourceResult, now time.Time, totals map[string]int64) (*Result, error) {
+	if err := s.store.SetOwnerControls(ctx, s.cfg.Catalogue.OwnerControls()); err != nil {
+		return nil, err
+	}
 	scope, err := w.ApplyScope(ctx, results)
 	if err != nil {
 		return nil, fmt.Errorf("apply the scan's scope: %w", err)

@@ -170,3 +170,15 @@ func (c *Catalogue) Control(id string) *Control {
 	}
 	return nil
 }
+
+// OwnerControls are the ids of the enabled controls that check a subject
+// has an owner: an owner decision satisfies them at once.
+func (c *Catalogue) OwnerControls() []string {
+	var out []string
+	for _, x := range c.Controls {
+		if x.Enabled && x.Check == "owner_assigned" {
+			out = append(out, x.ID)
+		}
+	}
+	return out
+}

@@ -279,13 +279,14 @@ func resolveOwners(est *Estate, subjects []*subject, idSubj map[string]*subject)
 		if s.id == nil {
 			continue
 		}
-		// i.Owner is what the source reported in this scan (a tag or
-		// metadata): sources rewrite their identities every scan.
+		// i.Owner is what the source reported (a tag or metadata), or, for
+		// an identity carried or re-judged without a scan, the owner
+		// resolved last time: only a provider's own is taken as such.
 		i := s.id.Identity
 		p := attrString(i.Attrs, "path")
 		if d := decided[s.kind+"\x00"+s.key]; d != "" {
 			s.owner = owner{d, "decision"}
-		} else if i.Owner != "" {
+		} else if i.Owner != "" && !derivedOwnerSource(i.OwnerSource) {
 			s.owner = owner{i.Owner, orDefault(i.OwnerSource, "provider")}
 		} else if o := ruleOwner(i.Key, i.Name, i.Account, p, joinRepoPath(i.Account, p)); o != "" {
 			s.owner = owner{o, "rule"}
@@ -367,6 +368,18 @@ func globRegexp(pattern string) *regexp.Regexp {
 	}
 	b.WriteString("$")
 	return regexp.MustCompile(b.String())
+}
+
+// derivedOwnerSource reports whether an owner source is one the evaluator
+// resolves itself (a decision, a rule, CODEOWNERS, an identity, a commit
+// author) rather than one a provider reported.
+func derivedOwnerSource(src string) bool {
+	switch {
+	case src == "decision", src == "rule", src == "codeowners", src == "metadata", src == "vault-metadata",
+		strings.HasPrefix(src, "identity:"), strings.HasPrefix(src, "commit-author"):
+		return true
+	}
+	return false
 }
 
 func orDefault(s, def string) string {

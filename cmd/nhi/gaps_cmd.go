@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nhi-inventory/nhi/inventory"
+	"github.com/nhi-inventory/nhi/readiness"
 	"github.com/nhi-inventory/nhi/report"
 	"github.com/nhi-inventory/nhi/rules"
 )
@@ -95,16 +96,7 @@ func currentGaps(ctx context.Context, store *inventory.Store, id int64) ([]inven
 			return nil, err
 		}
 	}
-	gaps, err := store.Gaps(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	ds, err := store.Decisions(ctx, "", "")
-	if err != nil {
-		return nil, err
-	}
-	inventory.ApplyDecisions(gaps, ds, time.Now().UTC())
-	return gaps, nil
+	return store.Gaps(ctx, id)
 }
 
 func newControlsCmd(g *globals) *cobra.Command {
@@ -141,11 +133,12 @@ type sameDecision struct{ msg string }
 
 func (s *sameDecision) Error() string { return s.msg }
 
-// recordDecision records d on gap gp through the store, which refuses a
-// decision that one in force already covers (the TUI records through the
-// same AddDecision); this words the refusal for the command line.
-func recordDecision(ctx context.Context, store *inventory.Store, gp inventory.Gap, d *inventory.Decision) error {
-	_, err := store.AddDecision(ctx, d)
+// recordDecision records d on gap gp through the readiness service, which
+// refuses a decision that one in force already covers and applies an owner
+// at once (the TUI records through the same service); this words the
+// refusal for the command line.
+func recordDecision(ctx context.Context, svc *readiness.Service, gp inventory.Gap, d *inventory.Decision) error {
+	err := svc.Decide(ctx, gp, d)
 	var c *inventory.DecisionConflictError
 	switch {
 	case err == nil:
@@ -191,27 +184,25 @@ false-positive. An expired acceptance reopens its gap.`,
 	}
 	cmd.PersistentFlags().StringVar(&actor, "actor", defaultActor(), "who decides (default $USER)")
 
-	withGap := func(cmd *cobra.Command, arg string, fn func(ctx context.Context, store *inventory.Store, gap inventory.Gap) error) error {
+	withGap := func(cmd *cobra.Command, arg string, fn func(ctx context.Context, svc *readiness.Service, gap inventory.Gap) error) error {
 		id, err := strconv.ParseInt(arg, 10, 64)
 		if err != nil {
 			return usageError("gap id must be a number (see nhi gaps), not %q", arg)
 		}
 		ctx := cmd.Context()
-		_, store, err := openExistingInventory(cmd, g)
+		svc, store, err := openReadiness(cmd, g)
 		if err != nil {
 			return err
 		}
 		defer store.Close()
-		gaps, err := currentGaps(ctx, store, 0)
+		gp, err := svc.Gap(ctx, 0, id)
+		if errors.Is(err, inventory.ErrNoGap) {
+			return usageError("no gap %d in the latest scan (see nhi gaps --status all)", id)
+		}
 		if err != nil {
 			return err
 		}
-		for _, gp := range gaps {
-			if gp.ID == id {
-				return fn(ctx, store, gp)
-			}
-		}
-		return usageError("no gap %d in the latest scan (see nhi gaps --status all)", id)
+		return fn(ctx, svc, gp)
 	}
 
 	var reason, expires string
@@ -231,10 +222,10 @@ false-positive. An expired acceptance reopens its gap.`,
 			if !exp.After(time.Now().UTC()) {
 				return usageError("--expires %s is not in the future: an acceptance must end after today", expires)
 			}
-			return withGap(cmd, args[0], func(ctx context.Context, store *inventory.Store, gp inventory.Gap) error {
+			return withGap(cmd, args[0], func(ctx context.Context, svc *readiness.Service, gp inventory.Gap) error {
 				d := &inventory.Decision{SubjectKind: gp.SubjectKind, SubjectKey: gp.SubjectKey, ControlID: gp.ControlID,
 					Action: inventory.ActionAcceptRisk, Reason: reason, Actor: actor, ExpiresAt: &exp}
-				if err := recordDecision(ctx, store, gp, d); err != nil {
+				if err := recordDecision(ctx, svc, gp, d); err != nil {
 					return err
 				}
 				fmt.Fprintf(g.stdout, "decision %d: gap %d (%s on %s) accepted by %s until %s\n", d.ID, gp.ID, gp.ControlID, gp.SubjectKey, actor, expires)
@@ -254,10 +245,10 @@ false-positive. An expired acceptance reopens its gap.`,
 			if fpReason == "" {
 				return usageError("marking a false positive needs --reason")
 			}
-			return withGap(cmd, args[0], func(ctx context.Context, store *inventory.Store, gp inventory.Gap) error {
+			return withGap(cmd, args[0], func(ctx context.Context, svc *readiness.Service, gp inventory.Gap) error {
 				d := &inventory.Decision{SubjectKind: gp.SubjectKind, SubjectKey: gp.SubjectKey, ControlID: gp.ControlID,
 					Action: inventory.ActionFalsePositive, Reason: fpReason, Actor: actor}
-				if err := recordDecision(ctx, store, gp, d); err != nil {
+				if err := recordDecision(ctx, svc, gp, d); err != nil {
 					return err
 				}
 				fmt.Fprintf(g.stdout, "decision %d: gap %d marked false positive by %s\n", d.ID, gp.ID, actor)
@@ -270,13 +261,13 @@ false-positive. An expired acceptance reopens its gap.`,
 	var ownerReason string
 	own := &cobra.Command{
 		Use:   "owner GAP-ID OWNER",
-		Short: "Assign an owner to the subject of a gap (takes effect at the next scan's evaluation)",
+		Short: "Assign an owner to the subject of a gap (takes effect at once)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withGap(cmd, args[0], func(ctx context.Context, store *inventory.Store, gp inventory.Gap) error {
+			return withGap(cmd, args[0], func(ctx context.Context, svc *readiness.Service, gp inventory.Gap) error {
 				d := &inventory.Decision{SubjectKind: gp.SubjectKind, SubjectKey: gp.SubjectKey, Action: inventory.ActionOwner,
 					Value: args[1], Reason: ownerReason, Actor: actor}
-				if err := recordDecision(ctx, store, gp, d); err != nil {
+				if err := recordDecision(ctx, svc, gp, d); err != nil {
 					var same *sameDecision
 					if errors.As(err, &same) {
 						fmt.Fprintln(g.stdout, same.msg)
@@ -301,12 +292,12 @@ false-positive. An expired acceptance reopens its gap.`,
 				return usageError("decision id must be a number (see nhi triage list), not %q", args[0])
 			}
 			ctx := cmd.Context()
-			_, store, err := openExistingInventory(cmd, g)
+			svc, store, err := openReadiness(cmd, g)
 			if err != nil {
 				return err
 			}
 			defer store.Close()
-			if err := store.RevokeDecision(ctx, id, actor); err != nil {
+			if _, err := svc.Revoke(ctx, id, actor); err != nil {
 				return usageError("%v", err)
 			}
 			fmt.Fprintf(g.stdout, "decision %d revoked by %s\n", id, actor)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/spf13/cobra"
+
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/readiness"
 	"github.com/nhi-inventory/nhi/report"
@@ -45,4 +47,19 @@ func readinessOf(ev *inventory.Evaluation) report.Readiness {
 		r.Open[g.Severity]++
 	}
 	return r
+}
+
+// openReadiness opens the existing inventory with the readiness service of
+// the configuration, for commands that record decisions.
+func openReadiness(cmd *cobra.Command, g *globals) (*readiness.Service, *inventory.Store, error) {
+	cfg, store, err := openExistingInventory(cmd, g)
+	if err != nil {
+		return nil, nil, err
+	}
+	rc, err := loadReadiness(cfg)
+	if err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	return rc.service(store), store, nil
 }
