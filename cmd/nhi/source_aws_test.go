@@ -10,10 +10,9 @@ import (
 	"time"
 )
 
-// silentAWS points the SDK's environment at a loopback listener that
-// accepts connections and never answers, with dummy credentials and no
-// local AWS configuration. Tests using it cannot run in parallel.
-func silentAWS(t *testing.T) string {
+// silentListener is a loopback endpoint that accepts connections and
+// never answers, like one behind a black-holing firewall; its URL.
+func silentListener(t *testing.T) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -40,8 +39,16 @@ func silentAWS(t *testing.T) string {
 			mu.Unlock()
 		}
 	}()
+	return "http://" + l.Addr().String()
+}
+
+// silentAWS points the SDK's environment at a silent listener, with dummy
+// credentials and no local AWS configuration. Tests using it cannot run
+// in parallel.
+func silentAWS(t *testing.T) string {
+	t.Helper()
+	endpoint := silentListener(t)
 	dir := t.TempDir()
-	endpoint := "http://" + l.Addr().String()
 	for k, v := range map[string]string{
 		"AWS_CONFIG_FILE": filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"),
 		"AWS_PROFILE": "", "AWS_SESSION_TOKEN": "", "AWS_EC2_METADATA_DISABLED": "true",
