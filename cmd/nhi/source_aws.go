@@ -1,7 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
@@ -20,11 +23,14 @@ import (
 //	  credential_reports: [exports/report.csv]
 //	  authorization_details: [exports/details.json]
 //	  concurrency: 8
+//	  timeout: 10m          # per account, the whole scan
+//	  attempt_timeout: 10s  # per HTTP attempt of one call
 type awsFamily struct {
 	live     bool
 	profiles []string
 	reports  []string
 	details  []string
+	timeout  time.Duration
 }
 
 // awsSection is the `aws:` section of nhi.yaml.
@@ -37,6 +43,10 @@ type awsSection struct {
 	CredentialReports    []string `yaml:"credential_reports"`
 	AuthorizationDetails []string `yaml:"authorization_details"`
 	Concurrency          int      `yaml:"concurrency"`
+	// Go durations, parsed by durationSetting so that a bad one is
+	// reported with its line.
+	Timeout        string `yaml:"timeout"`
+	AttemptTimeout string `yaml:"attempt_timeout"`
 }
 
 func (*awsFamily) name() string { return "aws" }
@@ -46,20 +56,36 @@ func (a *awsFamily) flags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&a.profiles, "aws-profile", nil, "scan AWS IAM with this shared config profile (repeatable; one account each)")
 	fs.StringArrayVar(&a.reports, "aws-credential-report", nil, "IAM credential report CSV to import offline (repeatable)")
 	fs.StringArrayVar(&a.details, "aws-authorization-details", nil, "JSON of aws iam get-account-authorization-details to import offline (repeatable)")
+	fs.DurationVar(&a.timeout, "aws-timeout", 0, "give up on an AWS account whose scan takes longer than this (default aws.timeout in nhi.yaml, else "+aws.DefaultTimeout.String()+")")
 }
 
 func (a *awsFamily) sources(section *yaml.Node, env *scanEnv) ([]scanner.Source, error) {
 	var sec awsSection
 	if err := decodeStrict(section, &sec); err != nil {
-		return nil, usageError("nhi.yaml aws: %v (expected aws: {accounts: [{profile, region, endpoint}], credential_reports: [FILE], authorization_details: [FILE], concurrency: N})", err)
+		return nil, usageError("nhi.yaml aws: %v (expected aws: {accounts: [{profile, region, endpoint}], credential_reports: [FILE], authorization_details: [FILE], concurrency: N, timeout: DURATION, attempt_timeout: DURATION})", err)
 	}
 	if sec.Concurrency < 0 {
 		return nil, usageError("nhi.yaml aws.concurrency must be positive, not %d", sec.Concurrency)
+	}
+	timeout, err := durationSetting(env.config, section, "aws.timeout", sec.Timeout)
+	if err != nil {
+		return nil, err
+	}
+	attemptTimeout, err := durationSetting(env.config, section, "aws.attempt_timeout", sec.AttemptTimeout)
+	if err != nil {
+		return nil, err
+	}
+	if a.timeout < 0 {
+		return nil, usageError("--aws-timeout must be positive, not %v", a.timeout)
+	}
+	if a.timeout > 0 {
+		timeout = a.timeout
 	}
 	var out []scanner.Source
 	seen := map[string]bool{}
 	addLive := func(o aws.LiveOptions) {
 		o.Concurrency = sec.Concurrency
+		o.Timeout, o.AttemptTimeout = timeout, attemptTimeout
 		s := aws.NewLive(o)
 		// IAM is global: one source per profile whatever the region.
 		if !seen[s.Name()] {
@@ -107,4 +133,32 @@ func (a *awsFamily) sources(section *yaml.Node, env *scanEnv) ([]scanner.Source,
 		out = append(out, aws.NewOffline(aws.OfflineOptions{CredentialReports: reports, AuthorizationDetails: details}))
 	}
 	return out, nil
+}
+
+// durationSetting parses value, the Go duration (90s, 10m, 1h30m) set at
+// path in nhi.yaml (e.g. "aws.timeout", "vault.servers[0].timeout"); node
+// is the mapping holding it, for the line a bad value is reported at.
+// Empty leaves the default (0).
+func durationSetting(cfg *fileConfig, node *yaml.Node, path, value string) (time.Duration, error) {
+	if value == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(value))
+	if err == nil && d > 0 {
+		return d, nil
+	}
+	file := "nhi.yaml"
+	if cfg != nil && cfg.path != "" {
+		file = cfg.path
+	}
+	key := path[strings.LastIndex(path, ".")+1:]
+	where := ""
+	if node != nil && node.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(node.Content); i += 2 {
+			if node.Content[i].Value == key {
+				where = fmt.Sprintf(" line %d:", node.Content[i+1].Line)
+			}
+		}
+	}
+	return 0, usageError("config %s:%s %s is %q, not a positive duration; write it as 90s, 10m or 1h30m", file, where, path, value)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 
 	"github.com/spf13/pflag"
@@ -34,6 +35,10 @@ type vaultServer struct {
 	IncludeMounts []string `yaml:"include_mounts"`
 	ExcludeMounts []string `yaml:"exclude_mounts"`
 	Fingerprint   bool     `yaml:"fingerprint"`
+	// Timeout bounds the whole scan of the server, RequestTimeout each
+	// request (Go durations; defaults 30m and 10s).
+	Timeout        string `yaml:"timeout"`
+	RequestTimeout string `yaml:"request_timeout"`
 	// Token is only decoded to refuse it with a clear message.
 	Token string `yaml:"token"`
 }
@@ -50,7 +55,7 @@ func (v *vaultFamily) flags(fs *pflag.FlagSet) {
 func (v *vaultFamily) sources(section *yaml.Node, env *scanEnv) ([]scanner.Source, error) {
 	var sec vaultSection
 	if err := decodeStrict(section, &sec); err != nil {
-		return nil, usageError("nhi.yaml vault: %v (expected vault: {servers: [{address, token_env, namespace, ca_cert, include_mounts, exclude_mounts, fingerprint}]})", err)
+		return nil, usageError("nhi.yaml vault: %v (expected vault: {servers: [{address, token_env, namespace, ca_cert, include_mounts, exclude_mounts, fingerprint, timeout, request_timeout}]})", err)
 	}
 	var out []scanner.Source
 	seen := map[string]bool{}
@@ -85,8 +90,18 @@ func (v *vaultFamily) sources(section *yaml.Node, env *scanEnv) ([]scanner.Sourc
 		if cacert == "" {
 			cacert = os.Getenv("VAULT_CACERT")
 		}
+		node := serverNode(section, i)
+		scanTimeout, err := durationSetting(cfg, node, fmt.Sprintf("vault.servers[%d].timeout", i), s.Timeout)
+		if err != nil {
+			return nil, err
+		}
+		requestTimeout, err := durationSetting(cfg, node, fmt.Sprintf("vault.servers[%d].request_timeout", i), s.RequestTimeout)
+		if err != nil {
+			return nil, err
+		}
 		add(vault.Options{Address: s.Address, Token: token, Namespace: s.Namespace, CACert: cacert,
-			IncludeMounts: s.IncludeMounts, ExcludeMounts: s.ExcludeMounts, Fingerprint: s.Fingerprint})
+			IncludeMounts: s.IncludeMounts, ExcludeMounts: s.ExcludeMounts, Fingerprint: s.Fingerprint,
+			ScanTimeout: scanTimeout, Timeout: requestTimeout})
 	}
 	if v.enabled {
 		addr := os.Getenv("VAULT_ADDR")
@@ -104,4 +119,20 @@ func (v *vaultFamily) sources(section *yaml.Node, env *scanEnv) ([]scanner.Sourc
 		return nil, usageError("--vault-fingerprint, --vault-mount and --vault-exclude-mount need --vault or vault.servers in nhi.yaml")
 	}
 	return out, nil
+}
+
+// serverNode is the mapping of vault.servers[i] in the section, for the
+// line of a bad setting; nil when it cannot be found.
+func serverNode(section *yaml.Node, i int) *yaml.Node {
+	if section == nil || section.Kind != yaml.MappingNode {
+		return nil
+	}
+	for k := 0; k+1 < len(section.Content); k += 2 {
+		if section.Content[k].Value == "servers" {
+			if list := section.Content[k+1]; list.Kind == yaml.SequenceNode && i < len(list.Content) {
+				return list.Content[i]
+			}
+		}
+	}
+	return nil
 }

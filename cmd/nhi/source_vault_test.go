@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nhi-inventory/nhi/harness"
 )
@@ -104,6 +105,23 @@ func TestVaultUsageErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", c.args, code, errs, c.want)
 		}
 	}
+	badTimeout := filepath.Join(dir, "timeout.yaml")
+	writeVaultConfig(t, badTimeout, "vault:\n  servers:\n    - address: http://127.0.0.1:1\n      token_env: NHI_TEST_SET_TOKEN\n      timeout: soon\n")
+	t.Setenv("NHI_TEST_SET_TOKEN", harness.VaultToken())
+	if code, _, errs := nhi(t, "scan", "--db", db, "--config", badTimeout); code != exitUsage ||
+		!strings.Contains(errs, badTimeout+": line 5: vault.servers[0].timeout is \"soon\", not a positive duration") {
+		t.Errorf("bad vault timeout: exit %d, stderr %q", code, errs)
+	}
+
+	// request_timeout reaches the source: a silent server fails it in time.
+	silent := filepath.Join(dir, "silent.yaml")
+	writeVaultConfig(t, silent, "vault:\n  servers:\n    - address: "+silentListener(t)+"\n      token_env: NHI_TEST_SET_TOKEN\n      request_timeout: 200ms\n")
+	start := time.Now()
+	if code, out, errs := nhi(t, "scan", "--db", db, "--config", silent, "--format", "json"); code != exitSourceFailed ||
+		!strings.Contains(out, "no answer within 200ms") || time.Since(start) > 5*time.Second {
+		t.Errorf("silent vault: exit %d after %v: %s %s", code, time.Since(start), out, errs)
+	}
+
 	// An unreachable server fails the source (exit 3), not the scan.
 	t.Setenv("VAULT_ADDR", "http://127.0.0.1:1")
 	t.Setenv("VAULT_TOKEN", harness.VaultToken())

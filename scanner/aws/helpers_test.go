@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,9 +51,74 @@ func adminClient(t *testing.T) *iam.Client {
 type scanResult struct {
 	store   *inventory.Store
 	results []inventory.SourceResult
+	rows    *tap
+}
+
+// tap is the store's scan writer, recording every row the runner hands it
+// with the target and unit it was stamped with, as the store will see them.
+type tap struct {
+	*inventory.ScanWriter
+	mu    sync.Mutex
+	ids   []inventory.Identity
+	creds []inventory.Credential
+	occs  []inventory.Occurrence
+}
+
+func (t *tap) PutIdentity(ctx context.Context, id *inventory.Identity) error {
+	t.mu.Lock()
+	t.ids = append(t.ids, *id)
+	t.mu.Unlock()
+	return t.ScanWriter.PutIdentity(ctx, id)
+}
+
+func (t *tap) PutCredential(ctx context.Context, c *inventory.Credential) error {
+	t.mu.Lock()
+	t.creds = append(t.creds, *c)
+	t.mu.Unlock()
+	return t.ScanWriter.PutCredential(ctx, c)
+}
+
+func (t *tap) PutOccurrence(ctx context.Context, o *inventory.Occurrence) error {
+	t.mu.Lock()
+	t.occs = append(t.occs, *o)
+	t.mu.Unlock()
+	return t.ScanWriter.PutOccurrence(ctx, o)
+}
+
+// count is how many rows of any kind were written.
+func (t *tap) count() int { return len(t.ids) + len(t.creds) + len(t.occs) }
+
+// checkScope fails t unless every row is stamped with target and carries
+// its principal's ARN as unit: the identity's key, the credential's
+// identity, the occurrence's arn.
+func (t *tap) checkScope(tt *testing.T, target string) {
+	tt.Helper()
+	if len(t.ids) == 0 {
+		tt.Fatal("no identities written")
+	}
+	for _, id := range t.ids {
+		if id.Target != target || id.Unit != id.Key {
+			tt.Errorf("identity %s: target %q unit %q, want %q and its ARN", id.Key, id.Target, id.Unit, target)
+		}
+	}
+	for _, c := range t.creds {
+		if c.Target != target || c.Unit != c.IdentityKey || c.Unit == "" {
+			tt.Errorf("credential %s: target %q unit %q, want %q and %s", c.Key, c.Target, c.Unit, target, c.IdentityKey)
+		}
+	}
+	for _, o := range t.occs {
+		if o.Target != target || o.Unit != o.Detail["arn"] || o.Unit == "" {
+			tt.Errorf("occurrence of %s: target %q unit %q, want %q and %v", o.CredentialKey, o.Target, o.Unit, target, o.Detail["arn"])
+		}
+	}
 }
 
 func runScan(t *testing.T, dbPath string, sources ...scanner.Source) scanResult {
+	t.Helper()
+	return runScanOpts(t, dbPath, scanner.Options{Concurrency: 2}, sources...)
+}
+
+func runScanOpts(t *testing.T, dbPath string, opts scanner.Options, sources ...scanner.Source) scanResult {
 	t.Helper()
 	ctx := context.Background()
 	st, err := inventory.Open(ctx, dbPath)
@@ -60,18 +126,19 @@ func runScan(t *testing.T, dbPath string, sources ...scanner.Source) scanResult 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	w, err := st.BeginScan(ctx, "test", "digest", 10*time.Second)
+	sw, err := st.BeginScan(ctx, "test", "digest", 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := scanner.Run(ctx, w, sources, scanner.Options{Concurrency: 2})
+	w := &tap{ScanWriter: sw}
+	res, err := scanner.Run(ctx, w, sources, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := w.Finish(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	return scanResult{store: st, results: res}
+	return scanResult{store: st, results: res, rows: w}
 }
 
 type identityRow struct {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,15 +14,25 @@ import (
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/scanner"
+)
+
+// Defaults of LiveOptions.
+const (
+	DefaultAttemptTimeout     = 10 * time.Second
+	DefaultUnansweredAttempts = 3
+	DefaultTimeout            = 10 * time.Minute
 )
 
 // LiveOptions configure a scan of one AWS account through the IAM API.
@@ -41,14 +53,34 @@ type LiveOptions struct {
 	// as an item error; everything else is still collected.
 	ReportWait time.Duration
 	// MaxAttempts is the SDK retry budget per call, throttling included
-	// (default 10).
+	// (default 10): IAM throttles large accounts, and giving up early
+	// would leave principals unread.
 	MaxAttempts int
+	// AttemptTimeout bounds one HTTP attempt of a call: connecting, the
+	// request and the whole answer (default 10s). An endpoint that
+	// accepts connections and never answers costs this per attempt.
+	AttemptTimeout time.Duration
+	// UnansweredAttempts is how often a call that got no answer at all
+	// (timed out, refused, reset) is tried before the scan of the account
+	// stops (default 3). Answers that ask to retry (throttling, 5xx) are
+	// retried up to MaxAttempts.
+	UnansweredAttempts int
+	// Timeout bounds the scan of the account as a whole (default 10
+	// minutes); a scan that has not finished by then fails the source.
+	Timeout time.Duration
 }
 
 type live struct{ opts LiveOptions }
 
 // NewLive returns a source that reads one account's IAM users, access
 // keys, roles, groups, managed policies and credential report.
+//
+// Its scope target is the account (aws:<account id>, from STS
+// GetCallerIdentity or the first principal's ARN), covered before
+// anything is written: a profile renamed or an endpoint moved is still
+// the same account. A principal that could not be read in full is a unit
+// error on its ARN; a call that gets no answer, or an account that cannot
+// be learned, fails the source.
 func NewLive(opts LiveOptions) scanner.Source {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 8
@@ -59,19 +91,34 @@ func NewLive(opts LiveOptions) scanner.Source {
 	if opts.MaxAttempts <= 0 {
 		opts.MaxAttempts = 10
 	}
+	if opts.AttemptTimeout <= 0 {
+		opts.AttemptTimeout = DefaultAttemptTimeout
+	}
+	if opts.UnansweredAttempts <= 0 {
+		opts.UnansweredAttempts = DefaultUnansweredAttempts
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
 	return &live{opts: opts}
 }
 
-func (s *live) Name() string {
-	if s.opts.Profile == "" {
-		return "aws:default"
-	}
-	return "aws:profile:" + s.opts.Profile
-}
+func (s *live) Name() string { return "aws:" + s.Target() }
 
 func (s *live) Kind() string { return inventory.SourceAWS }
 
+// Target is the way in ("profile:NAME", or "default" for the SDK's
+// default credential chain): the source's own name. The scope target its
+// rows carry is the account it finds behind it.
 func (s *live) Target() string {
+	if s.opts.Profile == "" {
+		return "default"
+	}
+	return "profile:" + s.opts.Profile
+}
+
+// describe is the way in, for messages.
+func (s *live) describe() string {
 	var parts []string
 	if s.opts.Profile != "" {
 		parts = append(parts, "profile "+s.opts.Profile)
@@ -82,24 +129,79 @@ func (s *live) Target() string {
 		parts = append(parts, "region "+s.opts.Region)
 	}
 	if s.opts.Endpoint != "" {
-		parts = append(parts, "endpoint "+s.opts.Endpoint)
+		parts = append(parts, "endpoint "+inventory.RedactURL(s.opts.Endpoint))
 	}
 	return strings.Join(parts, ", ")
 }
 
+// answerBudget stops retrying a call that got no answer once it has been
+// tried n times, while answers that ask for a retry (throttling) keep the
+// wrapped retryer's larger budget.
+type answerBudget struct {
+	awssdk.RetryerV2
+	n int
+}
+
+func (r answerBudget) RetryDelay(attempt int, err error) (time.Duration, error) {
+	if attempt >= r.n && unanswered(err) {
+		return 0, &noAnswerError{attempts: attempt, err: err}
+	}
+	return r.RetryerV2.RetryDelay(attempt, err)
+}
+
+// noAnswerError is a call given up after its attempts got no answer.
+type noAnswerError struct {
+	attempts int
+	err      error
+}
+
+func (e *noAnswerError) Error() string {
+	return fmt.Sprintf("no answer after %d attempts: %v", e.attempts, e.err)
+}
+func (e *noAnswerError) Unwrap() error { return e.err }
+
+// unanswered reports whether err is a call that got no complete answer
+// from AWS: refused, reset or timed out, or stopped before it was sent
+// because the credentials could not be had.
+func unanswered(err error) bool {
+	var to interface{ Timeout() bool }
+	if errors.As(err, &to) && to.Timeout() {
+		return true
+	}
+	var se *v4.SigningError
+	if errors.As(err, &se) {
+		return true
+	}
+	// The SDK wraps a request that was never sent or never answered in a
+	// response error with no status.
+	var rse *smithyhttp.RequestSendError
+	if errors.As(err, &rse) {
+		return true
+	}
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode() == 0
+	}
+	var ae smithy.APIError
+	return !errors.As(err, &ae)
+}
+
 func (s *live) loadConfig(ctx context.Context) (awssdk.Config, error) {
-	maxAttempts := s.opts.MaxAttempts
+	maxAttempts, budget := s.opts.MaxAttempts, s.opts.UnansweredAttempts
 	fns := []func(*config.LoadOptions) error{
+		// One attempt may take AttemptTimeout, whole answer included; the
+		// credential providers (SSO, assume-role) use this client too.
+		config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(s.opts.AttemptTimeout)),
 		config.WithRetryer(func() awssdk.Retryer {
 			// Adaptive mode slows the client down when IAM throttles;
 			// no retry quota, so a large account is not cut short.
-			return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
+			return answerBudget{n: budget, RetryerV2: retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
 				o.StandardOptions = append(o.StandardOptions, func(so *retry.StandardOptions) {
 					so.MaxAttempts = maxAttempts
 					so.MaxBackoff = 20 * time.Second
 					so.RateLimiter = ratelimit.None
 				})
-			})
+			})}
 		}),
 	}
 	if s.opts.Profile != "" {
@@ -110,7 +212,7 @@ func (s *live) loadConfig(ctx context.Context) (awssdk.Config, error) {
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, fns...)
 	if err != nil {
-		return cfg, fmt.Errorf("load AWS configuration (%s): %w; check that the profile exists (`aws configure list-profiles`) and that AWS_CONFIG_FILE, if set, names your config", s.Target(), err)
+		return cfg, fmt.Errorf("load AWS configuration (%s): %w; check that the profile exists (`aws configure list-profiles`) and that AWS_CONFIG_FILE, if set, names your config", s.describe(), err)
 	}
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1" // IAM is global; any region signs
@@ -121,7 +223,9 @@ func (s *live) loadConfig(ctx context.Context) (awssdk.Config, error) {
 	return cfg, nil
 }
 
-func (s *live) Scan(ctx context.Context, sink scanner.Sink) error {
+func (s *live) Scan(parent context.Context, sink scanner.Sink) error {
+	ctx, cancel := context.WithTimeout(parent, s.opts.Timeout)
+	defer cancel()
 	cfg, err := s.loadConfig(ctx)
 	if err != nil {
 		return err
@@ -135,47 +239,123 @@ func (s *live) Scan(ctx context.Context, sink scanner.Sink) error {
 			}), middleware.After)
 	}
 	client := iam.NewFromConfig(cfg, func(o *iam.Options) { o.APIOptions = append(o.APIOptions, count) })
-	c := &collector{iam: client, sink: sink, acct: newAccount(), limit: s.opts.Concurrency}
+	c := &collector{iam: client, sink: sink, acct: newAccount(), limit: s.opts.Concurrency, src: s, cancel: cancel}
 	defer func() { sink.Add("api_calls", calls.Load()) }()
 
 	// One cheap call first, with few retries: an unreachable endpoint or
 	// unusable credentials fail the source at once instead of turning every
-	// later call into an item error.
+	// later call into an error.
 	stsClient := sts.NewFromConfig(cfg)
 	ident, err := stsClient.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}, func(o *sts.Options) { o.RetryMaxAttempts = 2 })
 	switch {
 	case err == nil:
 		c.acct.id = awssdk.ToString(ident.Account)
-		sink.Progress("account " + c.acct.id)
+	case parent.Err() != nil:
+		return parent.Err()
 	case isAccessDenied(err):
-		c.itemError("sts", "GetCallerIdentity", "", err)
+		// An SCP may deny it; the account is then the one in the ARNs.
+		c.stsDenied = err
+	case ctx.Err() != nil:
+		return s.deadline("")
 	default:
-		return fmt.Errorf("cannot reach AWS (%s): %w; check credentials, the network and AWS_ENDPOINT_URL", s.Target(), err)
+		return s.fatal(ctx, "sts:GetCallerIdentity", err)
+	}
+	if c.acct.id != "" {
+		if !validAccountID(c.acct.id) {
+			return fmt.Errorf("AWS (%s): STS GetCallerIdentity gave account %q, not a 12-digit account id", s.describe(), c.acct.id)
+		}
+		sink.Cover(Target(c.acct.id))
+		sink.Progress("account " + c.acct.id)
 	}
 
-	reportDone := make(chan struct{})
-	go func() {
-		defer close(reportDone)
-		c.credentialReport(ctx, s.opts.ReportWait)
-	}()
-	c.collect(ctx)
-	<-reportDone
-	if err := ctx.Err(); err != nil {
+	tasks, err := c.list(ctx)
+	if err == nil {
+		reportDone := make(chan struct{})
+		go func() {
+			defer close(reportDone)
+			c.credentialReport(ctx, s.opts.ReportWait)
+		}()
+		c.collect(ctx, tasks)
+		<-reportDone
+	}
+	switch {
+	case parent.Err() != nil:
+		return parent.Err()
+	case c.fatal() != nil:
+		return c.fatal()
+	case ctx.Err() != nil:
+		return s.deadline(c.acct.id)
+	case err != nil:
 		return err
 	}
 	c.acct.addReport(c.report)
+	c.principalErrors()
 	return c.acct.emit(ctx, sink)
+}
+
+// deadline is the error of a scan that ran out of its overall time.
+func (s *live) deadline(accountID string) error {
+	what := "AWS (" + s.describe() + ")"
+	if accountID != "" {
+		what = "AWS account " + accountID + " (" + s.describe() + ")"
+	}
+	return fmt.Errorf("%s: the scan did not finish within %v, so none of it was recorded; raise aws.timeout in nhi.yaml (or --aws-timeout) for a large account", what, s.opts.Timeout)
+}
+
+// fatal is the error that stops the scan of the account on a call that
+// got no answer: what was called, where, and what to check.
+func (s *live) fatal(ctx context.Context, call string, err error) error {
+	if ctx.Err() != nil {
+		return nil // the deadline or the caller stopped the scan; said once by Scan
+	}
+	endpoint := "AWS"
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil && u.Host != "" {
+			endpoint = "AWS endpoint " + inventory.RedactURL(u.Scheme+"://"+u.Host)
+		}
+	}
+	attempts := ""
+	var na *noAnswerError
+	var ma *retry.MaxAttemptsError
+	switch {
+	case errors.As(err, &na):
+		attempts = fmt.Sprintf(", %d attempts", na.attempts)
+	case errors.As(err, &ma):
+		attempts = fmt.Sprintf(", %d attempts", ma.Attempt)
+	}
+	var se *v4.SigningError
+	var to interface{ Timeout() bool }
+	switch {
+	case errors.As(err, &se):
+		return fmt.Errorf("AWS credentials (%s) could not be had for %s: %v; check the profile, `aws sso login` or the credentials in the environment", s.describe(), call, se.Err)
+	case errors.As(err, &to) && to.Timeout():
+		return fmt.Errorf("%s did not answer %s within %v (%s%s); check the network, a proxy and AWS_ENDPOINT_URL, or raise aws.attempt_timeout in nhi.yaml", endpoint, call, s.opts.AttemptTimeout, s.describe(), attempts)
+	}
+	// The network's own words (connection refused, no such host) say more
+	// than the SDK's layers around them.
+	cause := err
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		cause = oe
+	}
+	return fmt.Errorf("cannot reach %s for %s (%s%s): %v; check credentials, the network and AWS_ENDPOINT_URL", endpoint, call, s.describe(), attempts, cause)
 }
 
 // collector gathers one account through the API.
 type collector struct {
-	iam   *iam.Client
-	sink  scanner.Sink
-	acct  *account
-	limit int
+	iam    *iam.Client
+	sink   scanner.Sink
+	acct   *account
+	limit  int
+	src    *live
+	cancel context.CancelFunc
+	// stsDenied is why GetCallerIdentity was refused, if it was.
+	stsDenied error
 
-	mu     sync.Mutex // guards acct maps while workers run
-	report []*reportRow
+	mu       sync.Mutex // guards acct maps while workers run, and fatalErr
+	report   []*reportRow
+	fatalErr error
 }
 
 func isAccessDenied(err error) bool {
@@ -199,19 +379,65 @@ func isNoSuchEntity(err error) bool {
 	return errors.As(err, &ae) && ae.ErrorCode() == "NoSuchEntity"
 }
 
-// itemError records a failed call: which call, on what, and for a denial
-// which permission the scan needs.
-func (c *collector) itemError(service, call, subject string, err error) {
-	item := service + ":" + call
-	if subject != "" {
-		item += " " + subject
+// stop ends the scan of the account with err (the first one wins).
+func (c *collector) stop(err error) {
+	c.mu.Lock()
+	if c.fatalErr == nil {
+		c.fatalErr = err
+	}
+	c.mu.Unlock()
+	c.cancel()
+}
+
+// fatal is the error that stopped the scan, if any.
+func (c *collector) fatal() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.fatalErr
+}
+
+// callFailed classifies a failed call (service:Action, with detail such
+// as a policy name). A call that got no answer after its attempts stops
+// the whole scan: AWS is not answering, and every later call would wait
+// as long. It returns nil then, or when the scan is stopping anyway;
+// otherwise the error to record, naming the call and, for a denial, the
+// permission the scan lacks.
+func (c *collector) callFailed(ctx context.Context, call, detail string, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	what := call
+	if detail != "" {
+		what += " " + detail
+	}
+	if unanswered(err) {
+		if f := c.src.fatal(ctx, what, err); f != nil {
+			c.stop(f)
+		}
+		return nil
 	}
 	if isAccessDenied(err) {
 		var ae smithy.APIError
 		errors.As(err, &ae)
-		err = fmt.Errorf("%s: missing permission %s:%s (%s); grant it as in scanner/aws/README-policy.json", ae.ErrorCode(), service, call, ae.ErrorMessage())
+		return fmt.Errorf("%s: %s: missing permission %s (%s); grant it as in scanner/aws/README-policy.json", what, ae.ErrorCode(), call, ae.ErrorMessage())
 	}
-	c.sink.ItemError(item, err)
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// unitErr records a failed call about one principal: that principal (its
+// ARN, the unit of its rows) keeps its earlier state.
+func (c *collector) unitErr(ctx context.Context, unit, call, detail string, err error) {
+	if e := c.callFailed(ctx, call, detail, err); e != nil {
+		c.sink.UnitError(unit, e)
+	}
+}
+
+// itemErr records a failed call about the account as a whole: data lost
+// without a unit, so the account counts as read in part.
+func (c *collector) itemErr(ctx context.Context, call string, err error) {
+	if e := c.callFailed(ctx, call, "", err); e != nil {
+		c.sink.ItemError(call, e)
+	}
 }
 
 // run runs tasks with at most c.limit at once and waits for all of them.
@@ -235,23 +461,40 @@ func (c *collector) run(ctx context.Context, tasks []func(context.Context)) {
 	wg.Wait()
 }
 
-func (c *collector) collect(ctx context.Context) {
+// list lists the account's users, groups and roles, learns the account id
+// from the first ARN when STS did not give it, and covers the account
+// before anything about it is recorded. It returns a task per principal.
+func (c *collector) list(ctx context.Context) ([]func(context.Context), error) {
 	var tasks []func(context.Context)
+	type failure struct {
+		call string
+		err  error
+	}
+	var failures []failure // recorded once the account is covered
+	var firstARN string
+	seen := func(arn string) {
+		if firstARN == "" {
+			firstARN = arn
+		}
+	}
+	fail := func(call string, err error) {
+		if e := c.callFailed(ctx, call, "", err); e != nil {
+			failures = append(failures, failure{call, e})
+		}
+	}
 
 	users := iam.NewListUsersPaginator(c.iam, &iam.ListUsersInput{})
 	for users.HasMorePages() {
 		page, err := users.NextPage(ctx)
 		if err != nil {
-			c.itemError("iam", "ListUsers", "", err)
+			fail("iam:ListUsers", err)
 			break
 		}
 		for _, u := range page.Users {
 			x := &user{arn: awssdk.ToString(u.Arn), name: awssdk.ToString(u.UserName), id: awssdk.ToString(u.UserId),
 				path: awssdk.ToString(u.Path), created: u.CreateDate, passwordLastUsed: u.PasswordLastUsed, tags: map[string]string{}}
 			c.acct.users[x.arn] = x
-			if c.acct.id == "" {
-				c.acct.id = accountFromARN(x.arn)
-			}
+			seen(x.arn)
 			tasks = append(tasks, func(ctx context.Context) { c.user(ctx, x) })
 		}
 	}
@@ -259,12 +502,13 @@ func (c *collector) collect(ctx context.Context) {
 	for groups.HasMorePages() {
 		page, err := groups.NextPage(ctx)
 		if err != nil {
-			c.itemError("iam", "ListGroups", "", err)
+			fail("iam:ListGroups", err)
 			break
 		}
 		for _, g := range page.Groups {
 			x := &group{name: awssdk.ToString(g.GroupName), arn: awssdk.ToString(g.Arn)}
 			c.acct.groups[x.name] = x
+			seen(x.arn)
 			tasks = append(tasks, func(ctx context.Context) { c.group(ctx, x) })
 		}
 	}
@@ -272,7 +516,7 @@ func (c *collector) collect(ctx context.Context) {
 	for roles.HasMorePages() {
 		page, err := roles.NextPage(ctx)
 		if err != nil {
-			c.itemError("iam", "ListRoles", "", err)
+			fail("iam:ListRoles", err)
 			break
 		}
 		for _, r := range page.Roles {
@@ -280,17 +524,44 @@ func (c *collector) collect(ctx context.Context) {
 				path: awssdk.ToString(r.Path), created: r.CreateDate, trust: decodeDocument(awssdk.ToString(r.AssumeRolePolicyDocument)),
 				tags: map[string]string{}}
 			c.acct.roles[x.arn] = x
-			if c.acct.id == "" {
-				c.acct.id = accountFromARN(x.arn)
-			}
+			seen(x.arn)
 			tasks = append(tasks, func(ctx context.Context) { c.role(ctx, x) })
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if c.acct.id == "" {
+		id, err := principalAccount(firstARN)
+		if err != nil {
+			why := "no user, group or role could be listed"
+			if firstARN != "" {
+				why = "the first ARN listed has none: " + err.Error()
+			}
+			var listed []string
+			for _, f := range failures {
+				listed = append(listed, f.err.Error())
+			}
+			if len(listed) > 0 {
+				why += " (" + strings.Join(listed, "; ") + ")"
+			}
+			return nil, fmt.Errorf("AWS (%s): cannot tell which account this is, so nothing was recorded: STS GetCallerIdentity was refused (%v) and %s; allow sts:GetCallerIdentity, or iam:ListUsers and iam:ListRoles", c.src.describe(), c.stsDenied, why)
+		}
+		c.acct.id = id
+		c.sink.Cover(Target(id))
+		c.sink.Progress("account " + id + " (from " + firstARN + ")")
+	}
+	for _, f := range failures {
+		c.sink.ItemError(f.call, f.err)
+	}
 	c.sink.Progress(fmt.Sprintf("%d users, %d groups, %d roles", len(c.acct.users), len(c.acct.groups), len(c.acct.roles)))
-	c.run(ctx, tasks)
+	return tasks, nil
+}
 
-	// Managed policies attached anywhere: their default versions decide
-	// privilege.
+// collect reads every principal, then the managed policies attached
+// anywhere: their default versions decide privilege.
+func (c *collector) collect(ctx context.Context, tasks []func(context.Context)) {
+	c.run(ctx, tasks)
 	arns := map[string]string{}
 	addRefs := func(ps []policyRef) {
 		for _, p := range ps {
@@ -314,15 +585,51 @@ func (c *collector) collect(ctx context.Context) {
 	c.sink.Progress(fmt.Sprintf("%d managed policies", len(arns)))
 }
 
+// principalErrors turns what failed for a group or a managed policy into
+// unit errors of every principal it reaches: their privileges are not
+// fully known this scan, so their earlier state is kept.
+func (c *collector) principalErrors() {
+	policyErrs := func(unit string, refs []policyRef) {
+		done := map[string]bool{}
+		for _, p := range refs {
+			if done[p.arn] {
+				continue
+			}
+			done[p.arn] = true
+			if mp := c.acct.policies[p.arn]; mp != nil && mp.err != nil {
+				c.sink.UnitError(unit, fmt.Errorf("managed policy %s: %w", p.name, mp.err))
+			}
+		}
+	}
+	for _, arn := range sortedKeys(c.acct.users) {
+		u := c.acct.users[arn]
+		refs := append([]policyRef{}, u.attached...)
+		for _, gname := range u.groups {
+			g := c.acct.groups[gname]
+			if g == nil {
+				continue
+			}
+			for _, e := range g.errs {
+				c.sink.UnitError(arn, fmt.Errorf("group %s: %w", gname, e))
+			}
+			refs = append(refs, g.attached...)
+		}
+		policyErrs(arn, refs)
+	}
+	for _, arn := range sortedKeys(c.acct.roles) {
+		policyErrs(arn, c.acct.roles[arn].attached)
+	}
+}
+
 func (c *collector) user(ctx context.Context, u *user) {
 	name := awssdk.String(u.name)
-	subject := "user/" + u.name
+	fail := func(call, detail string, err error) { c.unitErr(ctx, u.arn, call, detail, err) }
 
 	tags := iam.NewListUserTagsPaginator(c.iam, &iam.ListUserTagsInput{UserName: name})
 	for tags.HasMorePages() {
 		page, err := tags.NextPage(ctx)
 		if err != nil {
-			c.itemError("iam", "ListUserTags", subject, err)
+			fail("iam:ListUserTags", "", err)
 			break
 		}
 		for _, t := range page.Tags {
@@ -342,7 +649,7 @@ func (c *collector) user(ctx context.Context, u *user) {
 		v := false
 		u.consolePassword = &v
 	default:
-		c.itemError("iam", "GetLoginProfile", subject, err)
+		fail("iam:GetLoginProfile", "", err)
 	}
 
 	mfa := iam.NewListMFADevicesPaginator(c.iam, &iam.ListMFADevicesInput{UserName: name})
@@ -350,7 +657,7 @@ func (c *collector) user(ctx context.Context, u *user) {
 	for mfa.HasMorePages() {
 		page, err := mfa.NextPage(ctx)
 		if err != nil {
-			c.itemError("iam", "ListMFADevices", subject, err)
+			fail("iam:ListMFADevices", "", err)
 			mfaOK = false
 			break
 		}
@@ -368,7 +675,7 @@ func (c *collector) user(ctx context.Context, u *user) {
 	for gs.HasMorePages() {
 		page, err := gs.NextPage(ctx)
 		if err != nil {
-			c.itemError("iam", "ListGroupsForUser", subject, err)
+			fail("iam:ListGroupsForUser", "", err)
 			break
 		}
 		for _, g := range page.Groups {
@@ -376,7 +683,7 @@ func (c *collector) user(ctx context.Context, u *user) {
 		}
 	}
 
-	u.attached = c.attached(ctx, "ListAttachedUserPolicies", subject, func(ctx context.Context, marker *string) ([]types.AttachedPolicy, *string, error) {
+	u.attached = c.attached(ctx, "iam:ListAttachedUserPolicies", fail, func(ctx context.Context, marker *string) ([]types.AttachedPolicy, *string, error) {
 		out, err := c.iam.ListAttachedUserPolicies(ctx, &iam.ListAttachedUserPoliciesInput{UserName: name, Marker: marker})
 		if err != nil {
 			return nil, nil, err
@@ -388,13 +695,13 @@ func (c *collector) user(ctx context.Context, u *user) {
 	for inl.HasMorePages() {
 		page, err := inl.NextPage(ctx)
 		if err != nil {
-			c.itemError("iam", "ListUserPolicies", subject, err)
+			fail("iam:ListUserPolicies", "", err)
 			break
 		}
 		for _, pn := range page.PolicyNames {
 			out, err := c.iam.GetUserPolicy(ctx, &iam.GetUserPolicyInput{UserName: name, PolicyName: awssdk.String(pn)})
 			if err != nil {
-				c.itemError("iam", "GetUserPolicy", subject+" policy "+pn, err)
+				fail("iam:GetUserPolicy", "policy "+pn, err)
 				u.inline = append(u.inline, inlinePolicy{name: pn})
 				continue
 			}
@@ -407,7 +714,7 @@ func (c *collector) user(ctx context.Context, u *user) {
 	for keys.HasMorePages() {
 		page, err := keys.NextPage(ctx)
 		if err != nil {
-			c.itemError("iam", "ListAccessKeys", subject, err)
+			fail("iam:ListAccessKeys", "", err)
 			u.keysKnown = false
 			break
 		}
@@ -415,7 +722,7 @@ func (c *collector) user(ctx context.Context, u *user) {
 			ak := &accessKey{id: awssdk.ToString(k.AccessKeyId), status: string(k.Status), created: k.CreateDate}
 			lu, err := c.iam.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: k.AccessKeyId})
 			if err != nil {
-				c.itemError("iam", "GetAccessKeyLastUsed", subject+" key "+ak.id, err)
+				fail("iam:GetAccessKeyLastUsed", "key "+ak.id, err)
 			} else if l := lu.AccessKeyLastUsed; l != nil {
 				ak.usedKnown = true
 				ak.lastUsed = l.LastUsedDate
@@ -436,14 +743,14 @@ func nextMarker(truncated bool, marker *string) *string {
 }
 
 // attached pages through one of the ListAttached*Policies calls.
-func (c *collector) attached(ctx context.Context, call, subject string,
+func (c *collector) attached(ctx context.Context, call string, fail func(call, detail string, err error),
 	page func(context.Context, *string) ([]types.AttachedPolicy, *string, error)) []policyRef {
 	var out []policyRef
 	var marker *string
 	for {
 		ps, next, err := page(ctx, marker)
 		if err != nil {
-			c.itemError("iam", call, subject, err)
+			fail(call, "", err)
 			return out
 		}
 		for _, p := range ps {
@@ -456,10 +763,16 @@ func (c *collector) attached(ctx context.Context, call, subject string,
 	}
 }
 
+// group reads a group's policies. A group is not an identity: what fails
+// here is recorded against each member user (principalErrors).
 func (c *collector) group(ctx context.Context, g *group) {
 	name := awssdk.String(g.name)
-	subject := "group/" + g.name
-	g.attached = c.attached(ctx, "ListAttachedGroupPolicies", subject, func(ctx context.Context, marker *string) ([]types.AttachedPolicy, *string, error) {
+	fail := func(call, detail string, err error) {
+		if e := c.callFailed(ctx, call, detail, err); e != nil {
+			g.errs = append(g.errs, e)
+		}
+	}
+	g.attached = c.attached(ctx, "iam:ListAttachedGroupPolicies", fail, func(ctx context.Context, marker *string) ([]types.AttachedPolicy, *string, error) {
 		out, err := c.iam.ListAttachedGroupPolicies(ctx, &iam.ListAttachedGroupPoliciesInput{GroupName: name, Marker: marker})
 		if err != nil {
 			return nil, nil, err
@@ -470,13 +783,13 @@ func (c *collector) group(ctx context.Context, g *group) {
 	for inl.HasMorePages() {
 		page, err := inl.NextPage(ctx)
 		if err != nil {
-			c.itemError("iam", "ListGroupPolicies", subject, err)
+			fail("iam:ListGroupPolicies", "", err)
 			break
 		}
 		for _, pn := range page.PolicyNames {
 			out, err := c.iam.GetGroupPolicy(ctx, &iam.GetGroupPolicyInput{GroupName: name, PolicyName: awssdk.String(pn)})
 			if err != nil {
-				c.itemError("iam", "GetGroupPolicy", subject+" policy "+pn, err)
+				fail("iam:GetGroupPolicy", "policy "+pn, err)
 				g.inline = append(g.inline, inlinePolicy{name: pn})
 				continue
 			}
@@ -487,11 +800,11 @@ func (c *collector) group(ctx context.Context, g *group) {
 
 func (c *collector) role(ctx context.Context, r *role) {
 	name := awssdk.String(r.name)
-	subject := "role/" + r.name
+	fail := func(call, detail string, err error) { c.unitErr(ctx, r.arn, call, detail, err) }
 	// ListRoles returns neither tags nor last use; GetRole does.
 	out, err := c.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: name})
 	if err != nil {
-		c.itemError("iam", "GetRole", subject, err)
+		fail("iam:GetRole", "", err)
 	} else if out.Role != nil {
 		for _, t := range out.Role.Tags {
 			r.tags[awssdk.ToString(t.Key)] = awssdk.ToString(t.Value)
@@ -504,7 +817,7 @@ func (c *collector) role(ctx context.Context, r *role) {
 			r.trust = decodeDocument(awssdk.ToString(out.Role.AssumeRolePolicyDocument))
 		}
 	}
-	r.attached = c.attached(ctx, "ListAttachedRolePolicies", subject, func(ctx context.Context, marker *string) ([]types.AttachedPolicy, *string, error) {
+	r.attached = c.attached(ctx, "iam:ListAttachedRolePolicies", fail, func(ctx context.Context, marker *string) ([]types.AttachedPolicy, *string, error) {
 		out, err := c.iam.ListAttachedRolePolicies(ctx, &iam.ListAttachedRolePoliciesInput{RoleName: name, Marker: marker})
 		if err != nil {
 			return nil, nil, err
@@ -515,13 +828,13 @@ func (c *collector) role(ctx context.Context, r *role) {
 	for inl.HasMorePages() {
 		page, err := inl.NextPage(ctx)
 		if err != nil {
-			c.itemError("iam", "ListRolePolicies", subject, err)
+			fail("iam:ListRolePolicies", "", err)
 			break
 		}
 		for _, pn := range page.PolicyNames {
 			out, err := c.iam.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: name, PolicyName: awssdk.String(pn)})
 			if err != nil {
-				c.itemError("iam", "GetRolePolicy", subject+" policy "+pn, err)
+				fail("iam:GetRolePolicy", "policy "+pn, err)
 				r.inline = append(r.inline, inlinePolicy{name: pn})
 				continue
 			}
@@ -530,6 +843,9 @@ func (c *collector) role(ctx context.Context, r *role) {
 	}
 }
 
+// policy reads a managed policy's default version. What fails is kept on
+// the policy and recorded against every principal it is attached to
+// (principalErrors).
 func (c *collector) policy(ctx context.Context, arn, name string) {
 	mp := &managedPolicy{name: name, arn: arn}
 	defer func() {
@@ -539,7 +855,7 @@ func (c *collector) policy(ctx context.Context, arn, name string) {
 	}()
 	p, err := c.iam.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: awssdk.String(arn)})
 	if err != nil {
-		c.itemError("iam", "GetPolicy", arn, err)
+		mp.err = c.callFailed(ctx, "iam:GetPolicy", "", err)
 		return
 	}
 	if p.Policy == nil || p.Policy.DefaultVersionId == nil {
@@ -547,7 +863,7 @@ func (c *collector) policy(ctx context.Context, arn, name string) {
 	}
 	v, err := c.iam.GetPolicyVersion(ctx, &iam.GetPolicyVersionInput{PolicyArn: awssdk.String(arn), VersionId: p.Policy.DefaultVersionId})
 	if err != nil {
-		c.itemError("iam", "GetPolicyVersion", arn, err)
+		mp.err = c.callFailed(ctx, "iam:GetPolicyVersion", "", err)
 		return
 	}
 	if v.PolicyVersion != nil {
@@ -556,14 +872,15 @@ func (c *collector) policy(ctx context.Context, arn, name string) {
 }
 
 // credentialReport generates, polls and reads the account's credential
-// report: root keys and MFA, and every user's ages and last use in one call.
+// report: root keys and MFA, and every user's ages and last use in one
+// call. What fails here is the account's (root keys), not a principal's.
 func (c *collector) credentialReport(ctx context.Context, wait time.Duration) {
 	deadline := time.Now().Add(wait)
 	delay := 250 * time.Millisecond
 	for {
 		out, err := c.iam.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{})
 		if err != nil {
-			c.itemError("iam", "GenerateCredentialReport", "", err)
+			c.itemErr(ctx, "iam:GenerateCredentialReport", err)
 			// A report generated earlier may still be readable.
 			break
 		}
@@ -585,12 +902,12 @@ func (c *collector) credentialReport(ctx context.Context, wait time.Duration) {
 	}
 	out, err := c.iam.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
 	if err != nil {
-		c.itemError("iam", "GetCredentialReport", "", err)
+		c.itemErr(ctx, "iam:GetCredentialReport", err)
 		return
 	}
 	rows, err := parseCredentialReport(out.Content)
 	if err != nil {
-		c.sink.ItemError("iam:GetCredentialReport", err)
+		c.sink.ItemError("iam:GetCredentialReport", fmt.Errorf("the credential report IAM returned: %w", err))
 		return
 	}
 	c.report = rows

@@ -136,6 +136,12 @@ func TestLiveScanAgainstMoto(t *testing.T) {
 		t.Fatalf("source %s: status %s error %q item errors %v", r.Name, r.Status, r.Error, r.ItemErrors)
 	}
 	t.Logf("stats: %v in %v", r.Stats, r.FinishedAt.Sub(r.StartedAt))
+	// The scope target is the account behind the credentials, whatever the
+	// profile; each principal is the unit of its rows.
+	if r.Name != "aws:default" || r.Target != "default" || !slices.Contains(r.Targets, Target(motoAccount)) {
+		t.Errorf("source %q target %q covered %v, want aws:%s covered", r.Name, r.Target, r.Targets, motoAccount)
+	}
+	res.rows.checkScope(t, Target(motoAccount))
 	ids := identities(t, res.store)
 	creds := credentialRows(t, res.store)
 

@@ -2,6 +2,7 @@ package aws
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -40,12 +41,14 @@ type inlinePolicy struct{ name, document string }
 type managedPolicy struct {
 	name, arn string
 	document  string // default version, JSON (decoded)
+	err       error  // why the document could not be read (live)
 }
 
 type group struct {
 	name, arn string
 	attached  []policyRef
 	inline    []inlinePolicy
+	errs      []error // calls that failed for the group (live)
 }
 
 type user struct {
@@ -98,6 +101,29 @@ func accountFromARN(arn string) string {
 		return ""
 	}
 	return parts[4]
+}
+
+// validAccountID: an AWS account id is twelve digits.
+func validAccountID(id string) bool {
+	if len(id) != 12 {
+		return false
+	}
+	for _, r := range id {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// principalAccount returns the account of an IAM principal's ARN, or an
+// error saying what is wrong with it.
+func principalAccount(arn string) (string, error) {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 6 || parts[0] != "arn" || parts[2] != "iam" || !validAccountID(parts[4]) {
+		return "", fmt.Errorf("%q is not an IAM ARN with a 12-digit account id (arn:aws:iam::123456789012:user/name)", arn)
+	}
+	return parts[4], nil
 }
 
 func rootARN(accountID string) string { return "arn:aws:iam::" + accountID + ":root" }
@@ -227,9 +253,21 @@ func baseIdentity(kind, arn, name string, tags map[string]string) *inventory.Ide
 	return id
 }
 
-// emit writes the account's identities, credentials and occurrences.
+// Target is the scope target of an account: every row of the account is
+// stamped with it, whichever profile or export file it was read through.
+func Target(accountID string) string { return inventory.SourceAWS + ":" + accountID }
+
+// emit writes the account's identities, credentials and occurrences,
+// covering the account's target first. Each principal is one unit (its
+// ARN): its identity, its credentials and their occurrences carry it, so
+// a principal that could not be read in full keeps its earlier state.
 func (a *account) emit(ctx context.Context, sink scanner.Sink) error {
+	if !validAccountID(a.id) {
+		return fmt.Errorf("no AWS account id known (%q): cannot say which account was read", a.id)
+	}
+	sink.Cover(Target(a.id))
 	put := func(id *inventory.Identity, creds []*inventory.Credential) error {
+		id.Unit = id.Key
 		if err := sink.Identity(ctx, id); err != nil {
 			return err
 		}
@@ -237,10 +275,11 @@ func (a *account) emit(ctx context.Context, sink scanner.Sink) error {
 			if c.VaultStatus == "" {
 				c.VaultStatus = inventory.VaultUnknown
 			}
+			c.Unit = id.Key
 			if err := sink.Credential(ctx, c); err != nil {
 				return err
 			}
-			o := &inventory.Occurrence{CredentialKey: c.Key, Source: inventory.SourceAWS, Detail: map[string]any{"arn": id.Key}}
+			o := &inventory.Occurrence{CredentialKey: c.Key, Source: inventory.SourceAWS, Detail: map[string]any{"arn": id.Key}, Unit: id.Key}
 			if err := sink.Occurrence(ctx, o); err != nil {
 				return err
 			}

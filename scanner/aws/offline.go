@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/nhi-inventory/nhi/inventory"
@@ -31,7 +32,15 @@ type offline struct {
 // one account give one complete set of identities: tags, owners and
 // privileges from the details, console passwords, MFA and key ages and
 // last use from the report.
+//
+// What the source covers is the accounts in the files (aws:<account id>),
+// not the files: today's export under a new name is the same target as
+// yesterday's. Every file is read in full before anything is written, and
+// a file that cannot be read or parsed fails the source, so a corrupt
+// export never stands in for an account.
 func NewOffline(opts OfflineOptions) scanner.Source {
+	opts.CredentialReports = canonicalPaths(opts.CredentialReports)
+	opts.AuthorizationDetails = canonicalPaths(opts.AuthorizationDetails)
 	s := &offline{opts: opts}
 	s.name = "aws:offline:" + s.Target()
 	return s
@@ -40,7 +49,7 @@ func NewOffline(opts OfflineOptions) scanner.Source {
 // NewCredentialReport returns a source over one credential report CSV.
 func NewCredentialReport(path string) scanner.Source {
 	s := NewOffline(OfflineOptions{CredentialReports: []string{path}}).(*offline)
-	s.name = "aws:credential-report:" + path
+	s.name = "aws:credential-report:" + s.Target()
 	return s
 }
 
@@ -48,12 +57,32 @@ func NewCredentialReport(path string) scanner.Source {
 // JSON export.
 func NewAuthorizationDetails(path string) scanner.Source {
 	s := NewOffline(OfflineOptions{AuthorizationDetails: []string{path}}).(*offline)
-	s.name = "aws:authorization-details:" + path
+	s.name = "aws:authorization-details:" + s.Target()
 	return s
+}
+
+// canonicalPaths makes paths absolute and symlink-resolved, so a file
+// named two ways is one source; a path that does not resolve is kept
+// absolute and fails when read.
+func canonicalPaths(ps []string) []string {
+	out := make([]string, 0, len(ps))
+	for _, p := range ps {
+		if abs, err := filepath.Abs(p); err == nil {
+			p = abs
+		}
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			p = real
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 func (s *offline) Name() string { return s.name }
 func (s *offline) Kind() string { return inventory.SourceAWS }
+
+// Target is the export files, canonical, comma-separated: the source's own
+// name. The scope targets its rows carry are the accounts in the files.
 func (s *offline) Target() string {
 	return strings.Join(append(append([]string{}, s.opts.CredentialReports...), s.opts.AuthorizationDetails...), ",")
 }
@@ -69,12 +98,14 @@ func (s *offline) Scan(ctx context.Context, sink scanner.Sink) error {
 		}
 		return a
 	}
-	read, failed := 0, []error{}
+	// Parse every file first, so that one broken file stops the source
+	// before anything of any account is written, and every broken file is
+	// named at once.
+	var failed []error
 	for _, p := range s.opts.AuthorizationDetails {
 		d, err := readDetails(p)
 		if err != nil {
 			failed = append(failed, err)
-			sink.ItemError(p, err)
 			continue
 		}
 		// One export is one account; split anyway in case of a concatenation.
@@ -103,33 +134,24 @@ func (s *offline) Scan(ctx context.Context, sink scanner.Sink) error {
 			x.Policies = d.Policies
 			get(id).addDetails(x)
 		}
-		read++
 		sink.Add("files", 1)
 	}
 	for _, p := range s.opts.CredentialReports {
-		b, err := os.ReadFile(p)
-		if err == nil {
-			var rows []*reportRow
-			if rows, err = parseCredentialReport(b); err == nil {
-				byAcct := map[string][]*reportRow{}
-				for _, r := range rows {
-					byAcct[accountFromARN(r.arn)] = append(byAcct[accountFromARN(r.arn)], r)
-				}
-				for id, rs := range byAcct {
-					get(id).addReport(rs)
-				}
-			}
-		}
+		rows, err := readReport(p)
 		if err != nil {
-			err = fmt.Errorf("credential report %s: %w", p, err)
 			failed = append(failed, err)
-			sink.ItemError(p, err)
 			continue
 		}
-		read++
+		byAcct := map[string][]*reportRow{}
+		for _, r := range rows {
+			byAcct[accountFromARN(r.arn)] = append(byAcct[accountFromARN(r.arn)], r)
+		}
+		for id, rs := range byAcct {
+			get(id).addReport(rs)
+		}
 		sink.Add("files", 1)
 	}
-	if read == 0 && len(failed) > 0 {
+	if len(failed) > 0 {
 		return errors.Join(failed...)
 	}
 	for _, id := range sortedKeys(accounts) {
@@ -150,7 +172,19 @@ func readDetails(p string) (*authorizationDetails, error) {
 	}
 	d, err := parseAuthorizationDetails(b)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", p, err)
+		return nil, fmt.Errorf("authorization details %s: %w; nothing of this source was recorded, fix or re-export the file (`aws iam get-account-authorization-details > FILE`) and scan again", p, err)
 	}
 	return d, nil
+}
+
+func readReport(p string) ([]*reportRow, error) {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("credential report %s: %w", p, err)
+	}
+	rows, err := parseCredentialReport(b)
+	if err != nil {
+		return nil, fmt.Errorf("credential report %s: %w; nothing of this source was recorded, fix or re-export the file (`aws iam get-credential-report --query Content --output text | base64 -d > FILE`) and scan again", p, err)
+	}
+	return rows, nil
 }

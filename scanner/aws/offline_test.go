@@ -232,6 +232,37 @@ func TestOfflineAWSFormats(t *testing.T) {
 	if r := res.results[0]; r.Status != inventory.SourceOK || len(r.ItemErrors) > 0 {
 		t.Fatalf("%+v", r)
 	}
+	// The target is the account in the files, not the files: tomorrow's
+	// export under another name, reached through a symlink and a relative
+	// path, covers the same target and stamps the same rows.
+	resolved := func(p string) string {
+		t.Helper()
+		r, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if r := res.results[0]; !slices.Contains(r.Targets, Target(acct)) || r.Target != resolved(rp)+","+resolved(dp) {
+		t.Errorf("covered %v, source target %q", r.Targets, r.Target)
+	}
+	res.rows.checkScope(t, Target(acct))
+	tomorrow := filepath.Join(t.TempDir(), "report-2025-06-02.csv")
+	os.WriteFile(tomorrow, []byte(csv), 0o600)
+	link := filepath.Join(dir, "latest.csv")
+	if err := os.Symlink(tomorrow, link); err != nil {
+		t.Fatal(err)
+	}
+	wd, _ := os.Getwd()
+	rel, err := filepath.Rel(wd, link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := runScan(t, filepath.Join(dir, "again.db"), NewCredentialReport(rel))
+	if r := again.results[0]; r.Status != inventory.SourceOK || !slices.Contains(r.Targets, Target(acct)) || r.Target != resolved(tomorrow) {
+		t.Errorf("renamed export: %s covered %v, source target %q (want the resolved %s)", r.Status, r.Targets, r.Target, tomorrow)
+	}
+	again.rows.checkScope(t, Target(acct))
 	ids, creds := identities(t, res.store), credentialRows(t, res.store)
 	ts := func(n int) string { return now.AddDate(0, 0, -n).Format(time.RFC3339) }
 
@@ -291,5 +322,114 @@ func TestOfflineBadFileFailsTheSource(t *testing.T) {
 	}
 	if !strings.Contains(res.results[0].Error, "get-account-authorization-details") {
 		t.Errorf("error does not say what file was expected: %s", res.results[0].Error)
+	}
+}
+
+// A corrupt export fails the whole offline source with an error naming
+// the file, where it is broken and what to do, and nothing of the account
+// is written, not even from the other, valid export of the same account:
+// a half-read account must never stand in for the real one (its gaps
+// would resolve).
+func TestOfflineCorruptExportFailsTheSource(t *testing.T) {
+	t.Parallel()
+	acct := "345678901234"
+	arn := func(s string) string { return "arn:aws:iam::" + acct + ":" + s }
+	root := "<root_account>," + arn("root") + ",2020-01-01T00:00:00+00:00,not_supported,N/A,not_supported,not_supported,false,true,2021-01-01T00:00:00+00:00,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A"
+	user := "etl," + arn("user/etl") + ",2022-01-01T00:00:00+00:00,false,N/A,N/A,N/A,false,true,2022-01-02T00:00:00+00:00,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A"
+	goodCSV := reportHeader + "\n" + root + "\n" + user + "\n"
+	goodJSON := `{
+  "UserDetailList": [
+    {"UserName": "etl", "Arn": "` + arn("user/etl") + `", "CreateDate": "2022-01-01T00:00:00Z",
+     "AttachedManagedPolicies": [{"PolicyName": "AdministratorAccess", "PolicyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}]}
+  ],
+  "RoleDetailList": [
+    {"RoleName": "gha", "Arn": "` + arn("role/gha") + `", "AssumeRolePolicyDocument": {"Statement": []}}
+  ],
+  "GroupDetailList": [],
+  "Policies": [],
+  "IsTruncated": false
+}
+`
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	goodReport, goodDetails := write("good.csv", goodCSV), write("good.json", goodJSON)
+
+	// Both valid: the baseline the broken cases are measured against.
+	ok := runScan(t, filepath.Join(dir, "ok.db"), NewOffline(OfflineOptions{CredentialReports: []string{goodReport}, AuthorizationDetails: []string{goodDetails}}))
+	if r := ok.results[0]; r.Status != inventory.SourceOK || ok.rows.count() == 0 {
+		t.Fatalf("valid exports: %+v, %d rows", r, ok.rows.count())
+	}
+
+	reportHint := "aws iam get-credential-report"
+	detailsHint := "aws iam get-account-authorization-details"
+	cases := []struct {
+		name, file, body string
+		want             []string
+	}{
+		{"report bad header", "r.csv", strings.Replace(goodCSV, ",mfa_active,", ",mfa,", 1),
+			[]string{"line 1", "lacks column(s) mfa_active", reportHint}},
+		{"report not a report", "r.csv", "name,value\nx,1\n", []string{"line 1", "lacks column(s) user, arn,", reportHint}},
+		{"report extra field", "r.csv", reportHeader + "\n" + root + "\n" + user + ",surplus\n",
+			[]string{"line 3 has 23 fields, the header has 22", reportHint}},
+		{"report truncated mid-row", "r.csv", goodCSV[:len(goodCSV)-len(user)/2], []string{"line 3 has ", "fields, the header has 22", "truncated"}},
+		{"report truncated in a quoted field", "r.csv", reportHeader + "\n" + root + "\n" + `"etl,` + arn("user/etl"),
+			[]string{"line 3", "truncated"}},
+		{"report bad flag", "r.csv", strings.Replace(goodCSV, "false,true,2022-01-02", "false,yes,2022-01-02", 1),
+			[]string{"line 3, column access_key_1_active", `"yes"`}},
+		{"report bad date", "r.csv", strings.Replace(goodCSV, "2022-01-01T00:00:00+00:00", "01/01/2022", 1),
+			[]string{"line 3, column user_creation_time", "01/01/2022"}},
+		{"report ARN without account", "r.csv", strings.Replace(goodCSV, arn("user/etl"), "arn:aws:iam:::user/etl", 1),
+			[]string{"line 3, column arn", "12-digit account id"}},
+		{"report empty", "r.csv", "", []string{"the file is empty", reportHint}},
+		{"report header only", "r.csv", reportHeader + "\n", []string{"no rows after the header"}},
+		{"details truncated", "d.json", goodJSON[:len(goodJSON)/2], []string{"the file is truncated", "line ", detailsHint}},
+		{"details invalid", "d.json", strings.Replace(goodJSON, `"RoleName": "gha",`, `"RoleName": "gha"`, 1),
+			[]string{"line 7, column 24: invalid JSON", detailsHint}},
+		{"details wrong type", "d.json", strings.Replace(goodJSON, `"GroupDetailList": []`, `"GroupDetailList": {}`, 1),
+			[]string{"line 9, column 22: GroupDetailList is a JSON object, not the list"}},
+		{"details one page of several", "d.json", strings.Replace(goodJSON, `"IsTruncated": false`, `"IsTruncated": true`, 1),
+			[]string{"IsTruncated: true", "principals are missing"}},
+		{"details ARN without account", "d.json", strings.Replace(goodJSON, arn("role/gha"), "arn:aws:iam::12:role/gha", 1),
+			[]string{"RoleDetailList[0] (gha)", "12-digit account id"}},
+		{"details garbage after the document", "d.json", goodJSON + "]\n", []string{"line 13, column 1", "invalid JSON"}},
+		{"details not the export", "d.json", `{"hello": 1}`, []string{"is this the JSON of `aws iam get-account-authorization-details`"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sub := t.TempDir()
+			bad := filepath.Join(sub, tc.file)
+			if err := os.WriteFile(bad, []byte(tc.body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			opts := OfflineOptions{CredentialReports: []string{goodReport}, AuthorizationDetails: []string{goodDetails}}
+			if strings.HasSuffix(tc.file, ".csv") {
+				opts.CredentialReports = []string{bad}
+			} else {
+				opts.AuthorizationDetails = []string{bad}
+			}
+			res := runScan(t, filepath.Join(sub, "nhi.db"), NewOffline(opts))
+			r := res.results[0]
+			if r.Status != inventory.SourceFailed {
+				t.Fatalf("source %s (items %v), want failed", r.Status, r.ItemErrors)
+			}
+			for _, w := range append([]string{bad, "nothing of this source was recorded"}, tc.want...) {
+				if !strings.Contains(r.Error, w) {
+					t.Errorf("error lacks %q:\n%s", w, r.Error)
+				}
+			}
+			if n := res.rows.count(); n != 0 {
+				t.Errorf("%d rows written from a source that failed on a corrupt export", n)
+			}
+			if ids := identities(t, res.store); len(ids) != 0 {
+				t.Errorf("identities stored: %v", slices.Sorted(maps.Keys(ids)))
+			}
+			t.Logf("%s", r.Error)
+		})
 	}
 }

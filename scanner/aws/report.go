@@ -3,8 +3,10 @@ package aws
 import (
 	"bytes"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 )
@@ -64,54 +66,75 @@ func reportValue(s string) string {
 	return s
 }
 
+// reportColumns are the credential report columns nhi reads. IAM has
+// written all of them since 2015; a file without one of them is not a
+// credential report, or was edited, and reading it anyway would lose keys
+// or passwords without saying so.
+var reportColumns = []string{"user", "arn", "user_creation_time", "password_enabled", "password_last_used",
+	"password_last_changed", "mfa_active",
+	"access_key_1_active", "access_key_1_last_rotated", "access_key_1_last_used_date", "access_key_1_last_used_region", "access_key_1_last_used_service",
+	"access_key_2_active", "access_key_2_last_rotated", "access_key_2_last_used_date", "access_key_2_last_used_region", "access_key_2_last_used_service"}
+
 // parseCredentialReport reads the CSV of GetCredentialReport (or the file
-// the IAM console downloads).
+// the IAM console downloads). It reads all of it or nothing: a bad header,
+// a row with the wrong number of fields (a truncated or edited file), a
+// value that is not what IAM writes in that column, or an ARN without an
+// account is an error naming the line, never a row silently skipped.
 func parseCredentialReport(b []byte) ([]*reportRow, error) {
 	b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
 	r := csv.NewReader(bytes.NewReader(b))
-	r.FieldsPerRecord = -1
+	// Every row must have the header's number of fields.
+	r.FieldsPerRecord = 0
 	header, err := r.Read()
+	if err == io.EOF {
+		return nil, errors.New("the file is empty")
+	}
 	if err != nil {
-		return nil, fmt.Errorf("credential report: no header: %w", err)
+		return nil, fmt.Errorf("header: %w", csvError(err, nil, 0))
 	}
 	col := map[string]int{}
 	for i, h := range header {
 		col[strings.TrimSpace(h)] = i
 	}
-	for _, need := range []string{"user", "arn", "user_creation_time"} {
+	var missing []string
+	for _, need := range reportColumns {
 		if _, ok := col[need]; !ok {
-			return nil, fmt.Errorf("credential report: column %q missing; is this the CSV of `aws iam get-credential-report` (base64-decoded)?", need)
+			missing = append(missing, need)
 		}
 	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("line 1: the header lacks column(s) %s; is this the CSV of `aws iam get-credential-report` (base64-decoded)?", strings.Join(missing, ", "))
+	}
 	var rows []*reportRow
-	line := 1
 	for {
 		rec, err := r.Read()
 		if err == io.EOF {
 			break
 		}
-		line++
 		if err != nil {
-			return nil, fmt.Errorf("credential report line %d: %w", line, err)
+			return nil, csvError(err, rec, len(header))
 		}
-		get := func(name string) string {
-			if i, ok := col[name]; ok && i < len(rec) {
-				return rec[i]
-			}
-			return ""
-		}
+		line, _ := r.FieldPos(0)
+		get := func(name string) string { return rec[col[name]] }
 		var perr error
 		tm := func(name string) *time.Time {
 			t, err := reportTime(get(name))
 			if err != nil && perr == nil {
-				perr = fmt.Errorf("credential report line %d, %s: %w", line, name, err)
+				perr = fmt.Errorf("line %d, column %s: %w", line, name, err)
 			}
 			return t
 		}
+		flag := func(name string, allowed ...string) string {
+			v := get(name)
+			if !slices.Contains(allowed, v) && perr == nil {
+				perr = fmt.Errorf("line %d, column %s: %q is not one of %s", line, name, v, strings.Join(allowed, ", "))
+			}
+			return v
+		}
 		row := &reportRow{user: get("user"), arn: get("arn"), created: tm("user_creation_time"),
 			passwordLastUsed: tm("password_last_used"), passwordLastChanged: tm("password_last_changed"),
-			mfaActive: get("mfa_active") == "true"}
-		switch get("password_enabled") {
+			mfaActive: flag("mfa_active", "true", "false") == "true"}
+		switch flag("password_enabled", "true", "false", "not_supported") {
 		case "true":
 			v := true
 			row.passwordEnabled = &v
@@ -121,19 +144,37 @@ func parseCredentialReport(b []byte) ([]*reportRow, error) {
 		}
 		for i := range row.keys {
 			p := fmt.Sprintf("access_key_%d_", i+1)
-			row.keys[i] = reportKey{active: get(p+"active") == "true", lastRotated: tm(p + "last_rotated"),
+			row.keys[i] = reportKey{active: flag(p+"active", "true", "false") == "true", lastRotated: tm(p + "last_rotated"),
 				lastUsed: tm(p + "last_used_date"), region: reportValue(get(p + "last_used_region")),
 				service: reportValue(get(p + "last_used_service"))}
 		}
 		if perr != nil {
 			return nil, perr
 		}
-		if row.arn == "" {
-			return nil, fmt.Errorf("credential report line %d: no arn", line)
+		if _, err := principalAccount(row.arn); err != nil {
+			return nil, fmt.Errorf("line %d, column arn: %w", line, err)
 		}
 		rows = append(rows, row)
 	}
+	if len(rows) == 0 {
+		return nil, errors.New("no rows after the header; a credential report always has the <root_account> row")
+	}
 	return rows, nil
+}
+
+// csvError says where and how a CSV record is malformed.
+func csvError(err error, rec []string, want int) error {
+	var pe *csv.ParseError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	if errors.Is(pe.Err, csv.ErrFieldCount) {
+		return fmt.Errorf("line %d has %d fields, the header has %d (a truncated or hand-edited file?)", pe.StartLine, len(rec), want)
+	}
+	if errors.Is(pe.Err, csv.ErrQuote) || errors.Is(pe.Err, csv.ErrBareQuote) {
+		return fmt.Errorf("line %d, column %d: %v (a truncated or hand-edited file?)", pe.Line, pe.Column, pe.Err)
+	}
+	return fmt.Errorf("line %d, column %d: %v", pe.Line, pe.Column, pe.Err)
 }
 
 // addReport merges a credential report into the account: the root row,

@@ -31,6 +31,9 @@ func (sc *scan) identityKey(kind, rest string) string {
 	return kind + ":" + sc.host + ":" + rest
 }
 
+// tokenUnit is the unit of a token: its accessor's path.
+func tokenUnit(accessor string) string { return "auth/token/accessors/" + accessor }
+
 // approleRoles LISTs auth/<mount>/role and queues a read per role.
 func (sc *scan) approleRoles(mnt string) task {
 	return func(ctx context.Context, add func(task)) {
@@ -47,10 +50,11 @@ func (sc *scan) approleRoles(mnt string) task {
 
 func (sc *scan) approleRole(mnt, role string) task {
 	return func(ctx context.Context, add func(task)) {
+		// The role's path is the unit of the role and its secret-ids.
 		base := "auth/" + mnt + "role/" + role
 		data, rerr := sc.c.read(ctx, base, nil)
 		if rerr != nil {
-			sc.itemError(rerr)
+			sc.unitError(base, rerr)
 			return
 		}
 		if data == nil {
@@ -70,7 +74,7 @@ func (sc *scan) approleRole(mnt, role string) task {
 
 		accessors, lerr := sc.c.list(ctx, base+"/secret-id")
 		if lerr != nil {
-			sc.itemError(lerr)
+			sc.unitError(base, lerr)
 		} else {
 			attrs["secret_id_count"] = len(accessors)
 		}
@@ -84,6 +88,7 @@ func (sc *scan) approleRole(mnt, role string) task {
 			Privileges: strings.Join(policies, ", "),
 			AuthMode:   "approle",
 			Attrs:      attrs,
+			Unit:       base,
 		}
 		sc.sink.Add("approles", 1)
 		if sc.sink.Identity(ctx, id) != nil {
@@ -98,10 +103,10 @@ func (sc *scan) approleRole(mnt, role string) task {
 // secretID looks up one secret-id by its accessor (never by the secret-id).
 func (sc *scan) secretID(mnt, role, identityKey, accessor string) task {
 	return func(ctx context.Context, _ func(task)) {
-		path := "auth/" + mnt + "role/" + role + "/secret-id-accessor/lookup"
-		data, rerr := sc.c.lookup(ctx, path, map[string]any{"secret_id_accessor": accessor})
+		unit := "auth/" + mnt + "role/" + role
+		data, rerr := sc.c.lookup(ctx, unit+"/secret-id-accessor/lookup", map[string]any{"secret_id_accessor": accessor})
 		if rerr != nil {
-			sc.itemError(rerr)
+			sc.unitError(unit, rerr)
 			return
 		}
 		if data == nil {
@@ -132,6 +137,7 @@ func (sc *scan) secretID(mnt, role, identityKey, accessor string) task {
 				"token_bound_cidrs": strs(data["token_bound_cidrs"]),
 				"no_expiry":         expires == nil,
 			},
+			Unit: unit,
 		})
 	}
 }
@@ -152,12 +158,13 @@ func (sc *scan) tokens() task {
 
 func (sc *scan) token(accessor string) task {
 	return func(ctx context.Context, _ func(task)) {
+		unit := tokenUnit(accessor)
 		data, rerr := sc.c.lookup(ctx, "auth/token/lookup-accessor", map[string]any{"accessor": accessor})
 		if rerr != nil {
 			if rerr.Status == 400 {
 				return // revoked or expired between LIST and lookup
 			}
-			sc.itemError(rerr)
+			sc.unitError(unit, rerr)
 			return
 		}
 		if data == nil {
@@ -208,6 +215,7 @@ func (sc *scan) token(accessor string) task {
 			Privileges: strings.Join(policies, ", "),
 			AuthMode:   "token",
 			Attrs:      attrs,
+			Unit:       unit,
 		}) != nil {
 			return
 		}
@@ -229,6 +237,7 @@ func (sc *scan) token(accessor string) task {
 				"root":      attrs["root"],
 				"renewable": attrs["renewable"],
 			},
+			Unit: unit,
 		})
 	}
 }
@@ -248,6 +257,7 @@ func (sc *scan) authRoles(m mount) task {
 				Account:  sc.host,
 				AuthMode: m.typ,
 				Attrs:    map[string]any{"type": m.typ, "mount": "auth/" + m.path, "roles_listed": listed},
+				Unit:     "auth/" + strings.TrimSuffix(m.path, "/"),
 			})
 		}
 		sub, ok := roleListPath[m.typ]
@@ -276,9 +286,10 @@ func (sc *scan) authRoles(m mount) task {
 func (sc *scan) authRole(m mount, sub, role string) task {
 	return func(ctx context.Context, _ func(task)) {
 		attrs := map[string]any{"type": m.typ, "mount": "auth/" + m.path}
-		data, rerr := sc.c.read(ctx, "auth/"+m.path+sub+"/"+role, nil)
+		unit := "auth/" + m.path + sub + "/" + role
+		data, rerr := sc.c.read(ctx, unit, nil)
 		if rerr != nil {
-			sc.itemError(rerr)
+			sc.unitError(unit, rerr)
 		}
 		var policies []string
 		for k, v := range data {
@@ -302,6 +313,7 @@ func (sc *scan) authRole(m mount, sub, role string) task {
 			Privileges: strings.Join(policies, ", "),
 			AuthMode:   m.typ,
 			Attrs:      attrs,
+			Unit:       unit,
 		})
 	}
 }

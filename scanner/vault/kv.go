@@ -91,8 +91,12 @@ func (sc *scan) vaultPath(mount, p string) string {
 	return mount + p
 }
 
-func (sc *scan) putKV(ctx context.Context, vp string, c *inventory.Credential) {
+// putKV records a KV secret; unit is its path within the target
+// (mount + path, e.g. "secret/app/db"), on the credential and its
+// occurrence.
+func (sc *scan) putKV(ctx context.Context, unit, vp string, c *inventory.Credential) {
 	sc.sink.Add("kv_secrets", 1)
+	c.Unit = unit
 	if sc.sink.Credential(ctx, c) != nil {
 		return
 	}
@@ -101,6 +105,7 @@ func (sc *scan) putKV(ctx context.Context, vp string, c *inventory.Credential) {
 		Source:        inventory.SourceVault,
 		VaultPath:     vp,
 		Detail:        map[string]any{"server": sc.host},
+		Unit:          unit,
 	})
 }
 
@@ -134,9 +139,10 @@ func (sc *scan) kv2List(mnt, dir string) task {
 // of its live versions) and records it.
 func (sc *scan) kv2Secret(mnt, p string) task {
 	return func(ctx context.Context, _ func(task)) {
+		unit := mnt + p
 		md, rerr := sc.c.read(ctx, mnt+"metadata/"+p, nil)
 		if rerr != nil {
-			sc.itemError(rerr)
+			sc.unitError(unit, rerr)
 			return
 		}
 		if md == nil {
@@ -206,11 +212,11 @@ func (sc *scan) kv2Secret(mnt, p string) task {
 			c.Status = "deleted"
 		}
 		if sc.opts.Fingerprint {
-			fps, current := sc.fingerprints(ctx, mnt, p, live, current)
+			fps, current := sc.fingerprints(ctx, unit, mnt, p, live, current)
 			attrs["value_fingerprints"] = fps
 			c.Fingerprint = current
 		}
-		sc.putKV(ctx, vp, c)
+		sc.putKV(ctx, unit, vp, c)
 	}
 }
 
@@ -231,7 +237,7 @@ type valueFingerprint struct {
 // fingerprints reads each live version of mnt/p and fingerprints its string
 // values; the values go out of scope here. It returns the fingerprints and,
 // when the current version has exactly one field, that field's fingerprint.
-func (sc *scan) fingerprints(ctx context.Context, mnt, p string, versions []int64, current int64) ([]valueFingerprint, string) {
+func (sc *scan) fingerprints(ctx context.Context, unit, mnt, p string, versions []int64, current int64) ([]valueFingerprint, string) {
 	keys := sc.sink.Keys()
 	out := []valueFingerprint{}
 	var currentFP string
@@ -240,7 +246,8 @@ func (sc *scan) fingerprints(ctx context.Context, mnt, p string, versions []int6
 		data, rerr := sc.c.read(ctx, mnt+"data/"+p, url.Values{"version": {v}})
 		if rerr != nil {
 			rerr.Path += "?version=" + v
-			sc.itemError(rerr)
+			// The secret's fingerprints are incomplete: keep its earlier ones.
+			sc.unitError(unit, rerr)
 			continue
 		}
 		fields, _ := data["data"].(map[string]any)
@@ -265,7 +272,7 @@ func (sc *scan) fingerprints(ctx context.Context, mnt, p string, versions []int6
 func (sc *scan) kv1List(mnt, dir string) task {
 	return sc.kvList(mnt, dir, func(ctx context.Context, _ func(task), p string) {
 		vp := sc.vaultPath(mnt, p)
-		sc.putKV(ctx, vp, &inventory.Credential{
+		sc.putKV(ctx, mnt+p, vp, &inventory.Credential{
 			Key:         sc.kvKey(vp),
 			Type:        TypeKVSecret,
 			Status:      "active",

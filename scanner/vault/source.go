@@ -14,7 +14,9 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -54,16 +56,28 @@ type Options struct {
 	Concurrency int
 	// Timeout bounds each request (default 10s).
 	Timeout time.Duration
+	// ScanTimeout bounds the scan of the server as a whole (default 30
+	// minutes); a scan that has not finished by then fails the source.
+	ScanTimeout time.Duration
 	// Now is the clock used to judge expiry (default time.Now).
 	Now func() time.Time
 }
 
+// DefaultScanTimeout is the default of Options.ScanTimeout.
+const DefaultScanTimeout = 30 * time.Minute
+
 type source struct {
 	opts Options
-	host string // host:port of the address, the prefix of every key
+	addr string // the address, normalised (CanonicalAddress)
+	host string // host[:port] of addr, the prefix of every key
 }
 
 // New returns a Source that scans the Vault server in opts.
+//
+// Its scope target is the server: vault:<normalised address>, plus
+// /<namespace> when a namespace is set, so the same server typed two ways
+// is one target. Each KV secret, auth role and token is a unit (its Vault
+// path); a path the token cannot read keeps its earlier state.
 func New(opts Options) scanner.Source {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 4
@@ -71,29 +85,61 @@ func New(opts Options) scanner.Source {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Second
 	}
+	if opts.ScanTimeout <= 0 {
+		opts.ScanTimeout = DefaultScanTimeout
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	opts.Address = strings.TrimRight(opts.Address, "/")
-	host := opts.Address
-	if u, err := url.Parse(opts.Address); err == nil && u.Host != "" {
+	opts.Address = strings.TrimRight(strings.TrimSpace(opts.Address), "/")
+	addr := CanonicalAddress(opts.Address)
+	host := addr
+	if u, err := url.Parse(addr); err == nil && u.Host != "" {
 		host = u.Host
 	}
-	return &source{opts: opts, host: host}
+	return &source{opts: opts, addr: addr, host: host}
 }
 
-// Name is "vault:" + address, with the namespace when one is set so that
-// several namespaces of one server are distinct sources.
-func (s *source) Name() string {
-	if ns := strings.Trim(s.opts.Namespace, "/"); ns != "" {
-		return "vault:" + s.opts.Address + "?namespace=" + ns
+// CanonicalAddress normalises a Vault address: scheme and host lowercased,
+// the scheme's default port dropped (443 for https, 80 for http), no
+// credentials, query or trailing slash; a unix socket path cleaned. An
+// address that is not a URL is only lowercased.
+func CanonicalAddress(addr string) string {
+	addr = strings.TrimRight(strings.TrimSpace(addr), "/")
+	u, err := url.Parse(addr)
+	if err != nil || u.Scheme == "" || !strings.Contains(addr, "://") {
+		return strings.ToLower(inventory.RedactURL(addr))
 	}
-	return "vault:" + s.opts.Address
+	scheme := strings.ToLower(u.Scheme)
+	if scheme == "unix" {
+		return "unix://" + path.Clean("/"+u.Host+u.Path)
+	}
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
+		port = ""
+	}
+	if port != "" {
+		host = net.JoinHostPort(host, port)
+	} else if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	p := strings.TrimRight(path.Clean("/"+u.Path), "/")
+	return scheme + "://" + host + p
 }
+
+// Name is "vault:" + Target(), so that several namespaces of one server
+// are distinct sources.
+func (s *source) Name() string { return "vault:" + s.Target() }
 
 func (s *source) Kind() string { return inventory.SourceVault }
 
-func (s *source) Target() string { return s.opts.Address }
+// Target is the normalised address, with "/<namespace>" when one is set.
+func (s *source) Target() string {
+	if ns := strings.Trim(s.opts.Namespace, "/"); ns != "" {
+		return s.addr + "/" + ns
+	}
+	return s.addr
+}
 
 // scan is the state of one Scan call.
 type scan struct {
@@ -108,17 +154,26 @@ func (s *source) Scan(ctx context.Context, sink scanner.Sink) error {
 		return errors.New("no Vault address: set VAULT_ADDR or vault.servers[].address in nhi.yaml")
 	}
 	if s.opts.Token == "" {
-		return fmt.Errorf("no Vault token for %s: set VAULT_TOKEN (or the variable named by token_env in nhi.yaml)", s.opts.Address)
+		return fmt.Errorf("no Vault token for %s: set VAULT_TOKEN (or the variable named by token_env in nhi.yaml)", s.addr)
 	}
 	c, err := s.connect()
 	if err != nil {
 		return err
 	}
+	parent := ctx
+	ctx, cancelDeadline := context.WithTimeout(parent, s.opts.ScanTimeout)
+	defer cancelDeadline()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	c.cancel = cancel
 	sc := &scan{source: s, c: c, sink: sink}
+	deadline := func() error {
+		return fmt.Errorf("vault %s: the scan did not finish within %v; raise vault.servers[].timeout in nhi.yaml for a large server", s.Target(), s.opts.ScanTimeout)
+	}
 	if err := sc.check(ctx); err != nil {
+		if parent.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			return deadline()
+		}
 		return err
 	}
 
@@ -157,10 +212,15 @@ func (s *source) Scan(ctx context.Context, sink scanner.Sink) error {
 	}
 	sink.Progress(fmt.Sprintf("reading %d secret and %d auth mounts", len(secretMounts), len(authMounts)))
 	runPool(ctx, s.opts.Concurrency, seed)
-	if err := c.fatal(); err != nil {
-		return fmt.Errorf("vault %s: %w", s.opts.Address, err)
+	switch {
+	case parent.Err() != nil:
+		return parent.Err()
+	case c.fatal() != nil:
+		return fmt.Errorf("vault %s: %w", s.Target(), c.fatal())
+	case ctx.Err() != nil:
+		return deadline()
 	}
-	return ctx.Err()
+	return nil
 }
 
 func (s *source) connect() (*conn, error) {
@@ -180,7 +240,7 @@ func (s *source) connect() (*conn, error) {
 	}
 	api, err := vaultapi.NewClient(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("vault client for %s: %w", s.opts.Address, err)
+		return nil, fmt.Errorf("vault client for %s: %w", s.addr, err)
 	}
 	api.SetToken(s.opts.Token)
 	if s.opts.Namespace != "" {
@@ -205,16 +265,19 @@ func (sc *scan) check(ctx context.Context) error {
 		if errors.Is(err, context.DeadlineExceeded) {
 			msg = fmt.Sprintf("no answer within %v", sc.opts.Timeout)
 		}
-		return fmt.Errorf("vault %s unreachable: %s (check VAULT_ADDR and that the server is up)", sc.opts.Address, msg)
+		return fmt.Errorf("vault %s unreachable: %s (check VAULT_ADDR and that the server is up)", sc.addr, msg)
 	}
 	if st.Sealed {
-		return fmt.Errorf("vault %s is sealed: unseal it, then scan again", sc.opts.Address)
+		return fmt.Errorf("vault %s is sealed: unseal it, then scan again", sc.addr)
 	}
 	if _, rerr := sc.c.read(ctx, "auth/token/lookup-self", nil); rerr != nil {
-		if rerr.Status == 403 {
-			return fmt.Errorf("vault %s rejected the token (403): set VAULT_TOKEN to a valid token with the nhi-scan policy", sc.opts.Address)
+		if rerr.cancelled {
+			return ctx.Err()
 		}
-		return fmt.Errorf("vault %s: token lookup failed: %s; check VAULT_TOKEN (or token_env) and VAULT_NAMESPACE, then scan again", sc.opts.Address, rerr.Error())
+		if rerr.Status == 403 {
+			return fmt.Errorf("vault %s rejected the token (403): set VAULT_TOKEN to a valid token with the nhi-scan policy", sc.addr)
+		}
+		return fmt.Errorf("vault %s: token lookup failed: %s; check VAULT_TOKEN (or token_env) and VAULT_NAMESPACE, then scan again", sc.addr, rerr.Error())
 	}
 	return nil
 }
@@ -250,7 +313,8 @@ func (s *source) wanted(mount string, auth bool) bool {
 	return match(s.opts.IncludeMounts)
 }
 
-// itemError records a failed request and counts permission gaps.
+// itemError records a failed request that maps to no unit (a LIST of a
+// directory, the mount tables): the server counts as read in part.
 func (sc *scan) itemError(e *requestError) {
 	if e.cancelled {
 		return
@@ -259,4 +323,16 @@ func (sc *scan) itemError(e *requestError) {
 		sc.sink.Add("permission_denied", 1)
 	}
 	sc.sink.ItemError(e.item(), e)
+}
+
+// unitError records a failed request about one unit (a KV secret's path,
+// an auth role, a token accessor): that unit keeps its earlier state.
+func (sc *scan) unitError(unit string, e *requestError) {
+	if e.cancelled {
+		return
+	}
+	if e.Status == 403 {
+		sc.sink.Add("permission_denied", 1)
+	}
+	sc.sink.UnitError(unit, fmt.Errorf("%s: %w", e.item(), e))
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -174,9 +176,41 @@ path "secret/data/denied*" { capabilities = ["deny"] }`})
 	return s
 }
 
+// tap is the store's scan writer, recording every row with the target
+// and unit the runner stamped on it, as the store sees them.
+type tap struct {
+	*inventory.ScanWriter
+	mu    sync.Mutex
+	ids   []inventory.Identity
+	creds []inventory.Credential
+	occs  []inventory.Occurrence
+}
+
+func (t *tap) PutIdentity(ctx context.Context, id *inventory.Identity) error {
+	t.mu.Lock()
+	t.ids = append(t.ids, *id)
+	t.mu.Unlock()
+	return t.ScanWriter.PutIdentity(ctx, id)
+}
+
+func (t *tap) PutCredential(ctx context.Context, c *inventory.Credential) error {
+	t.mu.Lock()
+	t.creds = append(t.creds, *c)
+	t.mu.Unlock()
+	return t.ScanWriter.PutCredential(ctx, c)
+}
+
+func (t *tap) PutOccurrence(ctx context.Context, o *inventory.Occurrence) error {
+	t.mu.Lock()
+	t.occs = append(t.occs, *o)
+	t.mu.Unlock()
+	return t.ScanWriter.PutOccurrence(ctx, o)
+}
+
 type result struct {
 	store   *inventory.Store
 	scan    *inventory.Scan
+	rows    *tap
 	results []inventory.SourceResult
 	creds   map[string]inventory.CredentialRow
 	ids     map[string]inventory.IdentityRow
@@ -193,10 +227,11 @@ func scanInto(t *testing.T, sources ...scanner.Source) *result {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	w, err := store.BeginScan(ctx, "test", "test", time.Second)
+	sw, err := store.BeginScan(ctx, "test", "test", time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
+	w := &tap{ScanWriter: sw}
 	res, err := scanner.Run(ctx, w, sources, scanner.Options{})
 	if err != nil {
 		t.Fatalf("run: %v", err)
@@ -205,7 +240,7 @@ func scanInto(t *testing.T, sources ...scanner.Source) *result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &result{store: store, scan: sc, results: res, dbPath: path,
+	r := &result{store: store, scan: sc, rows: w, results: res, dbPath: path,
 		creds: map[string]inventory.CredentialRow{}, ids: map[string]inventory.IdentityRow{}}
 	creds, err := store.Credentials(ctx, sc.ID)
 	if err != nil {
@@ -275,11 +310,13 @@ func TestScanVault(t *testing.T) {
 	if r.results[1].Status != inventory.SourceOK {
 		t.Fatalf("git source %s: %s", r.results[1].Status, r.results[1].Error)
 	}
-	wantItems := []inventory.ItemError{{Item: "vault LIST secret/metadata/denied/", Error: "permission denied (403)"}}
+	// A LIST that fails maps to no unit: the server is read in part.
+	wantItems := []inventory.ItemError{{Item: "vault LIST secret/metadata/denied/", Error: "permission denied (403)", Target: "vault:" + srv.Addr}}
 	jsonEq(t, "item errors", vr.ItemErrors, wantItems)
-	if vr.Name != "vault:"+srv.Addr || vr.Kind != inventory.SourceVault || vr.Target != srv.Addr {
-		t.Errorf("source name/kind/target = %q %q %q", vr.Name, vr.Kind, vr.Target)
+	if vr.Name != "vault:"+srv.Addr || vr.Kind != inventory.SourceVault || vr.Target != srv.Addr || !slices.Equal(vr.Targets, []string{"vault:" + srv.Addr}) {
+		t.Errorf("source name/kind/target = %q %q %q %v", vr.Name, vr.Kind, vr.Target, vr.Targets)
 	}
+	checkUnits(t, r.rows, "vault:"+srv.Addr)
 	t.Logf("stats: %v", vr.Stats)
 
 	// KV v2: every path outside the denied subtree and the excluded mount.
@@ -490,6 +527,69 @@ func TestScanVault(t *testing.T) {
 	assertNoSecrets(t, r, s.secrets)
 }
 
+// checkUnits fails t unless every Vault row is stamped with target and
+// carries the Vault path it comes from as its unit: a KV secret's mount
+// and path, an auth role's path (its secret-ids too), a token's accessor.
+func checkUnits(t *testing.T, rows *tap, target string) {
+	t.Helper()
+	if len(rows.ids) == 0 || len(rows.creds) == 0 {
+		t.Fatal("no rows written")
+	}
+	unitOf := map[string]string{} // identity key -> unit
+	for _, id := range rows.ids {
+		if id.Source != inventory.SourceVault {
+			continue
+		}
+		var want string
+		switch id.Kind {
+		case inventory.KindVaultAppRole:
+			want = str(id.Attrs["mount"]) + "role/" + id.Name
+		case inventory.KindVaultToken:
+			want = "auth/token/accessors/" + str(id.Attrs["accessor"])
+		case inventory.KindVaultAuthRole:
+			mount := str(id.Attrs["mount"])
+			if _, isMount := id.Attrs["roles_listed"]; isMount {
+				want = strings.TrimSuffix(mount, "/")
+			} else if str(id.Attrs["type"]) == "cert" {
+				want = mount + "certs/" + id.Name
+			} else {
+				want = mount + "role/" + id.Name
+			}
+		}
+		if id.Target != target || id.Unit != want || want == "" {
+			t.Errorf("identity %s: target %q unit %q, want %q and %q", id.Key, id.Target, id.Unit, target, want)
+		}
+		unitOf[id.Key] = id.Unit
+	}
+	kvUnits := map[string]string{}
+	for _, c := range rows.creds {
+		if !strings.HasPrefix(c.Type, "vault-") {
+			continue
+		}
+		want := unitOf[c.IdentityKey]
+		if c.Type == vault.TypeKVSecret {
+			want = str(c.Attrs["mount"]) + str(c.Attrs["path"])
+			kvUnits[c.Key] = want
+		}
+		if c.Target != target || c.Unit != want || want == "" {
+			t.Errorf("credential %s: target %q unit %q, want %q and %q", c.Key, c.Target, c.Unit, target, want)
+		}
+	}
+	for _, o := range rows.occs {
+		if o.Source != inventory.SourceVault {
+			continue
+		}
+		if o.Target != target || o.Unit != kvUnits[o.CredentialKey] || o.Unit == "" {
+			t.Errorf("occurrence %s: target %q unit %q, want %q and %q", o.VaultPath, o.Target, o.Unit, target, kvUnits[o.CredentialKey])
+		}
+	}
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
 // assertNoSecrets greps the database files for every secret value.
 func assertNoSecrets(t *testing.T, r *result, secrets []string) {
 	t.Helper()
@@ -523,8 +623,18 @@ func TestScanVaultLimitedToken(t *testing.T) {
 	root := client(t, srv.Addr, srv.RootToken)
 	value := harness.Password(30)
 	write(t, root, "secret/data/svc/one", map[string]any{"data": map[string]any{"v": value}})
+	hidden := harness.Password(30)
+	write(t, root, "secret/data/svc/hidden", map[string]any{"data": map[string]any{"v": hidden}})
+	write(t, root, "sys/auth/approle", map[string]any{"type": "approle"})
+	write(t, root, "auth/approle/role/open", map[string]any{"token_policies": []string{"app"}})
+	write(t, root, "auth/approle/role/locked", map[string]any{"token_policies": []string{"admin"}})
+	// Metadata of one secret and one AppRole are out of the token's reach.
 	write(t, root, "sys/policies/acl/kv-only", map[string]any{"policy": `
-path "secret/metadata/*" { capabilities = ["list", "read"] }`})
+path "secret/metadata/*" { capabilities = ["list", "read"] }
+path "secret/metadata/svc/hidden" { capabilities = ["deny"] }
+path "auth/approle/role" { capabilities = ["list"] }
+path "auth/approle/role/open" { capabilities = ["read"] }
+path "auth/approle/role/open/secret-id" { capabilities = ["list"] }`})
 	tok := write(t, root, "auth/token/create", map[string]any{"policies": []string{"kv-only"}, "ttl": "10m"})["client_token"].(string)
 
 	r := scanInto(t, vault.New(vault.Options{Address: srv.Addr, Token: tok}))
@@ -542,6 +652,26 @@ path "secret/metadata/*" { capabilities = ["list", "read"] }`})
 			t.Errorf("item errors %q lack %q", items, want)
 		}
 	}
+	// A path the token cannot read is a unit error on that path: its
+	// earlier state is kept.
+	target := "vault:" + srv.Addr
+	var units []inventory.ItemError
+	for _, e := range vr.ItemErrors {
+		if e.Unit != "" {
+			units = append(units, e)
+		} else if e.Target != target {
+			t.Errorf("item error not stamped with the server: %+v", e)
+		}
+	}
+	sort.Slice(units, func(i, j int) bool { return units[i].Item < units[j].Item }) // the walk is concurrent
+	jsonEq(t, "unit errors", units, []inventory.ItemError{
+		{Item: "auth/approle/role/locked", Unit: "auth/approle/role/locked", Target: target, Error: "vault READ auth/approle/role/locked: permission denied (403)"},
+		{Item: "secret/svc/hidden", Unit: "secret/svc/hidden", Target: target, Error: "vault READ secret/metadata/svc/hidden: permission denied (403)"},
+	})
+	if _, ok := r.ids["vault:approle:"+hostOf(t, srv.Addr)+":approle/open"]; !ok {
+		t.Error("the readable AppRole is missing")
+	}
+	checkUnits(t, r.rows, target)
 	c, ok := r.creds["vault-kv:"+hostOf(t, srv.Addr)+":secret/svc/one"]
 	if !ok {
 		t.Fatalf("secret/svc/one not found through sys/internal/ui/mounts; item errors %q", items)
@@ -549,7 +679,7 @@ path "secret/metadata/*" { capabilities = ["list", "read"] }`})
 	if c.Credential.Fingerprint != "" || c.Credential.Attrs["value_fingerprints"] != nil {
 		t.Errorf("values were fingerprinted without Fingerprint: %+v", c.Credential)
 	}
-	assertNoSecrets(t, r, []string{value, tok, srv.RootToken})
+	assertNoSecrets(t, r, []string{value, hidden, tok, srv.RootToken})
 }
 
 func TestScanVaultFailures(t *testing.T) {
@@ -597,17 +727,25 @@ func TestScanVaultFailures(t *testing.T) {
 	cases := []struct {
 		name, addr, token, want string
 		within                  time.Duration
+		// scanTimeout, when set, bounds the whole scan below the
+		// per-request timeout.
+		scanTimeout time.Duration
 	}{
-		{"unreachable", closed, srv.RootToken, "unreachable", 5 * time.Second},
-		{"silent", "http://" + silent.Addr().String(), srv.RootToken, "no answer within 500ms", 5 * time.Second},
-		{"sealed", sealed.Addr, sealed.RootToken, "is sealed", 5 * time.Second},
-		{"bad token", srv.Addr, badToken, "rejected the token", 5 * time.Second},
-		{"no token", srv.Addr, "", "no Vault token", time.Second},
+		{"unreachable", closed, srv.RootToken, "unreachable", 5 * time.Second, 0},
+		{"silent", "http://" + silent.Addr().String(), srv.RootToken, "no answer within 500ms", 5 * time.Second, 0},
+		{"silent past the scan's deadline", "http://" + silent.Addr().String(), srv.RootToken, "the scan did not finish within 200ms", 2 * time.Second, 200 * time.Millisecond},
+		{"sealed", sealed.Addr, sealed.RootToken, "is sealed", 5 * time.Second, 0},
+		{"bad token", srv.Addr, badToken, "rejected the token", 5 * time.Second, 0},
+		{"no token", srv.Addr, "", "no Vault token", time.Second, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()
-			r := scanInto(t, vault.New(vault.Options{Address: tc.addr, Token: tc.token, Timeout: 500 * time.Millisecond}))
+			timeout := 500 * time.Millisecond
+			if tc.scanTimeout > 0 {
+				timeout = 10 * time.Second
+			}
+			r := scanInto(t, vault.New(vault.Options{Address: tc.addr, Token: tc.token, Timeout: timeout, ScanTimeout: tc.scanTimeout}))
 			took := time.Since(start)
 			vr := r.results[0]
 			if vr.Status != inventory.SourceFailed || !strings.Contains(vr.Error, tc.want) {
@@ -627,5 +765,50 @@ func TestScanVaultFailures(t *testing.T) {
 			assertNoSecrets(t, r, []string{srv.RootToken, sealed.RootToken, badToken})
 			t.Logf("%s: failed in %v: %s", tc.name, took.Round(time.Millisecond), vr.Error)
 		})
+	}
+}
+
+// The target is the server however its address is typed: scheme and host
+// case, a default port, a trailing slash or credentials do not make a
+// second server, and the keys of what it holds do not change.
+func TestVaultTargetIsTheNormalisedAddress(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ addr, ns, want string }{
+		{"https://vault.example.com:8200", "", "https://vault.example.com:8200"},
+		{"HTTPS://Vault.Example.COM:8200/", "", "https://vault.example.com:8200"},
+		{"https://vault.example.com:443", "", "https://vault.example.com"},
+		{"http://vault.example.com:80/", "", "http://vault.example.com"},
+		{"https://scanner:" + harness.VaultToken() + "@vault.example.com:8200/?x=1#f", "", "https://vault.example.com:8200"},
+		{"https://[::1]:8200", "", "https://[::1]:8200"},
+		{"https://[::1]:443", "", "https://[::1]"},
+		{"https://vault.example.com/prefix//v/", "", "https://vault.example.com/prefix/v"},
+		{"unix:///var/run//vault.sock", "", "unix:///var/run/vault.sock"},
+		{"https://vault.example.com:8200", "/team-a/", "https://vault.example.com:8200/team-a"},
+		{"https://vault.example.com:8200", "team-a/apps", "https://vault.example.com:8200/team-a/apps"},
+	} {
+		s := vault.New(vault.Options{Address: c.addr, Namespace: c.ns})
+		if s.Target() != c.want || s.Name() != "vault:"+c.want || s.Kind() != inventory.SourceVault {
+			t.Errorf("%q ns %q: target %q name %q, want %q", inventory.RedactURL(c.addr), c.ns, s.Target(), s.Name(), c.want)
+		}
+	}
+
+	srv := harness.Vault(t)
+	root := client(t, srv.Addr, srv.RootToken)
+	write(t, root, "secret/data/app/db", map[string]any{"data": map[string]any{"password": harness.Password(20)}})
+	u, err := url.Parse(srv.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	typed := strings.ToUpper(u.Scheme) + "://" + strings.ToUpper(u.Hostname()) + ":" + u.Port() + "/"
+	a := scanInto(t, vault.New(vault.Options{Address: srv.Addr, Token: srv.RootToken}))
+	b := scanInto(t, vault.New(vault.Options{Address: typed, Token: srv.RootToken}))
+	for _, r := range []*result{a, b} {
+		if res := r.results[0]; res.Status != inventory.SourceOK || !slices.Equal(res.Targets, []string{"vault:" + srv.Addr}) {
+			t.Errorf("%s: %s %q covered %v, want vault:%s", res.Name, res.Status, res.Error, res.Targets, srv.Addr)
+		}
+		checkUnits(t, r.rows, "vault:"+srv.Addr)
+	}
+	if ka, kb := slices.Sorted(maps.Keys(a.creds)), slices.Sorted(maps.Keys(b.creds)); !slices.Equal(ka, kb) || len(ka) == 0 {
+		t.Errorf("credential keys differ by how the address was typed:\n%v\n%v", ka, kb)
 	}
 }
