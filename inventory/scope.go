@@ -288,13 +288,16 @@ func (s *Store) Scope(ctx context.Context, scan int64) ([]TargetState, error) {
 }
 
 // CarriedSubjects returns the subjects of scan id ("identity\x00key",
-// "credential\x00key") that the scan carried instead of observing: an
-// identity not seen again or whose unit failed; a credential with no
-// occurrence seen afresh and not itself seen afresh. Their gaps are kept
-// as they were, neither opened nor resolved.
+// "credential\x00key") that the scan did not observe afresh: an identity
+// not seen again, or seen but from a unit that failed or a target whose
+// source failed (what it wrote before failing is not a full reading); a
+// credential with no such fresh observation of itself or of any of its
+// occurrences. Their gaps are kept as they were, neither opened nor
+// resolved.
 func (s *Store) CarriedSubjects(ctx context.Context, scan int64) (map[string]bool, error) {
-	var units []string
-	rows, err := s.r.QueryContext(ctx, `SELECT t.target, u.value FROM scan_targets t, json_each(t.units) u WHERE t.scan_id = ?`, scan)
+	var bad []string // target, or target+char(31)+unit, not observed afresh
+	rows, err := s.r.QueryContext(ctx, `SELECT t.target, '' FROM scan_targets t WHERE t.scan_id = ?1 AND t.status = 'failed'
+		UNION ALL SELECT t.target, u.value FROM scan_targets t, json_each(t.units) u WHERE t.scan_id = ?1`, scan)
 	if err != nil {
 		return nil, err
 	}
@@ -304,20 +307,26 @@ func (s *Store) CarriedSubjects(ctx context.Context, scan int64) (map[string]boo
 			rows.Close()
 			return nil, err
 		}
-		units = append(units, t+unitSep+u)
+		if u == "" {
+			bad = append(bad, t)
+		} else {
+			bad = append(bad, t+unitSep+u)
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	failed := `(target || char(31) || unit) IN (SELECT value FROM json_each(?2))`
-	q := `SELECT 'identity', key FROM identities WHERE ` + visibleIn1 + ` AND (seen_scan < ?1 OR ` + failed + `)
+	fresh := func(p string) string {
+		return p + `seen_scan = ?1 AND ` + p + `target NOT IN (SELECT value FROM json_each(?2))
+			AND (` + p + `target || char(31) || ` + p + `unit) NOT IN (SELECT value FROM json_each(?2))`
+	}
+	q := `SELECT 'identity', key FROM identities WHERE ` + visibleIn1 + ` AND NOT (` + fresh("") + `)
 		UNION ALL
 		SELECT 'credential', c.key FROM credentials c WHERE c.first_seen_scan <= ?1 AND c.last_seen_scan >= ?1
-		  AND NOT (c.seen_scan = ?1 AND NOT (c.target || char(31) || c.unit) IN (SELECT value FROM json_each(?2)))
-		  AND NOT EXISTS (SELECT 1 FROM occurrences o WHERE o.credential_id = c.id AND o.seen_scan = ?1
-		    AND NOT (o.target || char(31) || o.unit) IN (SELECT value FROM json_each(?2)))`
-	crow, err := s.r.QueryContext(ctx, q, scan, jsonList(units))
+		  AND NOT (` + fresh("c.") + `)
+		  AND NOT EXISTS (SELECT 1 FROM occurrences o WHERE o.credential_id = c.id AND ` + fresh("o.") + `)`
+	crow, err := s.r.QueryContext(ctx, q, scan, jsonList(bad))
 	if err != nil {
 		return nil, err
 	}

@@ -112,6 +112,15 @@ func TestApplyScope(t *testing.T) {
 			carried: []string{"identity\x00id:b1", "identity\x00id:b2", "credential\x00cred:b1", "credential\x00cred:b2"},
 		},
 		{
+			// Vault-like: the source wrote b1, then failed. What it wrote is
+			// kept, but it is no full reading: b1 and b2 are judged as before.
+			name:    "failed after writing",
+			results: []SourceResult{{Name: "aws", Kind: "aws", Status: SourceFailed, Error: "timeout", Targets: []string{"aws:111111111111"}}, ok("git:/a", "git", "git:/a"), ok("ci:/c", "ci", "ci:/c")},
+			rows:    []scopeRow{all[0], all[1], all[2], all[4], all[5]},
+			status:  map[string]string{"aws:111111111111": TargetFailed},
+			carried: []string{"identity\x00id:b1", "identity\x00id:b2", "credential\x00cred:b1", "credential\x00cred:b2"},
+		},
+		{
 			// The CI file y.yml fails to parse; x.yml is read again. y's
 			// pipeline is carried; a CI item error without a unit makes the
 			// target partial, which keeps what was not seen too.

@@ -66,6 +66,7 @@ func Run(ctx context.Context, w Writer, sources []Source, opts Options) ([]inven
 func runOne(ctx context.Context, w Writer, src Source, onEvent func(Event)) (res inventory.SourceResult, writeErr error) {
 	s := &sink{w: w, name: src.Name(), onEvent: onEvent, stats: map[string]int64{}}
 	s.Cover(src.Kind() + ":" + src.Target())
+	s.provisional = true
 	res = inventory.SourceResult{Name: src.Name(), Kind: src.Kind(), Target: src.Target(), StartedAt: time.Now().UTC()}
 	err := func() (err error) {
 		defer func() {
@@ -119,6 +120,10 @@ type sink struct {
 	writeErr error
 	target   string   // the target rows are stamped with
 	targets  []string // every target covered, in order
+	// provisional is set while target is the source's default and nothing
+	// was stamped with it: a Cover then replaces it (the AWS profile gives
+	// way to the account it reaches).
+	provisional bool
 }
 
 func (s *sink) track(err error) error {
@@ -132,9 +137,11 @@ func (s *sink) track(err error) error {
 	return err
 }
 
+// current is the target to stamp on a row or an error.
 func (s *sink) current() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.provisional = false
 	return s.target
 }
 
@@ -162,18 +169,24 @@ func (s *sink) Occurrence(ctx context.Context, o *inventory.Occurrence) error {
 func (s *sink) ItemError(item string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.provisional = false
 	s.items = append(s.items, inventory.ItemError{Item: item, Error: err.Error(), Target: s.target})
 }
 
 func (s *sink) UnitError(unit string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.provisional = false
 	s.items = append(s.items, inventory.ItemError{Item: unit, Error: err.Error(), Target: s.target, Unit: unit})
 }
 
 func (s *sink) Cover(target string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.provisional && len(s.targets) == 1 {
+		s.targets = s.targets[:0]
+	}
+	s.provisional = false
 	s.target = target
 	for _, t := range s.targets {
 		if t == target {

@@ -751,8 +751,10 @@ func TestScanVaultFailures(t *testing.T) {
 			if vr.Status != inventory.SourceFailed || !strings.Contains(vr.Error, tc.want) {
 				t.Fatalf("status %s error %q, want failed with %q", vr.Status, vr.Error, tc.want)
 			}
-			if r.scan.Status != inventory.ScanComplete {
-				t.Errorf("scan %s: a failed source must not fail the scan", r.scan.Status)
+			// The only source failed: the scan read nothing and is recorded
+			// as failed, never as the latest complete one.
+			if r.scan.Status != inventory.ScanFailed {
+				t.Errorf("scan %s: a scan whose only source failed must be failed", r.scan.Status)
 			}
 			if took > tc.within {
 				t.Errorf("took %v, want under %v", took, tc.within)
