@@ -21,7 +21,7 @@ var allowed = map[string][]string{
 	"rules":     {"inventory"},
 	// judgement: scope, evaluation, gaps, decisions; used by cmd and ui.
 	"readiness":     {"inventory", "rules"},
-	"ui":            {"inventory", "rules"},
+	"ui":            {"inventory", "rules", "readiness"},
 	"report":        {"inventory", "rules"},
 	"harness":       {},
 	"bench/*":       {"*"}, // drivers, like cmd

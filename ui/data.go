@@ -1,8 +1,6 @@
 package ui
 
 import (
-	"fmt"
-
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/nhi-inventory/nhi/inventory"
@@ -102,47 +100,27 @@ func (m *Model) loadSubject(seq int, kind, key string) tea.Cmd {
 	}
 }
 
-func (m *Model) saveDecision(d inventory.Decision, label string) tea.Cmd {
-	store, ctx := m.store, m.ctx
+// saveDecision records d on gap g through the readiness service, which
+// applies it at once (an owner is re-judged before the reply).
+func (m *Model) saveDecision(d inventory.Decision, g inventory.Gap) tea.Cmd {
+	svc, ctx := m.svc, m.ctx
 	return func() tea.Msg {
-		if _, err := store.AddDecision(ctx, &d); err != nil {
-			return decisionMsg{d: d, label: label, err: err}
+		if err := svc.Decide(ctx, g, &d); err != nil {
+			return decisionMsg{d: d, label: g.SubjectName, err: err}
 		}
-		return decisionMsg{d: d, label: label}
+		return decisionMsg{d: d, label: g.SubjectName}
 	}
 }
 
 // undoDecision revokes the newest decision in force on gap g: an
 // acceptance or false positive of its control, else the subject's owner.
 func (m *Model) undoDecision(g inventory.Gap) tea.Cmd {
-	store, ctx, actor, now := m.store, m.ctx, m.actor, m.now()
+	svc, ctx, actor := m.svc, m.ctx, m.actor
 	return func() tea.Msg {
-		ds, err := store.Decisions(ctx, g.SubjectKind, g.SubjectKey)
+		d, err := svc.UndoOnGap(ctx, g, actor)
 		if err != nil {
 			return decisionMsg{undone: true, err: err}
 		}
-		var pick *inventory.Decision
-		for i := range ds { // newest first
-			d := &ds[i]
-			if !d.Active(now) {
-				continue
-			}
-			if d.Action != inventory.ActionOwner && d.ControlID == g.ControlID {
-				pick = d
-				break
-			}
-			if d.Action == inventory.ActionOwner && pick == nil {
-				pick = d
-			}
-		}
-		if pick == nil {
-			return decisionMsg{undone: true, err: fmt.Errorf("no decision in force on gap %d to undo", g.ID)}
-		}
-		if err := store.RevokeDecision(ctx, pick.ID, actor); err != nil {
-			return decisionMsg{undone: true, err: err}
-		}
-		t := now
-		pick.RevokedAt, pick.RevokedBy = &t, actor
-		return decisionMsg{d: *pick, label: g.SubjectName, undone: true}
+		return decisionMsg{d: *d, label: g.SubjectName, undone: true}
 	}
 }

@@ -90,7 +90,7 @@ func (f *formModel) update(m *Model, msg tea.KeyMsg) tea.Cmd {
 		}
 		m.form = nil
 		m.setStatus("saving…", false)
-		return m.saveDecision(d, f.gap.SubjectName)
+		return m.saveDecision(d, f.gap)
 	}
 	var cmd tea.Cmd
 	f.inputs[f.focus], cmd = f.inputs[f.focus].Update(msg)
@@ -145,7 +145,7 @@ func (f *formModel) view(m *Model) string {
 	b.WriteString(truncate(f.gap.SubjectKind+" "+f.gap.SubjectName, w) + "\n")
 	b.WriteString(s.Muted.Render(truncate("recorded as "+m.actor, w)) + "\n")
 	if f.action == inventory.ActionOwner {
-		b.WriteString(s.Pending.Render(truncate("takes effect at the next scan's evaluation", w)) + "\n")
+		b.WriteString(s.Muted.Render(truncate("takes effect at once: owners are re-judged, no scan needed", w)) + "\n")
 	}
 	b.WriteString("\n")
 	for i, ti := range f.inputs {

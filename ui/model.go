@@ -18,6 +18,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 
 	"github.com/nhi-inventory/nhi/inventory"
+	"github.com/nhi-inventory/nhi/readiness"
 	"github.com/nhi-inventory/nhi/rules"
 )
 
@@ -25,6 +26,9 @@ import (
 type Options struct {
 	Store     *inventory.Store
 	Catalogue *rules.Catalogue // control titles and remediation; nil: ids only
+	// Readiness records decisions and applies them; nil: one for Store
+	// and Catalogue (the embedded catalogue when nil) with no owner rules.
+	Readiness *readiness.Service
 	Actor     string           // who records decisions
 	Scan      int64            // 0: the latest complete scan
 	Now       func() time.Time // nil: time.Now
@@ -46,6 +50,7 @@ const (
 type Model struct {
 	ctx        context.Context
 	store      *inventory.Store
+	svc        *readiness.Service
 	cat        *rules.Catalogue
 	actor      string
 	now        func() time.Time
@@ -81,7 +86,15 @@ func New(ctx context.Context, o Options) *Model {
 	if ps <= 0 {
 		ps = 200
 	}
-	m := &Model{ctx: ctx, store: o.Store, cat: o.Catalogue, actor: o.Actor, now: now, pinnedScan: o.Scan, pageSize: ps,
+	svc := o.Readiness
+	if svc == nil {
+		cat := o.Catalogue
+		if cat == nil {
+			cat, _ = rules.LoadCatalogue(nil)
+		}
+		svc = readiness.New(o.Store, readiness.Config{Catalogue: cat})
+	}
+	m := &Model{ctx: ctx, store: o.Store, svc: svc, cat: o.Catalogue, actor: o.Actor, now: now, pinnedScan: o.Scan, pageSize: ps,
 		styles: NewStyles(o.Renderer), keys: newKeyMap(), help: help.New(), width: 80, height: 24, view: viewOverview}
 	m.help.Styles.ShortKey = m.styles.Header
 	m.help.Styles.FullKey = m.styles.Header
@@ -334,7 +347,7 @@ func (m *Model) decided(msg decisionMsg) tea.Cmd {
 	case msg.undone:
 		m.setStatus(fmt.Sprintf("decision %d (%s %s on %s) revoked by %s", d.ID, d.Action, d.ControlID, subject, m.actor), false)
 	case d.Action == inventory.ActionOwner:
-		m.setStatus(fmt.Sprintf("decision %d: owner of %s set to %s by %s (pending: takes effect at the next scan)", d.ID, subject, d.Value, d.Actor), false)
+		m.setStatus(fmt.Sprintf("decision %d: owner of %s set to %s by %s (in effect now)", d.ID, subject, d.Value, d.Actor), false)
 	case d.Action == inventory.ActionAcceptRisk:
 		m.setStatus(fmt.Sprintf("decision %d: %s on %s accepted by %s until %s", d.ID, d.ControlID, subject, d.Actor, d.ExpiresAt.Format("2006-01-02")), false)
 	default:

@@ -67,6 +67,13 @@ func TestTerminalAcceptRisk(t *testing.T) {
 	keys("Enter")
 	waitFor("accepted by e2e until " + expires)
 	waitFor("1/2") // the open table re-read: the secret's NHI-SEC-02 and owner gaps are left
+	// An owner takes effect at once: the owner gap leaves the open table.
+	keys("j", "o")
+	waitFor("Assign an owner")
+	keys("-l", "team-e2e")
+	keys("Enter", "Enter")
+	waitFor("in effect now")
+	waitFor("1/1")
 	keys("t")
 	s := waitFor("status accepted")
 	if !strings.Contains(s, "NHI-SEC-01") || !strings.Contains(s, "accepted") {
@@ -78,8 +85,11 @@ func TestTerminalAcceptRisk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ds) != 1 || ds[0].Action != inventory.ActionAcceptRisk || ds[0].Actor != "e2e" || ds[0].Reason != "vendor rotation in progress" ||
-		ds[0].ControlID != "NHI-SEC-01" || ds[0].ExpiresAt.Format("2006-01-02") != expires {
+	if len(ds) != 2 || ds[0].Action != inventory.ActionOwner || ds[0].Value != "team-e2e" || ds[0].Actor != "e2e" {
+		t.Fatalf("decisions in the database: %+v", ds)
+	}
+	if a := ds[1]; a.Action != inventory.ActionAcceptRisk || a.Actor != "e2e" || a.Reason != "vendor rotation in progress" ||
+		a.ControlID != "NHI-SEC-01" || a.ExpiresAt.Format("2006-01-02") != expires {
 		t.Fatalf("decisions in the database: %+v", ds)
 	}
 }

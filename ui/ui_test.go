@@ -281,7 +281,7 @@ func TestAcceptRiskIsRecorded(t *testing.T) {
 	}
 }
 
-func TestFalsePositiveUndoAndPendingOwner(t *testing.T) {
+func TestFalsePositiveUndoAndOwnerAtOnce(t *testing.T) {
 	store, _ := buildInventory(t)
 	m := newTestModel(t, store, 120, 40)
 	g := selectGap(t, m, "NHI-OWN-01", "legacy-etl")
@@ -301,17 +301,32 @@ func TestFalsePositiveUndoAndPendingOwner(t *testing.T) {
 	if len(ds) != 1 || ds[0].RevokedAt == nil || ds[0].RevokedBy != "alice" {
 		t.Fatalf("undo not recorded: %+v", ds)
 	}
+	// An owner takes effect at once: the subject is owned, its owner gap
+	// is no longer open, and the gap list shows it, without a new scan.
+	open := m.gaps.total
 	press(t, m, "o", "team-data", "enter", "enter")
-	if m.detail.sub.PendingOwner == nil || m.detail.sub.PendingOwner.Value != "team-data" {
-		t.Fatalf("owner decision not pending: %+v", m.detail.sub.PendingOwner)
+	if m.detail.sub.PendingOwner != nil {
+		t.Fatalf("owner decision still pending: %+v", m.detail.sub.PendingOwner)
+	}
+	if id := m.detail.sub.Identity; id == nil || id.Identity.Owner != "team-data" || id.Identity.OwnerSource != "decision" {
+		t.Fatalf("subject owner after the decision: %+v", m.detail.sub.Identity)
+	}
+	if s := m.detail.selected(); s == nil || s.Status != inventory.GapResolved {
+		t.Fatalf("owner gap after an owner decision: %+v (%s)", m.detail.selected(), m.status)
 	}
 	v := m.View()
-	if !strings.Contains(v, "pending: team-data (set by alice") || !strings.Contains(v, "(revoked by alice") {
-		t.Errorf("detail does not show the pending owner and the history:\n%s", v)
+	if !strings.Contains(v, "team-data") || !strings.Contains(v, "(revoked by alice") {
+		t.Errorf("detail does not show the owner and the history:\n%s", v)
+	}
+	if m.gaps.total != open-1 {
+		t.Errorf("open gaps %d after the owner decision, want %d", m.gaps.total, open-1)
 	}
 	press(t, m, "u") // the newest decision in force on this gap: the owner
-	if m.detail.sub.PendingOwner != nil {
+	if id := m.detail.sub.Identity; id == nil || id.Identity.Owner == "team-data" {
 		t.Errorf("owner decision not undone: %s", m.status)
+	}
+	if s := m.detail.selected(); s == nil || s.Status != inventory.GapOpen {
+		t.Errorf("owner gap after undo: %+v", m.detail.selected())
 	}
 }
 
@@ -368,8 +383,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// TestImports holds the design's rule: ui may import inventory and rules
-// of this module, nothing else of it.
+// TestImports holds the design's rule: ui may import inventory, rules and
+// the readiness service of this module, nothing else of it.
 func TestImports(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", ".").Output()
 	if err != nil {
@@ -378,7 +393,7 @@ func TestImports(t *testing.T) {
 	for _, p := range strings.Fields(string(out)) {
 		if strings.HasPrefix(p, "github.com/nhi-inventory/nhi") {
 			switch strings.TrimPrefix(p, "github.com/nhi-inventory/nhi") {
-			case "/ui", "/inventory", "/rules":
+			case "/ui", "/inventory", "/rules", "/readiness":
 			default:
 				t.Errorf("ui imports %s", p)
 			}

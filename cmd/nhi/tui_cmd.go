@@ -58,7 +58,7 @@ Press ? for the keys, q to quit.`,
 			if !term.IsTerminal(int(os.Stdin.Fd())) || !term.IsTerminal(int(os.Stdout.Fd())) {
 				return usageError("nhi tui needs a terminal; from scripts use nhi gaps and nhi triage")
 			}
-			return ui.Run(ctx, ui.Options{Store: store, Catalogue: rc.catalogue, Actor: actor, Scan: scanID})
+			return ui.Run(ctx, ui.Options{Store: store, Catalogue: rc.catalogue, Readiness: rc.service(store), Actor: actor, Scan: scanID})
 		},
 	}
 	cmd.Flags().StringVar(&actor, "actor", defaultActor(), "who records the decisions (default $USER)")
