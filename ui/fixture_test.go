@@ -94,16 +94,22 @@ func buildInventory(t *testing.T) (*inventory.Store, string) {
 			put(w.PutCredential(ctx, kv))
 			put(w.PutOccurrence(ctx, &inventory.Occurrence{CredentialKey: kv.Key, Source: inventory.SourceVault, VaultPath: "kv/payments/db"}))
 		}
+		var results []inventory.SourceResult
 		for _, r := range []inventory.SourceResult{
-			{Name: "aws:123456789012", Kind: "aws", Status: inventory.SourceOK},
-			{Name: "git:payments-api", Kind: "git", Status: inventory.SourceOK},
-			{Name: "git:infra", Kind: "git", Status: inventory.SourceFailed, Error: "clone https://git.example.com/acme/infra: authentication required"},
+			{Name: "aws:123456789012", Kind: "aws", Status: inventory.SourceOK, Targets: []string{"aws:123456789012"}},
+			{Name: "git:payments-api", Kind: "git", Status: inventory.SourceOK, Targets: []string{"git:https://git.example.com/acme/payments-api"}},
+			{Name: "git:infra", Kind: "git", Status: inventory.SourceFailed, Error: "clone https://git.example.com/acme/infra: authentication required",
+				Targets: []string{"git:https://git.example.com/acme/infra"}},
 		} {
 			if scan == 1 && r.Status == inventory.SourceFailed {
-				continue
+				r.Status, r.Error = inventory.SourceOK, "" // read in full the first time
 			}
 			r.StartedAt, r.FinishedAt = fixedNow, fixedNow
 			put(w.RecordSource(ctx, r))
+			results = append(results, r)
+		}
+		if _, err := w.ApplyScope(ctx, results); err != nil {
+			t.Fatal(err)
 		}
 		put(w.Settle(ctx))
 		ids, err := store.Identities(ctx, w.ID())

@@ -103,8 +103,38 @@ func (o *overviewModel) render(m *Model) {
 		srcs = []string{s.Muted.Render("none recorded")}
 	}
 	line("%s %s", s.Label.Render("Sources    "), strings.Join(srcs, "  "))
+	// What the scan kept from earlier ones, target by target: the inventory
+	// of those is as old as their last full reading. A failed source is
+	// named here by what it failed to read.
+	inScope := map[string]bool{}
+	for _, t := range sc.Scope {
+		inScope[t.Target] = true
+		if !t.Carried() {
+			continue
+		}
+		when := "never read in full"
+		if t.LastOKAt != nil {
+			when = fmt.Sprintf("kept from %s ago (scan #%d)", age(now, *t.LastOKAt), t.LastOKScan)
+		}
+		text := fmt.Sprintf("%s %s: %s", t.Status, t.Target, when)
+		if t.Error != "" {
+			text += "; " + t.Error
+		}
+		st := s.Pending
+		if t.Status == inventory.TargetFailed {
+			st = s.Error
+		}
+		line("  %s", st.Render(truncate(text, w-2)))
+	}
 	for _, r := range sc.Sources {
-		if r.Status != inventory.SourceOK {
+		if r.Status == inventory.SourceOK {
+			continue
+		}
+		covered := len(r.Targets) > 0
+		for _, t := range r.Targets {
+			covered = covered && inScope[t]
+		}
+		if !covered {
 			line("  %s", s.Error.Render(truncate("failed: "+r.Name+": "+r.Error, w-2)))
 		}
 	}
