@@ -6,44 +6,97 @@ import (
 	"fmt"
 	"io"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 )
 
-// parseYAML parses a pipeline file into its root node. A syntax error is
-// returned with the file and line; yaml's message is stripped of quoted
-// file content so no value of the file can leak through it.
-func parseYAML(path string, data []byte) (*yaml.Node, error) {
+// parseYAML parses a pipeline file into its root node: strictly, then,
+// when that fails, leniently (lenient.go). notes say what the lenient
+// reading changed, by line. An error is a *ParseError with the file, the
+// first line where the file stops being YAML even read leniently, and
+// yaml's message stripped of quoted file content, so that no value of
+// the file can leak through it.
+func parseYAML(path string, data []byte) (root *yaml.Node, notes []string, err error) {
+	root, err = decodeYAML(data)
+	lines := strings.Split(string(data), "\n")
+	if err != nil {
+		if root, lines, notes, err = parseLenient(path, data, err); err != nil {
+			return nil, nil, err
+		}
+	}
+	if root == nil {
+		return nil, nil, nil
+	}
+	notes = append(notes, untag(root, lines)...)
+	return root, sortNotes(notes), nil
+}
+
+// decodeYAML decodes the pipeline document of data: the first document,
+// or the second when the first is a GitLab CI component's `spec:` header.
+// An empty file has a nil root.
+func decodeYAML(data []byte) (*yaml.Node, error) {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, nil
 		}
-		line := 0
-		if m := yamlLineRe.FindStringSubmatch(err.Error()); m != nil {
-			line, _ = strconv.Atoi(m[1])
-		}
-		msg := quotedRe.ReplaceAllString(err.Error(), "`…`")
-		return nil, &ParseError{Path: path, Line: line, Msg: msg}
+		return nil, err
 	}
 	root := docRoot(&doc)
-	// A GitLab CI component starts with a `spec:` header document; the
-	// pipeline is the next one.
 	if ps := pairs(root); len(ps) == 1 && ps[0].k.Value == "spec" {
 		var next yaml.Node
-		if err := dec.Decode(&next); err == nil {
+		switch err := dec.Decode(&next); {
+		case err == nil:
 			root = docRoot(&next)
+		case !errors.Is(err, io.EOF):
+			// The pipeline after the header does not parse: that is the
+			// file failing, not a file that is only a header.
+			return nil, err
 		}
 	}
 	return root, nil
 }
 
+// yamlError makes the error of data failing to parse with err. yaml.v3
+// gives no line for some errors and the line of the enclosing node for
+// others, so the line reported is the first line at which a prefix of
+// the file stops parsing.
+func yamlError(path string, data []byte, err error) error {
+	msg := yamlMsgRe.ReplaceAllString(err.Error(), "")
+	msg = quotedRe.ReplaceAllStringFunc(msg, func(q string) string {
+		if len(q) == 3 && strings.ContainsAny(q[1:2], ",:-[]{}?#&*!|>'\"%@`") {
+			return q // yaml naming an indicator: "expected ',' or ']'"
+		}
+		return "`…`"
+	})
+	return &ParseError{Path: path, Line: firstFailingLine(data), Msg: "invalid YAML: " + msg}
+}
+
+// firstFailingLine returns the smallest n such that the first n lines of
+// data (which does not parse) do not parse.
+func firstFailingLine(data []byte) int {
+	lines := bytes.Split(data, []byte("\n"))
+	fails := func(n int) bool {
+		_, err := decodeYAML(bytes.Join(lines[:n], []byte("\n")))
+		return err != nil
+	}
+	lo, hi := 1, len(lines)
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if fails(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo
+}
+
 var (
-	yamlLineRe = regexp.MustCompile(`line (\d+)`)
-	quotedRe   = regexp.MustCompile("`[^`]*`|\"[^\"]*\"|'[^']*'")
+	yamlMsgRe = regexp.MustCompile(`^yaml: (?:line \d+: )?`)
+	quotedRe  = regexp.MustCompile("`[^`]*`|\"[^\"]*\"|'[^']*'")
 )
 
 // ParseError is a pipeline file that could not be parsed.
