@@ -1,6 +1,8 @@
 package ci_test
 
 import (
+	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -185,5 +187,49 @@ func TestLenientYAMLStillBroken(t *testing.T) {
 		if n := len(rec.ids); n != 2-len(want) {
 			t.Errorf("%q: %d pipelines written, want %d", c.body, n, 2-len(want))
 		}
+	}
+}
+
+// TestAliasBomb: anchors used twice at each of a few levels expand to
+// millions of nodes that every reader of the pipeline would walk; such a
+// file fails its unit at once instead of holding the scan, while a job
+// template merged into hundreds of jobs is read.
+func TestAliasBomb(t *testing.T) {
+	t.Parallel()
+	var merge, seq strings.Builder
+	merge.WriteString("a0: &a0 {x: 1}\n")
+	seq.WriteString("a0: &a0 [x]\n")
+	for i := 1; i <= 20; i++ {
+		fmt.Fprintf(&merge, "a%d: &a%d {<<: [*a%d, *a%d]}\n", i, i, i-1, i-1)
+		fmt.Fprintf(&seq, "a%d: &a%d [*a%d, *a%d]\n", i, i, i-1, i-1)
+	}
+	merge.WriteString("<<: *a20\n")
+	var jobs strings.Builder
+	jobs.WriteString(".template: &template\n  image: alpine\n  variables:\n")
+	for i := range 20 {
+		fmt.Fprintf(&jobs, "    V%d: v%d\n", i, i)
+	}
+	jobs.WriteString("  script:\n    - make deploy TOKEN=$DEPLOY_TOKEN\n")
+	for i := range 500 {
+		fmt.Fprintf(&jobs, "job%d:\n  <<: *template\n  stage: s%d\n", i, i)
+	}
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		".github/workflows/merge.yml": merge.String(),
+		".github/workflows/seq.yml":   seq.String(),
+		".gitlab-ci.yml":              jobs.String(),
+	})
+	_, res, rec := scanRecorded(t, ci.NewDir(dir, ci.Options{}))
+	got := map[string]string{}
+	for _, ie := range res[0].ItemErrors {
+		got[ie.Unit] = ie.Error
+	}
+	for _, f := range []string{".github/workflows/merge.yml", ".github/workflows/seq.yml"} {
+		if !regexp.MustCompile(`^` + regexp.QuoteMeta(f) + `:\d+: cannot parse: invalid YAML: aliases expand to more than 250000 nodes$`).MatchString(got[f]) {
+			t.Errorf("%s: error %q", f, got[f])
+		}
+	}
+	if len(got) != 2 || len(rec.ids) != 1 || rec.ids[0].Unit != ".gitlab-ci.yml" {
+		t.Errorf("errors %v, %d pipelines written, want only .gitlab-ci.yml read", got, len(rec.ids))
 	}
 }

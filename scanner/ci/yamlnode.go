@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"regexp"
 	"strings"
 
@@ -44,11 +45,17 @@ func decodeYAML(data []byte) (*yaml.Node, error) {
 		}
 		return nil, err
 	}
+	if err := checkAliases(&doc); err != nil {
+		return nil, err
+	}
 	root := docRoot(&doc)
 	if ps := pairs(root); len(ps) == 1 && ps[0].k.Value == "spec" {
 		var next yaml.Node
 		switch err := dec.Decode(&next); {
 		case err == nil:
+			if err := checkAliases(&next); err != nil {
+				return nil, err
+			}
 			root = docRoot(&next)
 		case !errors.Is(err, io.EOF):
 			// The pipeline after the header does not parse: that is the
@@ -57,6 +64,46 @@ func decodeYAML(data []byte) (*yaml.Node, error) {
 		}
 	}
 	return root, nil
+}
+
+// maxExpanded bounds how many nodes a document may hold once its aliases
+// (and merge keys, which are aliases) are expanded, as every reader of a
+// pipeline walks them: a few nested anchors each used twice expand to
+// millions (a "billion laughs"), which yaml.v3 does not bound for node
+// trees. Real pipelines that share a job template among hundreds of jobs
+// stay far below.
+const maxExpanded = 250_000
+
+// checkAliases fails a document whose aliases expand beyond maxExpanded
+// nodes, or beyond 50 times the nodes it is written with.
+func checkAliases(doc *yaml.Node) error {
+	size := map[*yaml.Node]int{}
+	written := 0
+	var expanded func(n *yaml.Node) int
+	expanded = func(n *yaml.Node) int {
+		if n == nil {
+			return 0
+		}
+		if s, ok := size[n]; ok {
+			return s
+		}
+		size[n] = 1 // an alias cycle counts once
+		s := 1
+		if n.Kind == yaml.AliasNode {
+			s = expanded(n.Alias)
+		} else {
+			written++
+			for _, c := range n.Content {
+				s = min(s+expanded(c), math.MaxInt32)
+			}
+		}
+		size[n] = s
+		return s
+	}
+	if n := expanded(doc); n > max(maxExpanded, 50*written) {
+		return fmt.Errorf("yaml: aliases expand to more than %d nodes", max(maxExpanded, 50*written))
+	}
+	return nil
 }
 
 // yamlError makes the error of data failing to parse with err. yaml.v3
