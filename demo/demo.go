@@ -2,10 +2,13 @@
 // repositories with realistic history and planted secrets, CI pipelines of
 // several systems, and an AWS account as offline IAM exports. Every
 // secret-shaped value is generated afresh at each run; none is committed.
+// Whatever is drawn, every run gives the same inventory
+// (TestDemoIsDeterministic).
 package demo
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +27,92 @@ type Estate struct {
 	Config string
 	// AccessKeyID is the demo account's key that is also leaked in git.
 	AccessKeyID string
+	// Planted are the secrets the estate holds on purpose, for a test
+	// to check that a scan finds every one.
+	Planted []Planted
+}
+
+// Planted is a secret the demo planted, and where.
+type Planted struct {
+	Kind  string // what it is: "stripe-live-key", "database-password", ...
+	Where string // the repository (or "ci") and file
+	Value Secret
+}
+
+// Secret is a planted value. It prints as "[redacted]", so that no
+// output of the demo shows it by accident; Reveal gives the value.
+type Secret struct{ v string }
+
+func (Secret) String() string   { return "[redacted]" }
+func (Secret) GoString() string { return "demo.Secret{[redacted]}" }
+func (s Secret) Reveal() string { return s.v }
+
+// plant records value as planted in where and returns it.
+func (e *Estate) plant(kind, where, value string) string {
+	e.Planted = append(e.Planted, Planted{Kind: kind, Where: where, Value: Secret{value}})
+	return value
+}
+
+// The secrets are generated afresh at each run, and each must be found by
+// the rule meant to find it on every run, whatever was drawn: a value is
+// drawn again while it would fall under its rule's entropy threshold (with
+// a margin) or hold a word the rules take for a placeholder. Passwords are
+// letters and digits, beginning with a letter, so that no file they are
+// planted in (YAML, .env, a URL, shell, HCL) needs them quoted: one with a
+// leading `!` or `#`, or a `%` in a URL, broke the file it was in.
+
+// fresh returns a value of gen whose Shannon entropy is at least min and
+// that holds no placeholder word.
+func fresh(gen func() string, min float64) string {
+	for {
+		v := gen()
+		if entropy(v) >= min && !placeholderish(v) {
+			return v
+		}
+	}
+}
+
+// password returns a password of n letters and digits: an upper-case
+// letter, a lower-case letter and a digit, then any of them.
+func password(n int) string {
+	return fresh(func() string {
+		return harness.RandomString(upper, 1) + harness.RandomString(lower, 1) + harness.RandomString(digits, 1) +
+			harness.RandomString(upper+lower+digits, n-3)
+	}, 3)
+}
+
+const (
+	upper  = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	lower  = "abcdefghijklmnopqrstuvwxyz"
+	digits = "0123456789"
+)
+
+// placeholderish reports whether v holds a word the detection rules'
+// stopwords and allowlists take for a placeholder.
+func placeholderish(v string) bool {
+	l := strings.ToLower(v)
+	for _, w := range []string{"example", "changeme", "placeholder", "dummy", "redacted", "password", "secret", "credential", "xxxx"} {
+		if strings.Contains(l, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// entropy is the Shannon entropy of s in bits per character, as the
+// detection rules compute it.
+func entropy(s string) float64 {
+	counts := map[rune]int{}
+	for _, r := range s {
+		counts[r]++
+	}
+	n := float64(len([]rune(s)))
+	h := 0.0
+	for _, c := range counts {
+		p := float64(c) / n
+		h -= p * math.Log2(p)
+	}
+	return h
 }
 
 type person struct{ name, email string }
@@ -104,7 +193,7 @@ func Generate(dir string, now time.Time) (*Estate, error) {
 	if err := os.RemoveAll(abs); err != nil {
 		return nil, err
 	}
-	e := &Estate{Dir: abs, CIDir: filepath.Join(abs, "ci"), AccessKeyID: harness.AWSAccessKeyID()}
+	e := &Estate{Dir: abs, CIDir: filepath.Join(abs, "ci"), AccessKeyID: fresh(harness.AWSAccessKeyID, 3.5)}
 	steps := []func(*Estate, time.Time) error{paymentsAPI, infraRepo, ciDir, awsAccount, writeConfig}
 	for _, step := range steps {
 		if err := step(e, now); err != nil {
@@ -120,10 +209,11 @@ func paymentsAPI(e *Estate, now time.Time) error {
 		return err
 	}
 	e.Repos = append(e.Repos, r.dir)
-	stripe := harness.StripeLiveKey()
-	dbPass := harness.Password(20)
-	slack := harness.SlackBotToken()
-	awsSecret := harness.AWSSecretAccessKey()
+	stripe := e.plant("stripe-live-key", "payments-api config/prod.env (deleted)", fresh(harness.StripeLiveKey, 2.5))
+	dbPass := e.plant("database-password", "payments-api config/prod.env (deleted)", password(20))
+	slack := e.plant("slack-bot-token", "payments-api app/alerts.py (branch feature/slack-alerts)", fresh(harness.SlackBotToken, 3.5))
+	awsSecret := e.plant("aws-secret-access-key", "payments-api deploy/provider.tf", fresh(harness.AWSSecretAccessKey, 4.5))
+	e.plant("aws-access-key-id", "payments-api deploy/provider.tf", e.AccessKeyID)
 	c := func(who person, days int, msg string, files map[string]string) {
 		if err == nil {
 			err = r.commit(who, days, msg, files)
@@ -201,8 +291,8 @@ func infraRepo(e *Estate, now time.Time) error {
 		return err
 	}
 	e.Repos = append(e.Repos, r.dir)
-	pat := harness.GitHubPAT()
-	vault := harness.VaultToken()
+	pat := e.plant("github-pat", "infra scripts/mirror.sh", fresh(harness.GitHubPAT, 3.5))
+	vault := e.plant("vault-token", "infra scripts/vault-login.sh", fresh(harness.VaultToken, 4))
 	c := func(who person, days int, msg string, files map[string]string) {
 		if err == nil {
 			err = r.commit(who, days, msg, files)
@@ -315,7 +405,7 @@ definitions:
     postgres:
       image: postgres:16
       environment:
-        POSTGRES_PASSWORD: ` + harness.Password(18) + `
+        POSTGRES_PASSWORD: ` + e.plant("database-password", "ci bitbucket-pipelines.yml", password(18)) + `
 `,
 	}
 	for name, body := range files {

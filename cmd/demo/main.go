@@ -18,5 +18,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
-	fmt.Fprintf(os.Stderr, "demo estate in %s: %d repositories, CI pipelines in %s, config %s\n", e.Dir, len(e.Repos), e.CIDir, e.Config)
+	fmt.Fprintf(os.Stderr, "demo estate in %s: %d repositories, CI pipelines in %s, %d planted secrets, config %s\n",
+		e.Dir, len(e.Repos), e.CIDir, len(e.Planted), e.Config)
 }

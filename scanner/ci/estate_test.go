@@ -79,7 +79,6 @@ var estateHard = []wantHard{
 var estateAuth = map[string]string{
 	".circleci/config.yml":                ci.AuthOIDC,
 	".github/actions/setup/action.yml":    ci.AuthNone,
-	".github/workflows/broken.yml":        ci.AuthNone,
 	".github/workflows/deploy-oidc.yml":   ci.AuthOIDC,
 	".github/workflows/deploy-static.yml": ci.AuthStaticKeys,
 	".github/workflows/pr-target.yml":     ci.AuthNone,
@@ -92,7 +91,7 @@ var estateAuth = map[string]string{
 
 var estateProvider = map[string]string{
 	".circleci/config.yml": ci.CircleCI, ".github/actions/setup/action.yml": ci.GitHubActions,
-	".github/workflows/broken.yml": ci.GitHubActions, ".github/workflows/deploy-oidc.yml": ci.GitHubActions,
+	".github/workflows/deploy-oidc.yml":   ci.GitHubActions,
 	".github/workflows/deploy-static.yml": ci.GitHubActions, ".github/workflows/pr-target.yml": ci.GitHubActions,
 	".gitlab-ci.yml": ci.GitLabCI, "ci/deploy.yml": ci.GitLabCI, "Jenkinsfile": ci.Jenkins,
 	"azure-pipelines.yml": ci.AzurePipelines, "bitbucket-pipelines.yml": ci.Bitbucket,
@@ -117,8 +116,10 @@ func TestDirEstate(t *testing.T) {
 	assertEstate(t, st, dir, vals, nil, nil)
 	assertNoValues(t, st, res, vals)
 
-	// The malformed file is one failed item, with its file and line; the
-	// source itself succeeds and every other file is in the inventory.
+	// The malformed file is one failed unit, with its file, line and YAML
+	// problem, and nothing of it is in the inventory (an earlier scan's
+	// state of it is carried); the source itself succeeds and every other
+	// file is in the inventory.
 	if len(res) != 1 || res[0].Status != "ok" {
 		t.Fatalf("source result = %+v, want one ok source", res)
 	}
@@ -126,8 +127,9 @@ func TestDirEstate(t *testing.T) {
 		t.Fatalf("item errors = %+v, want exactly the malformed workflow", res[0].ItemErrors)
 	}
 	ie := res[0].ItemErrors[0]
-	if !strings.HasSuffix(ie.Item, ".github/workflows/broken.yml") || !strings.Contains(ie.Error, ".github/workflows/broken.yml:4:") {
-		t.Errorf("item error = %+v, want broken.yml with line 4", ie)
+	const wantErr = ".github/workflows/broken.yml:7: cannot parse: invalid YAML: did not find expected key"
+	if ie.Unit != ".github/workflows/broken.yml" || ie.Error != wantErr {
+		t.Errorf("item error = %+v, want unit .github/workflows/broken.yml with %q", ie, wantErr)
 	}
 }
 
@@ -285,7 +287,8 @@ func TestRepoBranches(t *testing.T) {
 			t.Errorf("%s %s:%d: branches %v, want %v", o.credKey, o.path, o.line, got, want)
 		}
 	}
-	if len(res[0].ItemErrors) != 1 || !strings.Contains(res[0].ItemErrors[0].Error, "broken.yml:4:") {
-		t.Errorf("item errors = %+v, want the malformed workflow (once, for both branches)", res[0].ItemErrors)
+	if len(res[0].ItemErrors) != 1 || res[0].ItemErrors[0].Unit != ".github/workflows/broken.yml" ||
+		!strings.HasSuffix(res[0].ItemErrors[0].Error, "broken.yml:7: cannot parse: invalid YAML: did not find expected key (on branches feature, main)") {
+		t.Errorf("item errors = %+v, want the malformed workflow's unit (once, for both branches)", res[0].ItemErrors)
 	}
 }

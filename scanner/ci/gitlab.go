@@ -82,6 +82,11 @@ func (f *file) gitlabIncludes(inc *yaml.Node) {
 			return
 		}
 		f.p.set("includes", "local:"+s)
+		if strings.Contains(s, "$") {
+			// Named through a variable known only when the pipeline
+			// runs: there is no file to read, and nothing failed.
+			return
+		}
 		f.p.includes = append(f.p.includes, strings.TrimPrefix(s, "/"))
 	}
 	one := func(n *yaml.Node) {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -83,6 +84,14 @@ func render(t *testing.T, src, dst string, vals map[string]string) {
 // with the scan's source results.
 func scanInto(t *testing.T, sources ...scanner.Source) (*inventory.Store, []inventory.SourceResult) {
 	t.Helper()
+	st, res, _ := scanRecorded(t, sources...)
+	return st, res
+}
+
+// scanRecorded is scanInto that also returns the rows as the sources
+// wrote them (with their Target and Unit).
+func scanRecorded(t *testing.T, sources ...scanner.Source) (*inventory.Store, []inventory.SourceResult, *recorder) {
+	t.Helper()
 	ctx := context.Background()
 	st, err := inventory.Open(ctx, filepath.Join(t.TempDir(), "nhi.db"))
 	if err != nil {
@@ -93,14 +102,46 @@ func scanInto(t *testing.T, sources ...scanner.Source) (*inventory.Store, []inve
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := scanner.Run(ctx, w, sources, scanner.Options{})
+	rec := &recorder{Writer: w}
+	res, err := scanner.Run(ctx, rec, sources, scanner.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := w.Finish(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	return st, res
+	return st, res, rec
+}
+
+// recorder writes rows to the inventory and keeps a copy of each as it
+// was written.
+type recorder struct {
+	scanner.Writer
+	mu    sync.Mutex
+	ids   []inventory.Identity
+	creds []inventory.Credential
+	occs  []inventory.Occurrence
+}
+
+func (r *recorder) PutIdentity(ctx context.Context, id *inventory.Identity) error {
+	r.mu.Lock()
+	r.ids = append(r.ids, *id)
+	r.mu.Unlock()
+	return r.Writer.PutIdentity(ctx, id)
+}
+
+func (r *recorder) PutCredential(ctx context.Context, c *inventory.Credential) error {
+	r.mu.Lock()
+	r.creds = append(r.creds, *c)
+	r.mu.Unlock()
+	return r.Writer.PutCredential(ctx, c)
+}
+
+func (r *recorder) PutOccurrence(ctx context.Context, o *inventory.Occurrence) error {
+	r.mu.Lock()
+	r.occs = append(r.occs, *o)
+	r.mu.Unlock()
+	return r.Writer.PutOccurrence(ctx, o)
 }
 
 type dbIdentity struct {

@@ -73,6 +73,12 @@ type pipeline struct {
 	// defined are the variables the file defines (GitLab), passed on to
 	// the files it includes.
 	defined map[string]bool
+	// lenient says, by line, what of the file had to be read leniently
+	// because it is not valid YAML (lenient.go).
+	lenient []string
+	// syntax are the syntax errors of a file read without a parser
+	// (Jenkinsfile): the CI system would refuse it, but all of it was read.
+	syntax []string
 }
 
 func newPipeline(provider string) *pipeline {

@@ -38,7 +38,11 @@ func ciFacts(t *testing.T, repo string) []string {
 		out = append(out, fmt.Sprintf("secret %s at %s:%d %v", o.credKey[strings.LastIndex(o.credKey, ":")+1:], o.path, o.line, attrList(o.detail, "branches")))
 	}
 	for _, ie := range res[0].ItemErrors {
-		out = append(out, "error "+strings.ReplaceAll(ie.Item+": "+ie.Error, repo, "REPO"))
+		kind := "error "
+		if ie.Unit != "" {
+			kind = "unit error "
+		}
+		out = append(out, kind+strings.ReplaceAll(ie.Item+": "+ie.Error, repo, "REPO"))
 	}
 	out = append(out, fmt.Sprintf("files parsed %d, branches %d", res[0].Stats["files_parsed"], res[0].Stats["branches"]))
 	sort.Strings(out)
@@ -49,7 +53,7 @@ func ciFacts(t *testing.T, repo string) []string {
 // same whether the repository's objects are loose, packed with deltas, or
 // borrowed from another repository through alternates (read by
 // `git cat-file`); symbolic links and submodules are not read, a file
-// over the size limit is an item error.
+// over the size limit fails its unit.
 func TestRepoObjectLayouts(t *testing.T) {
 	t.Parallel()
 	r := harness.NewGitRepo(t)
@@ -98,8 +102,8 @@ func TestRepoObjectLayouts(t *testing.T) {
 		`secret FEATURE_TOKEN at .github/workflows/deploy.yml:7 [feature]`,
 		`secret AZ_TOKEN_4 at svc/b/azure-pipelines.yml:2 [feature]`,
 		`secret COMMON_TOKEN at ci/common.yml:3 [feature main]`,
-		`error REPO:Jenkinsfile@main: read Jenkinsfile: 2200000 bytes, larger than the 2097152-byte limit for a pipeline file`,
-		`error REPO:Jenkinsfile@feature: read Jenkinsfile: 2200000 bytes, larger than the 2097152-byte limit for a pipeline file`,
+		// A file that cannot be read fails its unit, once for every branch.
+		`unit error Jenkinsfile: read Jenkinsfile: 2200000 bytes, larger than the 2097152-byte limit for a pipeline file (on branches feature, main)`,
 		// Each branch's workflow, the two GitLab files, the Azure pipeline.
 		`files parsed 5, branches 2`,
 	} {

@@ -10,9 +10,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -94,9 +96,18 @@ type version struct {
 	id       string
 	branches []string
 	p        *pipeline
-	err      error
+	// err is why the content could not be read as a pipeline: its unit
+	// (the path) fails.
+	err error
 	// includedBy is the GitLab file that pulled this one in.
 	includedBy string
+}
+
+// failure is one reason a unit (a pipeline file) could not be read, and
+// the branches where it happened.
+type failure struct {
+	err      error
+	branches []string
 }
 
 // engine collects pipeline versions from snapshots and emits them.
@@ -108,7 +119,16 @@ type engine struct {
 	detErr   error
 	versions map[string]map[string]*version // path -> content key -> version
 	parsed   map[string]*pipelineResult
-	branches bool
+	// failures are the pipeline files that could not be read (a parse
+	// error is kept on its version instead): path -> reasons.
+	failures map[string][]failure
+	// unreadable are the files named by a GitLab include: that could not
+	// be read.
+	unreadable map[string][]failure
+	// includers are, per GitLab file pulled in by include:, the files that
+	// include it: when it cannot be read, neither can they.
+	includers map[string]map[string]bool
+	branches  bool
 	// owners is the tree's CODEOWNERS, recorded on each pipeline as a fact
 	// for the owner resolution of the readiness engine.
 	owners *scanner.CodeOwners
@@ -124,7 +144,8 @@ type pipelineResult struct {
 // reading a repository without CI files.
 func newEngine(scope string, load func() (*detect.Detector, error), branches bool) *engine {
 	return &engine{scope: scope, loadDet: load, versions: map[string]map[string]*version{},
-		parsed: map[string]*pipelineResult{}, branches: branches}
+		parsed: map[string]*pipelineResult{}, failures: map[string][]failure{}, unreadable: map[string][]failure{},
+		includers: map[string]map[string]bool{}, branches: branches}
 }
 
 // detector returns the gitleaks detector, building it on first use.
@@ -177,11 +198,18 @@ func (e *engine) add(ctx context.Context, snap snapshot, branch string, sink sca
 		seen[q.path] = true
 		data, id, err := snap.read(q.path)
 		if err != nil {
-			item := e.scope + ":" + q.path
+			f := failure{err: fmt.Errorf("read %s: %w", q.path, err)}
 			if branch != "" {
-				item += "@" + branch
+				f.branches = []string{branch}
 			}
-			sink.ItemError(item, fmt.Errorf("read %s: %w", q.path, err))
+			if q.includedBy != "" {
+				// A missing or unreadable include is not a unit of its
+				// own (the file may well be absent on this branch); it
+				// leaves the pipelines including it incomplete.
+				e.unreadable[q.path] = append(e.unreadable[q.path], f)
+			} else {
+				e.failures[q.path] = append(e.failures[q.path], f)
+			}
 			continue
 		}
 		inhKey := ""
@@ -192,6 +220,9 @@ func (e *engine) add(ctx context.Context, snap snapshot, branch string, sink sca
 		res, ok := e.parsed[ck]
 		if !ok {
 			p, err := e.parse(ctx, q.path, data, q.provider, q.inherited)
+			if errors.Is(err, errDetector) {
+				return err
+			}
 			res = &pipelineResult{p: p, err: err}
 			e.parsed[ck] = res
 			sink.Add("files_parsed", 1)
@@ -213,16 +244,23 @@ func (e *engine) add(ctx context.Context, snap snapshot, branch string, sink sca
 			v.branches = append(v.branches, branch)
 		}
 		if res.p != nil {
+			include := func(inc string) {
+				if e.includers[inc] == nil {
+					e.includers[inc] = map[string]bool{}
+				}
+				e.includers[inc][q.path] = true
+				queue = append(queue, pending{path: inc, provider: GitLabCI, includedBy: q.path, inherited: res.p.defined})
+			}
 			for _, inc := range res.p.includes {
 				inc = path.Clean(inc)
 				if strings.ContainsAny(inc, "*?") {
 					// GitLab wildcard include: * within a directory, ** across them.
 					for _, m := range matchInclude(inc, paths) {
-						queue = append(queue, pending{path: m, provider: GitLabCI, includedBy: q.path, inherited: res.p.defined})
+						include(m)
 					}
 					continue
 				}
-				queue = append(queue, pending{path: inc, provider: GitLabCI, includedBy: q.path, inherited: res.p.defined})
+				include(inc)
 			}
 		}
 	}
@@ -260,24 +298,37 @@ func matchInclude(pattern string, paths []string) []string {
 	return out
 }
 
+// errDetector marks the failure to build the detector: no file can be
+// read without it, so it fails the source, not a unit.
+var errDetector = errors.New("secret detection")
+
 // parse extracts the pipeline of one file. A nil pipeline with a nil
-// error means the file is not a pipeline after all.
+// error means the file is not a pipeline after all. A file that cannot be
+// read as a pipeline has an error and no pipeline: a half-read pipeline
+// would pass for a complete one.
 func (e *engine) parse(ctx context.Context, p string, data []byte, provider string, inherited map[string]bool) (*pipeline, error) {
 	f := newFile(p, data, provider)
-	var perr error
 	if provider == Jenkins {
+		// The Jenkins reader goes line by line and needs no valid file;
+		// what Jenkins itself would refuse to run is a fact about the
+		// pipeline, not a part of it left unread.
 		f.parseJenkins()
-		perr = jenkinsBalance(p, data)
+		var pe *ParseError
+		if err := jenkinsBalance(p, data); errors.As(err, &pe) {
+			f.p.syntax = append(f.p.syntax, fmt.Sprintf("line %d: %s", pe.Line, pe.Msg))
+		}
 	} else {
-		root, err := parseYAML(p, data)
+		root, notes, err := parseYAML(p, data)
 		switch {
 		case err != nil:
-			perr = err
-		case root == nil || !isMap(root):
-			if strings.TrimSpace(string(data)) != "" {
-				perr = &ParseError{Path: p, Line: 1, Msg: "not a YAML mapping"}
-			}
+			return nil, err
+		case root == nil:
+			// Empty, or only comments: a pipeline with nothing in it (the
+			// detector below still reads the comments).
+		case !isMap(root):
+			return nil, &ParseError{Path: p, Line: root.Line, Msg: "not a YAML mapping: a pipeline file holds keys and values"}
 		default:
+			f.p.lenient = notes
 			switch provider {
 			case GitHubActions:
 				if path.Base(p) == "action.yml" || path.Base(p) == "action.yaml" {
@@ -298,11 +349,9 @@ func (e *engine) parse(ctx context.Context, p string, data []byte, provider stri
 			f.walkHardcoded(root)
 		}
 	}
-	// Hard-coded secrets are looked for even in a file that does not
-	// parse: a broken pipeline can still leak a key.
 	det, err := e.detector()
 	if err != nil {
-		return f.p, err
+		return nil, fmt.Errorf("%w: %w", errDetector, err)
 	}
 	f.detectGitleaksFirst(ctx, det)
 	for _, r := range f.p.refs {
@@ -310,7 +359,7 @@ func (e *engine) parse(ctx context.Context, p string, data []byte, provider stri
 			f.p.static["reference:"+r.name] = true
 		}
 	}
-	return f.p, perr
+	return f.p, nil
 }
 
 // detectGitleaksFirst runs gitleaks and puts its findings ahead of the
@@ -340,15 +389,31 @@ func ReferenceKey(provider, scope, name string) string {
 	return "ci-secret:" + provider + ":" + scope + ":" + name
 }
 
-// emit writes every collected pipeline to sink.
+// emit writes every collected pipeline to sink, each row with its unit:
+// the pipeline file's path. A unit that could not be read is reported
+// with sink.UnitError and nothing of it is written, so that what the
+// inventory knew of it is carried forward unchanged.
 func (e *engine) emit(ctx context.Context, sink scanner.Sink) error {
-	paths := make([]string, 0, len(e.versions))
+	failed := e.failedUnits()
+	seen := map[string]bool{}
+	var paths []string
 	for p := range e.versions {
+		seen[p] = true
 		paths = append(paths, p)
+	}
+	for p := range failed {
+		if !seen[p] {
+			paths = append(paths, p)
+		}
 	}
 	sort.Strings(paths)
 	emitted := map[string]bool{}
 	for _, p := range paths {
+		if err := failed[p]; err != nil {
+			sink.UnitError(p, err)
+			sink.Add("files_failed", 1)
+			continue
+		}
 		if err := e.emitPath(ctx, sink, p, emitted); err != nil {
 			return err
 		}
@@ -356,6 +421,102 @@ func (e *engine) emit(ctx context.Context, sink scanner.Sink) error {
 	return nil
 }
 
+// failedUnits returns the pipeline files that could not be read, and why:
+// a file that could not be read or parsed on some branch, and every file
+// that includes (directly or not) one that could not be.
+func (e *engine) failedUnits() map[string]error {
+	reasons := map[string][]failure{}
+	for p, fs := range e.failures {
+		reasons[p] = append(reasons[p], fs...)
+	}
+	for p, vs := range e.versions {
+		for _, v := range vs {
+			if v.err != nil {
+				reasons[p] = append(reasons[p], failure{err: v.err, branches: v.branches})
+			}
+		}
+	}
+	out := map[string]error{}
+	causes := map[string]error{} // files whose includers fail, and why
+	for p, fs := range reasons {
+		out[p] = joinFailures(fs)
+		causes[p] = out[p]
+	}
+	for p, fs := range e.unreadable {
+		if causes[p] == nil {
+			causes[p] = joinFailures(fs)
+		}
+	}
+	todo := make([]string, 0, len(causes))
+	for p := range causes {
+		todo = append(todo, p)
+	}
+	sort.Strings(todo)
+	for len(todo) > 0 {
+		x := todo[0]
+		todo = todo[1:]
+		for _, y := range sortedKeys(e.includers[x]) {
+			if out[y] != nil {
+				continue
+			}
+			out[y] = fmt.Errorf("%s includes %s, which cannot be read: %w", y, x, causes[x])
+			causes[y] = out[y]
+			todo = append(todo, y)
+		}
+	}
+	return out
+}
+
+// joinFailures makes one error of the reasons a unit failed, each with
+// the branches where it did.
+func joinFailures(fs []failure) error {
+	byMsg := map[string]*failure{}
+	var order []string
+	for _, f := range fs {
+		m := f.err.Error()
+		if g := byMsg[m]; g != nil {
+			g.branches = append(g.branches, f.branches...)
+			continue
+		}
+		f := f
+		f.branches = append([]string(nil), f.branches...)
+		byMsg[m] = &f
+		order = append(order, m)
+	}
+	errs := make(unitErrors, 0, len(order))
+	for _, m := range order {
+		f := byMsg[m]
+		switch len(f.branches) {
+		case 0:
+			errs = append(errs, f.err)
+		case 1:
+			errs = append(errs, fmt.Errorf("%w (on branch %s)", f.err, f.branches[0]))
+		default:
+			sort.Strings(f.branches)
+			errs = append(errs, fmt.Errorf("%w (on branches %s)", f.err, strings.Join(slices.Compact(f.branches), ", ")))
+		}
+	}
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	return errs
+}
+
+// unitErrors are the several reasons one unit failed, on one line.
+type unitErrors []error
+
+func (u unitErrors) Error() string {
+	msgs := make([]string, len(u))
+	for i, err := range u {
+		msgs[i] = err.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func (u unitErrors) Unwrap() []error { return u }
+
+// emitPath writes the pipeline at p (a unit that was read on every
+// branch it is on): its identity, its credentials and their occurrences.
 func (e *engine) emitPath(ctx context.Context, sink scanner.Sink, p string, emitted map[string]bool) error {
 	vs := make([]*version, 0, len(e.versions[p]))
 	for _, v := range e.versions[p] {
@@ -367,8 +528,9 @@ func (e *engine) emitPath(ctx context.Context, sink scanner.Sink, p string, emit
 	idKey := IdentityKey(e.scope, p)
 	agg := newPipeline(vs[0].provider)
 	branches := map[string]bool{}
-	var parseErrs []string
 	includedBy := map[string]bool{}
+	lenient := map[string]bool{}
+	syntax := map[string]bool{}
 	for _, v := range vs {
 		for _, b := range v.branches {
 			branches[b] = true
@@ -376,16 +538,11 @@ func (e *engine) emitPath(ctx context.Context, sink scanner.Sink, p string, emit
 		if v.includedBy != "" {
 			includedBy[v.includedBy] = true
 		}
-		if v.err != nil {
-			item := e.scope + ":" + p
-			if len(v.branches) > 0 {
-				item += "@" + strings.Join(v.branches, ",")
-			}
-			sink.ItemError(item, v.err)
-			parseErrs = append(parseErrs, v.err.Error())
+		for _, n := range v.p.lenient {
+			lenient[n] = true
 		}
-		if v.p == nil {
-			continue
+		for _, n := range v.p.syntax {
+			syntax[n] = true
 		}
 		if agg.name == "" {
 			agg.name = v.p.name
@@ -420,18 +577,27 @@ func (e *engine) emitPath(ctx context.Context, sink scanner.Sink, p string, emit
 	if len(branches) > 0 {
 		attrs["branches"] = sortedKeys(branches)
 	}
+	for inc := range e.includers[p] {
+		includedBy[inc] = true
+	}
 	if len(includedBy) > 0 {
 		attrs["included_by"] = sortedKeys(includedBy)
 	}
-	if len(parseErrs) > 0 {
-		attrs["parse_errors"] = parseErrs
+	if len(lenient) > 0 {
+		// Not valid YAML: a strict CI system may refuse the file, or
+		// read it otherwise.
+		attrs["yaml_lenient"] = sortNotes(sortedKeys(lenient))
+	}
+	if len(syntax) > 0 {
+		attrs["syntax_errors"] = sortNotes(sortedKeys(syntax))
+		sink.Add("syntax_errors", int64(len(syntax)))
 	}
 	name := agg.name
 	if name == "" {
 		name = p
 	}
 	id := &inventory.Identity{Key: idKey, Kind: inventory.KindCIWorkflow, Name: name, Source: inventory.SourceCI,
-		Provider: agg.provider, Account: e.scope, AuthMode: agg.authMode(), Attrs: attrs}
+		Provider: agg.provider, Account: e.scope, AuthMode: agg.authMode(), Attrs: attrs, Unit: p}
 	if err := sink.Identity(ctx, id); err != nil {
 		return err
 	}
@@ -458,9 +624,6 @@ func (e *engine) emitPath(ctx context.Context, sink scanner.Sink, p string, emit
 		}
 	}
 	for _, v := range vs {
-		if v.p == nil {
-			continue
-		}
 		for _, r := range v.p.refs {
 			ck := ReferenceKey(agg.provider, e.scope, r.name)
 			if !emitted[ck] {
@@ -470,14 +633,14 @@ func (e *engine) emitPath(ctx context.Context, sink scanner.Sink, p string, emit
 					vst = inventory.VaultVaulted
 				}
 				c := &inventory.Credential{Key: ck, Type: "ci-secret-reference", IdentityKey: idKey, VaultStatus: vst,
-					Attrs: map[string]any{"name": r.name, "kind": r.kind, "provider": agg.provider, "scope": e.scope}}
+					Attrs: map[string]any{"name": r.name, "kind": r.kind, "provider": agg.provider, "scope": e.scope}, Unit: p}
 				if err := sink.Credential(ctx, c); err != nil {
 					return err
 				}
 				sink.Add("references", 1)
 			}
 			o := &inventory.Occurrence{CredentialKey: ck, Source: inventory.SourceCI, Repo: e.scope, Path: p, Line: r.line,
-				CIJob: r.job, CIStep: r.step, VaultPath: r.vaultPath}
+				CIJob: r.job, CIStep: r.step, VaultPath: r.vaultPath, Unit: p}
 			if r.receiver != "" {
 				o.Detail = map[string]any{"action": r.receiver, "pinned": r.pinned}
 			}
@@ -488,6 +651,7 @@ func (e *engine) emitPath(ctx context.Context, sink scanner.Sink, p string, emit
 			if !emitted[c.Key] {
 				emitted[c.Key] = true
 				c.IdentityKey = idKey
+				c.Unit = p
 				if c.Attrs == nil {
 					c.Attrs = map[string]any{}
 				}
@@ -499,7 +663,7 @@ func (e *engine) emitPath(ctx context.Context, sink scanner.Sink, p string, emit
 			}
 			job, step := v.p.where(h.line)
 			o := &inventory.Occurrence{CredentialKey: c.Key, Source: inventory.SourceCI, Repo: e.scope, Path: p, Line: h.line,
-				CIJob: job, CIStep: step, Detail: map[string]any{"rule": h.rule}}
+				CIJob: job, CIStep: step, Detail: map[string]any{"rule": h.rule}, Unit: p}
 			addOcc(o, v.branches)
 		}
 	}
