@@ -14,6 +14,7 @@ import (
 	"github.com/nhi-inventory/nhi/scanner"
 	"github.com/nhi-inventory/nhi/scanner/ci"
 	"github.com/nhi-inventory/nhi/scanner/git"
+	"github.com/nhi-inventory/nhi/scanner/gitrepo"
 )
 
 // runs is how many estates TestDemoIsDeterministic generates. A value
@@ -42,7 +43,7 @@ func TestDemoIsDeterministic(t *testing.T) {
 			t.Fatal(err)
 		}
 		sources := []scanner.Source{ci.NewDir(e.CIDir, ci.Options{})}
-		repos := &scanner.Repos{CacheDir: t.TempDir()}
+		repos := &gitrepo.Repos{CacheDir: t.TempDir()}
 		for _, r := range e.Repos {
 			sources = append(sources, git.New(r, repos, git.Options{Cache: cache}), ci.NewRepo(r, repos, ci.Options{}))
 		}
