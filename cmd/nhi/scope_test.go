@@ -218,3 +218,52 @@ func TestScansShowScope(t *testing.T) {
 		t.Errorf("the CI directory scanned is %q, want ok (scope %v)", got["ci:"+d.ci], got)
 	}
 }
+
+// A corrupt input fails what it feeds and changes no gap: an export cut
+// short fails the AWS source; a CI file that no longer parses fails its
+// unit, and its pipelines and secrets are kept.
+func TestCorruptInputChangesNoGap(t *testing.T) {
+	d := newDemoScope(t)
+	full := readEstate(t, d.db)
+	args := []string{"--aws-credential-report", d.report, "--aws-authorization-details", d.details, "--ci", d.ci}
+	for _, r := range d.e.Repos {
+		args = append(args, "--git", r)
+	}
+
+	b, err := os.ReadFile(d.details)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(d.details, b[:len(b)/2], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errs := d.scan(t, exitSourceFailed, args...)
+	if !strings.Contains(errs, "authorization-details.json") {
+		t.Errorf("stderr does not name the corrupt export:\n%s", errs)
+	}
+	diffState(t, "truncated authorization details", full, readEstate(t, d.db))
+	must(t, os.WriteFile(d.details, b, 0o600))
+
+	bb := filepath.Join(d.ci, "bitbucket-pipelines.yml")
+	orig, err := os.ReadFile(bb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, os.WriteFile(bb, append([]byte("pipelines: [unclosed\n  {\n"), orig...), 0o600))
+	_, errs = d.scan(t, exitSourceFailed, args...)
+	if !strings.Contains(errs, "bitbucket-pipelines.yml") {
+		t.Errorf("stderr does not name the CI file that failed:\n%s", errs)
+	}
+	diffState(t, "unparseable CI file", full, readEstate(t, d.db))
+	must(t, os.WriteFile(bb, orig, 0o600))
+	// Fixed again, the next scan reads it and nothing has moved.
+	d.scan(t, 0, args...)
+	diffState(t, "after the fix", full, readEstate(t, d.db))
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
