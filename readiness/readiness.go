@@ -36,7 +36,8 @@ func New(store *inventory.Store, cfg Config) *Service {
 type Result struct {
 	Scan       *inventory.Scan
 	Evaluation *inventory.Evaluation
-	// Scope is what the scan covered, target by target.
+	// Scope is what the scan covered, target by target, as stored (with
+	// when each target not read in full was last read).
 	Scope []inventory.TargetState
 	// Open counts the open gaps after triage decisions, by severity.
 	Open map[string]int
@@ -51,8 +52,7 @@ func (s *Service) FinishScan(ctx context.Context, w *inventory.ScanWriter, resul
 	if err := s.store.SetOwnerControls(ctx, s.cfg.Catalogue.OwnerControls()); err != nil {
 		return nil, err
 	}
-	scope, err := w.ApplyScope(ctx, results)
-	if err != nil {
+	if _, err := w.ApplyScope(ctx, results); err != nil {
 		return nil, fmt.Errorf("apply the scan's scope: %w", err)
 	}
 	if err := w.Settle(ctx); err != nil {
@@ -69,7 +69,7 @@ func (s *Service) FinishScan(ctx context.Context, w *inventory.ScanWriter, resul
 	if err != nil {
 		return nil, fmt.Errorf("finish scan: %w", err)
 	}
-	res := &Result{Scan: sc, Evaluation: ev, Scope: scope, Open: map[string]int{}}
+	res := &Result{Scan: sc, Evaluation: ev, Scope: sc.Scope, Open: map[string]int{}}
 	// Open gaps after triage decisions, counted in SQL: reading every gap
 	// (and decoding its evidence) cost an unchanged re-scan 30 ms.
 	counts, err := s.store.GapCounts(ctx, sc.ID, time.Now().UTC())

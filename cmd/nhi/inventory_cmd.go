@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
@@ -121,6 +122,7 @@ chain is verified and a break is reported.`,
 					s.Counts["credentials_total"], s.Counts["identities_total"])
 			}
 			tw.Flush()
+			writeCoverage(g.stdout, scans)
 			if broken != 0 {
 				return fmt.Errorf("scan history hash chain is broken at scan %d: the scans table was altered", broken)
 			}
@@ -129,4 +131,28 @@ chain is verified and a break is reported.`,
 	}
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table or json")
 	return cmd
+}
+
+// writeCoverage says what the newest finished scan covered: every target
+// known to the inventory, and for those it did not read in full, since
+// when their state is carried.
+func writeCoverage(w io.Writer, scans []inventory.Scan) {
+	for _, sc := range scans {
+		if sc.Status == inventory.ScanRunning || sc.Status == inventory.ScanIncomplete || len(sc.Scope) == 0 {
+			continue
+		}
+		now := time.Now().UTC()
+		fmt.Fprintf(w, "\ncoverage of scan %d:\n", sc.ID)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  TARGET\tSTATUS\tLAST READ IN FULL")
+		for _, t := range sc.Scope {
+			last := "this scan"
+			if t.Carried() {
+				last = lastScanned(t, now)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", t.Target, t.Status, last)
+		}
+		tw.Flush()
+		return
+	}
 }

@@ -248,10 +248,9 @@ func (s *scanSummary) writeProblems(w io.Writer) {
 		}
 	}
 	for _, t := range s.Scope {
-		if t.Status == inventory.TargetOK || t.Status == inventory.TargetPartial {
-			continue
+		if t.Status == inventory.TargetFailed || t.Status == inventory.TargetPartial {
+			fmt.Fprintf(w, "nhi: %s was not read in full (%s): what it held is kept from %s\n", t.Target, t.Status, lastScanned(t, s.now))
 		}
-		fmt.Fprintf(w, "nhi: %s %s: kept from %s\n", t.Target, t.Status, lastScanned(t, s.now))
 	}
 }
 
