@@ -2,16 +2,17 @@ package rules
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/nhi-inventory/nhi/glob"
 	"github.com/nhi-inventory/nhi/inventory"
 )
 
 // OwnerRule assigns an owner to subjects whose repository, path, ARN or
-// Vault path matches a glob (nhi.yaml owners:).
+// Vault path matches a glob (nhi.yaml owners:, matched by glob.Text: *
+// is any run of characters, "/" included, ? one character).
 type OwnerRule struct {
 	Match string `yaml:"match"`
 	Owner string `yaml:"owner"`
@@ -260,14 +261,16 @@ func resolveOwners(est *Estate, subjects []*subject, idSubj map[string]*subject)
 			decided[d.SubjectKind+"\x00"+d.SubjectKey] = d.Owner
 		}
 	}
-	globs := make([]*regexp.Regexp, len(est.OwnerRules))
+	// Compiled once per evaluation; glob.Text keeps the documented
+	// semantics (* crosses "/").
+	globs := make([]glob.Pattern, len(est.OwnerRules))
 	for i, r := range est.OwnerRules {
-		globs[i] = globRegexp(r.Match)
+		globs[i] = glob.Text(r.Match)
 	}
 	ruleOwner := func(cands ...string) string {
 		for i, r := range est.OwnerRules {
 			for _, c := range cands {
-				if c != "" && globs[i].MatchString(c) {
+				if c != "" && globs[i].Match(c) {
 					return r.Owner
 				}
 			}
@@ -349,25 +352,6 @@ func resolveOwners(est *Estate, subjects []*subject, idSubj map[string]*subject)
 			s.owner = owner{who, "commit-author (suspected)"}
 		}
 	}
-}
-
-// globRegexp compiles an owners: glob, where * (and **) match any run of
-// characters including "/" (ARNs and paths alike) and ? one character.
-func globRegexp(pattern string) *regexp.Regexp {
-	var b strings.Builder
-	b.WriteString("^")
-	for _, r := range pattern {
-		switch r {
-		case '*':
-			b.WriteString(".*")
-		case '?':
-			b.WriteString(".")
-		default:
-			b.WriteString(regexp.QuoteMeta(string(r)))
-		}
-	}
-	b.WriteString("$")
-	return regexp.MustCompile(b.String())
 }
 
 // derivedOwnerSource reports whether an owner source is one the evaluator

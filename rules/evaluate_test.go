@@ -266,6 +266,42 @@ func TestDecisionOwnerOutranksEverything(t *testing.T) {
 	}
 }
 
+// The README's owners: examples assign owners as documented: * crosses
+// "/" in an ARN's path and in a repository id (an absolute path), and the
+// first matching rule wins.
+func TestOwnerRulesREADMEExamples(t *testing.T) {
+	cat, _ := LoadCatalogue(nil)
+	ciPath := "arn:aws:iam::111122223333:user/automation/ci-build"
+	est := &Estate{Now: now,
+		Identities: []inventory.IdentityRow{
+			ident(ciPath, inventory.KindIAMUser, "ci-build", nil),
+			ident(okUser, inventory.KindIAMUser, "reporting", nil),
+		},
+		Credentials: []inventory.CredentialRow{
+			cred("fp:pay", "github-pat", "", "", "hardcoded", nil, gitOcc("/home/dev/src/payments-api", "deploy/prod.env", 3, "Erin", ago(3))),
+			cred("fp:other", "github-pat", "", "", "hardcoded", nil, gitOcc("/home/dev/src/payments", "x.env", 1, "Erin", ago(3))),
+		},
+		OwnerRules: []OwnerRule{
+			{Match: "arn:aws:iam::*:user/*ci-*", Owner: "team-platform"},
+			{Match: "*payments-api*", Owner: "team-payments"},
+			{Match: "*payments-api/deploy/*", Owner: "never (an earlier rule matched)"},
+		}}
+	owners := map[string]string{}
+	for _, o := range cat.Evaluate(est).Owners {
+		owners[o.SubjectKey] = o.Owner + " (" + o.Source + ")"
+	}
+	for key, want := range map[string]string{
+		ciPath:     "team-platform (rule)",
+		okUser:     " ()",
+		"fp:pay":   "team-payments (rule)",
+		"fp:other": "Erin (commit-author (suspected))",
+	} {
+		if owners[key] != want {
+			t.Errorf("owner of %s = %q, want %q", key, owners[key], want)
+		}
+	}
+}
+
 func TestThresholdsSeverityAndDisable(t *testing.T) {
 	off := false
 	year := 365

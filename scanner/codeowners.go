@@ -3,8 +3,9 @@ package scanner
 import (
 	"bufio"
 	"bytes"
-	"regexp"
 	"strings"
+
+	"github.com/nhi-inventory/nhi/glob"
 )
 
 // CodeOwnersPaths are where GitHub and GitLab look for a CODEOWNERS file,
@@ -13,18 +14,21 @@ var CodeOwnersPaths = []string{".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWN
 
 // CodeOwners is a parsed CODEOWNERS file. Sources use it to record who
 // owns the path where they saw something; it is a fact of the repository,
-// not a judgement.
+// not a judgement. It lives here, with the observation types, rather than
+// in scanner/gitrepo because a plain directory (--ci PATH) has one too.
 type CodeOwners struct {
 	rules []codeOwnerRule
 }
 
 type codeOwnerRule struct {
-	re     *regexp.Regexp
-	owners []string
+	pattern glob.Pattern
+	owners  []string
 }
 
-// ParseCodeOwners parses CODEOWNERS content (gitignore-style patterns;
-// GitLab [Section] headers are skipped; the last matching rule wins).
+// ParseCodeOwners parses CODEOWNERS content: one pattern (glob.CodeOwners:
+// GitHub's rules) and its owners per line, # comments, the last matching
+// line wins. GitLab [Section] headers are skipped. A line whose pattern
+// GitHub would reject (a negation, say) is skipped, as GitHub skips it.
 func ParseCodeOwners(b []byte) *CodeOwners {
 	co := &CodeOwners{}
 	sc := bufio.NewScanner(bytes.NewReader(b))
@@ -33,56 +37,31 @@ func ParseCodeOwners(b []byte) *CodeOwners {
 		if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "[") || strings.HasPrefix(line, "^[") {
 			continue
 		}
-		if i := strings.Index(line, " #"); i >= 0 {
-			line = line[:i]
+		pat, rest := cutPattern(line)
+		if i := strings.Index(rest, " #"); i >= 0 {
+			rest = rest[:i]
 		}
-		fields := strings.Fields(line)
-		re, err := regexp.Compile(patternRegexp(fields[0]))
+		p, err := glob.CodeOwners(pat)
 		if err != nil {
 			continue
 		}
-		co.rules = append(co.rules, codeOwnerRule{re: re, owners: fields[1:]})
+		co.rules = append(co.rules, codeOwnerRule{pattern: p, owners: strings.Fields(rest)})
 	}
 	return co
 }
 
-// patternRegexp turns a gitignore-style pattern into an anchored regexp
-// over slash-separated paths relative to the repository root.
-func patternRegexp(p string) string {
-	anchored := strings.HasPrefix(p, "/") || strings.Contains(strings.TrimSuffix(p, "/"), "/")
-	p = strings.TrimPrefix(p, "/")
-	dir := strings.HasSuffix(p, "/")
-	p = strings.TrimSuffix(p, "/")
-	var b strings.Builder
-	b.WriteString("^")
-	if !anchored {
-		b.WriteString("(?:.*/)?")
-	}
-	for i := 0; i < len(p); i++ {
-		switch c := p[i]; c {
-		case '*':
-			if i+1 < len(p) && p[i+1] == '*' {
-				b.WriteString(".*")
-				i++
-				if i+1 < len(p) && p[i+1] == '/' {
-					i++
-					b.WriteString("/?")
-				}
-			} else {
-				b.WriteString("[^/]*")
-			}
-		case '?':
-			b.WriteString("[^/]")
-		default:
-			b.WriteString(regexp.QuoteMeta(string(c)))
+// cutPattern splits a line at the first white space that is not escaped
+// with a backslash (a path with a space is written docs/my\ file.md).
+func cutPattern(line string) (pattern, rest string) {
+	for i := 0; i < len(line); i++ {
+		switch line[i] {
+		case '\\':
+			i++
+		case ' ', '\t':
+			return line[:i], line[i:]
 		}
 	}
-	if dir {
-		b.WriteString("/.*$")
-	} else {
-		b.WriteString("(?:/.*)?$")
-	}
-	return b.String()
+	return line, ""
 }
 
 // Owners returns the owners of path ("" slice when none match, or when
@@ -93,7 +72,7 @@ func (co *CodeOwners) Owners(path string) []string {
 	}
 	path = strings.TrimPrefix(path, "/")
 	for i := len(co.rules) - 1; i >= 0; i-- {
-		if co.rules[i].re.MatchString(path) {
+		if co.rules[i].pattern.Match(path) {
 			return co.rules[i].owners
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/nhi-inventory/nhi/inventory"
 )
 
@@ -32,7 +34,7 @@ type Options struct {
 // Run scans every source into w. Each source's outcome is recorded and
 // returned in the order given; a failing source never stops the others.
 // Only cancellation of ctx (or a failing inventory write) is returned as
-// an error.
+// an error, and only once every source started has returned.
 func Run(ctx context.Context, w Writer, sources []Source, opts Options) ([]inventory.SourceResult, error) {
 	n := opts.Concurrency
 	if n <= 0 {
@@ -40,23 +42,25 @@ func Run(ctx context.Context, w Writer, sources []Source, opts Options) ([]inven
 	}
 	results := make([]inventory.SourceResult, len(sources))
 	writeErrs := make([]error, len(sources))
-	sem := make(chan struct{}, n)
-	var wg sync.WaitGroup
+	// A plain Group, not WithContext: one source's failure must not
+	// cancel the others, so the goroutines return no error and each
+	// outcome goes to its own slot.
+	var g errgroup.Group
+	g.SetLimit(n)
 	for i, src := range sources {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			wg.Wait()
-			return results, ctx.Err()
+		if ctx.Err() != nil {
+			break
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			results[i], writeErrs[i] = runOne(ctx, w, src, opts.OnEvent)
-		}()
+		// Go waits for a free slot; a source still running when ctx is
+		// cancelled returns soon after, and the next one then sees ctx.
+		g.Go(func() error {
+			if ctx.Err() == nil {
+				results[i], writeErrs[i] = runOne(ctx, w, src, opts.OnEvent)
+			}
+			return nil
+		})
 	}
-	wg.Wait()
+	g.Wait()
 	if err := ctx.Err(); err != nil {
 		return results, err
 	}

@@ -1,92 +1,175 @@
-package scanner
+package scanner_test
 
 import (
 	"context"
 	"errors"
 	"path/filepath"
-	"reflect"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/nhi-inventory/nhi/inventory"
+	"github.com/nhi-inventory/nhi/scanner"
 )
 
-// fakeSource writes one identity, covering targets around it as told.
-type fakeSource struct {
-	name          string
-	before, after string // targets covered before and after the write ("" none)
-	unit          string // a unit error after the write
-	fail          bool
+// source is a source whose Scan is the test's function.
+type source struct {
+	name string
+	scan func(ctx context.Context, sink scanner.Sink) error
 }
 
-func (f *fakeSource) Name() string   { return f.name }
-func (f *fakeSource) Kind() string   { return "aws" }
-func (f *fakeSource) Target() string { return "profile:" + f.name }
-func (f *fakeSource) Scan(ctx context.Context, sink Sink) error {
-	if f.before != "" {
-		sink.Cover(f.before)
-	}
-	if err := sink.Identity(ctx, &inventory.Identity{Key: "id:" + f.name, Kind: inventory.KindIAMUser, Name: f.name, Source: "aws", Unit: "arn:" + f.name}); err != nil {
-		return err
-	}
-	if f.after != "" {
-		sink.Cover(f.after)
-	}
-	if f.unit != "" {
-		sink.UnitError(f.unit, errors.New("AccessDenied"))
-	}
-	if f.fail {
-		return errors.New("endpoint down")
-	}
-	return nil
+func (s *source) Name() string   { return s.name }
+func (s *source) Kind() string   { return "test" }
+func (s *source) Target() string { return s.name }
+func (s *source) Scan(ctx context.Context, sink scanner.Sink) error {
+	return s.scan(ctx, sink)
 }
 
-func TestRunnerTargets(t *testing.T) {
+// beginScan opens a real inventory in a temporary directory and starts a
+// scan of it.
+func beginScan(t *testing.T) *inventory.ScanWriter {
+	t.Helper()
 	ctx := context.Background()
-	store, err := inventory.Open(ctx, filepath.Join(t.TempDir(), "nhi.db"))
+	st, err := inventory.Open(ctx, filepath.Join(t.TempDir(), "nhi.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
-	w, err := store.BeginScan(ctx, "test", "d", 0)
+	t.Cleanup(func() { st.Close() })
+	w, err := st.BeginScan(ctx, "test", "test", 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srcs := []Source{
-		// Learns its account first: the profile gives way to it.
-		&fakeSource{name: "a", before: "aws:111111111111"},
-		// Writes under its default, then covers another target.
-		&fakeSource{name: "b", after: "aws:222222222222", unit: "arn:x"},
-		// Never learns: keeps its default, and fails.
-		&fakeSource{name: "c", fail: true},
+	return w
+}
+
+func identity(key string) *inventory.Identity {
+	return &inventory.Identity{Key: key, Kind: inventory.KindIAMUser, Name: key, Source: "test"}
+}
+
+// Outcomes come back in the order the sources were given, whatever order
+// they finish in; a failing source and a panicking one fail only
+// themselves, and the run itself succeeds.
+func TestRunOutcomesInOrderFailuresIsolated(t *testing.T) {
+	w := beginScan(t)
+	// Each source finishes only after the one after it: the reverse order.
+	const n = 4
+	finished := make([]chan struct{}, n+1)
+	for i := range finished {
+		finished[i] = make(chan struct{})
 	}
-	res, err := Run(ctx, w, srcs, Options{Concurrency: 2})
+	close(finished[n])
+	var srcs []scanner.Source
+	names := []string{"a", "b-fails", "c-panics", "d"}
+	for i, name := range names {
+		srcs = append(srcs, &source{name: name, scan: func(ctx context.Context, sink scanner.Sink) error {
+			defer close(finished[i])
+			<-finished[i+1]
+			if err := sink.Identity(ctx, identity("id-"+name)); err != nil {
+				return err
+			}
+			switch name {
+			case "b-fails":
+				return errors.New("the server said no")
+			case "c-panics":
+				var m map[string]int
+				m["x"]++ // a nil map: a real runtime panic
+			}
+			return nil
+		}})
+	}
+	res, err := scanner.Run(context.Background(), w, srcs, scanner.Options{Concurrency: n})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("Run: %v", err)
 	}
-	want := [][]string{{"aws:111111111111"}, {"aws:profile:b", "aws:222222222222"}, {"aws:profile:c"}}
+	if len(res) != n {
+		t.Fatalf("%d results for %d sources", len(res), n)
+	}
 	for i, r := range res {
-		if !reflect.DeepEqual(r.Targets, want[i]) {
-			t.Errorf("source %s covered %v, want %v", r.Name, r.Targets, want[i])
+		if r.Name != names[i] {
+			t.Errorf("result %d is %q, want %q: outcomes are not in the order given", i, r.Name, names[i])
+		}
+		wantFailed := strings.Contains(r.Name, "-")
+		if (r.Status == inventory.SourceFailed) != wantFailed {
+			t.Errorf("%s: status %s (%s)", r.Name, r.Status, r.Error)
 		}
 	}
-	if ie := res[1].ItemErrors; len(ie) != 1 || ie[0].Unit != "arn:x" || ie[0].Target != "aws:222222222222" {
-		t.Errorf("unit error %+v, want unit arn:x of aws:222222222222", ie)
+	if !strings.Contains(res[1].Error, "the server said no") {
+		t.Errorf("failed source's error %q", res[1].Error)
 	}
-	if res[2].Status != inventory.SourceFailed || res[0].Status != inventory.SourceOK {
-		t.Errorf("statuses %s %s", res[0].Status, res[2].Status)
+	if !strings.Contains(res[2].Error, "internal error in source") || !strings.Contains(res[2].Error, "nil map") {
+		t.Errorf("panicking source's error %q", res[2].Error)
 	}
-	if err := w.Settle(ctx); err != nil {
-		t.Fatal(err)
+}
+
+// Cancelled while sources run and others wait for a slot: Run returns
+// ctx.Err() only once every source it started has returned, and starts no
+// other.
+func TestRunCancellationWaitsForEverySource(t *testing.T) {
+	w := beginScan(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var started, running atomic.Int32
+	bothRunning := make(chan struct{})
+	release := make(chan struct{})
+	var srcs []scanner.Source
+	for _, name := range []string{"a", "b", "c", "d"} {
+		srcs = append(srcs, &source{name: name, scan: func(ctx context.Context, sink scanner.Sink) error {
+			running.Add(1)
+			defer running.Add(-1)
+			if started.Add(1) == 2 {
+				close(bothRunning)
+			}
+			<-ctx.Done()
+			<-release // a source that takes its time to stop
+			return ctx.Err()
+		}})
 	}
-	ids, err := store.Identities(ctx, w.ID())
-	if err != nil {
-		t.Fatal(err)
+	done := make(chan error, 1)
+	go func() {
+		_, err := scanner.Run(ctx, w, srcs, scanner.Options{Concurrency: 2})
+		done <- err
+	}()
+	<-bothRunning
+	cancel()
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned (%v) while %d sources were still running", err, running.Load())
+	case <-time.After(100 * time.Millisecond):
+		// Not a synchronisation: a bounded wait for what must not happen.
 	}
-	got := map[string]string{}
-	for _, i := range ids {
-		got[i.Identity.Key] = i.Identity.Target
+	close(release)
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run returned %v, want context.Canceled", err)
 	}
-	if got["id:a"] != "aws:111111111111" || got["id:b"] != "aws:profile:b" || got["id:c"] != "aws:profile:c" {
-		t.Errorf("rows stamped %v", got)
+	if n := running.Load(); n != 0 {
+		t.Fatalf("%d sources still running after Run returned", n)
+	}
+	if n := started.Load(); n != 2 {
+		t.Fatalf("%d sources started, want 2 (none after the cancellation)", n)
+	}
+}
+
+// A write the inventory refuses is returned by Run (the scan cannot be
+// trusted), while the sources still all run.
+func TestRunReturnsInventoryWriteError(t *testing.T) {
+	w := beginScan(t)
+	var ran atomic.Int32
+	bad := &source{name: "bad", scan: func(ctx context.Context, sink scanner.Sink) error {
+		ran.Add(1)
+		// The store refuses an identity without a kind when it writes
+		// the batch.
+		return sink.Identity(ctx, &inventory.Identity{Key: "no-kind"})
+	}}
+	good := &source{name: "good", scan: func(ctx context.Context, sink scanner.Sink) error {
+		ran.Add(1)
+		return nil
+	}}
+	res, err := scanner.Run(context.Background(), w, []scanner.Source{bad, good}, scanner.Options{Concurrency: 1})
+	if err == nil || !strings.Contains(err.Error(), "identity without key or kind") {
+		t.Fatalf("Run returned %v, want the inventory's refusal", err)
+	}
+	if ran.Load() != 2 || len(res) != 2 || res[1].Name != "good" {
+		t.Fatalf("a write error stopped the run: %d ran, results %+v", ran.Load(), res)
 	}
 }

@@ -3,15 +3,17 @@ package gitobj
 import (
 	"bufio"
 	"bytes"
-	"container/list"
 	"errors"
 	"fmt"
-	"github.com/klauspost/compress/zlib"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+	"github.com/klauspost/compress/zlib"
 )
 
 // This file reads objects straight from a repository's pack files, in
@@ -390,55 +392,54 @@ func deltaTargetSize(d []byte) int64 {
 }
 
 // objectCache keeps recently rebuilt objects by (pack, offset), least
-// recently used first out, within a byte budget.
+// recently used first out, within a byte budget: golang-lru's simplelru
+// (one reader per goroutine, so no lock) sized by count without a bound,
+// the oldest removed while the bytes kept exceed the budget.
 type objectCache struct {
 	budget, used int
-	ll           *list.List
-	m            map[cacheKeyPO]*list.Element
+	lru          *simplelru.LRU[cacheKey, cachedObject]
 }
 
-type cacheKeyPO struct {
+type cacheKey struct {
 	pack int
 	off  int64
 }
 
-type cacheEntryPO struct {
-	k   cacheKeyPO
+type cachedObject struct {
 	id  string // of a loose object
 	typ Type
 	b   []byte
 }
 
 func newObjectCache(budget int) *objectCache {
-	return &objectCache{budget: budget, ll: list.New(), m: map[cacheKeyPO]*list.Element{}}
+	lru, err := simplelru.NewLRU[cacheKey, cachedObject](math.MaxInt, nil)
+	if err != nil {
+		panic(err) // only for a size <= 0
+	}
+	return &objectCache{budget: budget, lru: lru}
 }
 
 func (c *objectCache) get(pack int, off int64) (typ Type, b []byte, id string, ok bool) {
-	e, ok := c.m[cacheKeyPO{pack, off}]
-	if !ok {
-		return 0, nil, "", false
-	}
-	c.ll.MoveToFront(e)
-	ce := e.Value.(*cacheEntryPO)
-	return ce.typ, ce.b, ce.id, true
+	o, ok := c.lru.Get(cacheKey{pack, off})
+	return o.typ, o.b, o.id, ok
 }
 
 func (c *objectCache) put(pack int, off int64, id string, typ Type, b []byte) {
 	if len(b) > c.budget/2 {
 		return
 	}
-	k := cacheKeyPO{pack, off}
-	if _, ok := c.m[k]; ok {
+	k := cacheKey{pack, off}
+	if c.lru.Contains(k) {
 		return
 	}
-	c.m[k] = c.ll.PushFront(&cacheEntryPO{k, id, typ, b})
+	c.lru.Add(k, cachedObject{id, typ, b})
 	c.used += len(b)
 	for c.used > c.budget {
-		e := c.ll.Back()
-		ce := e.Value.(*cacheEntryPO)
-		c.ll.Remove(e)
-		delete(c.m, ce.k)
-		c.used -= len(ce.b)
+		_, o, ok := c.lru.RemoveOldest()
+		if !ok {
+			break
+		}
+		c.used -= len(o.b)
 	}
 }
 
