@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/zricethezav/gitleaks/v8/detect"
 
+	"github.com/nhi-inventory/nhi/glob"
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/rules"
 	"github.com/nhi-inventory/nhi/scanner"
@@ -255,7 +255,7 @@ func (e *engine) add(ctx context.Context, snap snapshot, branch string, sink sca
 				inc = path.Clean(inc)
 				if strings.ContainsAny(inc, "*?") {
 					// GitLab wildcard include: * within a directory, ** across them.
-					for _, m := range matchInclude(inc, paths) {
+					for _, m := range glob.GitLabInclude(inc).Filter(paths) {
 						include(m)
 					}
 					continue
@@ -265,37 +265,6 @@ func (e *engine) add(ctx context.Context, snap snapshot, branch string, sink sca
 		}
 	}
 	return nil
-}
-
-// matchInclude returns the paths a GitLab wildcard include names.
-func matchInclude(pattern string, paths []string) []string {
-	var b strings.Builder
-	b.WriteString("^")
-	for i := 0; i < len(pattern); i++ {
-		switch c := pattern[i]; {
-		case c == '*' && i+1 < len(pattern) && pattern[i+1] == '*':
-			b.WriteString(".*")
-			i++
-		case c == '*':
-			b.WriteString("[^/]*")
-		case c == '?':
-			b.WriteString("[^/]")
-		default:
-			b.WriteString(regexp.QuoteMeta(string(c)))
-		}
-	}
-	b.WriteString("$")
-	re, err := regexp.Compile(b.String())
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, p := range paths {
-		if re.MatchString(p) {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // errDetector marks the failure to build the detector: no file can be
