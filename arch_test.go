@@ -43,7 +43,7 @@ var allowed = map[string][]string{
 // thirdPartyOnly restricts packages to the standard library plus these.
 var thirdPartyOnly = map[string][]string{
 	"inventory":              {"github.com/mattn/go-sqlite3"},
-	"scanner/gitrepo/gitobj": {"github.com/klauspost/compress/zlib"},
+	"scanner/gitrepo/gitobj": {"github.com/klauspost/compress/zlib", "github.com/hashicorp/golang-lru/v2/simplelru"},
 	"glob":                   {"github.com/bmatcuk/doublestar/v4"},
 }
 

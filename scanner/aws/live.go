@@ -23,6 +23,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/scanner"
@@ -440,25 +441,18 @@ func (c *collector) itemErr(ctx context.Context, call string, err error) {
 	}
 }
 
-// run runs tasks with at most c.limit at once and waits for all of them.
+// run runs tasks with at most c.limit at once and waits for all of them;
+// once ctx ends, no further task starts.
 func (c *collector) run(ctx context.Context, tasks []func(context.Context)) {
-	sem := make(chan struct{}, c.limit)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(max(c.limit, 1))
 	for _, t := range tasks {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			wg.Wait()
-			return
+		if ctx.Err() != nil {
+			break
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			t(ctx)
-		}()
+		g.Go(func() error { t(ctx); return nil })
 	}
-	wg.Wait()
+	g.Wait()
 }
 
 // list lists the account's users, groups and roles, learns the account id

@@ -13,6 +13,11 @@ type task func(ctx context.Context, add func(task))
 // all are done or ctx is cancelled. The queue is unbounded so that a task
 // adding work never blocks a worker; parallelism (and so the load on the
 // Vault server) is bounded by n.
+//
+// This is not errgroup.SetLimit, which the AWS source and the runner use:
+// there a task never adds work, but here a LIST adds a task per key from
+// inside a worker, and errgroup's Go blocks while every slot is taken, so
+// n workers each adding work would wait on one another for ever.
 func runPool(ctx context.Context, n int, seed []task) {
 	if n < 1 {
 		n = 1
