@@ -1,0 +1,123 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nhi-inventory/nhi/inventory"
+	"github.com/nhi-inventory/nhi/report"
+	"github.com/nhi-inventory/nhi/rules"
+)
+
+type diffOptions struct {
+	from, to int64
+	format   string
+	failOn   string
+	post     postOptions
+}
+
+func newDiffCmd(g *globals) *cobra.Command {
+	o := &diffOptions{}
+	cmd := &cobra.Command{
+		Use:   "diff",
+		Short: "What changed between two scans (and post it)",
+		Long: `nhi diff shows what changed between two scans, by default the last two
+complete ones: new and removed identities and credentials, new leaks (a
+credential seen in a new place; a live cloud key in code is its own
+headline), gaps opened, reopened and resolved, acceptances recorded and
+expired, per-control readiness, sources that failed or recovered, and
+targets whose coverage changed. Every item carries a stable id.
+
+With --post it posts the change to Slack, Microsoft Teams or a signed
+webhook (or to the destinations of nhi.yaml notify:), once: an item a
+destination has received is not posted to it again, and the items a
+destination missed while it was down go out with its next successful run.
+
+Exit codes: 0 ok, 1 --fail-on met (the diff opened or reopened a gap of that
+severity or worse), 2 usage error, 4 a destination could not be posted to
+(recorded; nhi scans shows it, the next run retries).`,
+		Example: `  nhi diff
+  nhi diff --from 3 --to 7 --format markdown
+  nhi diff --format json | jq '.gaps_opened[] | .gap_id'
+  SLACK_WEBHOOK_URL=https://hooks.slack.com/services/... nhi diff --post env:SLACK_WEBHOOK_URL`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runDiff(cmd, g, o) },
+	}
+	f := cmd.Flags()
+	f.Int64Var(&o.from, "from", 0, "the earlier scan (default: the complete scan before --to)")
+	f.Int64Var(&o.to, "to", 0, "the later scan (default: the latest complete scan)")
+	f.StringVar(&o.format, "format", "text", "output format: text, markdown or json")
+	f.StringVar(&o.failOn, "fail-on", "", "exit 1 when the diff opened or reopened a gap of this severity or worse: critical, high, medium or low")
+	o.post.flags(cmd)
+	return cmd
+}
+
+func runDiff(cmd *cobra.Command, g *globals, o *diffOptions) error {
+	switch o.format {
+	case "text", "markdown", "md", "json":
+	default:
+		return usageError("--format must be text, markdown or json, not %q", o.format)
+	}
+	if o.failOn != "" && !rules.ValidSeverity(o.failOn) {
+		return usageError("--fail-on must be critical, high, medium or low, not %q", o.failOn)
+	}
+	if o.from < 0 || o.to < 0 {
+		return usageError("--from and --to must be scan numbers (see nhi scans)")
+	}
+	cfg, store, err := openExistingInventory(cmd, g)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	dests, err := o.post.destinations(cfg)
+	if err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	from, to := o.from, o.to
+	if to == 0 {
+		dFrom, dTo, err := store.DiffScans(ctx)
+		if errors.Is(err, inventory.ErrNoScan) {
+			return usageError("no complete scan in %s yet: run nhi scan first", displayPath(store.Path()))
+		}
+		if err != nil {
+			return err
+		}
+		to = dTo
+		if !cmd.Flags().Changed("from") {
+			from = dFrom
+		}
+	} else if !cmd.Flags().Changed("from") {
+		if from, err = store.CompleteBefore(ctx, to); err != nil {
+			return err
+		}
+	}
+	d, err := store.Diff(ctx, from, to)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	if err := report.WriteDiff(g.stdout, d, o.format); err != nil {
+		return err
+	}
+	var postErr error
+	if len(dests) > 0 {
+		postErr = o.post.deliver(cmd, g, store, dests, to)
+	}
+	if o.failOn != "" {
+		n := 0
+		for _, gp := range append(d.GapsOpened[:len(d.GapsOpened):len(d.GapsOpened)], d.GapsReopened...) {
+			if rules.SeverityRank(gp.Severity) <= rules.SeverityRank(o.failOn) {
+				n++
+			}
+		}
+		if n > 0 {
+			if postErr != nil {
+				fmt.Fprintln(g.stderr, "nhi:", postErr)
+			}
+			return &exitError{code: exitThreshold, err: fmt.Errorf("%d gaps opened at severity %s or worse (--fail-on)", n, o.failOn)}
+		}
+	}
+	return postErr
+}
