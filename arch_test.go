@@ -23,9 +23,11 @@ var allowed = map[string][]string{
 	// a leaf, so the sources and the judge can both use it.
 	"glob": {},
 	// judgement: scope, evaluation, gaps, decisions; used by cmd and ui.
-	"readiness":     {"inventory", "rules"},
-	"ui":            {"inventory", "rules", "readiness"},
-	"report":        {"inventory", "rules"},
+	"readiness": {"inventory", "rules"},
+	"ui":        {"inventory", "rules", "readiness"},
+	"report":    {"inventory", "rules"},
+	// posts diffs (Slack, Teams, signed webhooks) and records deliveries.
+	"notify":        {"inventory", "report"},
 	"harness":       {},
 	"bench/*":       {"*"}, // drivers, like cmd
 	"tools/bao":     {},

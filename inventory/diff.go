@@ -188,3 +188,50 @@ type DiffTarget struct {
 	Change string `json:"change"`
 	Error  string `json:"error,omitempty"`
 }
+
+// Items lists the id of every item of d, section by section.
+func (d *Diff) Items() []string {
+	var out []string
+	d.each(func(item string) bool { out = append(out, item); return true })
+	return out
+}
+
+// Only returns a copy of d with the items keep accepts, its summary
+// counted again (the open gaps by severity are kept: they are a state,
+// not an item).
+func (d *Diff) Only(keep func(item string) bool) *Diff {
+	c := *d
+	c.each(keep)
+	open := d.Summary.OpenBySeverity
+	c.Summary = c.counts()
+	c.Summary.OpenBySeverity = open
+	return &c
+}
+
+// each calls f on every item of d, section by section, and keeps in each
+// section (in a new slice) the items for which f returns true.
+func (d *Diff) each(f func(item string) bool) {
+	d.NewIdentities = filter(d.NewIdentities, func(x DiffIdentity) bool { return f(x.Item) })
+	d.RemovedIdentities = filter(d.RemovedIdentities, func(x DiffIdentity) bool { return f(x.Item) })
+	d.NewCredentials = filter(d.NewCredentials, func(x DiffCredential) bool { return f(x.Item) })
+	d.RemovedCredentials = filter(d.RemovedCredentials, func(x DiffCredential) bool { return f(x.Item) })
+	d.Leaks = filter(d.Leaks, func(x DiffLeak) bool { return f(x.Item) })
+	d.GapsOpened = filter(d.GapsOpened, func(x DiffGap) bool { return f(x.Item) })
+	d.GapsResolved = filter(d.GapsResolved, func(x DiffGap) bool { return f(x.Item) })
+	d.GapsReopened = filter(d.GapsReopened, func(x DiffGap) bool { return f(x.Item) })
+	d.Accepted = filter(d.Accepted, func(x DiffDecision) bool { return f(x.Item) })
+	d.Expired = filter(d.Expired, func(x DiffDecision) bool { return f(x.Item) })
+	d.Controls = filter(d.Controls, func(x DiffControl) bool { return f(x.Item) })
+	d.Sources = filter(d.Sources, func(x DiffSource) bool { return f(x.Item) })
+	d.Coverage = filter(d.Coverage, func(x DiffTarget) bool { return f(x.Item) })
+}
+
+func filter[T any](xs []T, keep func(T) bool) []T {
+	out := make([]T, 0, len(xs))
+	for _, x := range xs {
+		if keep(x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}

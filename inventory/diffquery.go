@@ -54,6 +54,7 @@ func (s *Store) Diff(ctx context.Context, from, to int64) (*Diff, error) {
 	if err != nil {
 		return nil, err
 	}
+	d.each(func(string) bool { return true }) // every section a list in JSON, never null
 	d.Summary = d.counts()
 	d.Summary.OpenBySeverity = map[string]int{}
 	for sev, by := range counts {

@@ -36,12 +36,6 @@ type detectionSection struct {
 	DisableRules []string `yaml:"disable_rules"`
 }
 
-// notifySection is the `notify:` section of nhi.yaml. Notifications
-// (nhi diff --post) are not built yet: the section is reserved, accepted
-// only empty, and any content is refused so that nobody believes a
-// webhook is configured.
-type notifySection struct{}
-
 // configSchema is the shape of every top-level section of nhi.yaml: the
 // value a section decodes into. A section missing here is unknown.
 var configSchema = map[string]any{
@@ -88,6 +82,8 @@ var configShapes = map[string]string{
 	"controls.*.enabled":             "true or false",
 	"controls.*.severity":            "critical, high, medium or low",
 	"controls.*.thresholds":          "a mapping of threshold names to values",
+	"notify":                         "a mapping with destinations: [{name, url_env, secret_env, kind, link_template, limit, timeout}] and always: true or false",
+	"notify.destinations":            "a list of destinations, each {name, url_env, secret_env, kind, link_template, limit, timeout}",
 }
 
 // loadConfig reads path, or ./nhi.yaml when path is empty and it exists.
@@ -133,9 +129,6 @@ func loadConfig(path string) (*fileConfig, error) {
 			return nil, cfg.errorf(k, "section %s is given twice (also at line %d); merge them into one", k.Value, line)
 		}
 		keyLine[k.Value] = k.Line
-		if k.Value == "notify" && !isEmpty(v) {
-			return nil, cfg.errorf(k, "notify: notifications (nhi diff --post) are not available yet; remove the notify section or leave it empty")
-		}
 		if err := cfg.check(v, reflect.TypeOf(proto), k.Value, k.Value); err != nil {
 			return nil, err
 		}

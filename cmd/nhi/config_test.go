@@ -64,8 +64,10 @@ func TestConfigRejectsTypos(t *testing.T) {
 			[]string{"line 2: ", `NHI-ROT-01 has no threshold "max_age"`}},
 		{"controls kind", "controls:\n  NHI-CI-03: {enabled: nope}\n",
 			[]string{"line 2: ", `controls.NHI-CI-03.enabled must be true or false, not "nope"`}},
-		{"notify content", "git:\n  repos: [a]\nnotify:\n  slack: https://hooks.example.com/x\n",
-			[]string{"line 3: ", "notify: notifications (nhi diff --post) are not available yet"}},
+		{"notify unknown key", "git:\n  repos: [a]\nnotify:\n  slack: https://hooks.example.com/x\n",
+			[]string{"line 4: ", "notify.slack is not a setting"}},
+		{"notify destination key", "notify:\n  destinations:\n    - {name: sec, urlenv: X}\n",
+			[]string{"line 3: ", "notify.destinations[0].urlenv is not a setting", "did you mean notify.destinations[0].url_env?"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -99,7 +101,7 @@ func TestConfigRejectsTypos(t *testing.T) {
 }
 
 // TestConfigAcceptsEverySection is the README's example configuration,
-// every section filled in, plus an empty notify: all of it is accepted.
+// every section filled in: all of it is accepted.
 func TestConfigAcceptsEverySection(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "nhi.yaml")
 	body := `db: nhi.db
@@ -127,6 +129,10 @@ controls:
   NHI-IAM-04: {severity: high}
   NHI-CI-03: {enabled: false}
 notify:
+  destinations:
+    - {name: security, url_env: SLACK_WEBHOOK_URL, link_template: "https://github.com/{repo}/blob/{commit}/{path}#L{line}", limit: 5}
+    - {name: siem, url_env: SIEM_URL, secret_env: SIEM_SECRET, kind: webhook, timeout: 5s}
+  always: true
 `
 	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 		t.Fatal(err)

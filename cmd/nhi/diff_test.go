@@ -186,4 +186,3 @@ func TestDiffFormatsAndErrors(t *testing.T) {
 		t.Errorf("--fail-on high on a first scan with a leak: exit %d %s", code, errs)
 	}
 }
-

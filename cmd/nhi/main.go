@@ -19,6 +19,7 @@ const (
 	exitThreshold    = 1 // a --fail-on threshold was met
 	exitUsage        = 2 // usage or configuration error
 	exitSourceFailed = 3 // the scan finished but a source failed
+	exitPostFailed   = 4 // a destination could not be posted to (recorded, retried next run)
 )
 
 // exitError carries an exit code up to main.
