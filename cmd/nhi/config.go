@@ -82,8 +82,8 @@ var configShapes = map[string]string{
 	"controls.*.enabled":             "true or false",
 	"controls.*.severity":            "critical, high, medium or low",
 	"controls.*.thresholds":          "a mapping of threshold names to values",
-	"notify":                         "a mapping with destinations: [{name, url_env, secret_env, kind, link_template, limit, timeout}] and always: true or false",
-	"notify.destinations":            "a list of destinations, each {name, url_env, secret_env, kind, link_template, limit, timeout}",
+	"notify":                         "a mapping with destinations: [{name, url_env, secret_env, kind, link_template, limit, timeout, retries}] and always: true or false",
+	"notify.destinations":            "a list of destinations, each {name, url_env, secret_env, kind, link_template, limit, timeout, retries}",
 }
 
 // loadConfig reads path, or ./nhi.yaml when path is empty and it exists.

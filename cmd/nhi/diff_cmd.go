@@ -31,9 +31,11 @@ expired, per-control readiness, sources that failed or recovered, and
 targets whose coverage changed. Every item carries a stable id.
 
 With --post it posts the change to Slack, Microsoft Teams or a signed
-webhook (or to the destinations of nhi.yaml notify:), once: an item a
-destination has received is not posted to it again, and the items a
-destination missed while it was down go out with its next successful run.
+webhook (with --notify, also to the destinations of nhi.yaml notify:), once:
+an item a destination has received is not posted to it again, and the items
+a destination missed while it was down go out with its next successful run.
+--post posts what the destination has not received up to --to, whatever
+--from says. A generic webhook is signed with NHI_WEBHOOK_SECRET (whsec_...).
 
 Exit codes: 0 ok, 1 --fail-on met (the diff opened or reopened a gap of that
 severity or worse), 2 usage error, 4 a destination could not be posted to
@@ -51,6 +53,7 @@ severity or worse), 2 usage error, 4 a destination could not be posted to
 	f.StringVar(&o.format, "format", "text", "output format: text, markdown or json")
 	f.StringVar(&o.failOn, "fail-on", "", "exit 1 when the diff opened or reopened a gap of this severity or worse: critical, high, medium or low")
 	o.post.flags(cmd)
+	cmd.Flags().BoolVar(&o.post.notify, "notify", false, "post to the destinations of nhi.yaml's notify: section too")
 	return cmd
 }
 

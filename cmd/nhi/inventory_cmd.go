@@ -89,14 +89,21 @@ chain is verified and a break is reported.`,
 			if err != nil {
 				return err
 			}
+			deliveries, err := store.Deliveries(ctx, 0)
+			if err != nil {
+				return err
+			}
 			switch format {
 			case "json":
 				if scans == nil {
 					scans = []inventory.Scan{}
 				}
+				if deliveries == nil {
+					deliveries = []inventory.Delivery{}
+				}
 				enc := json.NewEncoder(g.stdout)
 				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]any{"scans": scans, "chain_ok": broken == 0, "chain_broken_at": broken})
+				return enc.Encode(map[string]any{"scans": scans, "chain_ok": broken == 0, "chain_broken_at": broken, "deliveries": deliveries})
 			case "table":
 			default:
 				return usageError("--format must be table or json, not %q", format)
@@ -123,6 +130,7 @@ chain is verified and a break is reported.`,
 			}
 			tw.Flush()
 			writeCoverage(g.stdout, scans)
+			writeDeliveries(g.stdout, deliveries)
 			if broken != 0 {
 				return fmt.Errorf("scan history hash chain is broken at scan %d: the scans table was altered", broken)
 			}
@@ -131,6 +139,32 @@ chain is verified and a break is reported.`,
 	}
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table or json")
 	return cmd
+}
+
+// writeDeliveries shows each destination's latest post (nhi diff --post,
+// nhi scan --post): a failed one is retried, with what it missed, by the
+// next run.
+func writeDeliveries(w io.Writer, ds []inventory.Delivery) {
+	latest := map[int64]inventory.Delivery{}
+	var order []int64
+	for _, d := range ds {
+		if _, ok := latest[d.Destination]; !ok {
+			order = append(order, d.Destination)
+		}
+		latest[d.Destination] = d
+	}
+	if len(order) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nlatest post to each destination:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  DESTINATION\tKIND\tSCANS\tSTATUS\tITEMS\tATTEMPTS\tAT\tERROR")
+	for _, id := range order {
+		d := latest[id]
+		fmt.Fprintf(tw, "  %s\t%s\t%d..%d\t%s\t%d\t%d\t%s\t%s\n", d.Name, d.Kind, d.From, d.Scan, d.Status, d.Items, d.Attempts,
+			d.At.UTC().Format(time.RFC3339), d.Error)
+	}
+	tw.Flush()
 }
 
 // writeCoverage says what the newest finished scan covered: every target

@@ -30,6 +30,7 @@ type notifyDestination struct {
 	LinkTemplate string `yaml:"link_template"`
 	Limit        int    `yaml:"limit"`
 	Timeout      string `yaml:"timeout"`
+	Retries      *int   `yaml:"retries"`
 	// URL and Secret are only decoded to refuse them with a clear message.
 	URL    string `yaml:"url"`
 	Secret string `yaml:"secret"`
@@ -44,12 +45,15 @@ type postOptions struct {
 	urls   []string
 	dryRun bool
 	always bool
+	// notify posts to nhi.yaml's notify: destinations too (always for
+	// nhi scan, with --notify for nhi diff).
+	notify bool
 }
 
 func (p *postOptions) flags(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringArrayVar(&p.urls, "post", nil, "post the change to this Slack, Teams or webhook URL, or env:VARIABLE holding it (repeatable; adds to nhi.yaml notify:)")
-	f.BoolVar(&p.dryRun, "dry-run", false, "with --post or notify:, print what would be posted and post nothing")
+	f.StringArrayVar(&p.urls, "post", nil, "post the change to this Slack, Teams or webhook URL, or env:VARIABLE holding it (repeatable)")
+	f.BoolVar(&p.dryRun, "dry-run", false, "print what would be posted and post nothing")
 	f.BoolVar(&p.always, "always", false, "post a \"no change\" heartbeat when nothing changed")
 }
 
@@ -58,6 +62,9 @@ func (p *postOptions) destinations(cfg *fileConfig) ([]notify.Destination, error
 	var sec notifySection
 	if err := decodeStrict(cfg.sections["notify"], &sec); err != nil {
 		return nil, usageError("config: notify: %v", err)
+	}
+	if !p.notify {
+		sec = notifySection{}
 	}
 	if sec.Always {
 		p.always = true
@@ -93,6 +100,15 @@ func (p *postOptions) destinations(cfg *fileConfig) ([]notify.Destination, error
 				return nil, usageError("%s: timeout must be a duration such as 10s, not %q", where, d.Timeout)
 			}
 			dest.Timeout = t
+		}
+		if d.Retries != nil {
+			if *d.Retries < 0 || *d.Retries > 10 {
+				return nil, usageError("%s: retries must be between 0 and 10, not %d", where, *d.Retries)
+			}
+			dest.Retries = *d.Retries
+			if dest.Retries == 0 {
+				dest.Retries = -1 // no retry
+			}
 		}
 		out = append(out, dest)
 	}

@@ -30,6 +30,7 @@ type scanOpts struct {
 	progress    string
 	failOn      string
 	asOf        string
+	post        postOptions
 }
 
 func newScanCmd(g *globals) *cobra.Command {
@@ -42,10 +43,19 @@ func newScanCmd(g *globals) *cobra.Command {
 into the inventory. Each source that fails is recorded with its reason and
 the others still complete (exit code 3). A scan is marked complete only at its
 end: an interrupted scan leaves the earlier scans intact and is shown as
-incomplete by 'nhi scans'.`,
+incomplete by 'nhi scans'.
+
+After the scan, what changed since the previous complete scan is posted to
+every --post URL and to the destinations of nhi.yaml notify: (see nhi diff),
+once per item; a destination that is down gets what it missed next time.
+
+Exit codes: 0 ok, 1 --fail-on met, 2 usage error, 3 a source failed or an item
+could not be read, 4 a destination could not be posted to (when no other
+code applies; recorded, and shown by nhi scans).`,
 		Example: `  nhi scan --git .
   nhi scan --git https://github.com/org/repo.git --git ../other --format json
-  NHI_DB=/var/lib/nhi/nhi.db nhi scan --config /etc/nhi/nhi.yaml`,
+  NHI_DB=/var/lib/nhi/nhi.db nhi scan --config /etc/nhi/nhi.yaml
+  nhi scan --config nhi.yaml --post env:SLACK_WEBHOOK_URL --fail-on high`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runScan(cmd.Context(), cmd, g, o, fams)
@@ -60,6 +70,8 @@ incomplete by 'nhi scans'.`,
 	f.StringVar(&o.asOf, "as-of", "", "judge ages and last use as of this time (RFC 3339) instead of now: for what-if runs and tests")
 	f.MarkHidden("as-of")
 	f.StringVar(&o.failOn, "fail-on", "", "exit 1 when an open gap of this severity or worse exists: critical, high, medium or low")
+	o.post.flags(cmd)
+	o.post.notify = true
 	for _, fam := range fams {
 		fam.flags(f)
 	}
@@ -114,6 +126,10 @@ func runScan(ctx context.Context, cmd *cobra.Command, g *globals, o *scanOpts, f
 		return err
 	}
 	rc, err := loadReadiness(cfg)
+	if err != nil {
+		return err
+	}
+	dests, err := o.post.destinations(cfg)
 	if err != nil {
 		return err
 	}
@@ -221,6 +237,18 @@ func runScan(ctx context.Context, cmd *cobra.Command, g *globals, o *scanOpts, f
 		report.WriteReadiness(g.stdout, sum.Readiness, rc.catalogue)
 	}
 	sum.writeProblems(g.stderr)
+	var postErr error
+	switch {
+	case len(dests) == 0:
+	case sc.Status == inventory.ScanFailed:
+		fmt.Fprintf(g.stderr, "nhi: nothing posted: scan %d failed and changed nothing\n", sc.ID)
+	default:
+		// A destination that fails is recorded and retried by the next
+		// run; it does not change what this scan found.
+		if postErr = o.post.deliver(cmd, g, store, dests, sc.ID); postErr != nil {
+			fmt.Fprintln(g.stderr, "nhi:", postErr)
+		}
+	}
 	if failing > 0 {
 		return &exitError{code: exitThreshold, err: fmt.Errorf("%d open gaps at severity %s or worse (--fail-on)", failing, o.failOn)}
 	}
@@ -233,7 +261,7 @@ func runScan(ctx context.Context, cmd *cobra.Command, g *globals, o *scanOpts, f
 	if sum.itemErrors > 0 {
 		return &exitError{code: exitSourceFailed, err: fmt.Errorf("%d items could not be read (recorded in scan %d; what they hold is carried from earlier scans)", sum.itemErrors, sc.ID)}
 	}
-	return nil
+	return postErr
 }
 
 // writeProblems says on stderr what the scan could not read and what it
