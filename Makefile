@@ -27,9 +27,11 @@ demo: build
 	@if [ -t 0 ] && [ -t 1 ]; then $(BIN) tui --db $(DB) --config $(DEMO)/nhi.yaml; fi
 
 # Everything the tests need (the OpenBao dev server binary is built once
-# and cached), then every test with the race detector.
+# and cached), then every test with the race detector, then the deploy/
+# recipes (their own module: Kubernetes types, actionlint, systemd-analyze).
 test: lint bao
 	$(GO) test -race -tags $(TAGS) -timeout 30m ./...
+	cd deploy && $(GO) vet ./... && $(GO) test -timeout 10m ./...
 
 test-short:
 	$(GO) test -tags $(TAGS) ./...
