@@ -1,4 +1,4 @@
-# nhi — make demo | make test | make build | make bench-git | make bench-detect | make bench-tui
+# nhi — make demo | make test | make build | make bench-git | make bench-detect | make bench-tui | make bench-diff
 GO      ?= go
 # RE2 (through WebAssembly) for the gitleaks detector: 7-8x faster per core
 # than Go's regexp, and what gitleaks' own release builds use.
@@ -8,7 +8,7 @@ DB      ?= nhi.db
 DEMO    ?= demo-estate
 export CGO_ENABLED := 1
 
-.PHONY: all build demo test test-short lint bao bench-git bench-detect bench-tui clean
+.PHONY: all build demo test test-short lint bao bench-git bench-detect bench-tui bench-diff clean
 
 all: build
 
@@ -52,6 +52,10 @@ bench-detect:
 # Time to first frame and peak memory of the TUI on 100,000 credentials.
 bench-tui:
 	$(GO) run -tags $(TAGS) ./bench/tui -n 100000
+
+# nhi diff between two scans of 100,000 credentials: time and peak memory.
+bench-diff:
+	$(GO) run -tags $(TAGS) ./bench/diff -n 100000
 
 clean:
 	rm -rf bin $(DEMO) $(DB) $(DB)-wal $(DB)-shm $(DB).key $(DB).lock
