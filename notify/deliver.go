@@ -52,6 +52,9 @@ func (o Outcome) String() string {
 	case inventory.DeliveryQuiet:
 		return fmt.Sprintf("nothing new for %s", what)
 	case "dry-run":
+		if o.Items == 0 {
+			return fmt.Sprintf("dry run: nothing new for %s", what)
+		}
 		return fmt.Sprintf("dry run: would post %d items to %s", o.Items, what)
 	}
 	return fmt.Sprintf("could not post %d items to %s after %d attempts: %v (kept for the next run)", o.Items, what, o.Attempts, o.Err)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"strings"
@@ -161,7 +163,10 @@ func newDestination(name, kind, url, where string) (notify.Destination, error) {
 		}
 	}
 	if name == "" {
-		name = string(k) + ":" + notify.Redact(url)
+		// Named by a short hash of the URL: several Slack webhooks share
+		// a host, and the URL itself may not be shown.
+		sum := sha256.Sum256([]byte(url))
+		name = string(k) + "-" + hex.EncodeToString(sum[:4])
 	}
 	return notify.Destination{Name: name, Kind: k, URL: url}, nil
 }

@@ -365,3 +365,24 @@ func TestScenarioEstateReadiness(t *testing.T) {
 		t.Errorf("open gaps after the fix:\n%s", open)
 	}
 }
+
+// An IAM access key AWS reports active, committed to a repository, is
+// the diff's own headline: a live key leaked, listed first.
+func TestScenarioDiffHeadlinesALiveKeyLeak(t *testing.T) {
+	sc := newScenario(t)
+	sc.scan(t)
+	d := diffOf(t, sc.db)
+	if d.Summary.LiveKeyLeaks != 1 || len(d.Leaks) == 0 || !d.Leaks[0].LiveKey || d.Leaks[0].Key != "aws-access-key:"+sc.leakedKey ||
+		d.Leaks[0].Path != "deploy/provider.tf" || d.Leaks[0].Author != bob.Name {
+		t.Fatalf("live key leaks %d, first leak %+v", d.Summary.LiveKeyLeaks, d.Leaks[0])
+	}
+	for _, l := range d.Leaks[1:] {
+		if l.LiveKey {
+			t.Errorf("a second live key leak: %+v", l)
+		}
+	}
+	_, text, _ := nhi(t, "diff", "--db", sc.db)
+	if !strings.Contains(text, "1 live key leaked") || !strings.Contains(text, "Live cloud keys leaked (1):") {
+		t.Errorf("text diff does not headline the live key:\n%s", text)
+	}
+}
