@@ -15,7 +15,8 @@ type AttrKey string
 
 // Identity facts read by controls.
 const (
-	// AttrPath is an IAM principal's path, or a pipeline's file (ci).
+	// AttrPath is an IAM principal's path, a pipeline's file (ci) or the
+	// path a Vault token was created on; owner rules match it.
 	AttrPath AttrKey = "path"
 	// AttrCodeowners is who CODEOWNERS names for a pipeline's file (ci
 	// identity) or for the file a secret was found in (git occurrence).
