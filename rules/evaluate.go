@@ -191,7 +191,7 @@ func (cat *Catalogue) Evaluate(est *Estate) *inventory.Evaluation {
 		return a.Criterion < b.Criterion
 	})
 	sort.SliceStable(ev.Gaps, func(i, j int) bool {
-		return SeverityRank(ev.Gaps[i].Severity) < SeverityRank(ev.Gaps[j].Severity)
+		return inventory.SeverityRank(ev.Gaps[i].Severity) < inventory.SeverityRank(ev.Gaps[j].Severity)
 	})
 	return ev
 }
