@@ -40,17 +40,8 @@ type GapQuery struct {
 	Total int
 }
 
-// gapRankSQL is the rank of a gap's severity, worst (0) first, as rankOf.
-const gapRankSQL = `CASE g.severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END`
-
-func rankOf(s string) int {
-	for i, v := range []string{"critical", "high", "medium", "low", "info"} {
-		if v == s {
-			return i
-		}
-	}
-	return 4
-}
+// gapRankSQL is SeverityRank of a gap's severity, worst (0) first.
+var gapRankSQL = severityRankSQL("g.severity")
 
 // gapStatusSQL is the status of gap g as of scan ?1 with the decisions in
 // force at ?2 applied: the same rule as Gaps followed by ApplyDecisions
@@ -94,7 +85,7 @@ func (s *Store) GapPage(ctx context.Context, scan int64, q GapQuery) ([]Gap, int
 	args := []any{scan, fmtTime(now)}
 	where := []string{gapVisibleSQL}
 	if q.Severity != "" {
-		where = append(where, fmt.Sprintf("%s <= %d", gapRankSQL, rankOf(strings.ToLower(q.Severity))))
+		where = append(where, fmt.Sprintf("%s <= %d", gapRankSQL, SeverityRank(strings.ToLower(q.Severity))))
 	}
 	if q.Control != "" {
 		args = append(args, q.Control)

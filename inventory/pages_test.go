@@ -123,7 +123,7 @@ func TestGapPageMatchesGapsWithDecisions(t *testing.T) {
 			if g.Status != ref.Status || g.ControlID != ref.ControlID || g.SubjectKey != ref.SubjectKey {
 				t.Errorf("gap %d: page says %s/%s, Gaps %s/%s", g.ID, g.Status, g.ControlID, ref.Status, ref.ControlID)
 			}
-			if r := rankOf(g.Severity); r < prev {
+			if r := SeverityRank(g.Severity); r < prev {
 				t.Errorf("status %q: not worst first at gap %d", st, g.ID)
 			} else {
 				prev = r

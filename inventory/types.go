@@ -263,7 +263,7 @@ func (c *Credential) Label() string {
 	if c.Redacted != "" {
 		return c.Redacted
 	}
-	if n, ok := c.Attrs["name"].(string); ok && n != "" {
+	if n := c.Facts().String(AttrName); n != "" {
 		return n
 	}
 	return c.Key

@@ -230,7 +230,7 @@ func writeDiff(w io.Writer, d *inventory.Diff, st diffStyle) error {
 	})
 	if len(d.Summary.OpenBySeverity) > 0 {
 		var parts []string
-		for _, sev := range []string{"critical", "high", "medium", "low", "info"} {
+		for _, sev := range inventory.Severities() {
 			if n := d.Summary.OpenBySeverity[sev]; n > 0 {
 				parts = append(parts, fmt.Sprintf("%d %s", n, sev))
 			}

@@ -48,7 +48,7 @@ type GapFilter struct {
 func FilterGaps(gaps []inventory.Gap, f GapFilter) []inventory.Gap {
 	var out []inventory.Gap
 	for _, g := range gaps {
-		if f.Severity != "" && rules.SeverityRank(g.Severity) > rules.SeverityRank(f.Severity) {
+		if f.Severity != "" && !inventory.AtLeast(g.Severity, f.Severity) {
 			continue
 		}
 		if f.Control != "" && !strings.EqualFold(g.ControlID, f.Control) {
@@ -202,7 +202,13 @@ func WriteReadiness(w io.Writer, r Readiness, cat *rules.Catalogue) {
 		fmt.Fprintf(w, "  %-17s %s\n", names[f]+":", strings.Join(parts, "  "))
 	}
 	if len(r.Open) > 0 {
-		fmt.Fprintf(w, "\nopen gaps: %d critical, %d high, %d medium, %d low (nhi gaps)\n", r.Open["critical"], r.Open["high"], r.Open["medium"], r.Open["low"])
+		var parts []string
+		for _, sev := range inventory.Severities() {
+			if sev != inventory.SeverityInfo {
+				parts = append(parts, fmt.Sprintf("%d %s", r.Open[sev], sev))
+			}
+		}
+		fmt.Fprintf(w, "\nopen gaps: %s (nhi gaps)\n", strings.Join(parts, ", "))
 	}
 }
 

@@ -114,9 +114,9 @@ type sarifLogicalLocation struct {
 // sarifLevel maps a severity to a SARIF level.
 func sarifLevel(sev string) string {
 	switch sev {
-	case "critical", "high":
+	case inventory.SeverityCritical, inventory.SeverityHigh:
 		return "error"
-	case "medium":
+	case inventory.SeverityMedium:
 		return "warning"
 	}
 	return "note"
@@ -126,11 +126,11 @@ func sarifLevel(sev string) string {
 // (over 9.0 critical, 7.0 high, 4.0 medium, else low).
 func securitySeverity(sev string) string {
 	switch sev {
-	case "critical":
+	case inventory.SeverityCritical:
 		return "9.5"
-	case "high":
+	case inventory.SeverityHigh:
 		return "8.0"
-	case "medium":
+	case inventory.SeverityMedium:
 		return "5.5"
 	}
 	return "2.0"

@@ -29,24 +29,21 @@ var checks = map[string]check{
 	"vault_expiry":              checkVaultExpiry,
 }
 
-const (
-	typeAccessKey     = "aws-access-key"
-	typeConsole       = "aws-console-password"
-	typeRootAccessKey = "aws-root-access-key"
-	typeVaultKV       = "vault-kv-secret"
-	typeVaultToken    = "vault-token"
-	typeVaultSecretID = "vault-secret-id"
-	typeCIReference   = "ci-secret-reference"
-)
+// The facts checks read are the inventory's (inventory/facts.go), never
+// a key spelled here: TestChecksReadNoKeyByLiteral holds that.
 
-func isRoot(i *inventory.IdentityRow) bool { return attrBool(i.Identity.Attrs, "root") }
+func isRoot(i *inventory.IdentityRow) bool { return i.Identity.Facts().Bool(inventory.AttrRoot) }
+
+func isServiceLinked(i *inventory.IdentityRow) bool {
+	return i.Identity.Facts().Bool(inventory.AttrServiceLinked)
+}
 
 // Owner: identities, and credentials no identity answers for.
 func checkOwnerAssigned(c *Control, e *env, s *subject) (bool, *finding) {
-	if s.cred != nil && (s.cred.IdentityKey != "" || s.cred.Credential.Type == typeCIReference) {
+	if s.cred != nil && (s.cred.IdentityKey != "" || s.cred.Credential.Type == inventory.TypeCIReference) {
 		return false, nil
 	}
-	if s.id != nil && (isRoot(s.id) || attrBool(s.id.Identity.Attrs, "service_linked")) {
+	if s.id != nil && (isRoot(s.id) || isServiceLinked(s.id)) {
 		return false, nil
 	}
 	if s.owner.name != "" && !strings.Contains(s.owner.source, "suspected") {
@@ -113,7 +110,7 @@ func checkNoSecretInCode(c *Control, e *env, s *subject) (bool, *finding) {
 	occ := gitOccurrences(s.cred)
 	if len(occ) == 0 {
 		// Only credentials that could be in code are evaluated.
-		return s.cred.Credential.Fingerprint != "" || s.cred.Credential.Type == typeAccessKey, nil
+		return s.cred.Credential.Fingerprint != "" || s.cred.Credential.Type == inventory.TypeAWSAccessKey, nil
 	}
 	cr := s.cred.Credential
 	f := &finding{evidence: map[string]any{"occurrences": len(occ), "first": place(occ[0]), "repo": occ[0].Repo,
@@ -122,7 +119,7 @@ func checkNoSecretInCode(c *Control, e *env, s *subject) (bool, *finding) {
 	if len(occ) > 1 {
 		f.detail += fmt.Sprintf(" and %d more places in history", len(occ)-1)
 	}
-	if cr.Status == "Active" || cr.Status == "active" {
+	if cr.Active() {
 		f.severity = c.thresholdString("live_severity")
 		f.detail += "; the key is ACTIVE"
 		if id := e.identity[s.cred.IdentityKey]; id != nil {
@@ -169,7 +166,7 @@ func checkStoredInSecretsManager(c *Control, e *env, s *subject) (bool, *finding
 }
 
 func checkNoReuse(c *Control, e *env, s *subject) (bool, *finding) {
-	if s.cred == nil || s.cred.Credential.Fingerprint == "" || s.cred.Credential.Type == typeCIReference {
+	if s.cred == nil || s.cred.Credential.Fingerprint == "" || s.cred.Credential.Type == inventory.TypeCIReference {
 		return false, nil
 	}
 	// A place is a repository (or CI directory) and, inside it, the
@@ -230,12 +227,8 @@ func environmentOf(path string) string {
 	return ""
 }
 
-func active(c inventory.Credential) bool {
-	return strings.EqualFold(c.Status, "active")
-}
-
 func checkKeyRotated(c *Control, e *env, s *subject) (bool, *finding) {
-	if s.cred == nil || s.cred.Credential.Type != typeAccessKey || !active(s.cred.Credential) {
+	if s.cred == nil || s.cred.Credential.Type != inventory.TypeAWSAccessKey || !s.cred.Credential.Active() {
 		return false, nil
 	}
 	cr := s.cred.Credential
@@ -256,7 +249,7 @@ func checkKeyRotated(c *Control, e *env, s *subject) (bool, *finding) {
 }
 
 func checkVaultSecretRotated(c *Control, e *env, s *subject) (bool, *finding) {
-	if s.cred == nil || s.cred.Credential.Type != typeVaultKV || s.cred.Credential.LastRotatedAt == nil || attrBool(s.cred.Credential.Attrs, "deleted") {
+	if s.cred == nil || s.cred.Credential.Type != inventory.TypeVaultKV || s.cred.Credential.LastRotatedAt == nil || s.cred.Credential.Facts().Bool(inventory.AttrDeleted) {
 		return false, nil
 	}
 	age := days(e.now.Sub(*s.cred.Credential.LastRotatedAt))
@@ -273,11 +266,11 @@ func checkVaultSecretRotated(c *Control, e *env, s *subject) (bool, *finding) {
 }
 
 func checkUnused(c *Control, e *env, s *subject) (bool, *finding) {
-	if s.cred == nil || !active(s.cred.Credential) {
+	if s.cred == nil || !s.cred.Credential.Active() {
 		return false, nil
 	}
 	cr := s.cred.Credential
-	if cr.Type != typeAccessKey && cr.Type != typeConsole && cr.Type != typeRootAccessKey {
+	if cr.Type != inventory.TypeAWSAccessKey && cr.Type != inventory.TypeAWSConsolePassword && cr.Type != inventory.TypeAWSRootAccessKey {
 		return false, nil
 	}
 	ref, what := cr.LastUsedAt, "last used"
@@ -311,7 +304,7 @@ func checkOneActiveKey(c *Control, e *env, s *subject) (bool, *finding) {
 	}
 	var keys []string
 	for _, cr := range s.creds {
-		if cr.Credential.Type == typeAccessKey && active(cr.Credential) {
+		if cr.Credential.Type == inventory.TypeAWSAccessKey && cr.Credential.Active() {
 			keys = append(keys, cr.Credential.Redacted)
 		}
 	}
@@ -329,7 +322,7 @@ func checkNoRootKeys(c *Control, e *env, s *subject) (bool, *finding) {
 	}
 	n := 0
 	for _, cr := range s.creds {
-		if (cr.Credential.Type == typeRootAccessKey || cr.Credential.Type == typeAccessKey) && active(cr.Credential) {
+		if (cr.Credential.Type == inventory.TypeAWSRootAccessKey || cr.Credential.Type == inventory.TypeAWSAccessKey) && cr.Credential.Active() {
 			n++
 		}
 	}
@@ -340,41 +333,18 @@ func checkNoRootKeys(c *Control, e *env, s *subject) (bool, *finding) {
 		evidence: map[string]any{"active_root_keys": n}}
 }
 
-func stringList(v any) []string {
-	switch x := v.(type) {
-	case []string:
-		return x
-	case []any:
-		var out []string
-		for _, e := range x {
-			switch t := e.(type) {
-			case string:
-				out = append(out, t)
-			case map[string]any:
-				if n, ok := t["name"].(string); ok {
-					out = append(out, n)
-				} else if a, ok := t["arn"].(string); ok {
-					out = append(out, a)
-				}
-			}
-		}
-		return out
-	}
-	return nil
-}
-
 func checkLeastPrivilege(c *Control, e *env, s *subject) (bool, *finding) {
 	if s.id == nil || (s.id.Identity.Kind != inventory.KindIAMUser && s.id.Identity.Kind != inventory.KindIAMRole) ||
-		isRoot(s.id) || attrBool(s.id.Identity.Attrs, "service_linked") {
+		isRoot(s.id) || isServiceLinked(s.id) {
 		return false, nil
 	}
 	switch s.id.Identity.Privileges {
-	case "administrator":
-		pols := stringList(s.id.Identity.Attrs["admin_policies"])
+	case inventory.PrivAdministrator:
+		pols := s.id.Identity.Facts().Strings(inventory.AttrAdminPolicies)
 		return true, &finding{detail: fmt.Sprintf("%s has administrator access through %s", s.key, orNone(pols)),
 			evidence: map[string]any{"policies": pols}}
-	case "wildcard":
-		pols := stringList(s.id.Identity.Attrs["wildcard_policies"])
+	case inventory.PrivWildcard:
+		pols := s.id.Identity.Facts().Strings(inventory.AttrWildcardPolicies)
 		return true, &finding{severity: c.thresholdString("wildcard_severity"),
 			detail:   fmt.Sprintf("%s is granted wildcard actions through %s", s.key, orNone(pols)),
 			evidence: map[string]any{"policies": pols}}
@@ -395,7 +365,7 @@ func checkNoConsolePassword(c *Control, e *env, s *subject) (bool, *finding) {
 	}
 	hasKey := false
 	for _, cr := range s.creds {
-		if cr.Credential.Type == typeAccessKey && active(cr.Credential) {
+		if cr.Credential.Type == inventory.TypeAWSAccessKey && cr.Credential.Active() {
 			hasKey = true
 		}
 	}
@@ -403,25 +373,27 @@ func checkNoConsolePassword(c *Control, e *env, s *subject) (bool, *finding) {
 		// A user without keys is not a service user.
 		return false, nil
 	}
-	if !attrBool(s.id.Identity.Attrs, "console_password") {
+	facts := s.id.Identity.Facts()
+	if !facts.Bool(inventory.AttrConsolePassword) {
 		return true, nil
 	}
 	d := fmt.Sprintf("service user %s (it has active access keys) also has a console password", s.key)
-	if lu := attrString(s.id.Identity.Attrs, "password_last_used"); lu != "" {
+	lu := facts.String(inventory.AttrPasswordLastUsed)
+	if lu != "" {
 		d += ", last used " + lu
 	}
-	return true, &finding{detail: d, evidence: map[string]any{"password_last_used": attrString(s.id.Identity.Attrs, "password_last_used")}}
+	return true, &finding{detail: d, evidence: map[string]any{"password_last_used": lu}}
 }
 
 func checkGitHubOIDCSub(c *Control, e *env, s *subject) (bool, *finding) {
 	if s.id == nil || s.id.Identity.Kind != inventory.KindIAMRole {
 		return false, nil
 	}
-	trust, _ := s.id.Identity.Attrs["trust"].(map[string]any)
-	if !attrBool(trust, "github_oidc") {
+	trust := s.id.Identity.Facts().Map(inventory.AttrTrust)
+	if !trust.Bool(inventory.TrustGitHubOIDC) {
 		return false, nil
 	}
-	if attrBool(trust, "github_oidc_sub_restricted") {
+	if trust.Bool(inventory.TrustGitHubOIDCSubRestricted) {
 		return true, nil
 	}
 	return true, &finding{detail: fmt.Sprintf("role %s trusts token.actions.githubusercontent.com without a sub condition: any GitHub repository's workflow can assume it", s.key),
@@ -431,7 +403,7 @@ func checkGitHubOIDCSub(c *Control, e *env, s *subject) (bool, *finding) {
 func isCI(s *subject) bool { return s.id != nil && s.id.Identity.Kind == inventory.KindCIWorkflow }
 
 func ciPlace(s *subject) string {
-	p := attrString(s.id.Identity.Attrs, "path")
+	p := s.id.Identity.Facts().String(inventory.AttrPath)
 	if p == "" {
 		p = s.id.Identity.Name
 	}
@@ -446,11 +418,10 @@ func checkCIUsesOIDC(c *Control, e *env, s *subject) (bool, *finding) {
 		return false, nil
 	}
 	switch s.id.Identity.AuthMode {
-	case "oidc":
+	case inventory.AuthOIDC:
 		return true, nil
-	case "static-keys":
-		sig, _ := s.id.Identity.Attrs["auth_signals"].(map[string]any)
-		static := stringList(sig["static"])
+	case inventory.AuthStaticKeys:
+		static := s.id.Identity.Facts().Map(inventory.AttrAuthSignals).Strings(inventory.SignalStatic)
 		d := fmt.Sprintf("pipeline %s reaches the cloud with static keys", ciPlace(s))
 		if len(static) > 0 {
 			d += " (" + strings.Join(static, ", ") + ")"
@@ -464,7 +435,7 @@ func checkCIPinned(c *Control, e *env, s *subject) (bool, *finding) {
 	if !isCI(s) {
 		return false, nil
 	}
-	recv := stringList(s.id.Identity.Attrs["unpinned_secret_receivers"])
+	recv := s.id.Identity.Facts().Strings(inventory.AttrUnpinnedSecretReceivers)
 	if len(recv) == 0 {
 		return true, nil
 	}
@@ -473,11 +444,11 @@ func checkCIPinned(c *Control, e *env, s *subject) (bool, *finding) {
 }
 
 func checkCIPullRequestTarget(c *Control, e *env, s *subject) (bool, *finding) {
-	if !isCI(s) || s.id.Identity.Provider != "github-actions" {
+	if !isCI(s) || s.id.Identity.Provider != inventory.ProviderGitHubActions {
 		return false, nil
 	}
-	v := s.id.Identity.Attrs["pull_request_target_exposure"]
-	exposed := attrBool(s.id.Identity.Attrs, "pull_request_target_exposure") || len(stringList(v)) > 0
+	facts := s.id.Identity.Facts()
+	exposed := facts.Bool(inventory.AttrPullRequestTargetExposure) || len(facts.Strings(inventory.AttrPullRequestTargetExposure)) > 0
 	if !exposed {
 		return true, nil
 	}
@@ -490,20 +461,20 @@ func checkVaultExpiry(c *Control, e *env, s *subject) (bool, *finding) {
 		return false, nil
 	}
 	cr := s.cred.Credential
-	if cr.Type != typeVaultToken && cr.Type != typeVaultSecretID {
+	if cr.Type != inventory.TypeVaultToken && cr.Type != inventory.TypeVaultSecretID {
 		return false, nil
 	}
 	if cr.ExpiresAt != nil {
 		return true, nil
 	}
 	what := "token"
-	if cr.Type == typeVaultSecretID {
+	if cr.Type == inventory.TypeVaultSecretID {
 		what = "AppRole secret-id"
 	}
 	d := fmt.Sprintf("Vault %s %s never expires", what, cr.Redacted)
 	if id := e.identity[s.cred.IdentityKey]; id != nil {
 		d += " (" + id.Identity.Name + ")"
-		if attrBool(id.Identity.Attrs, "root") {
+		if id.Identity.Facts().Bool(inventory.AttrRoot) {
 			d += "; it carries the root policy"
 		}
 	}

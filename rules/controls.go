@@ -7,26 +7,19 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/nhi-inventory/nhi/inventory"
 )
 
 //go:embed controls.yaml
 var controlsYAML []byte
 
-// Severities, worst first.
-var severities = []string{"critical", "high", "medium", "low", "info"}
-
-// SeverityRank orders severities: 0 is critical; unknown sorts last.
-func SeverityRank(s string) int {
-	for i, v := range severities {
-		if v == s {
-			return i
-		}
-	}
-	return len(severities)
-}
+// SeverityRank orders severities: 0 is critical; unknown sorts last
+// (inventory.SeverityRank, the one ordering).
+func SeverityRank(s string) int { return inventory.SeverityRank(s) }
 
 // ValidSeverity reports whether s names a severity.
-func ValidSeverity(s string) bool { return SeverityRank(s) < len(severities) }
+func ValidSeverity(s string) bool { return inventory.ValidSeverity(s) }
 
 // Frameworks maps a framework ("soc2", "nist_csf", "owasp_nhi") to the
 // criteria a control evidences.
@@ -132,7 +125,7 @@ func LoadCatalogue(overrides map[string]ControlOverride) (*Catalogue, error) {
 		}
 		if o.Severity != "" {
 			if !ValidSeverity(o.Severity) {
-				return nil, fmt.Errorf("controls: %s: severity must be one of %s", id, strings.Join(severities, ", "))
+				return nil, fmt.Errorf("controls: %s: severity must be one of %s", id, strings.Join(inventory.Severities(), ", "))
 			}
 			c.Severity = o.Severity
 		}

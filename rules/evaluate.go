@@ -191,7 +191,7 @@ func (cat *Catalogue) Evaluate(est *Estate) *inventory.Evaluation {
 		return a.Criterion < b.Criterion
 	})
 	sort.SliceStable(ev.Gaps, func(i, j int) bool {
-		return SeverityRank(ev.Gaps[i].Severity) < SeverityRank(ev.Gaps[j].Severity)
+		return inventory.SeverityRank(ev.Gaps[i].Severity) < inventory.SeverityRank(ev.Gaps[j].Severity)
 	})
 	return ev
 }
@@ -286,14 +286,14 @@ func resolveOwners(est *Estate, subjects []*subject, idSubj map[string]*subject)
 		// an identity carried or re-judged without a scan, the owner
 		// resolved last time: only a provider's own is taken as such.
 		i := s.id.Identity
-		p := attrString(i.Attrs, "path")
+		p := i.Facts().String(inventory.AttrPath)
 		if d := decided[s.kind+"\x00"+s.key]; d != "" {
 			s.owner = owner{d, "decision"}
 		} else if i.Owner != "" && !derivedOwnerSource(i.OwnerSource) {
 			s.owner = owner{i.Owner, orDefault(i.OwnerSource, "provider")}
 		} else if o := ruleOwner(i.Key, i.Name, i.Account, p, joinRepoPath(i.Account, p)); o != "" {
 			s.owner = owner{o, "rule"}
-		} else if co := attrString(i.Attrs, "codeowners"); co != "" {
+		} else if co := i.Facts().String(inventory.AttrCodeowners); co != "" {
 			s.owner = owner{co, "codeowners"}
 		}
 	}
@@ -336,7 +336,7 @@ func resolveOwners(est *Estate, subjects []*subject, idSubj map[string]*subject)
 			continue
 		}
 		for _, o := range c.Occurrences {
-			if co, _ := o.Detail["codeowners"].(string); co != "" {
+			if co := o.DetailFacts().String(inventory.AttrCodeowners); co != "" {
 				s.owner = owner{co, "codeowners"}
 				break
 			}
@@ -380,30 +380,20 @@ func joinRepoPath(repo, p string) string {
 	return inventory.RepoName(repo) + "/" + p
 }
 
-func metadataOwner(attrs map[string]any) string {
-	for _, k := range []string{"owner", "team"} {
-		if s, ok := attrs[k].(string); ok && s != "" {
+func metadataOwner(attrs inventory.Facts) string {
+	for _, k := range []inventory.AttrKey{inventory.AttrOwner, inventory.AttrTeam} {
+		if s := attrs.String(k); s != "" {
 			return s
 		}
 	}
-	if cm, ok := attrs["custom_metadata"].(map[string]any); ok {
-		for _, k := range []string{"owner", "Owner", "team", "Team"} {
-			if s, ok := cm[k].(string); ok && s != "" {
+	if cm := attrs.Map(inventory.AttrCustomMetadata); cm != nil {
+		for _, k := range inventory.OwnerTagKeys() {
+			if s, _ := cm[k].(string); s != "" {
 				return s
 			}
 		}
 	}
 	return ""
-}
-
-func attrString(attrs map[string]any, k string) string {
-	s, _ := attrs[k].(string)
-	return s
-}
-
-func attrBool(attrs map[string]any, k string) bool {
-	b, _ := attrs[k].(bool)
-	return b
 }
 
 // introducing is the earliest git occurrence.

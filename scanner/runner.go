@@ -104,11 +104,11 @@ func runOne(ctx context.Context, w Writer, src Source, onEvent func(Event)) (res
 		writeErr = e
 	}
 	if onEvent != nil {
-		msg := "done"
+		msg := MessageDone
 		if res.Status != inventory.SourceOK {
 			msg = "failed: " + res.Error
 		}
-		onEvent(Event{Source: src.Name(), Message: msg, Stats: res.Stats})
+		onEvent(Event{Source: src.Name(), Message: msg, Stats: res.Stats, Final: true})
 	}
 	return res, writeErr
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -171,5 +172,47 @@ func TestRunReturnsInventoryWriteError(t *testing.T) {
 	}
 	if ran.Load() != 2 || len(res) != 2 || res[1].Name != "good" {
 		t.Fatalf("a write error stopped the run: %d ran, results %+v", ran.Load(), res)
+	}
+}
+
+// Each source's last event is marked Final by the runner, and only that
+// one: a source reporting progress that reads like an ending ("done",
+// "failed to list") does not end its line of progress.
+func TestRunMarksEachSourceFinalEventOnce(t *testing.T) {
+	w := beginScan(t)
+	srcs := []scanner.Source{
+		&source{name: "ok", scan: func(ctx context.Context, sink scanner.Sink) error {
+			sink.Progress(scanner.MessageDone)
+			sink.Progress("failed to list one thing, going on")
+			return nil
+		}},
+		&source{name: "fails", scan: func(ctx context.Context, sink scanner.Sink) error {
+			return errors.New("the server said no")
+		}},
+	}
+	var mu sync.Mutex
+	var events []scanner.Event
+	_, err := scanner.Run(context.Background(), w, srcs, scanner.Options{Concurrency: 1, OnEvent: func(e scanner.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		events = append(events, e)
+	}})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	final := map[string][]string{}
+	for _, e := range events {
+		if e.Final {
+			final[e.Source] = append(final[e.Source], e.Message)
+		}
+	}
+	if got := final["ok"]; len(got) != 1 || got[0] != scanner.MessageDone {
+		t.Errorf("ok: final events %q, want one %q", got, scanner.MessageDone)
+	}
+	if got := final["fails"]; len(got) != 1 || !strings.HasPrefix(got[0], "failed: ") {
+		t.Errorf("fails: final events %q, want one failed: ...", got)
+	}
+	if last := events[len(events)-1]; !last.Final {
+		t.Errorf("last event %+v is not final", last)
 	}
 }

@@ -75,4 +75,11 @@ type Event struct {
 	Source  string
 	Message string
 	Stats   map[string]int64
+	// Final marks the source's last event, sent by the runner once it has
+	// finished: Message is then MessageDone or "failed: " and the error.
+	// A source's own Progress is never final, whatever it says.
+	Final bool
 }
+
+// MessageDone is the Message of the final event of a source that succeeded.
+const MessageDone = "done"

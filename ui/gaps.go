@@ -16,8 +16,20 @@ import (
 var (
 	sortOrders   = []string{inventory.SortSeverity, inventory.SortAge, inventory.SortControl, inventory.SortOwner}
 	statusCycle  = []string{inventory.GapOpen, inventory.GapAccepted, inventory.GapFalsePositive, inventory.GapResolved, inventory.StatusAll}
-	severityList = []string{"", "critical", "high", "medium", "low"}
+	severityList = severityFilters()
 )
+
+// severityFilters is what the severity filter cycles through: none, then
+// each severity worst first down to low (info or worse is every gap).
+func severityFilters() []string {
+	out := []string{""}
+	for _, s := range inventory.Severities() {
+		if s != inventory.SeverityInfo {
+			out = append(out, s)
+		}
+	}
+	return out
+}
 
 // gapsModel is the gaps table. It holds one window of rows (PageSize)
 // around the visible part, read with a paged query; moving out of the

@@ -147,12 +147,12 @@ func (o *overviewModel) render(m *Model) {
 	} else {
 		var open, counts []string
 		statusTotals := map[string]int{}
-		for _, sev := range []string{"critical", "high", "medium", "low", "info"} {
+		for _, sev := range inventory.Severities() {
 			n := o.counts[sev]
 			for st, c := range n {
 				statusTotals[st] += c
 			}
-			if n[inventory.GapOpen] == 0 && sev == "info" {
+			if n[inventory.GapOpen] == 0 && sev == inventory.SeverityInfo {
 				continue
 			}
 			open = append(open, s.sev(sev).Render(fmt.Sprintf("%s %d", sev, n[inventory.GapOpen])))

@@ -2,6 +2,8 @@ package ui
 
 import (
 	"github.com/charmbracelet/lipgloss"
+
+	"github.com/nhi-inventory/nhi/inventory"
 )
 
 // Styles are every lipgloss style the TUI uses, built once from one
@@ -54,17 +56,17 @@ func NewStyles(r *lipgloss.Renderer) *Styles {
 		BarEmpty:  st().Foreground(grey),
 		Box:       st().Border(lipgloss.NormalBorder()).Padding(0, 1),
 		Severity: map[string]lipgloss.Style{
-			"critical": st().Foreground(red).Bold(true),
-			"high":     st().Foreground(orange),
-			"medium":   st().Foreground(yellow),
-			"low":      st().Foreground(blue),
-			"info":     st().Foreground(grey),
+			inventory.SeverityCritical: st().Foreground(red).Bold(true),
+			inventory.SeverityHigh:     st().Foreground(orange),
+			inventory.SeverityMedium:   st().Foreground(yellow),
+			inventory.SeverityLow:      st().Foreground(blue),
+			inventory.SeverityInfo:     st().Foreground(grey),
 		},
 		GapStatus: map[string]lipgloss.Style{
-			"open":           st(),
-			"accepted":       st().Foreground(blue),
-			"false-positive": st().Foreground(grey),
-			"resolved":       st().Foreground(green),
+			inventory.GapOpen:          st(),
+			inventory.GapAccepted:      st().Foreground(blue),
+			inventory.GapFalsePositive: st().Foreground(grey),
+			inventory.GapResolved:      st().Foreground(green),
 		},
 	}
 }

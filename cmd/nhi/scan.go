@@ -467,7 +467,7 @@ func (p *progress) event(e scanner.Event) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	final := e.Message == "done" || strings.HasPrefix(e.Message, "failed")
+	final := e.Final
 	if !final && time.Since(p.last) < 250*time.Millisecond {
 		return
 	}

@@ -11,10 +11,11 @@ import (
 	"github.com/nhi-inventory/nhi/scanner"
 )
 
-// Credential types written by this source.
+// Credential types written by this source (the inventory's, which the
+// controls compare against).
 const (
-	TypeAccessKey       = "aws-access-key"
-	TypeConsolePassword = "aws-console-password"
+	TypeAccessKey       = inventory.TypeAWSAccessKey
+	TypeConsolePassword = inventory.TypeAWSConsolePassword
 )
 
 // account is what one IAM account looks like, whichever path (live API,
@@ -148,7 +149,7 @@ func latest(ts ...*time.Time) *time.Time {
 
 // ownerFromTags applies the owner tag precedence: owner, Owner, team.
 func ownerFromTags(tags map[string]string) (owner, tag string) {
-	for _, k := range []string{"owner", "Owner", "team", "Team"} {
+	for _, k := range inventory.OwnerTagKeys() {
 		if v := strings.TrimSpace(tags[k]); v != "" {
 			return v, k
 		}
@@ -202,7 +203,7 @@ func (a *account) grantsOf(attached []policyRef, inline []inlinePolicy, via stri
 	return out
 }
 
-func privilegeAttrs(gs []grant, attrs map[string]any) string {
+func privilegeAttrs(gs []grant, attrs inventory.Facts) string {
 	priv := PrivLimited
 	admin, wild := []string{}, []string{}
 	for _, g := range gs {
@@ -220,8 +221,8 @@ func privilegeAttrs(gs []grant, attrs map[string]any) string {
 		gs = []grant{}
 	}
 	attrs["policies"] = gs
-	attrs["admin_policies"] = admin
-	attrs["wildcard_policies"] = wild
+	attrs.Set(inventory.AttrAdminPolicies, admin)
+	attrs.Set(inventory.AttrWildcardPolicies, wild)
 	return priv
 }
 
@@ -317,7 +318,7 @@ func (a *account) userRecords(u *user, sink scanner.Sink) (*inventory.Identity, 
 		id.Attrs["user_id"] = u.id
 	}
 	if u.path != "" {
-		id.Attrs["path"] = u.path
+		id.Facts().Set(inventory.AttrPath, u.path)
 	}
 	gs := a.grantsOf(u.attached, u.inline, "user")
 	for _, gname := range u.groups {
@@ -334,10 +335,10 @@ func (a *account) userRecords(u *user, sink scanner.Sink) (*inventory.Identity, 
 		id.Attrs["mfa_devices"] = len(u.mfaDevices)
 	}
 	if u.consolePassword != nil {
-		id.Attrs["console_password"] = *u.consolePassword
+		id.Facts().Set(inventory.AttrConsolePassword, *u.consolePassword)
 	}
 	if u.passwordLastUsed != nil {
-		id.Attrs["password_last_used"] = fmtTime(sec(u.passwordLastUsed))
+		id.Facts().Set(inventory.AttrPasswordLastUsed, fmtTime(sec(u.passwordLastUsed)))
 	}
 
 	var creds []*inventory.Credential
@@ -447,14 +448,14 @@ func (a *account) rootRecords(sink scanner.Sink) (*inventory.Identity, []*invent
 	id := baseIdentity(inventory.KindIAMUser, arn, "root", nil)
 	id.CreatedAt = sec(r.created)
 	id.Privileges = PrivAdministrator
-	id.Attrs["root"] = true
+	id.Facts().Set(inventory.AttrRoot, true)
 	id.Attrs["mfa_active"] = r.mfaActive
 	id.Attrs["mfa_enabled"] = r.mfaActive
 	id.Attrs["policies"] = []grant{}
-	id.Attrs["admin_policies"] = []string{"root account"}
-	id.Attrs["wildcard_policies"] = []string{}
+	id.Facts().Set(inventory.AttrAdminPolicies, []string{"root account"})
+	id.Facts().Set(inventory.AttrWildcardPolicies, []string{})
 	if r.passwordLastUsed != nil {
-		id.Attrs["password_last_used"] = fmtTime(sec(r.passwordLastUsed))
+		id.Facts().Set(inventory.AttrPasswordLastUsed, fmtTime(sec(r.passwordLastUsed)))
 	}
 	var creds []*inventory.Credential
 	active := 0
@@ -464,7 +465,7 @@ func (a *account) rootRecords(sink scanner.Sink) (*inventory.Identity, []*invent
 			continue
 		}
 		c := slotCredential(arn, "aws-root-access-key:"+acct+":"+string(rune('1'+i)), i+1, rk)
-		c.Attrs["root"] = true
+		c.Facts().Set(inventory.AttrRoot, true)
 		if rk.active {
 			active++
 		}
@@ -484,11 +485,11 @@ func (a *account) roleRecord(r *role) *inventory.Identity {
 		id.Attrs["role_id"] = r.id
 	}
 	if r.path != "" {
-		id.Attrs["path"] = r.path
+		id.Facts().Set(inventory.AttrPath, r.path)
 	}
-	id.Attrs["service_linked"] = strings.HasPrefix(r.path, "/aws-service-role/")
+	id.Facts().Set(inventory.AttrServiceLinked, strings.HasPrefix(r.path, "/aws-service-role/"))
 	id.Privileges = privilegeAttrs(a.grantsOf(r.attached, r.inline, "role"), id.Attrs)
-	id.Attrs["trust"] = analyzeTrust(r.trust).attrs()
+	id.Facts().Set(inventory.AttrTrust, analyzeTrust(r.trust).attrs())
 	if r.lastUsedRegion != "" {
 		id.Attrs["last_used_region"] = r.lastUsedRegion
 	}

@@ -5,13 +5,16 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+
+	"github.com/nhi-inventory/nhi/inventory"
 )
 
-// Privilege summaries of an identity, from most to least powerful.
+// Privilege summaries of an identity, from most to least powerful: the
+// inventory's, which the least-privilege control compares against.
 const (
-	PrivAdministrator = "administrator" // Action "*" (or "*:*") on Resource "*", or AdministratorAccess
-	PrivWildcard      = "wildcard"      // "service:*" actions, NotAction, or "*" on limited resources
-	PrivLimited       = "limited"       // everything else, including no policy at all
+	PrivAdministrator = inventory.PrivAdministrator
+	PrivWildcard      = inventory.PrivWildcard
+	PrivLimited       = inventory.PrivLimited
 )
 
 func privRank(p string) int {
@@ -182,12 +185,13 @@ type trustSummary struct {
 
 func (t trustSummary) attrs() map[string]any {
 	m := map[string]any{
-		"principals":                 t.Principals,
-		"public":                     t.Public,
-		"github_oidc":                t.GitHubOIDC,
-		"github_oidc_sub_restricted": t.GitHubOIDCSubRestricted,
-		"parsed":                     t.Parsed,
+		"principals": t.Principals,
+		"public":     t.Public,
+		"parsed":     t.Parsed,
 	}
+	f := inventory.Facts(m)
+	f.Set(inventory.TrustGitHubOIDC, t.GitHubOIDC)
+	f.Set(inventory.TrustGitHubOIDCSubRestricted, t.GitHubOIDCSubRestricted)
 	if t.Principals == nil {
 		m["principals"] = []string{}
 	}

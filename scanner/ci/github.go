@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/nhi-inventory/nhi/inventory"
 )
 
 // parseGitHub reads a GitHub Actions workflow or composite action.
@@ -140,7 +142,7 @@ func (f *file) ghSteps(job string, steps *yaml.Node, prt bool) {
 			r := str(get(with, "ref")) + " " + str(get(with, "repository"))
 			if strings.Contains(r, "github.event.pull_request.head") || strings.Contains(r, "github.head_ref") ||
 				strings.Contains(r, "refs/pull/") || strings.Contains(r, "merge_commit_sha") {
-				p.set("pull_request_target_exposure", job+"/"+name)
+				p.set(inventory.AttrPullRequestTargetExposure, job+"/"+name)
 			}
 		}
 	}
@@ -173,7 +175,7 @@ func (f *file) addReceiverRef(r ref, recv string) {
 		r.pinned = f.pinned(recv)
 		f.p.set("secret_receivers", recv)
 		if !r.pinned {
-			f.p.set("unpinned_secret_receivers", recv)
+			f.p.set(inventory.AttrUnpinnedSecretReceivers, recv)
 		}
 	}
 	f.p.addRef(r)

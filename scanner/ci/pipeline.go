@@ -3,11 +3,13 @@ package ci
 import (
 	"sort"
 	"strings"
+
+	"github.com/nhi-inventory/nhi/inventory"
 )
 
 // Providers (identity Provider of a ci:workflow).
 const (
-	GitHubActions  = "github-actions"
+	GitHubActions  = inventory.ProviderGitHubActions
 	GitLabCI       = "gitlab-ci"
 	CircleCI       = "circleci"
 	AzurePipelines = "azure-pipelines"
@@ -15,11 +17,12 @@ const (
 	Jenkins        = "jenkins"
 )
 
-// Auth modes of a pipeline's cloud authentication.
+// Auth modes of a pipeline's cloud authentication: the inventory's,
+// which the OIDC control compares against.
 const (
-	AuthStaticKeys = "static-keys"
-	AuthOIDC       = "oidc"
-	AuthNone       = "none"
+	AuthStaticKeys = inventory.AuthStaticKeys
+	AuthOIDC       = inventory.AuthOIDC
+	AuthNone       = inventory.AuthNone
 )
 
 // Reference kinds (credential attrs "kind").
@@ -66,7 +69,7 @@ type pipeline struct {
 	spans    []span
 	static   map[string]bool // static cloud key signals
 	oidc     map[string]bool // OIDC federation signals
-	sets     map[string]map[string]bool
+	sets     map[inventory.AttrKey]map[string]bool
 	flags    map[string]bool
 	// includes are local files this one pulls in (GitLab include:local).
 	includes []string
@@ -83,7 +86,7 @@ type pipeline struct {
 
 func newPipeline(provider string) *pipeline {
 	return &pipeline{provider: provider, static: map[string]bool{}, oidc: map[string]bool{},
-		sets: map[string]map[string]bool{}, flags: map[string]bool{}}
+		sets: map[inventory.AttrKey]map[string]bool{}, flags: map[string]bool{}}
 }
 
 func (p *pipeline) addRef(r ref) {
@@ -94,7 +97,7 @@ func (p *pipeline) addRef(r ref) {
 }
 
 // set adds v to the set-valued attribute attr.
-func (p *pipeline) set(attr, v string) {
+func (p *pipeline) set(attr inventory.AttrKey, v string) {
 	if v == "" {
 		return
 	}

@@ -531,12 +531,17 @@ func (e *engine) emitPath(ctx context.Context, sink scanner.Sink, p string, emit
 			agg.flags[k] = agg.flags[k] || b
 		}
 	}
-	attrs := map[string]any{"path": p, "auth_signals": map[string]any{"static": sortedKeys(agg.static), "oidc": sortedKeys(agg.oidc)}}
+	attrs := inventory.Facts{}
+	attrs.Set(inventory.AttrPath, p)
+	signals := inventory.Facts{}
+	signals.Set(inventory.SignalStatic, sortedKeys(agg.static))
+	signals.Set(inventory.SignalOIDC, sortedKeys(agg.oidc))
+	attrs.Set(inventory.AttrAuthSignals, map[string]any(signals))
 	if owners := e.owners.Owners(p); len(owners) > 0 {
-		attrs["codeowners"] = strings.Join(owners, " ")
+		attrs.Set(inventory.AttrCodeowners, strings.Join(owners, " "))
 	}
 	for k, set := range agg.sets {
-		attrs[k] = sortedKeys(set)
+		attrs.Set(k, sortedKeys(set))
 	}
 	for k, b := range agg.flags {
 		if b {
@@ -601,8 +606,8 @@ func (e *engine) emitPath(ctx context.Context, sink scanner.Sink, p string, emit
 				if r.kind == refVault {
 					vst = inventory.VaultVaulted
 				}
-				c := &inventory.Credential{Key: ck, Type: "ci-secret-reference", IdentityKey: idKey, VaultStatus: vst,
-					Attrs: map[string]any{"name": r.name, "kind": r.kind, "provider": agg.provider, "scope": e.scope}, Unit: p}
+				c := &inventory.Credential{Key: ck, Type: inventory.TypeCIReference, IdentityKey: idKey, VaultStatus: vst,
+					Attrs: map[string]any{string(inventory.AttrName): r.name, "kind": r.kind, "provider": agg.provider, "scope": e.scope}, Unit: p}
 				if err := sink.Credential(ctx, c); err != nil {
 					return err
 				}

@@ -373,7 +373,7 @@ func (e *engine) report(ctx context.Context, c *change, hits []hit) error {
 	}
 	var detail map[string]any
 	if co := e.owners.Owners(c.path); len(co) > 0 {
-		detail = map[string]any{"codeowners": strings.Join(co, " ")}
+		detail = map[string]any{string(inventory.AttrCodeowners): strings.Join(co, " ")}
 	}
 	var n int64
 	for _, h := range hits {

@@ -188,11 +188,12 @@ func (sc *scan) token(accessor string) task {
 			"period":           num(data["period"]),
 			"num_uses":         num(data["num_uses"]),
 			"no_expiry":        ttl == 0 || expires == nil,
-			"root":             slices.Contains(policies, "root"),
 			"type":             str(data["type"]),
-			"path":             str(data["path"]),
 			"entity_id":        str(data["entity_id"]),
 		}
+		facts := inventory.Facts(attrs)
+		facts.Set(inventory.AttrRoot, slices.Contains(policies, "root"))
+		facts.Set(inventory.AttrPath, str(data["path"]))
 		if expires != nil {
 			attrs["expire_time"] = expires.Format("2006-01-02T15:04:05Z07:00")
 		}
@@ -232,10 +233,10 @@ func (sc *scan) token(accessor string) task {
 			Status:      status,
 			VaultStatus: inventory.VaultVaulted,
 			Attrs: map[string]any{
-				"accessor":  accessor,
-				"no_expiry": attrs["no_expiry"],
-				"root":      attrs["root"],
-				"renewable": attrs["renewable"],
+				"accessor":                 accessor,
+				"no_expiry":                attrs["no_expiry"],
+				string(inventory.AttrRoot): facts.Get(inventory.AttrRoot),
+				"renewable":                attrs["renewable"],
 			},
 			Unit: unit,
 		})

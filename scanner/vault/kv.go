@@ -10,11 +10,12 @@ import (
 	"github.com/nhi-inventory/nhi/inventory"
 )
 
-// Credential types this source records.
+// Credential types this source records (the inventory's, which the
+// controls compare against).
 const (
-	TypeKVSecret = "vault-kv-secret"
-	TypeSecretID = "vault-secret-id"
-	TypeToken    = "vault-token"
+	TypeKVSecret = inventory.TypeVaultKV
+	TypeSecretID = inventory.TypeVaultSecretID
+	TypeToken    = inventory.TypeVaultToken
 )
 
 // mount is a secret engine or auth method mount.
@@ -185,18 +186,19 @@ func (sc *scan) kv2Secret(mnt, p string) task {
 			"path":               p,
 			"versions":           len(nums),
 			"current_version":    current,
-			"deleted":            deleted,
 			"destroyed":          destroyed,
 			"deleted_versions":   orEmpty(deletedVersions),
 			"destroyed_versions": orEmpty(destroyedVersions),
 			"max_versions":       num(md["max_versions"]),
 		}
+		facts := inventory.Facts(attrs)
+		facts.Set(inventory.AttrDeleted, deleted)
 		if custom != nil {
-			attrs["custom_metadata"] = custom
+			facts.Set(inventory.AttrCustomMetadata, custom)
 			if o := custom["owner"]; o != "" {
-				attrs["owner"] = o
+				facts.Set(inventory.AttrOwner, o)
 			} else if t := custom["team"]; t != "" {
-				attrs["owner"] = t
+				facts.Set(inventory.AttrOwner, t)
 			}
 		}
 		c := &inventory.Credential{
