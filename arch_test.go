@@ -27,7 +27,7 @@ var allowed = map[string][]string{
 	"ui":        {"inventory", "rules", "readiness"},
 	"report":    {"inventory", "rules"},
 	// posts diffs (Slack, Teams, signed webhooks) and records deliveries.
-	"notify":        {"inventory", "report", "rules"},
+	"notify":        {"inventory", "report"},
 	"harness":       {},
 	"bench/*":       {"*"}, // drivers, like cmd
 	"tools/bao":     {},

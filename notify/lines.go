@@ -10,7 +10,6 @@ import (
 
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/report"
-	"github.com/nhi-inventory/nhi/rules"
 )
 
 // line is one item of a diff as a chat message lists it.
@@ -108,7 +107,7 @@ func lines(d *inventory.Diff, linkTemplate string) []line {
 	for _, c := range d.RemovedCredentials {
 		add("info", c.Item, fmt.Sprintf("Credential removed: %s %s", c.Type, c.Redacted), "")
 	}
-	slices.SortStableFunc(out, func(a, b line) int { return rules.SeverityRank(a.Severity) - rules.SeverityRank(b.Severity) })
+	slices.SortStableFunc(out, func(a, b line) int { return inventory.SeverityRank(a.Severity) - inventory.SeverityRank(b.Severity) })
 	return out
 }
 
@@ -146,7 +145,7 @@ func title(d *inventory.Diff, heartbeat bool) string {
 // openNow is the open gaps at the end of the window, by severity.
 func openNow(d *inventory.Diff) string {
 	var parts []string
-	for _, sev := range []string{"critical", "high", "medium", "low", "info"} {
+	for _, sev := range inventory.Severities() {
 		if n := d.Summary.OpenBySeverity[sev]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, sev))
 		}

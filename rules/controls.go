@@ -14,13 +14,6 @@ import (
 //go:embed controls.yaml
 var controlsYAML []byte
 
-// SeverityRank orders severities: 0 is critical; unknown sorts last
-// (inventory.SeverityRank, the one ordering).
-func SeverityRank(s string) int { return inventory.SeverityRank(s) }
-
-// ValidSeverity reports whether s names a severity.
-func ValidSeverity(s string) bool { return inventory.ValidSeverity(s) }
-
 // Frameworks maps a framework ("soc2", "nist_csf", "owasp_nhi") to the
 // criteria a control evidences.
 type Frameworks struct {
@@ -100,7 +93,7 @@ func LoadCatalogue(overrides map[string]ControlOverride) (*Catalogue, error) {
 		if checks[c.Check] == nil {
 			return nil, fmt.Errorf("control %s: unknown check %q", c.ID, c.Check)
 		}
-		if !ValidSeverity(c.Severity) {
+		if !inventory.ValidSeverity(c.Severity) {
 			return nil, fmt.Errorf("control %s: bad severity %q", c.ID, c.Severity)
 		}
 		if c.Thresholds == nil {
@@ -124,7 +117,7 @@ func LoadCatalogue(overrides map[string]ControlOverride) (*Catalogue, error) {
 			c.Enabled = *o.Enabled
 		}
 		if o.Severity != "" {
-			if !ValidSeverity(o.Severity) {
+			if !inventory.ValidSeverity(o.Severity) {
 				return nil, fmt.Errorf("controls: %s: severity must be one of %s", id, strings.Join(inventory.Severities(), ", "))
 			}
 			c.Severity = o.Severity
@@ -140,7 +133,7 @@ func LoadCatalogue(overrides map[string]ControlOverride) (*Catalogue, error) {
 				return nil, fmt.Errorf("controls: %s has no threshold %q (it has: %s)", id, k, strings.Join(known, ", "))
 			}
 			if _, isString := old.(string); isString {
-				if s, ok := v.(string); !ok || !ValidSeverity(s) {
+				if s, ok := v.(string); !ok || !inventory.ValidSeverity(s) {
 					return nil, fmt.Errorf("controls: %s: threshold %s must be a severity", id, k)
 				}
 			} else if _, ok := v.(int); !ok {

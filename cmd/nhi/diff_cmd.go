@@ -8,7 +8,6 @@ import (
 
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/report"
-	"github.com/nhi-inventory/nhi/rules"
 )
 
 type diffOptions struct {
@@ -63,7 +62,7 @@ func runDiff(cmd *cobra.Command, g *globals, o *diffOptions) error {
 	default:
 		return usageError("--format must be text, markdown or json, not %q", o.format)
 	}
-	if o.failOn != "" && !rules.ValidSeverity(o.failOn) {
+	if o.failOn != "" && !inventory.ValidSeverity(o.failOn) {
 		return usageError("--fail-on must be critical, high, medium or low, not %q", o.failOn)
 	}
 	if o.from < 0 || o.to < 0 {
@@ -111,7 +110,7 @@ func runDiff(cmd *cobra.Command, g *globals, o *diffOptions) error {
 	if o.failOn != "" {
 		n := 0
 		for _, gp := range append(d.GapsOpened[:len(d.GapsOpened):len(d.GapsOpened)], d.GapsReopened...) {
-			if rules.SeverityRank(gp.Severity) <= rules.SeverityRank(o.failOn) {
+			if inventory.AtLeast(gp.Severity, o.failOn) {
 				n++
 			}
 		}

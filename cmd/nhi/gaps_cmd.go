@@ -15,7 +15,6 @@ import (
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/readiness"
 	"github.com/nhi-inventory/nhi/report"
-	"github.com/nhi-inventory/nhi/rules"
 )
 
 func newGapsCmd(g *globals) *cobra.Command {
@@ -42,7 +41,7 @@ marked false positive (nhi triage) show with that status.`,
 			default:
 				return usageError("--format must be table, json, csv or sarif, not %q", format)
 			}
-			if f.Severity != "" && !rules.ValidSeverity(f.Severity) {
+			if f.Severity != "" && !inventory.ValidSeverity(f.Severity) {
 				return usageError("--severity must be critical, high, medium or low, not %q", f.Severity)
 			}
 			switch f.Status {

@@ -17,7 +17,6 @@ import (
 
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/report"
-	"github.com/nhi-inventory/nhi/rules"
 	"github.com/nhi-inventory/nhi/scanner"
 	"github.com/nhi-inventory/nhi/scanner/gitrepo"
 )
@@ -110,7 +109,7 @@ func runScan(ctx context.Context, cmd *cobra.Command, g *globals, o *scanOpts, f
 	if o.format != "text" && o.format != "json" {
 		return usageError("--format must be text or json, not %q", o.format)
 	}
-	if o.failOn != "" && !rules.ValidSeverity(o.failOn) {
+	if o.failOn != "" && !inventory.ValidSeverity(o.failOn) {
 		return usageError("--fail-on must be critical, high, medium or low, not %q", o.failOn)
 	}
 	now := time.Now().UTC()
@@ -222,7 +221,7 @@ func runScan(ctx context.Context, cmd *cobra.Command, g *globals, o *scanOpts, f
 	failing := 0
 	for sev, n := range res.Open {
 		sum.GapsOpen += n
-		if o.failOn != "" && rules.SeverityRank(sev) <= rules.SeverityRank(o.failOn) {
+		if o.failOn != "" && inventory.AtLeast(sev, o.failOn) {
 			failing += n
 		}
 	}
