@@ -58,4 +58,4 @@ bench-diff:
 	$(GO) run -tags $(TAGS) ./bench/diff -n 100000
 
 clean:
-	rm -rf bin $(DEMO) $(DB) $(DB)-wal $(DB)-shm $(DB).key $(DB).lock
+	rm -rf bin $(DEMO) $(DB) $(DB)-wal $(DB)-shm $(DB).key $(DB).lock $(DB).post.lock

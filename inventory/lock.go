@@ -22,10 +22,30 @@ type ScanLock struct {
 
 // LockScan takes the scan lock, waiting up to wait (0: do not wait).
 func (s *Store) LockScan(ctx context.Context, wait time.Duration) (*ScanLock, error) {
-	path := s.path + ".lock"
+	l, holder, err := lockFile(ctx, s.path+".lock", wait)
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		return nil, fmt.Errorf("%w (%s) on %s: wait for it to finish, or pass --wait 10m to queue behind it", ErrScanRunning, holder, s.path)
+	}
+	return l, err
+}
+
+// LockDeliveries takes the lock that serialises posting (nhi scan --post,
+// nhi diff --post): two runs posting at once would both find the same
+// items undelivered. It waits up to wait for the other to finish.
+func (s *Store) LockDeliveries(ctx context.Context, wait time.Duration) (*ScanLock, error) {
+	l, holder, err := lockFile(ctx, s.path+".post.lock", wait)
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		return nil, fmt.Errorf("another run (%s) is posting from %s and did not finish within %s", holder, s.path, wait)
+	}
+	return l, err
+}
+
+// lockFile takes an exclusive flock on path, waiting up to wait. When it
+// is held by another, the error is EWOULDBLOCK and holder says who.
+func lockFile(ctx context.Context, path string, wait time.Duration) (_ *ScanLock, holder string, _ error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("open scan lock: %w", err)
+		return nil, "", fmt.Errorf("open lock: %w", err)
 	}
 	deadline := time.Now().Add(wait)
 	for {
@@ -35,23 +55,23 @@ func (s *Store) LockScan(ctx context.Context, wait time.Duration) (*ScanLock, er
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) {
 			f.Close()
-			return nil, fmt.Errorf("scan lock: %w", err)
+			return nil, "", fmt.Errorf("lock %s: %w", path, err)
 		}
 		if time.Now().After(deadline) {
 			holder := readHolder(path)
 			f.Close()
-			return nil, fmt.Errorf("%w (%s) on %s: wait for it to finish, or pass --wait 10m to queue behind it", ErrScanRunning, holder, s.path)
+			return nil, holder, syscall.EWOULDBLOCK
 		}
 		select {
 		case <-ctx.Done():
 			f.Close()
-			return nil, ctx.Err()
+			return nil, "", ctx.Err()
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
 	f.Truncate(0)
 	f.WriteAt([]byte(fmt.Sprintf("pid %d since %s\n", os.Getpid(), time.Now().UTC().Format(time.RFC3339))), 0)
-	return &ScanLock{f: f}, nil
+	return &ScanLock{f: f}, "", nil
 }
 
 func readHolder(path string) string {

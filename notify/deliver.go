@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/nhi-inventory/nhi/inventory"
 )
@@ -60,6 +61,10 @@ func (o Outcome) String() string {
 	return fmt.Sprintf("could not post %d items to %s after %d attempts: %v (kept for the next run)", o.Items, what, o.Attempts, o.Err)
 }
 
+// deliveryLockWait is how long a run waits for another that is posting
+// from the same inventory (at worst a few destinations' retries).
+const deliveryLockWait = 5 * time.Minute
+
 // Deliver posts to each destination the change it has not received, up
 // to scan to, and records the attempt: the change since the last scan the
 // destination received in full (its cursor; for a new destination, the
@@ -72,6 +77,13 @@ func Deliver(ctx context.Context, store *inventory.Store, dests []Destination, t
 	client := opts.Client
 	if client == nil {
 		client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	if !opts.DryRun {
+		lock, err := store.LockDeliveries(ctx, deliveryLockWait)
+		if err != nil {
+			return nil, err
+		}
+		defer lock.Unlock()
 	}
 	var out []Outcome
 	for _, d := range dests {

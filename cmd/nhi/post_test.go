@@ -307,3 +307,39 @@ func TestDiffPostsToSlackAndTeams(t *testing.T) {
 		t.Errorf("--post env: unset: %d %s", code, errs)
 	}
 }
+
+// Two runs posting from one inventory at once post once: the second
+// waits for the first and finds nothing new.
+func TestConcurrentPostsPostOnce(t *testing.T) {
+	p := newPlantedRepo(t)
+	db := filepath.Join(t.TempDir(), "nhi.db")
+	scanOK(t, "--db", db, "--git", p.repo.Dir)
+	var mu sync.Mutex
+	posts := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(300 * time.Millisecond) // slow enough for the runs to overlap
+		mu.Lock()
+		posts++
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	t.Setenv("NHI_TEST_HOOK", srv.URL+"/hook")
+	t.Setenv("NHI_WEBHOOK_SECRET", "whsec_"+base64.StdEncoding.EncodeToString([]byte(harness.RandomString("abcdef0123456789", 32))))
+	var wg sync.WaitGroup
+	errs := make([]string, 2)
+	codes := make([]int, 2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i], _, errs[i] = nhi(t, "diff", "--db", db, "--post", "env:NHI_TEST_HOOK")
+		}()
+	}
+	wg.Wait()
+	if posts != 1 || codes[0] != 0 || codes[1] != 0 {
+		t.Fatalf("%d posts, exits %v: %q", posts, codes, errs)
+	}
+	if !strings.Contains(errs[0]+errs[1], "nothing new for") {
+		t.Errorf("neither run says it had nothing new: %q", errs)
+	}
+}
