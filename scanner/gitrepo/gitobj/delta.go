@@ -1,7 +1,5 @@
 package gitobj
 
-import ()
-
 // patchDelta applies a git delta to base: after the two sizes, each
 // instruction either copies a range of base (high bit set; the low bits
 // say which offset and size bytes follow) or inserts the next 1 to 127
@@ -30,7 +28,10 @@ func patchDelta(base, delta []byte, target int64) ([]byte, error) {
 	if i > len(delta) {
 		return nil, errBadDelta
 	}
-	out := make([]byte, 0, target)
+	// The target size is the delta's claim: what is allocated up front
+	// is bounded by what the delta can make from base and its own bytes
+	// without repeating a copy; beyond that it grows as the data comes.
+	out := make([]byte, 0, min(target, int64(len(base)+len(delta))))
 	for i < len(delta) {
 		op := delta[i]
 		i++

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -171,8 +172,11 @@ func (r *packReader) loose(id string, limit int64) (Type, []byte, int64, error) 
 	if limit > 0 && size > limit {
 		return typ, nil, size, nil
 	}
-	out := make([]byte, size)
-	if _, err := io.ReadFull(br, out); err != nil {
+	if fi, err := f.Stat(); err == nil && size > maxInflated(fi.Size()) {
+		return fail(fmt.Errorf("header says %d bytes, more than its %d compressed bytes can hold", size, fi.Size()))
+	}
+	out, err := readSized(br, size)
+	if err != nil {
 		return fail(err)
 	}
 	var one [1]byte
@@ -236,6 +240,11 @@ func (r *packReader) header(pi int, off int64) (entry, error) {
 			c = data[i]
 			i++
 			rel = ((rel + 1) << 7) | int64(c&0x7f)
+		}
+		if rel <= 0 || rel > off-12 {
+			// As git: a base is an earlier object of the same pack, never
+			// the delta itself (which would loop).
+			return entry{}, fmt.Errorf("delta at offset %d has its base %d bytes before it, outside the pack", off, rel)
 		}
 		e.basePack, e.baseOff = pi, off-rel
 	case objRefDelta:
@@ -335,13 +344,50 @@ func (r *packReader) typeAt(pi int, off int64, depth int) (Type, error) {
 	return 0, errors.New("delta chain too deep")
 }
 
+// maxInflateRatio bounds how much deflate can expand: at most 258 bytes
+// from each pair of codes of at least 2 bits, 1032 to 1 (zlib's
+// technical details); a header claiming more than that from the bytes
+// that follow it is corrupt, whatever it says.
+const maxInflateRatio = 1032
+
+// maxInflated is the most that n compressed bytes can inflate to.
+func maxInflated(n int64) int64 { return n*maxInflateRatio + 64 }
+
+// inflateChunk is the most allocated for an object before its stream has
+// given that much: a header's size is only a claim until the data is
+// there.
+const inflateChunk = 8 << 20
+
+// readSized reads exactly size bytes from r, allocating as they arrive
+// (beyond inflateChunk) rather than all at once from the size alone.
+func readSized(r io.Reader, size int64) ([]byte, error) {
+	out := make([]byte, 0, min(size, inflateChunk))
+	for int64(len(out)) < size {
+		if len(out) == cap(out) {
+			out = slices.Grow(out, int(min(size-int64(len(out)), int64(len(out)))))
+		}
+		n, err := r.Read(out[len(out):min(int64(cap(out)), size)])
+		out = out[:len(out)+n]
+		if err == io.EOF && int64(len(out)) < size {
+			return nil, fmt.Errorf("data ends after %d of the %d bytes its header says", len(out), size)
+		}
+		if err != nil && err != io.EOF {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // inflate decompresses size bytes of the zlib stream at the start of src.
 func (r *packReader) inflate(src []byte, size int64) ([]byte, error) {
+	if size > maxInflated(int64(len(src))) {
+		return nil, fmt.Errorf("object header says %d bytes, more than the %d bytes left in the pack can hold", size, len(src))
+	}
 	if err := r.resetZlib(bytes.NewReader(src)); err != nil {
 		return nil, err
 	}
-	out := make([]byte, size)
-	if _, err := io.ReadFull(r.zr, out); err != nil {
+	out, err := readSized(r.zr, size)
+	if err != nil {
 		return nil, fmt.Errorf("inflate: %w", err)
 	}
 	// Reading on to the end checks the stream's checksum.

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -31,20 +32,7 @@ func Refs(path string) (refs map[string]string, ok bool, err error) {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, true, err
 	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' || line[0] == '^' {
-			continue // the header, or the peeled target of the tag above
-		}
-		id, name, found := strings.Cut(line, " ")
-		if !found || !isHex(id) || !strings.HasPrefix(name, "refs/") {
-			return nil, true, errors.New("packed-refs: malformed line " + line)
-		}
-		refs[name] = id
-	}
-	if err := sc.Err(); err != nil {
+	if err := parsePackedRefs(b, refs); err != nil {
 		return nil, true, err
 	}
 	dirs := []string{common}
@@ -121,4 +109,27 @@ func (s *Store) Head(ctx context.Context) (id string, ok bool, err error) {
 		return "", false, nil
 	}
 	return v, true, nil
+}
+
+// parsePackedRefs reads a packed-refs file into refs: "<id> <name>"
+// lines, after a "#" header, each tag's peeled target on a "^" line below
+// it.
+func parsePackedRefs(b []byte, refs map[string]string) error {
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		if line == "" || line[0] == '#' || line[0] == '^' {
+			continue // the header, or the peeled target of the tag above
+		}
+		id, name, found := strings.Cut(line, " ")
+		if !found || !isHex(id) || !strings.HasPrefix(name, "refs/") {
+			return fmt.Errorf("packed-refs: line %d is not \"<object id> refs/<name>\": %.80q", n, line)
+		}
+		refs[name] = id
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("packed-refs: %w", err)
+	}
+	return nil
 }
