@@ -19,6 +19,9 @@ var allowed = map[string][]string{
 	"scanner/*": {"scanner", "inventory", "rules"},
 	"inventory": {},
 	"rules":     {"inventory", "glob"},
+	// Secret detection (gitleaks and nhi's rules): the one package that
+	// turns bytes into findings, fingerprinted with the inventory's key.
+	"detect": {"inventory"},
 	// The one glob matcher (CODEOWNERS, owners: rules, GitLab includes):
 	// a leaf, so the sources and the judge can both use it.
 	"glob": {},
@@ -29,8 +32,8 @@ var allowed = map[string][]string{
 	"harness":       {},
 	"bench/*":       {"*"}, // drivers, like cmd
 	"tools/bao":     {},
-	"scanner/git":   {"scanner", "inventory", "rules", "scanner/gitrepo", "scanner/gitrepo/gitobj"},
-	"scanner/ci":    {"scanner", "inventory", "rules", "scanner/gitrepo", "scanner/gitrepo/gitobj", "glob"},
+	"scanner/git":   {"scanner", "inventory", "detect", "scanner/gitrepo", "scanner/gitrepo/gitobj"},
+	"scanner/ci":    {"scanner", "inventory", "detect", "scanner/gitrepo", "scanner/gitrepo/gitobj", "glob"},
 	"scanner/aws":   {"scanner", "inventory", "rules"},
 	"scanner/vault": {"scanner", "inventory", "rules"},
 	// A git repository as nhi names, clones and reads it, for the git and

@@ -21,8 +21,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nhi-inventory/nhi/rules"
-	"github.com/zricethezav/gitleaks/v8/detect"
+	"github.com/nhi-inventory/nhi/detect"
+	gldetect "github.com/zricethezav/gitleaks/v8/detect"
 )
 
 const maxFileSize = 1 << 20
@@ -58,11 +58,11 @@ func (c *counts) add(rule, where string, keep bool) {
 }
 
 func run(root string, workers int, list bool) error {
-	defRS, err := rules.Load(rules.Options{DefaultsOnly: true})
+	defRS, err := detect.Load(detect.Options{DefaultsOnly: true})
 	if err != nil {
 		return err
 	}
-	extRS, err := rules.Load(rules.Options{})
+	extRS, err := detect.Load(detect.Options{})
 	if err != nil {
 		return err
 	}
@@ -90,7 +90,7 @@ func run(root string, workers int, list bool) error {
 				rel = filepath.ToSlash(rel)
 				files.Add(1)
 				bytesScanned.Add(int64(len(data)))
-				frag := detect.Fragment{Raw: string(data), FilePath: rel, StartLine: 1}
+				frag := gldetect.Fragment{Raw: string(data), FilePath: rel, StartLine: 1}
 				for _, f := range defDet.DetectContext(ctx, frag) {
 					def.add(f.RuleID, "", false)
 				}

@@ -6,11 +6,11 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/zricethezav/gitleaks/v8/detect"
+	gldetect "github.com/zricethezav/gitleaks/v8/detect"
 	"gopkg.in/yaml.v3"
 
+	"github.com/nhi-inventory/nhi/detect"
 	"github.com/nhi-inventory/nhi/inventory"
-	"github.com/nhi-inventory/nhi/rules"
 )
 
 // file is one pipeline file being read: its bytes and lines, and the
@@ -42,11 +42,11 @@ func (f *file) addHard(rule, value string, line int) {
 }
 
 // detectGitleaks runs the gitleaks engine over the whole file.
-func (f *file) detectGitleaks(ctx context.Context, det *detect.Detector) {
+func (f *file) detectGitleaks(ctx context.Context, det *gldetect.Detector) {
 	if det == nil {
 		return
 	}
-	for _, fd := range rules.DropDecodedDuplicates(det.DetectContext(ctx, detect.Fragment{Raw: string(f.data), FilePath: f.path, StartLine: 1})) {
+	for _, fd := range detect.DropDecodedDuplicates(det.DetectContext(ctx, gldetect.Fragment{Raw: string(f.data), FilePath: f.path, StartLine: 1})) {
 		f.addHard(fd.RuleID, fd.Secret, fd.StartLine)
 	}
 }

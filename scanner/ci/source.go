@@ -18,11 +18,11 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/zricethezav/gitleaks/v8/detect"
+	gldetect "github.com/zricethezav/gitleaks/v8/detect"
 
+	"github.com/nhi-inventory/nhi/detect"
 	"github.com/nhi-inventory/nhi/glob"
 	"github.com/nhi-inventory/nhi/inventory"
-	"github.com/nhi-inventory/nhi/rules"
 	"github.com/nhi-inventory/nhi/scanner"
 )
 
@@ -113,9 +113,9 @@ type failure struct {
 // engine collects pipeline versions from snapshots and emits them.
 type engine struct {
 	scope    string // repo target or directory: the scope of secret names, and Occurrence.Repo
-	loadDet  func() (*detect.Detector, error)
+	loadDet  func() (*gldetect.Detector, error)
 	detOnce  sync.Once
-	det      *detect.Detector
+	det      *gldetect.Detector
 	detErr   error
 	versions map[string]map[string]*version // path -> content key -> version
 	parsed   map[string]*pipelineResult
@@ -142,25 +142,25 @@ type pipelineResult struct {
 // newEngine returns an engine whose detector is built by load the first
 // time a pipeline file needs it: compiling every rule costs more than
 // reading a repository without CI files.
-func newEngine(scope string, load func() (*detect.Detector, error), branches bool) *engine {
+func newEngine(scope string, load func() (*gldetect.Detector, error), branches bool) *engine {
 	return &engine{scope: scope, loadDet: load, versions: map[string]map[string]*version{},
 		parsed: map[string]*pipelineResult{}, failures: map[string][]failure{}, unreadable: map[string][]failure{},
 		includers: map[string]map[string]bool{}, branches: branches}
 }
 
 // detector returns the gitleaks detector, building it on first use.
-func (e *engine) detector() (*detect.Detector, error) {
+func (e *engine) detector() (*gldetect.Detector, error) {
 	e.detOnce.Do(func() { e.det, e.detErr = e.loadDet() })
 	return e.det, e.detErr
 }
 
 // loadDetector builds the gitleaks detector, honouring the scanned
 // tree's own .gitleaks.toml when it has one.
-func loadDetector(opts Options, repoConfig []byte, sink scanner.Sink, item string) (*detect.Detector, error) {
-	rs, err := rules.Load(rules.Options{RepoConfig: repoConfig, Disable: opts.Disable})
+func loadDetector(opts Options, repoConfig []byte, sink scanner.Sink, item string) (*gldetect.Detector, error) {
+	rs, err := detect.Load(detect.Options{RepoConfig: repoConfig, Disable: opts.Disable})
 	if err != nil && len(repoConfig) > 0 {
 		sink.ItemError(item+"/.gitleaks.toml", fmt.Errorf("ignored, detection uses the default rules: %w", err))
-		rs, err = rules.Load(rules.Options{Disable: opts.Disable})
+		rs, err = detect.Load(detect.Options{Disable: opts.Disable})
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load detection rules: %w", err)
@@ -333,7 +333,7 @@ func (e *engine) parse(ctx context.Context, p string, data []byte, provider stri
 
 // detectGitleaksFirst runs gitleaks and puts its findings ahead of the
 // CI-aware ones, so that a value found by both keeps gitleaks' rule id.
-func (f *file) detectGitleaksFirst(ctx context.Context, det *detect.Detector) {
+func (f *file) detectGitleaksFirst(ctx context.Context, det *gldetect.Detector) {
 	own := f.p.hard
 	f.p.hard = nil
 	f.detectGitleaks(ctx, det)

@@ -11,10 +11,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/zricethezav/gitleaks/v8/detect"
+	gldetect "github.com/zricethezav/gitleaks/v8/detect"
 
+	"github.com/nhi-inventory/nhi/detect"
 	"github.com/nhi-inventory/nhi/inventory"
-	"github.com/nhi-inventory/nhi/rules"
 	"github.com/nhi-inventory/nhi/scanner"
 	"github.com/nhi-inventory/nhi/scanner/gitrepo/gitobj"
 )
@@ -25,9 +25,9 @@ type engine struct {
 	sink     scanner.Sink
 	path     string
 	repoID   string
-	rules    *rules.Ruleset
-	det      *rules.Detector
-	ignore   rules.Ignore
+	rules    *detect.Ruleset
+	det      *detect.Detector
+	ignore   detect.Ignore
 	byCommit bool // commit allowlists exist: cache per commit
 	// owners is the repository's CODEOWNERS at HEAD: who owns each path
 	// is recorded on the occurrence, for owner resolution.
@@ -339,11 +339,11 @@ func (e *engine) detectChange(ctx context.Context, c *change) error {
 	keys := e.sink.Keys()
 	var hits []hit
 	for _, h := range c.hunks {
-		f := detect.Fragment{Raw: h.raw, FilePath: c.path, StartLine: h.start}
+		f := gldetect.Fragment{Raw: h.raw, FilePath: c.path, StartLine: h.start}
 		if e.byCommit {
 			f.CommitSHA = c.commit.sha
 		}
-		for _, fd := range rules.DropDecodedDuplicates(e.det.Detect(ctx, f)) {
+		for _, fd := range detect.DropDecodedDuplicates(e.det.Detect(ctx, f)) {
 			secret := fd.Secret
 			if secret == "" {
 				// A rule on the file name alone: the file is the finding.

@@ -16,8 +16,8 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/nhi-inventory/nhi/detect"
 	"github.com/nhi-inventory/nhi/inventory"
-	"github.com/nhi-inventory/nhi/rules"
 	"github.com/nhi-inventory/nhi/scanner"
 	"github.com/nhi-inventory/nhi/scanner/gitrepo"
 	"github.com/nhi-inventory/nhi/scanner/gitrepo/gitobj"
@@ -85,9 +85,9 @@ func (s *Source) Scan(ctx context.Context, sink scanner.Sink) error {
 	if err != nil {
 		return err
 	}
-	ropts := rules.Options{RepoConfig: set.Gitleaks, Disable: s.opts.Disable}
+	ropts := detect.Options{RepoConfig: set.Gitleaks, Disable: s.opts.Disable}
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%d", rules.Digest(ropts), set.GitleaksIgnore, s.opts.MaxBlobSize)
+	fmt.Fprintf(h, "%s\x00%s\x00%d", detect.Digest(ropts), set.GitleaksIgnore, s.opts.MaxBlobSize)
 	digest := hex.EncodeToString(h.Sum(nil))
 
 	// No ref moved since the history was last recorded as scanned under
@@ -118,14 +118,14 @@ func (s *Source) Scan(ctx context.Context, sink scanner.Sink) error {
 		sink:   sink,
 		path:   path,
 		repoID: repoID,
-		ignore: rules.ParseIgnore(set.GitleaksIgnore),
+		ignore: detect.ParseIgnore(set.GitleaksIgnore),
 		owners: set.CodeOwners,
 	}
 	// The rules compile (a fifth of a second of CPU) while git lists.
 	loaded := make(chan error, 1)
 	loadRules := func() {
 		go func() {
-			rs, err := rules.Load(ropts)
+			rs, err := detect.Load(ropts)
 			if err != nil {
 				loaded <- fmt.Errorf("detection rules of %s: %w", repoID, err)
 				return
@@ -168,7 +168,7 @@ func (s *Source) Scan(ctx context.Context, sink scanner.Sink) error {
 	return nil
 }
 
-func hasCommitAllowlist(rs *rules.Ruleset) bool {
+func hasCommitAllowlist(rs *detect.Ruleset) bool {
 	c := rs.Config()
 	for _, a := range c.Allowlists {
 		if len(a.Commits) > 0 {

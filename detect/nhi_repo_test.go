@@ -1,4 +1,4 @@
-package rules
+package detect
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/nhi-inventory/nhi/harness"
-	"github.com/zricethezav/gitleaks/v8/detect"
+	gldetect "github.com/zricethezav/gitleaks/v8/detect"
 	"github.com/zricethezav/gitleaks/v8/report"
 )
 
@@ -350,7 +350,7 @@ func buildDeveloperTree(t *testing.T) *tree {
 
 // scanTree runs the detector over every file of the tree, one fragment
 // per file, as nhi's scanners do.
-func scanTree(t *testing.T, d *detect.Detector, root string) []report.Finding {
+func scanTree(t *testing.T, d *gldetect.Detector, root string) []report.Finding {
 	t.Helper()
 	var all []report.Finding
 	err := filepath.WalkDir(root, func(p string, de fs.DirEntry, err error) error {
@@ -362,7 +362,7 @@ func scanTree(t *testing.T, d *detect.Detector, root string) []report.Finding {
 			return err
 		}
 		rel, _ := filepath.Rel(root, p)
-		all = append(all, d.DetectContext(context.Background(), detect.Fragment{Raw: string(b), FilePath: filepath.ToSlash(rel), StartLine: 1})...)
+		all = append(all, d.DetectContext(context.Background(), gldetect.Fragment{Raw: string(b), FilePath: filepath.ToSlash(rel), StartLine: 1})...)
 		return nil
 	})
 	if err != nil {
@@ -491,7 +491,7 @@ func TestNHIRulesListedAndDisableable(t *testing.T) {
 	// Disabling one rule silences it and only it.
 	secret := genPassword()
 	text := "machine ftp.corp.example.com login backup password " + secret + "\n"
-	frag := detect.Fragment{Raw: text, FilePath: "home/dev/.netrc"}
+	frag := gldetect.Fragment{Raw: text, FilePath: "home/dev/.netrc"}
 	if fs := findingsOf(rs.NewDetector().DetectContext(context.Background(), frag), "nhi-netrc-password"); len(fs) != 1 {
 		t.Fatalf("nhi-netrc-password does not fire before disabling: %s", describe(fs))
 	}

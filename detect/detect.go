@@ -1,7 +1,7 @@
-// Package rules holds nhi's judgement as data: the secret-detection rules
-// (gitleaks defaults extended by nhi's own embedded TOML and a
-// repository's .gitleaks.toml) and the readiness control catalogue.
-package rules
+// Package detect is nhi's secret detection: the gitleaks default rules
+// extended by nhi's own embedded TOML and a repository's .gitleaks.toml,
+// and a repository's .gitleaksignore.
+package detect
 
 import (
 	"bufio"
@@ -16,7 +16,7 @@ import (
 
 	"github.com/spf13/viper"
 	"github.com/zricethezav/gitleaks/v8/config"
-	"github.com/zricethezav/gitleaks/v8/detect"
+	gldetect "github.com/zricethezav/gitleaks/v8/detect"
 	glregexp "github.com/zricethezav/gitleaks/v8/regexp"
 	"github.com/zricethezav/gitleaks/v8/report"
 )
@@ -282,8 +282,8 @@ func (r *Ruleset) Config() config.Config { return r.cfg }
 
 // NewDetector returns a gitleaks detector for this rule set, set up as
 // the gitleaks CLI sets it up. Its DetectContext is safe for concurrent use.
-func (r *Ruleset) NewDetector() *detect.Detector {
-	d := detect.NewDetector(r.cfg)
+func (r *Ruleset) NewDetector() *gldetect.Detector {
+	d := gldetect.NewDetector(r.cfg)
 	d.MaxDecodeDepth = MaxDecodeDepth
 	return d
 }

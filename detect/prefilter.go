@@ -1,4 +1,4 @@
-package rules
+package detect
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 
 	ahocorasick "github.com/BobuSumisu/aho-corasick"
-	"github.com/zricethezav/gitleaks/v8/detect"
+	gldetect "github.com/zricethezav/gitleaks/v8/detect"
 	"github.com/zricethezav/gitleaks/v8/detect/codec"
 	"github.com/zricethezav/gitleaks/v8/report"
 )
@@ -23,7 +23,7 @@ import (
 // added hunks of a history are such fragments (about four in five on the
 // generated benchmark repository), so Detect answers them itself.
 type Detector struct {
-	*detect.Detector
+	*gldetect.Detector
 	keywords *ahocorasick.Trie
 	// always: a rule with neither keywords nor a path runs on every
 	// fragment, so nothing can be skipped.
@@ -66,7 +66,7 @@ func (r *Ruleset) newFilteredDetector() *Detector {
 }
 
 // Detect returns DetectContext's findings for f.
-func (d *Detector) Detect(ctx context.Context, f detect.Fragment) []report.Finding {
+func (d *Detector) Detect(ctx context.Context, f gldetect.Fragment) []report.Finding {
 	if d.always || d.hasKeyword(f.Raw) || d.pathRuleApplies(f.FilePath) {
 		return d.DetectContext(ctx, f)
 	}

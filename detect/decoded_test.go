@@ -1,10 +1,10 @@
-package rules
+package detect
 
 import (
 	"encoding/base64"
 	"testing"
 
-	"github.com/zricethezav/gitleaks/v8/detect"
+	gldetect "github.com/zricethezav/gitleaks/v8/detect"
 )
 
 // A value the detector also finds in decoded form on the same line is one
@@ -28,7 +28,7 @@ keywords = ["key:"]
 	inner := base64.StdEncoding.EncodeToString([]byte("key:QWxhZGRpbjpvcGVuIHNlc2FtZQ1234abcd"))
 	other := base64.StdEncoding.EncodeToString([]byte("x key: QWxhZGRpbjpvcGVuIHNlc2FtZQ9999 y"))
 	line := "key: " + inner + " b = " + other + "\n"
-	all := d.Detect(detect.Fragment{Raw: line, FilePath: "x.txt", StartLine: 1})
+	all := d.Detect(gldetect.Fragment{Raw: line, FilePath: "x.txt", StartLine: 1})
 	var mine int
 	for _, f := range all {
 		if f.RuleID == "test-b64key" {
