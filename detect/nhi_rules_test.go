@@ -551,7 +551,7 @@ func loadNHI(t *testing.T) *gldetect.Detector {
 	if err != nil {
 		t.Fatalf("load rules: %v", err)
 	}
-	return rs.NewDetector()
+	return rs.newGitleaks()
 }
 
 func findingsOf(fs []report.Finding, rule string) []report.Finding {

@@ -25,8 +25,8 @@ func TestFilteredDetectorIsExact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fd := rs.FilteredDetector()
-	plain := rs.NewDetector()
+	fd := rs.prefiltered()
+	plain := rs.newGitleaks()
 	type frag struct {
 		path     string
 		raw      func() string

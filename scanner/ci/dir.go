@@ -9,8 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	gldetect "github.com/zricethezav/gitleaks/v8/detect"
-
+	"github.com/nhi-inventory/nhi/detect"
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/scanner"
 )
@@ -41,7 +40,7 @@ func (s *dirSource) Scan(ctx context.Context, sink scanner.Sink) error {
 		return fmt.Errorf("CI path %s is not a directory: give the directory holding the pipeline files", s.path)
 	}
 	cfg, _ := os.ReadFile(filepath.Join(s.path, ".gitleaks.toml"))
-	e := newEngine(s.path, func() (*gldetect.Detector, error) { return loadDetector(s.opts, cfg, sink, s.path) }, false)
+	e := newEngine(s.path, func() (*detect.Detector, error) { return loadDetector(s.opts, cfg, sink, s.path) }, false)
 	for _, p := range scanner.CodeOwnersPaths {
 		if b, err := os.ReadFile(filepath.Join(s.path, p)); err == nil {
 			e.owners = scanner.ParseCodeOwners(b)

@@ -9,8 +9,7 @@ import (
 	"slices"
 	"strings"
 
-	gldetect "github.com/zricethezav/gitleaks/v8/detect"
-
+	"github.com/nhi-inventory/nhi/detect"
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/scanner"
 	"github.com/nhi-inventory/nhi/scanner/gitrepo"
@@ -72,7 +71,7 @@ func (s *repoSource) Scan(ctx context.Context, sink scanner.Sink) error {
 		sink.ItemError(id, fmt.Errorf("repository settings ignored, detection uses the default rules: %w", err))
 		set = &gitrepo.Settings{}
 	}
-	e := newEngine(id, func() (*gldetect.Detector, error) { return loadDetector(s.opts, set.Gitleaks, sink, id) }, true)
+	e := newEngine(id, func() (*detect.Detector, error) { return loadDetector(s.opts, set.Gitleaks, sink, id) }, true)
 	e.owners = set.CodeOwners
 	// The pipeline files of each head's tree as an earlier scan listed
 	// them: a branch that did not move costs one commit read.

@@ -18,8 +18,6 @@ import (
 	"strings"
 	"sync"
 
-	gldetect "github.com/zricethezav/gitleaks/v8/detect"
-
 	"github.com/nhi-inventory/nhi/detect"
 	"github.com/nhi-inventory/nhi/glob"
 	"github.com/nhi-inventory/nhi/inventory"
@@ -113,9 +111,9 @@ type failure struct {
 // engine collects pipeline versions from snapshots and emits them.
 type engine struct {
 	scope    string // repo target or directory: the scope of secret names, and Occurrence.Repo
-	loadDet  func() (*gldetect.Detector, error)
+	loadDet  func() (*detect.Detector, error)
 	detOnce  sync.Once
-	det      *gldetect.Detector
+	det      *detect.Detector
 	detErr   error
 	versions map[string]map[string]*version // path -> content key -> version
 	parsed   map[string]*pipelineResult
@@ -142,21 +140,22 @@ type pipelineResult struct {
 // newEngine returns an engine whose detector is built by load the first
 // time a pipeline file needs it: compiling every rule costs more than
 // reading a repository without CI files.
-func newEngine(scope string, load func() (*gldetect.Detector, error), branches bool) *engine {
+func newEngine(scope string, load func() (*detect.Detector, error), branches bool) *engine {
 	return &engine{scope: scope, loadDet: load, versions: map[string]map[string]*version{},
 		parsed: map[string]*pipelineResult{}, failures: map[string][]failure{}, unreadable: map[string][]failure{},
 		includers: map[string]map[string]bool{}, branches: branches}
 }
 
-// detector returns the gitleaks detector, building it on first use.
-func (e *engine) detector() (*gldetect.Detector, error) {
+// detector returns the secret detector, building it on first use.
+func (e *engine) detector() (*detect.Detector, error) {
 	e.detOnce.Do(func() { e.det, e.detErr = e.loadDet() })
 	return e.det, e.detErr
 }
 
-// loadDetector builds the gitleaks detector, honouring the scanned
-// tree's own .gitleaks.toml when it has one.
-func loadDetector(opts Options, repoConfig []byte, sink scanner.Sink, item string) (*gldetect.Detector, error) {
+// loadDetector builds the secret detector as the git source does (the
+// rule set of detect.Load, fingerprinting with the inventory's key),
+// honouring the scanned tree's own .gitleaks.toml when it has one.
+func loadDetector(opts Options, repoConfig []byte, sink scanner.Sink, item string) (*detect.Detector, error) {
 	rs, err := detect.Load(detect.Options{RepoConfig: repoConfig, Disable: opts.Disable})
 	if err != nil && len(repoConfig) > 0 {
 		sink.ItemError(item+"/.gitleaks.toml", fmt.Errorf("ignored, detection uses the default rules: %w", err))
@@ -165,7 +164,7 @@ func loadDetector(opts Options, repoConfig []byte, sink scanner.Sink, item strin
 	if err != nil {
 		return nil, fmt.Errorf("load detection rules: %w", err)
 	}
-	return rs.NewDetector(), nil
+	return rs.Detector(sink.Keys()), nil
 }
 
 // add reads every pipeline file of a snapshot.
@@ -333,12 +332,12 @@ func (e *engine) parse(ctx context.Context, p string, data []byte, provider stri
 
 // detectGitleaksFirst runs gitleaks and puts its findings ahead of the
 // CI-aware ones, so that a value found by both keeps gitleaks' rule id.
-func (f *file) detectGitleaksFirst(ctx context.Context, det *gldetect.Detector) {
+func (f *file) detectGitleaksFirst(ctx context.Context, det *detect.Detector) {
 	own := f.p.hard
 	f.p.hard = nil
 	f.detectGitleaks(ctx, det)
 	for _, h := range own {
-		f.addHard(h.rule, h.value, h.line)
+		f.addValue(h.rule, h.value, h.line, h.found)
 	}
 }
 
@@ -616,7 +615,7 @@ func (e *engine) emitPath(ctx context.Context, sink scanner.Sink, p string, emit
 			addOcc(o, v.branches)
 		}
 		for _, h := range v.p.hard {
-			c := sink.Keys().SecretCredential(h.rule, h.value, inventory.VaultHardcoded)
+			c := h.credential(sink.Keys())
 			if !emitted[c.Key] {
 				emitted[c.Key] = true
 				c.IdentityKey = idKey

@@ -11,8 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	gldetect "github.com/zricethezav/gitleaks/v8/detect"
-
 	"github.com/nhi-inventory/nhi/detect"
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/scanner"
@@ -336,20 +334,11 @@ func (e *engine) detectChange(ctx context.Context, c *change) error {
 	if ctx.Err() != nil {
 		return nil
 	}
-	keys := e.sink.Keys()
 	var hits []hit
 	for _, h := range c.hunks {
-		f := gldetect.Fragment{Raw: h.raw, FilePath: c.path, StartLine: h.start}
-		if e.byCommit {
-			f.CommitSHA = c.commit.sha
-		}
-		for _, fd := range detect.DropDecodedDuplicates(e.det.Detect(ctx, f)) {
-			secret := fd.Secret
-			if secret == "" {
-				// A rule on the file name alone: the file is the finding.
-				secret = "file:" + fd.File
-			}
-			hits = append(hits, hit{cred: keys.SecretCredential(fd.RuleID, secret, inventory.VaultHardcoded), rule: fd.RuleID, line: fd.StartLine})
+		f := detect.Fragment{Path: c.path, Raw: h.raw, StartLine: h.start, CommitSHA: c.commit.sha}
+		for _, dh := range e.det.Detect(ctx, f) {
+			hits = append(hits, hit{cred: dh.Credential(), rule: dh.RuleID, line: dh.Line})
 		}
 	}
 	if ctx.Err() != nil {

@@ -130,7 +130,7 @@ func (s *Source) Scan(ctx context.Context, sink scanner.Sink) error {
 				loaded <- fmt.Errorf("detection rules of %s: %w", repoID, err)
 				return
 			}
-			e.rules, e.byCommit, e.det = rs, hasCommitAllowlist(rs), rs.FilteredDetector()
+			e.rules, e.byCommit, e.det = rs, rs.PerCommit(), rs.Detector(sink.Keys())
 			loaded <- nil
 		}()
 	}
@@ -166,23 +166,6 @@ func (s *Source) Scan(ctx context.Context, sink scanner.Sink) error {
 		return fmt.Errorf("record scanned commits: %w", err)
 	}
 	return nil
-}
-
-func hasCommitAllowlist(rs *detect.Ruleset) bool {
-	c := rs.Config()
-	for _, a := range c.Allowlists {
-		if len(a.Commits) > 0 {
-			return true
-		}
-	}
-	for _, r := range c.Rules {
-		for _, a := range r.Allowlists {
-			if len(a.Commits) > 0 {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // gitCmd is a git command for the repository, insulated from user
