@@ -18,11 +18,9 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/zricethezav/gitleaks/v8/detect"
-
+	"github.com/nhi-inventory/nhi/detect"
 	"github.com/nhi-inventory/nhi/glob"
 	"github.com/nhi-inventory/nhi/inventory"
-	"github.com/nhi-inventory/nhi/rules"
 	"github.com/nhi-inventory/nhi/scanner"
 )
 
@@ -148,24 +146,25 @@ func newEngine(scope string, load func() (*detect.Detector, error), branches boo
 		includers: map[string]map[string]bool{}, branches: branches}
 }
 
-// detector returns the gitleaks detector, building it on first use.
+// detector returns the secret detector, building it on first use.
 func (e *engine) detector() (*detect.Detector, error) {
 	e.detOnce.Do(func() { e.det, e.detErr = e.loadDet() })
 	return e.det, e.detErr
 }
 
-// loadDetector builds the gitleaks detector, honouring the scanned
-// tree's own .gitleaks.toml when it has one.
+// loadDetector builds the secret detector as the git source does (the
+// rule set of detect.Load, fingerprinting with the inventory's key),
+// honouring the scanned tree's own .gitleaks.toml when it has one.
 func loadDetector(opts Options, repoConfig []byte, sink scanner.Sink, item string) (*detect.Detector, error) {
-	rs, err := rules.Load(rules.Options{RepoConfig: repoConfig, Disable: opts.Disable})
+	rs, err := detect.Load(detect.Options{RepoConfig: repoConfig, Disable: opts.Disable})
 	if err != nil && len(repoConfig) > 0 {
 		sink.ItemError(item+"/.gitleaks.toml", fmt.Errorf("ignored, detection uses the default rules: %w", err))
-		rs, err = rules.Load(rules.Options{Disable: opts.Disable})
+		rs, err = detect.Load(detect.Options{Disable: opts.Disable})
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load detection rules: %w", err)
 	}
-	return rs.NewDetector(), nil
+	return rs.Detector(sink.Keys()), nil
 }
 
 // add reads every pipeline file of a snapshot.
@@ -338,7 +337,7 @@ func (f *file) detectGitleaksFirst(ctx context.Context, det *detect.Detector) {
 	f.p.hard = nil
 	f.detectGitleaks(ctx, det)
 	for _, h := range own {
-		f.addHard(h.rule, h.value, h.line)
+		f.addValue(h.rule, h.value, h.line, h.found)
 	}
 }
 
@@ -621,7 +620,7 @@ func (e *engine) emitPath(ctx context.Context, sink scanner.Sink, p string, emit
 			addOcc(o, v.branches)
 		}
 		for _, h := range v.p.hard {
-			c := sink.Keys().SecretCredential(h.rule, h.value, inventory.VaultHardcoded)
+			c := h.credential(sink.Keys())
 			if !emitted[c.Key] {
 				emitted[c.Key] = true
 				c.IdentityKey = idKey
