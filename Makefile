@@ -1,4 +1,4 @@
-# nhi — make demo | make test | make build | make bench-git | make bench-detect | make bench-tui | make bench-diff
+# nhi — make demo | make test | make fuzz | make build | make bench-git | make bench-detect | make bench-tui | make bench-diff
 GO      ?= go
 # RE2 (through WebAssembly) for the gitleaks detector: 7-8x faster per core
 # than Go's regexp, and what gitleaks' own release builds use.
@@ -8,7 +8,7 @@ DB      ?= nhi.db
 DEMO    ?= demo-estate
 export CGO_ENABLED := 1
 
-.PHONY: all build demo test test-short lint bao bench-git bench-detect bench-tui bench-diff clean
+.PHONY: all build demo test test-short fuzz lint bao bench-git bench-detect bench-tui bench-diff clean
 
 all: build
 
@@ -35,6 +35,12 @@ test: lint bao
 
 test-short:
 	$(GO) test -tags $(TAGS) ./...
+
+# Every native fuzz target, FUZZTIME each (FUZZ_MATCH=regexp to choose);
+# `make test` runs their seeds and committed crashers as ordinary tests.
+FUZZTIME ?= 30s
+fuzz:
+	FUZZTIME=$(FUZZTIME) TAGS=$(TAGS) bash scripts/fuzz.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every native Go fuzz target of the module, one after the other, for
+# FUZZTIME each (default 30s): `make fuzz FUZZTIME=10m`.
+#   FUZZ_MATCH   only targets whose name matches this extended regexp
+#   FUZZ_PARALLEL workers per target (default: go's, GOMAXPROCS)
+#   FUZZ_LOG     a file that gets one line per target: name, package, seconds, result
+# A crasher is written by go under the package's testdata/fuzz/<Target>/:
+# commit it (it becomes a seed that `make test` runs) after fixing the bug.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FUZZTIME=${FUZZTIME:-30s}
+TAGS=${TAGS:-gore2regex}
+MATCH=${FUZZ_MATCH:-.}
+LOG=${FUZZ_LOG:-/dev/null}
+par=()
+if [[ -n "${FUZZ_PARALLEL:-}" ]]; then par=(-parallel "$FUZZ_PARALLEL"); fi
+failed=0
+# Each "package<TAB>Target" pair, from the test files themselves.
+while IFS=$'\t' read -r pkg target; do
+	[[ "$target" =~ $MATCH ]] || continue
+	echo "== $target ($pkg, $FUZZTIME)"
+	start=$(date +%s)
+	if go test -tags "$TAGS" -run='^$' -fuzz="^${target}\$" -fuzztime="$FUZZTIME" "${par[@]}" "./$pkg"; then
+		res=ok
+	else
+		res=FAIL
+		failed=1
+	fi
+	printf '%s\t%s\t%ss\t%s\n' "$target" "$pkg" "$(($(date +%s) - start))" "$res" >>"$LOG"
+done < <(grep -rHoE --include='*_test.go' '^func Fuzz[A-Za-z0-9_]+\(f \*testing\.F\)' . |
+	sed -E 's#^\./(.*)/[^/]+_test\.go:func (Fuzz[A-Za-z0-9_]+).*#\1\t\2#' | sort -u)
+exit $failed
