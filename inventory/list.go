@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -143,7 +144,9 @@ func (s *Store) Identities(ctx context.Context, scan int64) ([]IdentityRow, erro
 			return nil, err
 		}
 		i.CreatedAt, i.LastUsedAt = parseTime(created), parseTime(used)
-		_ = json.Unmarshal([]byte(tags), &i.Tags)
+		if err := decodeStored("identity "+i.Key+": tags", tags, &i.Tags); err != nil {
+			return nil, err
+		}
 		i.Attrs = decodeMap(attrs)
 		if t := parseTime(sql.NullString{String: firstSeen, Valid: true}); t != nil {
 			r.FirstSeen = *t
@@ -159,6 +162,19 @@ func (s *Store) Identities(ctx context.Context, scan int64) ([]IdentityRow, erro
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// decodeStored reads a JSON column the store itself wrote; one that does
+// not decode means the database file was damaged or edited, which is an
+// error naming the row and column rather than a silently empty value.
+func decodeStored(what, s string, v any) error {
+	if s == "" {
+		return nil
+	}
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		return fmt.Errorf("%s holds invalid JSON (%v): the inventory database is damaged; restore it from a backup or scan into a new file", what, err)
+	}
+	return nil
 }
 
 func decodeMap(s string) map[string]any {

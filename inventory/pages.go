@@ -3,7 +3,6 @@ package inventory
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -193,7 +192,9 @@ func scanGapRow(rows rowScanner) (Gap, error) {
 		return g, err
 	}
 	g.Evidence = decodeMap(evidence)
-	_ = json.Unmarshal([]byte(fw), &g.Frameworks)
+	if err := decodeStored(fmt.Sprintf("gap %d: frameworks", g.ID), fw, &g.Frameworks); err != nil {
+		return g, err
+	}
 	if t, err := time.Parse(time.RFC3339Nano, first); err == nil {
 		g.FirstSeen = t
 	}

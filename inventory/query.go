@@ -54,7 +54,10 @@ func (s *Store) readScans(ctx context.Context, where string, args ...any) ([]Sca
 		}
 		sc.FinishedAt = parseTime(finished)
 		sc.RowHash = rowHash.String
-		_ = json.Unmarshal([]byte(counts), &sc.Counts)
+		if err := decodeStored(fmt.Sprintf("scan %d: counts", sc.ID), counts, &sc.Counts); err != nil {
+			rows.Close()
+			return nil, err
+		}
 		running = running || sc.Status == ScanRunning
 		index[sc.ID] = len(out)
 		out = append(out, sc)

@@ -3,7 +3,6 @@ package inventory
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -133,7 +132,9 @@ func (s *Store) identityByKey(ctx context.Context, scan int64, key string) (*Ide
 		return nil, err
 	}
 	i.CreatedAt, i.LastUsedAt = parseTime(created), parseTime(used)
-	_ = json.Unmarshal([]byte(tags), &i.Tags)
+	if err := decodeStored("identity "+key+": tags", tags, &i.Tags); err != nil {
+		return nil, err
+	}
 	i.Attrs = decodeMap(attrs)
 	if t := parseTime(sql.NullString{String: firstSeen, Valid: true}); t != nil {
 		r.FirstSeen = *t
