@@ -14,9 +14,12 @@
 package gitrepo
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"strings"
 	"sync"
 
 	"github.com/nhi-inventory/nhi/scanner/gitrepo/gitobj"
@@ -103,6 +106,10 @@ func (r *Repo) Open(ctx context.Context) (string, error) {
 			r.openErr = fmt.Errorf("repository %s: %w", r.id, err)
 			return
 		}
+		if err := ownership(ctx, r.id); err != nil {
+			r.openErr = err
+			return
+		}
 		r.dir = r.id
 	})
 	return r.dir, r.openErr
@@ -120,4 +127,18 @@ func (r *Repo) Objects(ctx context.Context) (*gitobj.Store, error) {
 		return nil, fmt.Errorf("read objects of %s: %w", r.id, err)
 	}
 	return s, nil
+}
+
+// ownership refuses a repository git itself refuses: one owned by another
+// user and not listed in safe.directory ("dubious ownership"). The sources
+// that read objects in process would otherwise read it while the git
+// source fails, so asking git once gives every source git's answer.
+func ownership(ctx context.Context, dir string) error {
+	cmd := exec.CommandContext(ctx, "git", "-C", dir, "rev-parse", "--git-dir")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil && strings.Contains(stderr.String(), "dubious ownership") {
+		return fmt.Errorf("repository %s: %s", dir, strings.TrimSpace(stderr.String()))
+	}
+	return nil
 }
