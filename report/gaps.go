@@ -42,6 +42,19 @@ type GapFilter struct {
 	Control  string
 	Owner    string
 	Status   string // open (default), resolved, accepted, false-positive, all
+	// Repo keeps the gaps whose evidence is in this repository: its
+	// location as scanned (path or URL) or its short name.
+	Repo string
+}
+
+// repoMatches reports whether a gap's repository is the one asked for.
+func repoMatches(repo, want string) bool {
+	if repo == "" {
+		return false
+	}
+	clean := strings.TrimSuffix(inventory.RedactURL(repo), "/")
+	want = strings.TrimSuffix(want, "/")
+	return repo == want || clean == inventory.RedactURL(want) || strings.EqualFold(inventory.RepoName(repo), want)
 }
 
 // FilterGaps applies f.
@@ -52,6 +65,9 @@ func FilterGaps(gaps []inventory.Gap, f GapFilter) []inventory.Gap {
 			continue
 		}
 		if f.Control != "" && !strings.EqualFold(g.ControlID, f.Control) {
+			continue
+		}
+		if f.Repo != "" && !repoMatches(gapRepo(g), f.Repo) {
 			continue
 		}
 		if f.Owner != "" && !strings.Contains(strings.ToLower(g.Owner), strings.ToLower(f.Owner)) {
@@ -97,7 +113,8 @@ func WriteGaps(w io.Writer, gaps []inventory.Gap, cat *rules.Catalogue, format s
 		cw.Flush()
 		return cw.Error()
 	case "sarif":
-		return writeSARIF(w, gaps, cat)
+		_, err := WriteSARIF(w, gaps, cat, SARIFOptions{})
+		return err
 	case "table", "":
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tSEVERITY\tCONTROL\tSTATUS\tOWNER\tSUBJECT\tDETAIL")

@@ -4,15 +4,12 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
-	"os"
 	"reflect"
 	"regexp"
 	"sort"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/rules"
@@ -188,131 +185,6 @@ func TestGapsCSV(t *testing.T) {
 	}
 }
 
-// sarifSchema compiles the OASIS SARIF 2.1.0 schema (testdata/README.md
-// says where it comes from), with format assertions (uri, uri-reference).
-func sarifSchema(t *testing.T) *jsonschema.Schema {
-	t.Helper()
-	f, err := os.Open("testdata/sarif-schema-2.1.0.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	if err := c.AddResource("sarif-schema-2.1.0.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Compile("sarif-schema-2.1.0.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func validateSARIF(t *testing.T, s *jsonschema.Schema, out string) error {
-	t.Helper()
-	inst, err := jsonschema.UnmarshalJSON(strings.NewReader(out))
-	if err != nil {
-		t.Fatalf("SARIF is not JSON: %v", err)
-	}
-	return s.Validate(inst)
-}
-
-func TestSARIFValidatesAgainstSchema(t *testing.T) {
-	schema := sarifSchema(t)
-	for _, gaps := range [][]inventory.Gap{fixtureGaps(), nil} {
-		if err := validateSARIF(t, schema, render(t, "sarif", gaps)); err != nil {
-			t.Errorf("SARIF of %d gaps does not validate: %v", len(gaps), err)
-		}
-	}
-	// The validator is not a yes-machine: a level SARIF does not have, a
-	// line 0 and an unknown property are each refused.
-	good := render(t, "sarif", fixtureGaps())
-	for _, bad := range []struct{ from, to string }{
-		{`"level": "error"`, `"level": "fatal"`},
-		{`"startLine": 12`, `"startLine": 0`},
-		{`"ruleId":`, `"rule":`},
-	} {
-		if !strings.Contains(good, bad.from) {
-			t.Fatalf("output lacks %s", bad.from)
-		}
-		if err := validateSARIF(t, schema, strings.Replace(good, bad.from, bad.to, 1)); err == nil {
-			t.Errorf("schema accepted %s", bad.to)
-		}
-	}
-}
-
-func TestSARIFContent(t *testing.T) {
-	cat := catalogue(t)
-	var log sarifLog
-	if err := json.Unmarshal([]byte(render(t, "sarif", fixtureGaps())), &log); err != nil {
-		t.Fatal(err)
-	}
-	if log.Version != "2.1.0" || log.Schema == "" || len(log.Runs) != 1 {
-		t.Fatalf("log header %+v", log)
-	}
-	run := log.Runs[0]
-	if run.Tool.Driver.Name != "nhi" || len(run.Tool.Driver.Rules) != len(cat.Controls) {
-		t.Fatalf("driver %s with %d rules, want nhi with %d", run.Tool.Driver.Name, len(run.Tool.Driver.Rules), len(cat.Controls))
-	}
-	for i, r := range run.Tool.Driver.Rules {
-		c := cat.Controls[i]
-		want := uniqueTags(c.Frameworks.SOC2, c.Frameworks.NISTCSF, c.Frameworks.OWASPNHI)
-		if r.ID != c.ID || r.ShortDescription.Text != c.Title || r.Help == nil || r.Help.Text != strings.TrimSpace(c.Remediation) ||
-			r.DefaultConfiguration.Level != sarifLevel(c.Severity) || r.Properties.Severity != c.Severity ||
-			!reflect.DeepEqual(r.Properties.Tags, want) || r.Properties.SecuritySeverity == "" {
-			t.Errorf("rule %d %+v does not describe control %s", i, r, c.ID)
-		}
-	}
-	if len(run.Results) != 4 {
-		t.Fatalf("%d results", len(run.Results))
-	}
-	type loc struct {
-		uri  string
-		line int
-		fqn  string
-	}
-	for i, w := range []struct {
-		rule, level, status, owner, repo string
-		at                               loc
-	}{
-		{"NHI-SEC-01", "error", "open", "Dana Ops", "https://git.example.com/acme/payments-api", loc{uri: "deploy/release.sh", line: 12}},
-		{"NHI-SEC-02", "error", "accepted", "", "", loc{uri: "ci/bitbucket%20pipelines%231.yml", line: 17}},
-		{"NHI-IAM-03", "error", "open", "team-data", "", loc{fqn: userARN}},
-		{"NHI-ROT-01", "warning", "resolved", "", "", loc{fqn: "aws-access-key:AKIAEXAMPLEEXAMPLE01"}},
-	} {
-		r := run.Results[i]
-		g := fixtureGaps()[i]
-		if r.RuleID != w.rule || r.RuleIndex == nil || run.Tool.Driver.Rules[*r.RuleIndex].ID != w.rule || r.Level != w.level ||
-			r.Message.Text != g.Detail || r.Properties.Status != w.status || r.Properties.Owner != w.owner ||
-			r.Properties.Subject != g.SubjectKey || r.Properties.Severity != g.Severity || r.Properties.Repo != w.repo ||
-			r.PartialFingerprints["nhiGap"] != g.ControlID+":"+g.SubjectKind+":"+g.SubjectKey {
-			t.Errorf("result %d %+v", i, r)
-		}
-		if len(r.Locations) != 1 {
-			t.Fatalf("result %d has %d locations", i, len(r.Locations))
-		}
-		l := r.Locations[0]
-		var got loc
-		if p := l.PhysicalLocation; p != nil {
-			got.uri = p.ArtifactLocation.URI
-			if p.Region != nil {
-				got.line = p.Region.StartLine
-			}
-		}
-		if len(l.LogicalLocations) == 1 {
-			got.fqn = l.LogicalLocations[0].FullyQualifiedName
-		}
-		if got != w.at {
-			t.Errorf("result %d location %+v, want %+v", i, got, w.at)
-		}
-	}
-}
-
 func TestClipKeepsRunes(t *testing.T) {
 	name := strings.Repeat("ë", 45)
 	got := clip(name, "key", 40)
@@ -321,20 +193,6 @@ func TestClipKeepsRunes(t *testing.T) {
 	}
 	if clip("", "key", 40) != "key" || clip("short", "key", 40) != "short" {
 		t.Error("clip of a short name or no name")
-	}
-}
-
-func TestPathURI(t *testing.T) {
-	for in, want := range map[string]string{
-		"deploy/release.sh":  "deploy/release.sh",
-		"a b/c#d%e.yml":      "a%20b/c%23d%25e.yml",
-		"c:/x.yml":           "./c:/x.yml",
-		"/abs/dir/ci.yml":    "/abs/dir/ci.yml",
-		`win\style\path.yml`: "win/style/path.yml",
-	} {
-		if got := pathURI(in); got != want {
-			t.Errorf("pathURI(%q) = %q, want %q", in, got, want)
-		}
 	}
 }
 

@@ -176,6 +176,64 @@ func TestGapsControlsAndTriage(t *testing.T) {
 	if st := statusOf(); st != "false-positive" {
 		t.Fatalf("after false-positive: %s", st)
 	}
+	testSARIFForCodeScanning(t, p, db)
+}
+
+// testSARIFForCodeScanning: the SARIF of one repository names it and its
+// HEAD, carries the false positive as a suppression with its reason, and
+// says on stderr what it left out; no result lacks a file.
+func testSARIFForCodeScanning(t *testing.T, p *plantedRepo, db string) {
+	code, out, errs := nhi(t, "gaps", "--db", db, "--format", "sarif", "--status", "all", "--repo", p.repo.Dir)
+	if code != 0 {
+		t.Fatalf("sarif --repo: exit %d %s", code, errs)
+	}
+	head := strings.TrimSpace(p.repo.Git(alice, "rev-parse", "HEAD"))
+	log := decode[struct {
+		Runs []struct {
+			AutomationDetails        struct{ ID string }
+			VersionControlProvenance []struct {
+				RepositoryURI string `json:"repositoryUri"`
+				RevisionID    string `json:"revisionId"`
+			}
+			Results []struct {
+				RuleID       string `json:"ruleId"`
+				Suppressions []struct{ Justification string }
+				Locations    []struct {
+					PhysicalLocation *struct{ ArtifactLocation struct{ URI string } }
+				}
+			}
+		}
+	}](t, out)
+	if len(log.Runs) != 1 || len(log.Runs[0].VersionControlProvenance) != 1 || log.Runs[0].VersionControlProvenance[0].RevisionID != head ||
+		!strings.HasPrefix(log.Runs[0].VersionControlProvenance[0].RepositoryURI, "file://") || log.Runs[0].AutomationDetails.ID == "" {
+		t.Fatalf("sarif run of %s (HEAD %s): %s", p.repo.Dir, head, out[:min(len(out), 600)])
+	}
+	suppressed := false
+	for _, r := range log.Runs[0].Results {
+		if len(r.Locations) == 0 || r.Locations[0].PhysicalLocation == nil || r.Locations[0].PhysicalLocation.ArtifactLocation.URI == "" {
+			t.Errorf("result %s without a file", r.RuleID)
+		}
+		for _, s := range r.Suppressions {
+			suppressed = suppressed || strings.Contains(s.Justification, "test fixture")
+		}
+	}
+	if !suppressed {
+		t.Error("the false positive is not a suppression with its reason")
+	}
+	// Without --repo the resolved and fileless gaps are counted.
+	code, _, errAll := nhi(t, "gaps", "--db", db, "--format", "sarif", "--status", "all")
+	if code != 0 || !strings.Contains(errAll, "left out") {
+		t.Errorf("stderr does not count the gaps left out: %q", errAll)
+	}
+	for _, s := range append(p.secrets, p.pat) {
+		if strings.Contains(out, s) || strings.Contains(errs, s) {
+			t.Fatal("a planted secret reached the SARIF")
+		}
+	}
+	_, out, _ = nhi(t, "gaps", "--db", db, "--format", "sarif", "--status", "all", "--repo", "no-such-repo")
+	if strings.Contains(out, `"ruleId"`) {
+		t.Error("--repo of another repository kept results")
+	}
 }
 
 func itoa(i int64) string { return strconv.FormatInt(i, 10) }
