@@ -16,9 +16,12 @@ var allowed = map[string][]string{
 	"cmd/demo":  {"demo"},
 	"demo":      {"inventory", "scanner/aws", "harness"},
 	"scanner":   {"inventory", "glob"},
-	"scanner/*": {"scanner", "inventory", "rules"},
+	"scanner/*": {"scanner", "inventory", "detect"},
 	"inventory": {},
 	"rules":     {"inventory", "glob"},
+	// Secret detection (gitleaks and nhi's rules): the one package that
+	// turns bytes into findings, fingerprinted with the inventory's key.
+	"detect": {"inventory"},
 	// The one glob matcher (CODEOWNERS, owners: rules, GitLab includes):
 	// a leaf, so the sources and the judge can both use it.
 	"glob": {},
@@ -31,10 +34,10 @@ var allowed = map[string][]string{
 	"harness":       {},
 	"bench/*":       {"*"}, // drivers, like cmd
 	"tools/bao":     {},
-	"scanner/git":   {"scanner", "inventory", "rules", "scanner/gitrepo", "scanner/gitrepo/gitobj"},
-	"scanner/ci":    {"scanner", "inventory", "rules", "scanner/gitrepo", "scanner/gitrepo/gitobj", "glob"},
-	"scanner/aws":   {"scanner", "inventory", "rules"},
-	"scanner/vault": {"scanner", "inventory", "rules"},
+	"scanner/git":   {"scanner", "inventory", "detect", "scanner/gitrepo", "scanner/gitrepo/gitobj"},
+	"scanner/ci":    {"scanner", "inventory", "detect", "scanner/gitrepo", "scanner/gitrepo/gitobj", "glob"},
+	"scanner/aws":   {"scanner", "inventory"},
+	"scanner/vault": {"scanner", "inventory"},
 	// A git repository as nhi names, clones and reads it, for the git and
 	// CI sources: never a source itself, and never the judge.
 	"scanner/gitrepo": {"scanner", "inventory", "scanner/gitrepo/gitobj"},
@@ -61,13 +64,21 @@ func rulesFor(pkg string) ([]string, bool) {
 	return nil, false
 }
 
-func TestImportDirection(t *testing.T) {
+// goListImports is "path|import,import..." per package of the module, of
+// its non-test files.
+func goListImports(t *testing.T) string {
+	t.Helper()
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}|{{join .Imports ","}}`, "./...").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
+	return string(out)
+}
+
+func TestImportDirection(t *testing.T) {
+	out := goListImports(t)
 	seen := 0
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		path, imports, _ := strings.Cut(line, "|")
 		if path == module {
 			continue
@@ -126,6 +137,29 @@ func permits(rules []string, dep string) bool {
 	return false
 }
 
+// gitleaksModule is the secret-detection library. Only package detect may
+// use it: every source detects through detect.Detector, which hands back
+// hits already fingerprinted and redacted, so no other package holds a
+// gitleaks finding and its plaintext secret.
+const gitleaksModule = "github.com/zricethezav/gitleaks/v8"
+
+func TestOnlyDetectImportsGitleaks(t *testing.T) {
+	checked := 0
+	for _, line := range strings.Split(strings.TrimSpace(goListImports(t)), "\n") {
+		path, imports, _ := strings.Cut(line, "|")
+		pkg := strings.TrimPrefix(path, module+"/")
+		checked++
+		for _, imp := range strings.Split(imports, ",") {
+			if (imp == gitleaksModule || strings.HasPrefix(imp, gitleaksModule+"/")) && pkg != "detect" {
+				t.Errorf("%s imports %s: secret detection goes through package detect (detect.Load, Ruleset.Detector, Detector.Detect)", pkg, imp)
+			}
+		}
+	}
+	if checked < 4 {
+		t.Fatalf("only %d packages listed", checked)
+	}
+}
+
 // The rule table itself must reject what DESIGN.md forbids.
 func TestImportRulesRejectBackwardImports(t *testing.T) {
 	for _, c := range []struct{ pkg, dep string }{
@@ -135,6 +169,8 @@ func TestImportRulesRejectBackwardImports(t *testing.T) {
 		{"scanner/gitrepo", "scanner/git"}, {"scanner/gitrepo", "scanner/ci"}, {"scanner/gitrepo", "rules"},
 		{"scanner/aws", "scanner/gitrepo"}, {"scanner/vault", "scanner/gitrepo"}, {"scanner", "scanner/gitrepo"},
 		{"glob", "inventory"}, {"glob", "scanner"}, {"glob", "rules"},
+		{"detect", "scanner"}, {"detect", "rules"}, {"detect", "glob"}, {"rules", "detect"}, {"inventory", "detect"},
+		{"scanner/git", "rules"}, {"scanner/ci", "rules"}, {"scanner/aws", "rules"}, {"scanner/vault", "rules"},
 	} {
 		r, _ := rulesFor(c.pkg)
 		if permits(r, c.dep) {

@@ -1,3 +1,7 @@
+// Package rules holds nhi's judgement as data: the readiness control
+// catalogue (controls.yaml) with its thresholds and framework mappings,
+// and the evaluator that turns an inventory into gaps. Secret detection
+// is package detect.
 package rules
 
 import (

@@ -6,11 +6,10 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/zricethezav/gitleaks/v8/detect"
 	"gopkg.in/yaml.v3"
 
+	"github.com/nhi-inventory/nhi/detect"
 	"github.com/nhi-inventory/nhi/inventory"
-	"github.com/nhi-inventory/nhi/rules"
 )
 
 // file is one pipeline file being read: its bytes and lines, and the
@@ -26,9 +25,14 @@ func newFile(path string, data []byte, provider string) *file {
 	return &file{path: path, data: data, lines: strings.Split(string(data), "\n"), p: newPipeline(provider)}
 }
 
-// addHard records a hard-coded value unless it is a placeholder or was
-// already found on that line (gitleaks' finding, added first, wins).
-func (f *file) addHard(rule, value string, line int) {
+// addHard records a hard-coded value found by the CI-aware checks.
+func (f *file) addHard(rule, value string, line int) { f.addValue(rule, value, line, nil) }
+
+// addValue records a hard-coded value unless it is a placeholder or was
+// already found on that line (the detector's hit, added first, wins).
+// found is the detector's hit the value comes from, nil for the CI-aware
+// checks of this package.
+func (f *file) addValue(rule, value string, line int, found *detect.Hit) {
 	value = unquote(strings.TrimSpace(value))
 	if isPlaceholder(value) {
 		return
@@ -38,16 +42,18 @@ func (f *file) addHard(rule, value string, line int) {
 			return
 		}
 	}
-	f.p.hard = append(f.p.hard, hard{rule: rule, value: value, line: line})
+	f.p.hard = append(f.p.hard, hard{rule: rule, value: value, line: line, found: found})
 }
 
-// detectGitleaks runs the gitleaks engine over the whole file.
+// detectGitleaks runs the secret detector over the whole file. Its hits
+// go through this package's placeholder test and same-line check like
+// every value found here, which compare plaintexts (Hit.Plaintext).
 func (f *file) detectGitleaks(ctx context.Context, det *detect.Detector) {
 	if det == nil {
 		return
 	}
-	for _, fd := range rules.DropDecodedDuplicates(det.DetectContext(ctx, detect.Fragment{Raw: string(f.data), FilePath: f.path, StartLine: 1})) {
-		f.addHard(fd.RuleID, fd.Secret, fd.StartLine)
+	for _, h := range det.Detect(ctx, detect.Fragment{Path: f.path, Raw: string(f.data), StartLine: 1}) {
+		f.addValue(h.RuleID, h.Plaintext(), h.Line, &h)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/nhi-inventory/nhi/detect"
 	"github.com/nhi-inventory/nhi/inventory"
 )
 
@@ -53,6 +54,18 @@ type hard struct {
 	rule  string
 	value string
 	line  int
+	// found is the detector's hit the value comes from: its credential
+	// is the one the git source makes of the same secret. nil for the
+	// CI-aware checks.
+	found *detect.Hit
+}
+
+// credential is the credential of h, safe to store.
+func (h hard) credential(keys *inventory.Keyring) *inventory.Credential {
+	if h.found != nil {
+		return h.found.Credential()
+	}
+	return keys.SecretCredential(h.rule, h.value, inventory.VaultHardcoded)
 }
 
 type span struct {

@@ -9,8 +9,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/zricethezav/gitleaks/v8/detect"
-
+	"github.com/nhi-inventory/nhi/detect"
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/scanner"
 	"github.com/nhi-inventory/nhi/scanner/gitrepo"

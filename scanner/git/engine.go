@@ -11,10 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/zricethezav/gitleaks/v8/detect"
-
+	"github.com/nhi-inventory/nhi/detect"
 	"github.com/nhi-inventory/nhi/inventory"
-	"github.com/nhi-inventory/nhi/rules"
 	"github.com/nhi-inventory/nhi/scanner"
 	"github.com/nhi-inventory/nhi/scanner/gitrepo/gitobj"
 )
@@ -25,9 +23,9 @@ type engine struct {
 	sink     scanner.Sink
 	path     string
 	repoID   string
-	rules    *rules.Ruleset
-	det      *rules.Detector
-	ignore   rules.Ignore
+	rules    *detect.Ruleset
+	det      *detect.Detector
+	ignore   detect.Ignore
 	byCommit bool // commit allowlists exist: cache per commit
 	// owners is the repository's CODEOWNERS at HEAD: who owns each path
 	// is recorded on the occurrence, for owner resolution.
@@ -336,20 +334,11 @@ func (e *engine) detectChange(ctx context.Context, c *change) error {
 	if ctx.Err() != nil {
 		return nil
 	}
-	keys := e.sink.Keys()
 	var hits []hit
 	for _, h := range c.hunks {
-		f := detect.Fragment{Raw: h.raw, FilePath: c.path, StartLine: h.start}
-		if e.byCommit {
-			f.CommitSHA = c.commit.sha
-		}
-		for _, fd := range rules.DropDecodedDuplicates(e.det.Detect(ctx, f)) {
-			secret := fd.Secret
-			if secret == "" {
-				// A rule on the file name alone: the file is the finding.
-				secret = "file:" + fd.File
-			}
-			hits = append(hits, hit{cred: keys.SecretCredential(fd.RuleID, secret, inventory.VaultHardcoded), rule: fd.RuleID, line: fd.StartLine})
+		f := detect.Fragment{Path: c.path, Raw: h.raw, StartLine: h.start, CommitSHA: c.commit.sha}
+		for _, dh := range e.det.Detect(ctx, f) {
+			hits = append(hits, hit{cred: dh.Credential(), rule: dh.RuleID, line: dh.Line})
 		}
 	}
 	if ctx.Err() != nil {

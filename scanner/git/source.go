@@ -16,8 +16,8 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/nhi-inventory/nhi/detect"
 	"github.com/nhi-inventory/nhi/inventory"
-	"github.com/nhi-inventory/nhi/rules"
 	"github.com/nhi-inventory/nhi/scanner"
 	"github.com/nhi-inventory/nhi/scanner/gitrepo"
 	"github.com/nhi-inventory/nhi/scanner/gitrepo/gitobj"
@@ -85,9 +85,9 @@ func (s *Source) Scan(ctx context.Context, sink scanner.Sink) error {
 	if err != nil {
 		return err
 	}
-	ropts := rules.Options{RepoConfig: set.Gitleaks, Disable: s.opts.Disable}
+	ropts := detect.Options{RepoConfig: set.Gitleaks, Disable: s.opts.Disable}
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%d", rules.Digest(ropts), set.GitleaksIgnore, s.opts.MaxBlobSize)
+	fmt.Fprintf(h, "%s\x00%s\x00%d", detect.Digest(ropts), set.GitleaksIgnore, s.opts.MaxBlobSize)
 	digest := hex.EncodeToString(h.Sum(nil))
 
 	// No ref moved since the history was last recorded as scanned under
@@ -118,19 +118,19 @@ func (s *Source) Scan(ctx context.Context, sink scanner.Sink) error {
 		sink:   sink,
 		path:   path,
 		repoID: repoID,
-		ignore: rules.ParseIgnore(set.GitleaksIgnore),
+		ignore: detect.ParseIgnore(set.GitleaksIgnore),
 		owners: set.CodeOwners,
 	}
 	// The rules compile (a fifth of a second of CPU) while git lists.
 	loaded := make(chan error, 1)
 	loadRules := func() {
 		go func() {
-			rs, err := rules.Load(ropts)
+			rs, err := detect.Load(ropts)
 			if err != nil {
 				loaded <- fmt.Errorf("detection rules of %s: %w", repoID, err)
 				return
 			}
-			e.rules, e.byCommit, e.det = rs, hasCommitAllowlist(rs), rs.FilteredDetector()
+			e.rules, e.byCommit, e.det = rs, rs.PerCommit(), rs.Detector(sink.Keys())
 			loaded <- nil
 		}()
 	}
@@ -166,23 +166,6 @@ func (s *Source) Scan(ctx context.Context, sink scanner.Sink) error {
 		return fmt.Errorf("record scanned commits: %w", err)
 	}
 	return nil
-}
-
-func hasCommitAllowlist(rs *rules.Ruleset) bool {
-	c := rs.Config()
-	for _, a := range c.Allowlists {
-		if len(a.Commits) > 0 {
-			return true
-		}
-	}
-	for _, r := range c.Rules {
-		for _, a := range r.Allowlists {
-			if len(a.Commits) > 0 {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // gitCmd is a git command for the repository, insulated from user

@@ -1,14 +1,14 @@
-package rules
+package detect
 
 import (
 	"encoding/base64"
 	"testing"
 
-	"github.com/zricethezav/gitleaks/v8/detect"
+	gldetect "github.com/zricethezav/gitleaks/v8/detect"
 )
 
 // A value the detector also finds in decoded form on the same line is one
-// finding after DropDecodedDuplicates; a decoded finding of its own stays.
+// finding after dropDecodedDuplicates; a decoded finding of its own stays.
 func TestDropDecodedDuplicates(t *testing.T) {
 	rs, err := Load(Options{RepoConfig: []byte(`
 [extend]
@@ -22,13 +22,13 @@ keywords = ["key:"]
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := rs.NewDetector()
+	d := rs.newGitleaks()
 	// The value is itself valid base64 whose decoding matches again (the
 	// FileZilla case), and a different secret is base64-encoded next to it.
 	inner := base64.StdEncoding.EncodeToString([]byte("key:QWxhZGRpbjpvcGVuIHNlc2FtZQ1234abcd"))
 	other := base64.StdEncoding.EncodeToString([]byte("x key: QWxhZGRpbjpvcGVuIHNlc2FtZQ9999 y"))
 	line := "key: " + inner + " b = " + other + "\n"
-	all := d.Detect(detect.Fragment{Raw: line, FilePath: "x.txt", StartLine: 1})
+	all := d.Detect(gldetect.Fragment{Raw: line, FilePath: "x.txt", StartLine: 1})
 	var mine int
 	for _, f := range all {
 		if f.RuleID == "test-b64key" {
@@ -38,7 +38,7 @@ keywords = ["key:"]
 	if mine < 3 {
 		t.Fatalf("test setup: want a plain, its decoded twin and another decoded finding, got %d", mine)
 	}
-	kept := DropDecodedDuplicates(all)
+	kept := dropDecodedDuplicates(all)
 	var secrets []string
 	for _, f := range kept {
 		if f.RuleID == "test-b64key" {

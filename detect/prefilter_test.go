@@ -1,4 +1,4 @@
-package rules
+package detect
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/zricethezav/gitleaks/v8/detect"
+	gldetect "github.com/zricethezav/gitleaks/v8/detect"
 	"github.com/zricethezav/gitleaks/v8/report"
 
 	"github.com/nhi-inventory/nhi/harness"
@@ -25,8 +25,8 @@ func TestFilteredDetectorIsExact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fd := rs.FilteredDetector()
-	plain := rs.NewDetector()
+	fd := rs.prefiltered()
+	plain := rs.newGitleaks()
 	type frag struct {
 		path     string
 		raw      func() string
@@ -54,10 +54,10 @@ func TestFilteredDetectorIsExact(t *testing.T) {
 	for _, f := range frags {
 		// gitleaks' generic rule skips values holding a stop word or of low
 		// entropy: draw values until gitleaks itself reports the rule.
-		var fr detect.Fragment
+		var fr gldetect.Fragment
 		var want string
 		for range 50 {
-			fr = detect.Fragment{Raw: f.raw(), FilePath: f.path, StartLine: 1}
+			fr = gldetect.Fragment{Raw: f.raw(), FilePath: f.path, StartLine: 1}
 			want = summary(plain.DetectContext(ctx, fr))
 			if unicodeOnly[f.path] && fd.keywords.MatchFirst(lowerASCII(fr.Raw)) != nil {
 				continue

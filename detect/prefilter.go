@@ -1,4 +1,4 @@
-package rules
+package detect
 
 import (
 	"context"
@@ -7,12 +7,12 @@ import (
 	"unicode/utf8"
 
 	ahocorasick "github.com/BobuSumisu/aho-corasick"
-	"github.com/zricethezav/gitleaks/v8/detect"
+	gldetect "github.com/zricethezav/gitleaks/v8/detect"
 	"github.com/zricethezav/gitleaks/v8/detect/codec"
 	"github.com/zricethezav/gitleaks/v8/report"
 )
 
-// Detector is a gitleaks detector that skips, exactly, the fragments
+// prefiltered is a gitleaks detector that skips, exactly, the fragments
 // gitleaks would find nothing in. gitleaks' DetectContext first lowers
 // the fragment and looks for rule keywords, then runs every rule whose
 // keyword is present and every rule without keywords, then decodes
@@ -22,8 +22,8 @@ import (
 // allowlist's path patterns, a walk over every rule and the decoder. Most
 // added hunks of a history are such fragments (about four in five on the
 // generated benchmark repository), so Detect answers them itself.
-type Detector struct {
-	*detect.Detector
+type prefiltered struct {
+	*gldetect.Detector
 	keywords *ahocorasick.Trie
 	// always: a rule with neither keywords nor a path runs on every
 	// fragment, so nothing can be skipped.
@@ -37,16 +37,16 @@ type Detector struct {
 
 type detectRulePath interface{ MatchString(string) bool }
 
-// FilteredDetector returns the detector of NewDetector behind the exact
-// pre-check described on Detector, built once per rule set (its keyword
+// prefiltered returns the detector of newGitleaks behind the exact
+// pre-check described on the type, built once per rule set (its keyword
 // trie alone is 15 MiB) and shared: it is safe for concurrent use.
-func (r *Ruleset) FilteredDetector() *Detector {
-	r.filteredOnce.Do(func() { r.filtered = r.newFilteredDetector() })
-	return r.filtered
+func (r *Ruleset) prefiltered() *prefiltered {
+	r.preOnce.Do(func() { r.pre = r.newPrefiltered() })
+	return r.pre
 }
 
-func (r *Ruleset) newFilteredDetector() *Detector {
-	d := &Detector{Detector: r.NewDetector(), pathMay: map[string]bool{}}
+func (r *Ruleset) newPrefiltered() *prefiltered {
+	d := &prefiltered{Detector: r.newGitleaks(), pathMay: map[string]bool{}}
 	kw := make([]string, 0, len(r.cfg.Keywords))
 	for k := range r.cfg.Keywords {
 		kw = append(kw, k)
@@ -66,7 +66,7 @@ func (r *Ruleset) newFilteredDetector() *Detector {
 }
 
 // Detect returns DetectContext's findings for f.
-func (d *Detector) Detect(ctx context.Context, f detect.Fragment) []report.Finding {
+func (d *prefiltered) Detect(ctx context.Context, f gldetect.Fragment) []report.Finding {
 	if d.always || d.hasKeyword(f.Raw) || d.pathRuleApplies(f.FilePath) {
 		return d.DetectContext(ctx, f)
 	}
@@ -79,7 +79,7 @@ func (d *Detector) Detect(ctx context.Context, f detect.Fragment) []report.Findi
 // hasKeyword looks for a rule keyword in raw lowered as gitleaks lowers
 // it (strings.ToLower: non-ASCII letters can lower to ASCII ones, as the
 // Kelvin sign to k).
-func (d *Detector) hasKeyword(raw string) bool {
+func (d *prefiltered) hasKeyword(raw string) bool {
 	for i := 0; i < len(raw); i++ {
 		if raw[i] >= utf8.RuneSelf {
 			return d.keywords.MatchFirstString(strings.ToLower(raw)) != nil
@@ -99,7 +99,7 @@ func lowerASCII(s string) []byte {
 	return b
 }
 
-func (d *Detector) pathRuleApplies(path string) bool {
+func (d *prefiltered) pathRuleApplies(path string) bool {
 	if len(d.pathRules) == 0 {
 		return false
 	}

@@ -1,7 +1,7 @@
-// Package rules holds nhi's judgement as data: the secret-detection rules
-// (gitleaks defaults extended by nhi's own embedded TOML and a
-// repository's .gitleaks.toml) and the readiness control catalogue.
-package rules
+// Package detect is nhi's secret detection: the gitleaks default rules
+// extended by nhi's own embedded TOML and a repository's .gitleaks.toml,
+// and a repository's .gitleaksignore.
+package detect
 
 import (
 	"bufio"
@@ -16,9 +16,8 @@ import (
 
 	"github.com/spf13/viper"
 	"github.com/zricethezav/gitleaks/v8/config"
-	"github.com/zricethezav/gitleaks/v8/detect"
+	gldetect "github.com/zricethezav/gitleaks/v8/detect"
 	glregexp "github.com/zricethezav/gitleaks/v8/regexp"
-	"github.com/zricethezav/gitleaks/v8/report"
 )
 
 //go:embed nhi-rules.toml
@@ -46,8 +45,8 @@ type Ruleset struct {
 	cfg    config.Config
 	digest string
 
-	filteredOnce sync.Once
-	filtered     *Detector
+	preOnce sync.Once
+	pre     *prefiltered
 }
 
 var (
@@ -277,13 +276,10 @@ func (r *Ruleset) RuleIDs() []string {
 	return append([]string(nil), r.cfg.OrderedRules...)
 }
 
-// Config exposes the gitleaks configuration (read-only by convention).
-func (r *Ruleset) Config() config.Config { return r.cfg }
-
-// NewDetector returns a gitleaks detector for this rule set, set up as
+// newGitleaks returns a gitleaks detector for this rule set, set up as
 // the gitleaks CLI sets it up. Its DetectContext is safe for concurrent use.
-func (r *Ruleset) NewDetector() *detect.Detector {
-	d := detect.NewDetector(r.cfg)
+func (r *Ruleset) newGitleaks() *gldetect.Detector {
+	d := gldetect.NewDetector(r.cfg)
 	d.MaxDecodeDepth = MaxDecodeDepth
 	return d
 }
@@ -320,36 +316,4 @@ func (ig Ignore) Ignored(commit, path, rule string, line int) bool {
 		return ok
 	}
 	return false
-}
-
-// DropDecodedDuplicates removes findings that gitleaks made from a decoded
-// (base64, percent, hex) form of a value when the same rule already found
-// the value itself at the same place (same line, overlapping columns): one
-// credential, not two. A decoded secret elsewhere on the line stays.
-func DropDecodedDuplicates(fs []report.Finding) []report.Finding {
-	decoded := func(f report.Finding) bool {
-		for _, t := range f.Tags {
-			if strings.HasPrefix(t, "decoded:") {
-				return true
-			}
-		}
-		return false
-	}
-	dup := func(d report.Finding) bool {
-		for _, p := range fs {
-			if !decoded(p) && p.RuleID == d.RuleID && p.StartLine == d.StartLine &&
-				p.StartColumn <= d.EndColumn && d.StartColumn <= p.EndColumn {
-				return true
-			}
-		}
-		return false
-	}
-	out := fs[:0:0]
-	for _, f := range fs {
-		if decoded(f) && dup(f) {
-			continue
-		}
-		out = append(out, f)
-	}
-	return out
 }

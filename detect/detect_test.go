@@ -1,10 +1,10 @@
-package rules
+package detect
 
 import (
 	"fmt"
 	"testing"
 
-	"github.com/zricethezav/gitleaks/v8/detect"
+	gldetect "github.com/zricethezav/gitleaks/v8/detect"
 
 	"github.com/nhi-inventory/nhi/harness"
 )
@@ -22,7 +22,7 @@ func TestLoadKeepsDefaultsAcrossManyExtends(t *testing.T) {
 		t.Fatalf("only %d default rules", nDefault)
 	}
 	allowed := harness.AWSAccessKeyID()
-	if fs := base.NewDetector().Detect(detect.Fragment{Raw: "key = " + allowed + "\n"}); len(fs) == 0 {
+	if fs := base.newGitleaks().Detect(gldetect.Fragment{Raw: "key = " + allowed + "\n"}); len(fs) == 0 {
 		t.Fatal("test setup: the default rules do not find a generated access key id")
 	}
 	for i := 0; i < 4; i++ {
@@ -49,13 +49,13 @@ regexes = ['''%s''']
 		if !ids["aws-access-token"] || !ids[fmt.Sprintf("custom-%d", i)] || ids["generic-api-key"] {
 			t.Fatalf("load %d: rules wrong: %d rules, aws=%v custom=%v generic=%v", i, len(ids), ids["aws-access-token"], ids[fmt.Sprintf("custom-%d", i)], ids["generic-api-key"])
 		}
-		d := rs.NewDetector()
+		d := rs.newGitleaks()
 		secret := fmt.Sprintf("CUSTOM%d_ABCDEFGH12345678", i)
-		fs := d.Detect(detect.Fragment{Raw: "token = " + secret + "\n", FilePath: "x.txt"})
+		fs := d.Detect(gldetect.Fragment{Raw: "token = " + secret + "\n", FilePath: "x.txt"})
 		if len(fs) != 1 || fs[0].Secret != secret {
 			t.Fatalf("load %d: custom rule findings %+v", i, fs)
 		}
-		if fs := d.Detect(detect.Fragment{Raw: "key = " + allowed + "\n"}); len(fs) != 0 {
+		if fs := d.Detect(gldetect.Fragment{Raw: "key = " + allowed + "\n"}); len(fs) != 0 {
 			t.Fatalf("targeted allowlist ignored: %+v", fs)
 		}
 	}

@@ -1,4 +1,4 @@
-package rules
+package detect
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/nhi-inventory/nhi/harness"
-	"github.com/zricethezav/gitleaks/v8/detect"
+	gldetect "github.com/zricethezav/gitleaks/v8/detect"
 	"github.com/zricethezav/gitleaks/v8/report"
 )
 
@@ -350,7 +350,7 @@ func buildDeveloperTree(t *testing.T) *tree {
 
 // scanTree runs the detector over every file of the tree, one fragment
 // per file, as nhi's scanners do.
-func scanTree(t *testing.T, d *detect.Detector, root string) []report.Finding {
+func scanTree(t *testing.T, d *gldetect.Detector, root string) []report.Finding {
 	t.Helper()
 	var all []report.Finding
 	err := filepath.WalkDir(root, func(p string, de fs.DirEntry, err error) error {
@@ -362,7 +362,7 @@ func scanTree(t *testing.T, d *detect.Detector, root string) []report.Finding {
 			return err
 		}
 		rel, _ := filepath.Rel(root, p)
-		all = append(all, d.DetectContext(context.Background(), detect.Fragment{Raw: string(b), FilePath: filepath.ToSlash(rel), StartLine: 1})...)
+		all = append(all, d.DetectContext(context.Background(), gldetect.Fragment{Raw: string(b), FilePath: filepath.ToSlash(rel), StartLine: 1})...)
 		return nil
 	})
 	if err != nil {
@@ -458,7 +458,7 @@ func TestNHIRulesListedAndDisableable(t *testing.T) {
 			if !examples[id] {
 				t.Errorf("rule %s has no examples in nhiRuleExamples", id)
 			}
-			r := rs.Config().Rules[id]
+			r := rs.cfg.Rules[id]
 			if r.Description == "" {
 				t.Errorf("rule %s has no description", id)
 			}
@@ -473,7 +473,7 @@ func TestNHIRulesListedAndDisableable(t *testing.T) {
 		}
 	}
 	for id := range examples {
-		if _, ok := rs.Config().Rules[id]; !ok {
+		if _, ok := rs.cfg.Rules[id]; !ok {
 			t.Errorf("examples for %s, which is not a rule", id)
 		}
 	}
@@ -491,8 +491,8 @@ func TestNHIRulesListedAndDisableable(t *testing.T) {
 	// Disabling one rule silences it and only it.
 	secret := genPassword()
 	text := "machine ftp.corp.example.com login backup password " + secret + "\n"
-	frag := detect.Fragment{Raw: text, FilePath: "home/dev/.netrc"}
-	if fs := findingsOf(rs.NewDetector().DetectContext(context.Background(), frag), "nhi-netrc-password"); len(fs) != 1 {
+	frag := gldetect.Fragment{Raw: text, FilePath: "home/dev/.netrc"}
+	if fs := findingsOf(rs.newGitleaks().DetectContext(context.Background(), frag), "nhi-netrc-password"); len(fs) != 1 {
 		t.Fatalf("nhi-netrc-password does not fire before disabling: %s", describe(fs))
 	}
 	off, err := Load(Options{Disable: []string{"nhi-netrc-password"}})
@@ -502,7 +502,7 @@ func TestNHIRulesListedAndDisableable(t *testing.T) {
 	if off.Digest() == rs.Digest() {
 		t.Error("digest unchanged by disabling an nhi rule")
 	}
-	if fs := off.NewDetector().DetectContext(context.Background(), frag); len(findingsOf(fs, "nhi-netrc-password")) != 0 {
+	if fs := off.newGitleaks().DetectContext(context.Background(), frag); len(findingsOf(fs, "nhi-netrc-password")) != 0 {
 		t.Errorf("disabled rule still fires: %s", describe(fs))
 	}
 	if got := len(off.RuleIDs()); got != len(rs.RuleIDs())-1 {
@@ -514,10 +514,10 @@ func TestNHIRulesListedAndDisableable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := repo.Config().Rules["nhi-netrc-password"]; !ok {
+	if _, ok := repo.cfg.Rules["nhi-netrc-password"]; !ok {
 		t.Error("repository config dropped nhi rules")
 	}
-	if _, ok := repo.Config().Rules["nhi-pypirc-password"]; ok {
+	if _, ok := repo.cfg.Rules["nhi-pypirc-password"]; ok {
 		t.Error("disable ignored with a repository config")
 	}
 }

@@ -1,4 +1,4 @@
-package rules
+package detect
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/nhi-inventory/nhi/harness"
-	"github.com/zricethezav/gitleaks/v8/detect"
+	gldetect "github.com/zricethezav/gitleaks/v8/detect"
 	"github.com/zricethezav/gitleaks/v8/report"
 )
 
@@ -545,13 +545,13 @@ var nhiRuleExamples = []ruleExamples{
 		}},
 }
 
-func loadNHI(t *testing.T) *detect.Detector {
+func loadNHI(t *testing.T) *gldetect.Detector {
 	t.Helper()
 	rs, err := Load(Options{})
 	if err != nil {
 		t.Fatalf("load rules: %v", err)
 	}
-	return rs.NewDetector()
+	return rs.newGitleaks()
 }
 
 func findingsOf(fs []report.Finding, rule string) []report.Finding {
@@ -586,7 +586,7 @@ func TestNHIRuleExamples(t *testing.T) {
 					if strings.Count(ex.text, "§") != 1 {
 						t.Fatalf("tp %d: template must hold § once", i)
 					}
-					fs := d.DetectContext(context.Background(), detect.Fragment{Raw: text, FilePath: ex.path})
+					fs := d.DetectContext(context.Background(), gldetect.Fragment{Raw: text, FilePath: ex.path})
 					got := findingsOf(fs, rc.id)
 					if len(got) != 1 || got[0].Secret != secret {
 						t.Fatalf("tp %d (%s): want one %s finding with the generated secret %q, got:%s\ntext:\n%s", i, ex.path, rc.id, secret, describe(fs), text)
@@ -594,7 +594,7 @@ func TestNHIRuleExamples(t *testing.T) {
 				}
 			}
 			for i, ex := range rc.fps {
-				fs := d.DetectContext(context.Background(), detect.Fragment{Raw: ex.text, FilePath: ex.path})
+				fs := d.DetectContext(context.Background(), gldetect.Fragment{Raw: ex.text, FilePath: ex.path})
 				if got := findingsOf(fs, rc.id); len(got) != 0 {
 					t.Errorf("fp %d (%s): %s fired:%s\ntext:\n%s", i, ex.path, rc.id, describe(got), ex.text)
 				}
