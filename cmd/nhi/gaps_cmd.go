@@ -45,6 +45,8 @@ with a count on stderr.`,
   nhi gaps --format sarif --repo payments-api > payments-api.sarif`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Enum flags are case-insensitive, as --control is.
+			format, f.Severity, f.Status = strings.ToLower(format), strings.ToLower(f.Severity), strings.ToLower(f.Status)
 			switch format {
 			case "table", "json", "csv", "sarif":
 			default:
@@ -87,12 +89,13 @@ with a count on stderr.`,
 				f.Repo = gitrepo.ID(f.Repo)
 			}
 			gaps = report.FilterGaps(gaps, f)
-			if format != "sarif" {
-				return report.WriteGaps(g.stdout, gaps, rc.catalogue, format)
-			}
+			// The decisions give triaged gaps their reason, actor and expiry.
 			ds, err := store.Decisions(ctx, "", "")
 			if err != nil {
 				return err
+			}
+			if format != "sarif" {
+				return report.WriteGapsDecided(g.stdout, gaps, rc.catalogue, format, ds)
 			}
 			opt := report.SARIFOptions{Decisions: ds}
 			opt.Revisions, opt.Remotes = repoProvenance(gaps, revision)

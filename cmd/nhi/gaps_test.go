@@ -154,6 +154,7 @@ func TestGapsControlsAndTriage(t *testing.T) {
 	if st := statusOf(); st != "accepted" {
 		t.Fatalf("accepted gap after re-scan: %s", st)
 	}
+	testTriagedGapExports(t, db, pat.ID)
 	_, out, _ = nhi(t, "triage", "list", "--db", db, "--format", "json")
 	ds := decode[struct {
 		Decisions []struct {
@@ -333,5 +334,51 @@ func TestHardcodedSecretsFailSecretsManagerControl(t *testing.T) {
 		if !strings.Contains(g.Detail, "hard-coded in git history at ") || g.Severity != "high" {
 			t.Errorf("gap %+v", g)
 		}
+	}
+}
+
+// testTriagedGapExports: the accepted gap carries its decision's reason and
+// actor in JSON and in CSV alike, and enum flags are case-insensitive.
+func testTriagedGapExports(t *testing.T, db string, gapID int64) {
+	t.Helper()
+	code, out, errs := nhi(t, "gaps", "--db", db, "--format", "JSON", "--status", "ALL", "--severity", "HIGH")
+	if code != 0 {
+		t.Fatalf("gaps --format JSON --status ALL --severity HIGH: exit %d %s", code, errs)
+	}
+	doc := decode[struct {
+		Gaps []struct {
+			ID             int64
+			DecisionReason string `json:"decision_reason"`
+		}
+	}](t, out)
+	var reason string
+	for _, g := range doc.Gaps {
+		if g.ID == gapID {
+			reason = g.DecisionReason
+		}
+	}
+	if reason != "rotating next sprint" {
+		t.Errorf("accepted gap %d in JSON: decision_reason %q, want the decision's\n%s", gapID, reason, out)
+	}
+	_, out, _ = nhi(t, "gaps", "--db", db, "--format", "Csv", "--status", "all")
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil || len(rows) < 2 {
+		t.Fatalf("csv: %v %q", err, out)
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	found := false
+	for _, r := range rows[1:] {
+		if r[col["id"]] == itoa(gapID) {
+			found = r[col["decision_reason"]] == "rotating next sprint" && r[col["decision_actor"]] == "alice"
+		}
+	}
+	if !found {
+		t.Errorf("accepted gap %d in CSV lacks its decision: %v", gapID, rows[0])
+	}
+	if code, _, errs := nhi(t, "gaps", "--db", db, "--severity", "extreme"); code != exitUsage || !strings.Contains(errs, "--severity") {
+		t.Errorf("--severity extreme: exit %d %s", code, errs)
 	}
 }

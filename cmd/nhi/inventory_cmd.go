@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -27,6 +28,7 @@ credentials carry a keyed fingerprint and a redacted preview.`,
   nhi inventory --format csv > inventory.csv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			format = strings.ToLower(format)
 			if format != "table" && format != "json" && format != "csv" {
 				return usageError("--format must be table, json or csv, not %q", format)
 			}
