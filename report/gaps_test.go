@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"regexp"
 	"sort"
@@ -164,7 +165,8 @@ func TestGapsCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	header := []string{"id", "control_id", "severity", "status", "subject_kind", "subject_id", "owner", "title", "detail", "first_seen", "soc2", "nist_csf", "owasp_nhi"}
+	header := []string{"id", "control_id", "severity", "status", "subject_kind", "subject_id", "owner", "title", "detail", "first_seen", "soc2", "nist_csf", "owasp_nhi",
+		"first_seen_scan", "last_seen_scan", "resolved_scan", "decision_reason", "decision_actor", "decision_at", "decision_expires"}
 	if len(rows) != 5 || !reflect.DeepEqual(rows[0], header) {
 		t.Fatalf("%d rows, header %q", len(rows), rows[0])
 	}
@@ -179,7 +181,7 @@ func TestGapsCSV(t *testing.T) {
 			"key is 200 days old", "2026-03-02T09:30:00Z", "CC6.1", "PR.AA-01", "NHI7"},
 	}
 	for i, w := range want {
-		if !reflect.DeepEqual(rows[i+1], w) {
+		if !reflect.DeepEqual(rows[i+1][:len(w)], w) {
 			t.Errorf("row %d:\n got  %q\n want %q", i+1, rows[i+1], w)
 		}
 	}
@@ -277,6 +279,68 @@ func TestUnknownFormats(t *testing.T) {
 	} {
 		if err == nil || !strings.Contains(err.Error(), "unknown format") {
 			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// TestGapsDecisionFields: an accepted gap's JSON and CSV both carry the
+// decision's reason, actor, time and expiry; an open gap carries none.
+func TestGapsDecisionFields(t *testing.T) {
+	gaps, opt := sarifFixture()
+	var js, cs bytes.Buffer
+	if err := WriteGapsDecided(&js, gaps, catalogue(t), "json", opt.Decisions); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteGapsDecided(&cs, gaps, catalogue(t), "csv", opt.Decisions); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct{ Gaps []map[string]any }
+	if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&cs).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	want := map[string][4]string{
+		"12": {"legacy pipeline, moved to OIDC in Q3", "dana", seen2.UTC().Format(time.RFC3339), "2027-03-31T00:00:00Z"},
+		"15": {"documentation example", "lee", seen2.UTC().Format(time.RFC3339), ""},
+		"11": {},
+	}
+	fields := []string{"decision_reason", "decision_actor", "decision_at", "decision_expires"}
+	for _, row := range rows[1:] {
+		w, ok := want[row[0]]
+		if !ok {
+			continue
+		}
+		var j map[string]any
+		for _, g := range doc.Gaps {
+			if fmt.Sprint(g["id"]) == row[0] {
+				j = g
+			}
+		}
+		for i, f := range fields {
+			jv, _ := j[f].(string)
+			if row[col[f]] != w[i] || jv != w[i] {
+				t.Errorf("gap %s %s: csv %q json %q, want %q", row[0], f, row[col[f]], jv, w[i])
+			}
+		}
+		delete(want, row[0])
+	}
+	if len(want) > 0 {
+		t.Errorf("gaps missing: %v", want)
+	}
+	// Every scalar JSON field is a CSV column.
+	typ := reflect.TypeOf(GapJSON{})
+	for i := 0; i < typ.NumField(); i++ {
+		name := strings.Split(typ.Field(i).Tag.Get("json"), ",")[0]
+		k := typ.Field(i).Type.Kind()
+		if _, ok := col[name]; !ok && k != reflect.Map && name != "subject_name" && name != "remediation" {
+			t.Errorf("JSON field %s has no CSV column", name)
 		}
 	}
 }

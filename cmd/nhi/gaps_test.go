@@ -31,10 +31,24 @@ type gapDoc struct {
 func TestGapsControlsAndTriage(t *testing.T) {
 	p := newPlantedRepo(t)
 	db := filepath.Join(t.TempDir(), "nhi.db")
-	if code, out, errs := nhi(t, "scan", "--db", db, "--git", p.repo.Dir, "--fail-on", "high"); code != exitThreshold || !strings.Contains(errs, "--fail-on") {
-		t.Fatalf("scan --fail-on high: exit %d\n%s\n%s", code, out, errs)
+	// --fail-on HIGH: enum flags are case-insensitive, like --control.
+	code, out, errs := nhi(t, "scan", "--db", db, "--git", p.repo.Dir, "--fail-on", "HIGH")
+	if code != exitThreshold || !strings.Contains(errs, "--fail-on") {
+		t.Fatalf("scan --fail-on HIGH: exit %d\n%s\n%s", code, out, errs)
 	}
-	_, out, _ := nhi(t, "gaps", "--db", db, "--format", "json")
+	// The text summary ends with what to run next, on this inventory.
+	for _, next := range []string{"open gaps. next:", "nhi tui --db " + db, "nhi gaps --db " + db + " --severity ", "nhi triage accept --db " + db} {
+		if !strings.Contains(out, next) {
+			t.Errorf("scan summary lacks %q:\n%s", next, out)
+		}
+	}
+	if code, upper, errs := nhi(t, "gaps", "--db", db, "--severity", "HIGH", "--format", "JSON", "--status", "Open"); code != 0 || len(decode[gapDoc](t, upper).Gaps) == 0 {
+		t.Errorf("--severity HIGH --format JSON --status Open: exit %d %s", code, errs)
+	}
+	if code, _, errs := nhi(t, "gaps", "--db", db, "--severity", "huge"); code != exitUsage || !strings.Contains(errs, "--severity") {
+		t.Errorf("--severity huge: exit %d %s", code, errs)
+	}
+	_, out, _ = nhi(t, "gaps", "--db", db, "--format", "json")
 	doc := decode[gapDoc](t, out)
 	var pat *gapItem
 	for i, g := range doc.Gaps {
@@ -123,7 +137,7 @@ func TestGapsControlsAndTriage(t *testing.T) {
 	}
 	// The re-scan's summary counts open gaps after triage: the accepted
 	// one is no longer open.
-	code, out, errs := nhi(t, "scan", "--db", db, "--git", p.repo.Dir, "--format", "json")
+	code, out, errs = nhi(t, "scan", "--db", db, "--git", p.repo.Dir, "--format", "json")
 	if code != 0 {
 		t.Fatalf("re-scan: exit %d\n%s", code, errs)
 	}
@@ -133,6 +147,9 @@ func TestGapsControlsAndTriage(t *testing.T) {
 			Open map[string]int `json:"open_gaps_by_severity"`
 		}
 	}](t, out)
+	if strings.Contains(out, "next:") {
+		t.Error("the JSON summary carries the next-steps text")
+	}
 	high := 0
 	for _, g := range doc.Gaps {
 		if g.Severity == "high" {
@@ -155,6 +172,7 @@ func TestGapsControlsAndTriage(t *testing.T) {
 		t.Fatalf("accepted gap after re-scan: %s", st)
 	}
 	testTriagedGapExports(t, db, pat.ID)
+	testDecisionInExports(t, db, pat.ID, exp)
 	_, out, _ = nhi(t, "triage", "list", "--db", db, "--format", "json")
 	ds := decode[struct {
 		Decisions []struct {
@@ -380,5 +398,28 @@ func testTriagedGapExports(t *testing.T, db string, gapID int64) {
 	}
 	if code, _, errs := nhi(t, "gaps", "--db", db, "--severity", "extreme"); code != exitUsage || !strings.Contains(errs, "--severity") {
 		t.Errorf("--severity extreme: exit %d %s", code, errs)
+	}
+}
+
+// testDecisionInExports: the accepted gap's JSON and CSV carry the
+// decision's reason, actor and expiry.
+func testDecisionInExports(t *testing.T, db string, gap int64, exp string) {
+	t.Helper()
+	_, out, _ := nhi(t, "gaps", "--db", db, "--format", "json", "--status", "accepted")
+	doc := decode[struct {
+		Gaps []struct {
+			ID      int64  `json:"id"`
+			Reason  string `json:"decision_reason"`
+			Actor   string `json:"decision_actor"`
+			Expires string `json:"decision_expires"`
+		}
+	}](t, out)
+	if len(doc.Gaps) != 1 || doc.Gaps[0].ID != gap || doc.Gaps[0].Reason != "rotating next sprint" || doc.Gaps[0].Actor != "alice" ||
+		!strings.HasPrefix(doc.Gaps[0].Expires, exp) {
+		t.Errorf("accepted gap JSON lacks its decision: %s", out)
+	}
+	_, out, _ = nhi(t, "gaps", "--db", db, "--format", "csv", "--status", "accepted")
+	if !strings.Contains(out, "decision_reason") || !strings.Contains(out, "rotating next sprint,alice,") || !strings.Contains(out, ","+exp) {
+		t.Errorf("accepted gap CSV lacks its decision: %s", out)
 	}
 }
