@@ -34,6 +34,13 @@ type GapJSON struct {
 	Resolved    int64               `json:"resolved_scan,omitempty"`
 	Frameworks  map[string][]string `json:"frameworks"`
 	Evidence    map[string]any      `json:"evidence,omitempty"`
+	// Decision* are the triage decision that made the gap accepted or a
+	// false positive: its reason, who took it and until when (accepted
+	// risks expire; a false positive has no expiry).
+	DecisionReason  string     `json:"decision_reason,omitempty"`
+	DecisionActor   string     `json:"decision_actor,omitempty"`
+	DecisionAt      *time.Time `json:"decision_at,omitempty"`
+	DecisionExpires *time.Time `json:"decision_expires,omitempty"`
 }
 
 // GapFilter selects gaps.
@@ -42,6 +49,19 @@ type GapFilter struct {
 	Control  string
 	Owner    string
 	Status   string // open (default), resolved, accepted, false-positive, all
+	// Repo keeps the gaps whose evidence is in this repository: its
+	// location as scanned (path or URL) or its short name.
+	Repo string
+}
+
+// repoMatches reports whether a gap's repository is the one asked for.
+func repoMatches(repo, want string) bool {
+	if repo == "" {
+		return false
+	}
+	clean := strings.TrimSuffix(inventory.RedactURL(repo), "/")
+	want = strings.TrimSuffix(want, "/")
+	return repo == want || clean == inventory.RedactURL(want) || strings.EqualFold(inventory.RepoName(repo), want)
 }
 
 // FilterGaps applies f.
@@ -52,6 +72,9 @@ func FilterGaps(gaps []inventory.Gap, f GapFilter) []inventory.Gap {
 			continue
 		}
 		if f.Control != "" && !strings.EqualFold(g.ControlID, f.Control) {
+			continue
+		}
+		if f.Repo != "" && !repoMatches(gapRepo(g), f.Repo) {
 			continue
 		}
 		if f.Owner != "" && !strings.Contains(strings.ToLower(g.Owner), strings.ToLower(f.Owner)) {
@@ -71,6 +94,12 @@ func FilterGaps(gaps []inventory.Gap, f GapFilter) []inventory.Gap {
 
 // WriteGaps renders gaps as table, json, csv or sarif.
 func WriteGaps(w io.Writer, gaps []inventory.Gap, cat *rules.Catalogue, format string) error {
+	return WriteGapsDecided(w, gaps, cat, format, nil)
+}
+
+// WriteGapsDecided is WriteGaps with the triage decisions, whose reason,
+// actor and expiry the accepted and false-positive gaps carry.
+func WriteGapsDecided(w io.Writer, gaps []inventory.Gap, cat *rules.Catalogue, format string, ds []inventory.Decision) error {
 	items := make([]GapJSON, 0, len(gaps))
 	for _, g := range gaps {
 		j := GapJSON{ID: g.ID, ControlID: g.ControlID, Severity: g.Severity, SubjectID: g.SubjectKey, SubjectKind: g.SubjectKind,
@@ -78,6 +107,10 @@ func WriteGaps(w io.Writer, gaps []inventory.Gap, cat *rules.Catalogue, format s
 			FirstScan: g.FirstScan, LastScan: g.LastScan, Resolved: g.Resolved, Frameworks: g.Frameworks, Evidence: g.Evidence}
 		if c := cat.Control(g.ControlID); c != nil {
 			j.Remediation = strings.TrimSpace(c.Remediation)
+		}
+		if d := suppressingDecision(g, ds); d != nil {
+			at := d.At
+			j.DecisionReason, j.DecisionActor, j.DecisionAt, j.DecisionExpires = d.Reason, d.Actor, &at, d.ExpiresAt
 		}
 		items = append(items, j)
 	}
@@ -88,16 +121,20 @@ func WriteGaps(w io.Writer, gaps []inventory.Gap, cat *rules.Catalogue, format s
 		return enc.Encode(map[string]any{"gaps": items})
 	case "csv":
 		cw := csv.NewWriter(w)
-		cw.Write([]string{"id", "control_id", "severity", "status", "subject_kind", "subject_id", "owner", "title", "detail", "first_seen", "soc2", "nist_csf", "owasp_nhi"})
+		cw.Write([]string{"id", "control_id", "severity", "status", "subject_kind", "subject_id", "owner", "title", "detail", "first_seen", "soc2", "nist_csf", "owasp_nhi",
+			"first_seen_scan", "last_seen_scan", "resolved_scan", "decision_reason", "decision_actor", "decision_at", "decision_expires"})
 		for _, g := range items {
 			cw.Write([]string{strconv.FormatInt(g.ID, 10), g.ControlID, g.Severity, g.Status, g.SubjectKind, g.SubjectID, g.Owner, g.Title,
 				g.Detail, g.FirstSeen.UTC().Format(time.RFC3339), strings.Join(g.Frameworks["soc2"], " "),
-				strings.Join(g.Frameworks["nist_csf"], " "), strings.Join(g.Frameworks["owasp_nhi"], " ")})
+				strings.Join(g.Frameworks["nist_csf"], " "), strings.Join(g.Frameworks["owasp_nhi"], " "),
+				strconv.FormatInt(g.FirstScan, 10), strconv.FormatInt(g.LastScan, 10), scanOrEmpty(g.Resolved),
+				g.DecisionReason, g.DecisionActor, rfc3339(g.DecisionAt), rfc3339(g.DecisionExpires)})
 		}
 		cw.Flush()
 		return cw.Error()
 	case "sarif":
-		return writeSARIF(w, gaps, cat)
+		_, err := WriteSARIF(w, gaps, cat, SARIFOptions{Decisions: ds})
+		return err
 	case "table", "":
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tSEVERITY\tCONTROL\tSTATUS\tOWNER\tSUBJECT\tDETAIL")
@@ -111,6 +148,20 @@ func WriteGaps(w io.Writer, gaps []inventory.Gap, cat *rules.Catalogue, format s
 		return nil
 	}
 	return fmt.Errorf("unknown format %q: use table, json, csv or sarif", format)
+}
+
+func scanOrEmpty(id int64) string {
+	if id == 0 {
+		return ""
+	}
+	return strconv.FormatInt(id, 10)
+}
+
+func rfc3339(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
 }
 
 func clip(name, key string, n int) string {

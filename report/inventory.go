@@ -204,17 +204,14 @@ func inventoryTable(w io.Writer, doc InventoryDoc) error {
 
 func inventoryCSV(w io.Writer, doc InventoryDoc) error {
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"credential_id", "type", "fingerprint", "redacted", "vault_status", "status", "identity", "first_seen",
+	cw.Write([]string{"credential_id", "key", "type", "fingerprint", "redacted", "vault_status", "status", "identity", "first_seen",
+		"owner", "owner_source", "created_at", "last_used_at", "last_rotated_at", "expires_at",
 		"source", "repo", "path", "line", "commit", "author", "email", "date", "job", "step", "vault_path"})
-	ts := func(t *time.Time) string {
-		if t == nil {
-			return ""
-		}
-		return t.UTC().Format(time.RFC3339)
-	}
+	ts := rfc3339
 	for _, c := range doc.Credentials {
-		base := []string{strconv.FormatInt(c.ID, 10), c.Type, c.Fingerprint, c.Redacted, c.VaultStatus, c.Status, c.Identity,
-			c.FirstSeen.UTC().Format(time.RFC3339)}
+		base := []string{strconv.FormatInt(c.ID, 10), c.Key, c.Type, c.Fingerprint, c.Redacted, c.VaultStatus, c.Status, c.Identity,
+			c.FirstSeen.UTC().Format(time.RFC3339), c.Owner, c.OwnerSource, ts(c.CreatedAt), ts(c.LastUsedAt), ts(c.LastRotatedAt),
+			ts(c.ExpiresAt)}
 		occ := c.Occurrences
 		if len(occ) == 0 {
 			occ = []OccurrenceJSON{{}}

@@ -149,20 +149,21 @@ func TestInventoryCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	header := []string{"credential_id", "type", "fingerprint", "redacted", "vault_status", "status", "identity", "first_seen",
-		"source", "repo", "path", "line", "commit", "author", "email", "date", "job", "step", "vault_path"}
+	header := []string{"credential_id", "key", "type", "fingerprint", "redacted", "vault_status", "status", "identity", "first_seen",
+		"owner", "owner_source", "created_at", "last_used_at", "last_rotated_at", "expires_at", "source", "repo", "path", "line", "commit", "author", "email", "date", "job", "step", "vault_path"}
 	fp := strings.Repeat("ab", 32)
-	key := []string{"10", "aws-access-key", fp, "AKIAEXAMPLEEXAMPLE01", "hardcoded", "Active", userARN, "2026-05-01T10:00:00Z"}
+	key := []string{"10", "aws-access-key:AKIAEXAMPLEEXAMPLE01", "aws-access-key", fp, "AKIAEXAMPLEEXAMPLE01", "hardcoded", "Active", userARN, "2026-05-01T10:00:00Z",
+		"team-data", "identity:tag:owner", "2025-09-01T00:00:00Z", "2026-05-30T08:00:00Z", "2025-09-01T00:00:00Z", ""}
 	want := [][]string{
 		header,
-		append(key[:8:8], "git", "/srv/git/payments-api.git", "deploy/provider.tf", "3", "4f2c9a1b7d3e5f60", "Dana Ops", "dana@example.com", "2026-03-02T09:30:00Z", "", "", ""),
-		append(key[:8:8], "git", "/srv/git/infra", "main.tf", "9", "0123456789ab", "", "", "", "", "", ""),
-		append(key[:8:8], "aws", "", "", "", "", "", "", "", "", "", ""),
-		{"11", "vault-kv-secret", "", "", "vaulted", "", "", "2026-05-31T10:00:00Z", "vault", "", "", "", "", "", "", "", "", "", "secret/payments/db"},
-		{"12", "ci-secret-reference", "", "", "ci-secret-store", "", "ci:workflow:payments-api:.github/workflows/deploy.yml", "2026-05-31T10:00:00Z",
-			"ci", "", ".github/workflows/deploy.yml", "31", "", "", "", "", "deploy", "configure", ""},
+		append(key[:15:15], "git", "/srv/git/payments-api.git", "deploy/provider.tf", "3", "4f2c9a1b7d3e5f60", "Dana Ops", "dana@example.com", "2026-03-02T09:30:00Z", "", "", ""),
+		append(key[:15:15], "git", "/srv/git/infra", "main.tf", "9", "0123456789ab", "", "", "", "", "", ""),
+		append(key[:15:15], "aws", "", "", "", "", "", "", "", "", "", ""),
+		{"11", "vault-kv:v:secret/payments/db", "vault-kv-secret", "", "", "vaulted", "", "", "2026-05-31T10:00:00Z", "", "", "", "", "", "2027-01-01T00:00:00Z", "vault", "", "", "", "", "", "", "", "", "", "secret/payments/db"},
+		{"12", "ci-secret:github-actions:payments-api:AWS_KEY", "ci-secret-reference", "", "", "ci-secret-store", "", "ci:workflow:payments-api:.github/workflows/deploy.yml", "2026-05-31T10:00:00Z",
+			"", "", "", "", "", "", "ci", "", ".github/workflows/deploy.yml", "31", "", "", "", "", "deploy", "configure", ""},
 		// A credential seen nowhere still has its row.
-		{"13", "generic-api-key", "", "", "unknown", "", "", "2026-05-31T10:00:00Z", "", "", "", "", "", "", "", "", "", "", ""},
+		{"13", "fp:77", "generic-api-key", "", "", "unknown", "", "", "2026-05-31T10:00:00Z", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""},
 	}
 	if len(rows) != len(want) {
 		t.Fatalf("%d rows, want %d", len(rows), len(want))
@@ -277,6 +278,38 @@ func TestDecisions(t *testing.T) {
 		"action": "accept-risk", "reason": "rotating in Q3", "actor": "alice", "at": "2026-05-01T12:30:00Z", "expires_at": "2099-01-01T00:00:00Z"} {
 		if d[k] != v {
 			t.Errorf("decision %s = %v, want %v", k, d[k], v)
+		}
+	}
+}
+
+// TestInventoryCSVCarriesJSONFields: every scalar field of a credential's
+// and an occurrence's JSON is a CSV column of the same name (maps and
+// lists, attrs and detail, stay JSON-only; "id" is credential_id).
+func TestInventoryCSVCarriesJSONFields(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteInventory(&b, fixtureDoc(), "csv"); err != nil {
+		t.Fatal(err)
+	}
+	header, err := csv.NewReader(&b).Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols := map[string]bool{"id": true}
+	for _, h := range header {
+		cols[h] = true
+	}
+	cols["identity"] = true
+	for _, typ := range []reflect.Type{reflect.TypeOf(CredentialJSON{}), reflect.TypeOf(OccurrenceJSON{})} {
+		for i := 0; i < typ.NumField(); i++ {
+			f := typ.Field(i)
+			k := f.Type.Kind()
+			if k == reflect.Map || k == reflect.Slice {
+				continue
+			}
+			name := strings.Split(f.Tag.Get("json"), ",")[0]
+			if !cols[name] {
+				t.Errorf("JSON field %s.%s has no CSV column", typ.Name(), name)
+			}
 		}
 	}
 }

@@ -145,6 +145,8 @@ func TestNoSecretLeavesTheScanner(t *testing.T) {
 		{"inventory", "--db", db},
 		{"inventory", "--db", db, "--format", "json"},
 		{"inventory", "--db", db, "--format", "csv"},
+		{"inventory", "--db", db, "--format", "gitleaks-json"},
+		{"gaps", "--db", db, "--format", "sarif", "--status", "all"},
 		{"scans", "--db", db, "--format", "json"},
 	} {
 		code, out, errs := nhi(t, args...)
@@ -152,6 +154,13 @@ func TestNoSecretLeavesTheScanner(t *testing.T) {
 			t.Fatalf("%v: exit %d %s", args, code, errs)
 		}
 		outputs = append(outputs, out, errs)
+		if args[len(args)-1] == "gitleaks-json" {
+			// A gitleaks report with a finding, at a file, for every
+			// planted secret (redacted: the loop below proves it).
+			if fs := decode[[]struct{ RuleID, File, Secret string }](t, out); len(fs) < len(p.secrets) || fs[0].File == "" || fs[0].Secret == "" {
+				t.Errorf("gitleaks-json has %d findings for %d planted secrets: %s", len(fs), len(p.secrets), out)
+			}
+		}
 	}
 	for _, suffix := range []string{"", "-wal", "-shm", ".key", ".lock"} {
 		b, err := os.ReadFile(db + suffix)

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -57,6 +58,7 @@ severity or worse), 2 usage error, 4 a destination could not be posted to
 }
 
 func runDiff(cmd *cobra.Command, g *globals, o *diffOptions) error {
+	o.format, o.failOn = strings.ToLower(o.format), strings.ToLower(o.failOn)
 	switch o.format {
 	case "text", "markdown", "md", "json":
 	default:

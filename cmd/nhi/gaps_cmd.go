@@ -10,18 +10,21 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-git/go-git/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/readiness"
 	"github.com/nhi-inventory/nhi/report"
+	"github.com/nhi-inventory/nhi/scanner/gitrepo"
 )
 
 func newGapsCmd(g *globals) *cobra.Command {
 	var (
-		format string
-		f      report.GapFilter
-		scanID int64
+		format   string
+		f        report.GapFilter
+		scanID   int64
+		revision string
 	)
 	cmd := &cobra.Command{
 		Use:   "gaps",
@@ -29,13 +32,21 @@ func newGapsCmd(g *globals) *cobra.Command {
 		Long: `List the gaps of the latest complete scan (or --scan N), worst first. Each gap
 names the control, the subject, the evidence that triggered it and the SOC 2,
 NIST CSF 2.0 and OWASP NHI Top 10 criteria it fails. Gaps accepted as a risk or
-marked false positive (nhi triage) show with that status.`,
+marked false positive (nhi triage) show with that status.
+
+--format sarif is for GitHub code scanning: one run per repository (upload
+one file per repository with --repo), each result at its file and line,
+triaged gaps as suppressions with the decision's reason. Gaps on subjects
+with no file (IAM, Vault, provider keys) and resolved gaps are left out,
+with a count on stderr.`,
 		Example: `  nhi gaps --severity high
   nhi gaps --control NHI-SEC-01 --format json
   nhi gaps --status all --format csv > gaps.csv
-  nhi gaps --format sarif > nhi.sarif`,
+  nhi gaps --format sarif --repo payments-api > payments-api.sarif`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Enum flags are case-insensitive, as --control is.
+			format, f.Severity, f.Status = strings.ToLower(format), strings.ToLower(f.Severity), strings.ToLower(f.Status)
 			switch format {
 			case "table", "json", "csv", "sarif":
 			default:
@@ -73,7 +84,27 @@ marked false positive (nhi triage) show with that status.`,
 			if err != nil {
 				return err
 			}
-			return report.WriteGaps(g.stdout, report.FilterGaps(gaps, f), rc.catalogue, format)
+			if f.Repo != "" && (gitrepo.IsURL(f.Repo) || strings.ContainsAny(f.Repo, `/\`) || f.Repo == ".") {
+				// A path or URL as the scan named it: "./app" is "/abs/app".
+				f.Repo = gitrepo.ID(f.Repo)
+			}
+			gaps = report.FilterGaps(gaps, f)
+			// The decisions give triaged gaps their reason, actor and expiry.
+			ds, err := store.Decisions(ctx, "", "")
+			if err != nil {
+				return err
+			}
+			if format != "sarif" {
+				return report.WriteGapsDecided(g.stdout, gaps, rc.catalogue, format, ds)
+			}
+			opt := report.SARIFOptions{Decisions: ds}
+			opt.Revisions, opt.Remotes = repoProvenance(gaps, revision)
+			st, err := report.WriteSARIF(g.stdout, gaps, rc.catalogue, opt)
+			if err != nil {
+				return err
+			}
+			fmt.Fprint(g.stderr, st.Note())
+			return nil
 		},
 	}
 	fl := cmd.Flags()
@@ -83,7 +114,42 @@ marked false positive (nhi triage) show with that status.`,
 	fl.StringVar(&f.Owner, "owner", "", "only gaps whose owner contains this text")
 	fl.StringVar(&f.Status, "status", "open", "open, resolved, accepted, false-positive or all")
 	fl.Int64Var(&scanID, "scan", 0, "as of this scan (default: the latest complete scan)")
+	fl.StringVar(&f.Repo, "repo", "", "only gaps in this repository (its path, URL or name); one SARIF file per repository for code scanning")
+	fl.StringVar(&revision, "revision", "", "commit the SARIF describes (default: HEAD of a local repository)")
 	return cmd
+}
+
+// repoProvenance finds, for each local repository the gaps are in, its
+// HEAD commit and origin URL, which SARIF's versionControlProvenance
+// names; revision, when given, is the commit of every repository.
+func repoProvenance(gaps []inventory.Gap, revision string) (revs, remotes map[string]string) {
+	revs, remotes = map[string]string{}, map[string]string{}
+	for _, gp := range gaps {
+		repo, _ := gp.Evidence["repo"].(string)
+		if repo == "" {
+			continue
+		}
+		if _, done := revs[repo]; done {
+			continue
+		}
+		revs[repo] = revision
+		if gitrepo.IsURL(repo) {
+			continue
+		}
+		r, err := git.PlainOpen(repo)
+		if err != nil {
+			continue
+		}
+		if revision == "" {
+			if head, err := r.Head(); err == nil {
+				revs[repo] = head.Hash().String()
+			}
+		}
+		if o, err := r.Remote("origin"); err == nil && len(o.Config().URLs) > 0 {
+			remotes[repo] = o.Config().URLs[0]
+		}
+	}
+	return revs, remotes
 }
 
 // currentGaps returns the gaps of scan id (0: latest complete) with

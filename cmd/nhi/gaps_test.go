@@ -31,10 +31,24 @@ type gapDoc struct {
 func TestGapsControlsAndTriage(t *testing.T) {
 	p := newPlantedRepo(t)
 	db := filepath.Join(t.TempDir(), "nhi.db")
-	if code, out, errs := nhi(t, "scan", "--db", db, "--git", p.repo.Dir, "--fail-on", "high"); code != exitThreshold || !strings.Contains(errs, "--fail-on") {
-		t.Fatalf("scan --fail-on high: exit %d\n%s\n%s", code, out, errs)
+	// --fail-on HIGH: enum flags are case-insensitive, like --control.
+	code, out, errs := nhi(t, "scan", "--db", db, "--git", p.repo.Dir, "--fail-on", "HIGH")
+	if code != exitThreshold || !strings.Contains(errs, "--fail-on") {
+		t.Fatalf("scan --fail-on HIGH: exit %d\n%s\n%s", code, out, errs)
 	}
-	_, out, _ := nhi(t, "gaps", "--db", db, "--format", "json")
+	// The text summary ends with what to run next, on this inventory.
+	for _, next := range []string{"open gaps. next:", "nhi tui --db " + db, "nhi gaps --db " + db + " --severity ", "nhi triage accept --db " + db} {
+		if !strings.Contains(out, next) {
+			t.Errorf("scan summary lacks %q:\n%s", next, out)
+		}
+	}
+	if code, upper, errs := nhi(t, "gaps", "--db", db, "--severity", "HIGH", "--format", "JSON", "--status", "Open"); code != 0 || len(decode[gapDoc](t, upper).Gaps) == 0 {
+		t.Errorf("--severity HIGH --format JSON --status Open: exit %d %s", code, errs)
+	}
+	if code, _, errs := nhi(t, "gaps", "--db", db, "--severity", "huge"); code != exitUsage || !strings.Contains(errs, "--severity") {
+		t.Errorf("--severity huge: exit %d %s", code, errs)
+	}
+	_, out, _ = nhi(t, "gaps", "--db", db, "--format", "json")
 	doc := decode[gapDoc](t, out)
 	var pat *gapItem
 	for i, g := range doc.Gaps {
@@ -123,7 +137,7 @@ func TestGapsControlsAndTriage(t *testing.T) {
 	}
 	// The re-scan's summary counts open gaps after triage: the accepted
 	// one is no longer open.
-	code, out, errs := nhi(t, "scan", "--db", db, "--git", p.repo.Dir, "--format", "json")
+	code, out, errs = nhi(t, "scan", "--db", db, "--git", p.repo.Dir, "--format", "json")
 	if code != 0 {
 		t.Fatalf("re-scan: exit %d\n%s", code, errs)
 	}
@@ -133,6 +147,9 @@ func TestGapsControlsAndTriage(t *testing.T) {
 			Open map[string]int `json:"open_gaps_by_severity"`
 		}
 	}](t, out)
+	if strings.Contains(out, "next:") {
+		t.Error("the JSON summary carries the next-steps text")
+	}
 	high := 0
 	for _, g := range doc.Gaps {
 		if g.Severity == "high" {
@@ -154,6 +171,8 @@ func TestGapsControlsAndTriage(t *testing.T) {
 	if st := statusOf(); st != "accepted" {
 		t.Fatalf("accepted gap after re-scan: %s", st)
 	}
+	testTriagedGapExports(t, db, pat.ID)
+	testDecisionInExports(t, db, pat.ID, exp)
 	_, out, _ = nhi(t, "triage", "list", "--db", db, "--format", "json")
 	ds := decode[struct {
 		Decisions []struct {
@@ -175,6 +194,64 @@ func TestGapsControlsAndTriage(t *testing.T) {
 	}
 	if st := statusOf(); st != "false-positive" {
 		t.Fatalf("after false-positive: %s", st)
+	}
+	testSARIFForCodeScanning(t, p, db)
+}
+
+// testSARIFForCodeScanning: the SARIF of one repository names it and its
+// HEAD, carries the false positive as a suppression with its reason, and
+// says on stderr what it left out; no result lacks a file.
+func testSARIFForCodeScanning(t *testing.T, p *plantedRepo, db string) {
+	code, out, errs := nhi(t, "gaps", "--db", db, "--format", "sarif", "--status", "all", "--repo", p.repo.Dir)
+	if code != 0 {
+		t.Fatalf("sarif --repo: exit %d %s", code, errs)
+	}
+	head := strings.TrimSpace(p.repo.Git(alice, "rev-parse", "HEAD"))
+	log := decode[struct {
+		Runs []struct {
+			AutomationDetails        struct{ ID string }
+			VersionControlProvenance []struct {
+				RepositoryURI string `json:"repositoryUri"`
+				RevisionID    string `json:"revisionId"`
+			}
+			Results []struct {
+				RuleID       string `json:"ruleId"`
+				Suppressions []struct{ Justification string }
+				Locations    []struct {
+					PhysicalLocation *struct{ ArtifactLocation struct{ URI string } }
+				}
+			}
+		}
+	}](t, out)
+	if len(log.Runs) != 1 || len(log.Runs[0].VersionControlProvenance) != 1 || log.Runs[0].VersionControlProvenance[0].RevisionID != head ||
+		!strings.HasPrefix(log.Runs[0].VersionControlProvenance[0].RepositoryURI, "file://") || log.Runs[0].AutomationDetails.ID == "" {
+		t.Fatalf("sarif run of %s (HEAD %s): %s", p.repo.Dir, head, out[:min(len(out), 600)])
+	}
+	suppressed := false
+	for _, r := range log.Runs[0].Results {
+		if len(r.Locations) == 0 || r.Locations[0].PhysicalLocation == nil || r.Locations[0].PhysicalLocation.ArtifactLocation.URI == "" {
+			t.Errorf("result %s without a file", r.RuleID)
+		}
+		for _, s := range r.Suppressions {
+			suppressed = suppressed || strings.Contains(s.Justification, "test fixture")
+		}
+	}
+	if !suppressed {
+		t.Error("the false positive is not a suppression with its reason")
+	}
+	// Without --repo the resolved and fileless gaps are counted.
+	code, _, errAll := nhi(t, "gaps", "--db", db, "--format", "sarif", "--status", "all")
+	if code != 0 || !strings.Contains(errAll, "left out") {
+		t.Errorf("stderr does not count the gaps left out: %q", errAll)
+	}
+	for _, s := range append(p.secrets, p.pat) {
+		if strings.Contains(out, s) || strings.Contains(errs, s) {
+			t.Fatal("a planted secret reached the SARIF")
+		}
+	}
+	_, out, _ = nhi(t, "gaps", "--db", db, "--format", "sarif", "--status", "all", "--repo", "no-such-repo")
+	if strings.Contains(out, `"ruleId"`) {
+		t.Error("--repo of another repository kept results")
 	}
 }
 
@@ -275,5 +352,74 @@ func TestHardcodedSecretsFailSecretsManagerControl(t *testing.T) {
 		if !strings.Contains(g.Detail, "hard-coded in git history at ") || g.Severity != "high" {
 			t.Errorf("gap %+v", g)
 		}
+	}
+}
+
+// testTriagedGapExports: the accepted gap carries its decision's reason and
+// actor in JSON and in CSV alike, and enum flags are case-insensitive.
+func testTriagedGapExports(t *testing.T, db string, gapID int64) {
+	t.Helper()
+	code, out, errs := nhi(t, "gaps", "--db", db, "--format", "JSON", "--status", "ALL", "--severity", "HIGH")
+	if code != 0 {
+		t.Fatalf("gaps --format JSON --status ALL --severity HIGH: exit %d %s", code, errs)
+	}
+	doc := decode[struct {
+		Gaps []struct {
+			ID             int64
+			DecisionReason string `json:"decision_reason"`
+		}
+	}](t, out)
+	var reason string
+	for _, g := range doc.Gaps {
+		if g.ID == gapID {
+			reason = g.DecisionReason
+		}
+	}
+	if reason != "rotating next sprint" {
+		t.Errorf("accepted gap %d in JSON: decision_reason %q, want the decision's\n%s", gapID, reason, out)
+	}
+	_, out, _ = nhi(t, "gaps", "--db", db, "--format", "Csv", "--status", "all")
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil || len(rows) < 2 {
+		t.Fatalf("csv: %v %q", err, out)
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	found := false
+	for _, r := range rows[1:] {
+		if r[col["id"]] == itoa(gapID) {
+			found = r[col["decision_reason"]] == "rotating next sprint" && r[col["decision_actor"]] == "alice"
+		}
+	}
+	if !found {
+		t.Errorf("accepted gap %d in CSV lacks its decision: %v", gapID, rows[0])
+	}
+	if code, _, errs := nhi(t, "gaps", "--db", db, "--severity", "extreme"); code != exitUsage || !strings.Contains(errs, "--severity") {
+		t.Errorf("--severity extreme: exit %d %s", code, errs)
+	}
+}
+
+// testDecisionInExports: the accepted gap's JSON and CSV carry the
+// decision's reason, actor and expiry.
+func testDecisionInExports(t *testing.T, db string, gap int64, exp string) {
+	t.Helper()
+	_, out, _ := nhi(t, "gaps", "--db", db, "--format", "json", "--status", "accepted")
+	doc := decode[struct {
+		Gaps []struct {
+			ID      int64  `json:"id"`
+			Reason  string `json:"decision_reason"`
+			Actor   string `json:"decision_actor"`
+			Expires string `json:"decision_expires"`
+		}
+	}](t, out)
+	if len(doc.Gaps) != 1 || doc.Gaps[0].ID != gap || doc.Gaps[0].Reason != "rotating next sprint" || doc.Gaps[0].Actor != "alice" ||
+		!strings.HasPrefix(doc.Gaps[0].Expires, exp) {
+		t.Errorf("accepted gap JSON lacks its decision: %s", out)
+	}
+	_, out, _ = nhi(t, "gaps", "--db", db, "--format", "csv", "--status", "accepted")
+	if !strings.Contains(out, "decision_reason") || !strings.Contains(out, "rotating next sprint,alice,") || !strings.Contains(out, ","+exp) {
+		t.Errorf("accepted gap CSV lacks its decision: %s", out)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -24,11 +25,13 @@ with every place each credential was seen. Secret values are never shown:
 credentials carry a keyed fingerprint and a redacted preview.`,
 		Example: `  nhi inventory
   nhi inventory --format json | jq '.credentials[] | select(.vault_status == "hardcoded")'
-  nhi inventory --format csv > inventory.csv`,
+  nhi inventory --format csv > inventory.csv
+  nhi inventory --format gitleaks-json > gitleaks-report.json   # gitleaks v8 report shape, redacted`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if format != "table" && format != "json" && format != "csv" {
-				return usageError("--format must be table, json or csv, not %q", format)
+			format = strings.ToLower(format)
+			if format != "table" && format != "json" && format != "csv" && format != "gitleaks-json" {
+				return usageError("--format must be table, json, csv or gitleaks-json, not %q", format)
 			}
 			ctx := cmd.Context()
 			_, store, err := openExistingInventory(cmd, g)
@@ -57,10 +60,13 @@ credentials carry a keyed fingerprint and a redacted preview.`,
 			if err != nil {
 				return err
 			}
+			if format == "gitleaks-json" {
+				return report.WriteGitleaksJSON(g.stdout, report.NewInventoryDoc(sc, ids, creds))
+			}
 			return report.WriteInventory(g.stdout, report.NewInventoryDoc(sc, ids, creds), format)
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "table", "output format: table, json or csv")
+	cmd.Flags().StringVar(&format, "format", "table", "output format: table, json, csv or gitleaks-json (every secret found in a file, as a gitleaks v8 report, redacted)")
 	cmd.Flags().Int64Var(&scanID, "scan", 0, "show the inventory as of this scan (default: the latest complete scan)")
 	return cmd
 }

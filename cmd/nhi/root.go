@@ -48,6 +48,8 @@ previews.`,
 		Version:       toolVersion(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Enum flag values are case-insensitive in every command.
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return normaliseEnumFlags(cmd) },
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)

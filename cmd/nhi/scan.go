@@ -106,6 +106,7 @@ func openInventory(cmd *cobra.Command, g *globals) (*fileConfig, *inventory.Stor
 }
 
 func runScan(ctx context.Context, cmd *cobra.Command, g *globals, o *scanOpts, fams []sourceFamily) error {
+	o.format, o.failOn = strings.ToLower(o.format), strings.ToLower(o.failOn)
 	if o.format != "text" && o.format != "json" {
 		return usageError("--format must be text or json, not %q", o.format)
 	}
@@ -234,6 +235,9 @@ func runScan(ctx context.Context, cmd *cobra.Command, g *globals, o *scanOpts, f
 	} else {
 		sum.writeText(g.stdout)
 		report.WriteReadiness(g.stdout, sum.Readiness, rc.catalogue)
+		if sc.Status != inventory.ScanFailed {
+			writeNextSteps(g.stdout, res.Open, repeatFlags(g, cmd.Flags().Changed("db"), cmd.Flags().Changed("config")))
+		}
 	}
 	sum.writeProblems(g.stderr)
 	var postErr error
