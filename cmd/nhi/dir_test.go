@@ -1,0 +1,169 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/nhi-inventory/nhi/harness"
+)
+
+// plainTree is a generated tree with generated secrets, written both as a
+// plain directory and as one commit of a repository.
+func plainTree(t *testing.T) (files map[string]string, secrets []string) {
+	pat, akid, aws, slack, stripe, vt := harness.GitHubPAT(), harness.AWSAccessKeyID(), harness.AWSSecretAccessKey(),
+		harness.SlackBotToken(), harness.StripeLiveKey(), harness.VaultToken()
+	files = map[string]string{
+		"README.md":                  "# app\n",
+		"deploy/config.yml":          "name: deploy\nregion: eu-west-1\ngithub_token: " + pat + "\n",
+		"infra/main.tf":              "provider \"aws\" {\n  access_key = \"" + akid + "\"\n  secret_key = \"" + aws + "\"\n}\n",
+		"src/deep/nested/notify.py":  "import os\n\n\nSLACK = \"" + slack + "\"\n",
+		"billing/.env":               "STRIPE_KEY=" + stripe + "\n",
+		"ops/vault.sh":               "export VAULT_TOKEN=" + vt + "\n",
+		".github/workflows/ci.yml":   "on: push\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n      - run: make\n        env:\n          TOKEN: ${{ secrets.DEPLOY_TOKEN }}\n",
+		"assets/blob.bin":            "\x00\x01binary " + harness.GitHubPAT() + "\n",
+		"docs/ignored.md":            "token " + harness.GitHubPAT() + "\n",
+		".gitleaksignore":            "docs/ignored.md:github-pat:1\n",
+		"src/deep/nested/README.txt": "nothing here\n",
+	}
+	return files, []string{pat, aws, slack, stripe, vt}
+}
+
+func writeTree(t *testing.T, root string, files map[string]string) {
+	for p, c := range files {
+		full := filepath.Join(root, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+type placeJSON struct {
+	Source, Repo, Path string
+	Line               int
+}
+
+type credPlaces struct {
+	Type        string      `json:"type"`
+	FP          string      `json:"fingerprint"`
+	Occurrences []placeJSON `json:"occurrences"`
+}
+
+// TestDirFindsWhatGitFinds: `--path` over a plain tree finds every secret
+// `--git` finds in the same tree committed, at the same path and line,
+// with its CI files; a re-scan reads no unchanged file; no plaintext
+// leaves the scanner.
+func TestDirFindsWhatGitFinds(t *testing.T) {
+	files, secrets := plainTree(t)
+	plain := t.TempDir()
+	writeTree(t, plain, files)
+	repo := harness.NewGitRepo(t)
+	repo.Commit(alice, "everything", files)
+	db := filepath.Join(t.TempDir(), "nhi.db")
+	code, out, errs := nhi(t, "scan", "--db", db, "--git", repo.Dir, "--path", plain, "--format", "json")
+	if code != 0 {
+		t.Fatalf("scan exit %d: %s %s", code, out, errs)
+	}
+	sum := decode[struct {
+		Sources []struct {
+			Name, Status string
+			Stats        map[string]int64
+		}
+	}](t, out)
+	var dirStats map[string]int64
+	ciDir := false
+	for _, s := range sum.Sources {
+		if s.Name == "dir:"+plain {
+			dirStats = s.Stats
+		}
+		if s.Name == "ci:"+plain && s.Status == "ok" {
+			ciDir = true
+		}
+	}
+	if dirStats == nil || !ciDir {
+		t.Fatalf("dir and ci sources of %s missing: %s", plain, out)
+	}
+	if dirStats["files_binary"] != 1 {
+		t.Errorf("binary file not skipped: %v", dirStats)
+	}
+
+	code, out, errs = nhi(t, "inventory", "--db", db, "--format", "json")
+	if code != 0 {
+		t.Fatalf("inventory exit %d: %s", code, errs)
+	}
+	for _, s := range secrets {
+		if strings.Contains(out, s) {
+			t.Fatalf("plaintext secret in inventory output")
+		}
+	}
+	doc := decode[struct {
+		Credentials []credPlaces
+		Identities  []struct{ Kind, Name, Account string }
+	}](t, out)
+	bySource := map[string][]string{}
+	for _, c := range doc.Credentials {
+		for _, o := range c.Occurrences {
+			if o.Source == "git" || o.Source == "dir" {
+				bySource[o.Source] = append(bySource[o.Source], c.FP+" "+o.Path+":"+itoa(int64(o.Line)))
+			}
+		}
+	}
+	sort.Strings(bySource["git"])
+	sort.Strings(bySource["dir"])
+	if len(bySource["git"]) < len(secrets) {
+		t.Fatalf("git found %d, want at least %d: %v", len(bySource["git"]), len(secrets), bySource["git"])
+	}
+	if strings.Join(bySource["git"], "\n") != strings.Join(bySource["dir"], "\n") {
+		t.Fatalf("--path and --git differ:\ngit:\n%s\ndir:\n%s", strings.Join(bySource["git"], "\n"), strings.Join(bySource["dir"], "\n"))
+	}
+	t.Logf("%d places found by both: %v", len(bySource["dir"]), bySource["dir"])
+	pipelines := 0
+	for _, id := range doc.Identities {
+		if id.Kind == "ci:workflow" && strings.Contains(id.Name, "ci.yml") && id.Account == plain {
+			pipelines++
+		}
+	}
+	if pipelines != 1 {
+		t.Fatalf("workflow of the plain tree not in inventory: %+v", doc.Identities)
+	}
+
+	// Unchanged: nothing read again, the same findings.
+	code, out, _ = nhi(t, "scan", "--db", db, "--path", plain, "--format", "json")
+	if code != 0 {
+		t.Fatalf("re-scan exit %d: %s", code, out)
+	}
+	re := decode[struct {
+		Sources []struct {
+			Name  string
+			Stats map[string]int64
+		}
+	}](t, out)
+	for _, s := range re.Sources {
+		if s.Name == "dir:"+plain {
+			if s.Stats["files_unchanged"] != s.Stats["files"] || s.Stats["bytes_scanned"] != 0 || s.Stats["findings"] != dirStats["findings"] {
+				t.Fatalf("re-scan read files again or lost findings: %v (first %v)", s.Stats, dirStats)
+			}
+		}
+	}
+	// A changed file is read again; a removed secret is gone from it.
+	if err := os.WriteFile(filepath.Join(plain, "ops/vault.sh"), []byte("export VAULT_ADDR=https://vault:8200\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = nhi(t, "scan", "--db", db, "--path", plain, "--format", "json")
+	re = decode[struct {
+		Sources []struct {
+			Name  string
+			Stats map[string]int64
+		}
+	}](t, out)
+	for _, s := range re.Sources {
+		if s.Name == "dir:"+plain && (code != 0 || s.Stats["files_unchanged"] != s.Stats["files"]-1 || s.Stats["findings"] != dirStats["findings"]-1) {
+			t.Fatalf("changed file: exit %d %v (first %v)", code, s.Stats, dirStats)
+		}
+	}
+}
