@@ -167,3 +167,46 @@ func TestDirFindsWhatGitFinds(t *testing.T) {
 		}
 	}
 }
+
+// TestFlatCIDirectory: workflow files copied flat into a --ci directory
+// are told by content (they yielded 0 pipelines by name alone), and a
+// --ci directory holding no pipeline at all is warned about.
+func TestFlatCIDirectory(t *testing.T) {
+	flat := scannerCanonical(t, t.TempDir())
+	writeTree(t, flat, map[string]string{
+		"deploy.yml": "on: push\njobs:\n  d:\n    runs-on: ubuntu-latest\n    steps:\n      - run: ./deploy\n        env:\n          K: ${{ secrets.DEPLOY_KEY }}\n",
+		"build.yaml": "stages: [build]\nbuild:\n  stage: build\n  script:\n    - make\n",
+		"notes.yml":  "title: not a pipeline\n",
+	})
+	empty := scannerCanonical(t, t.TempDir())
+	writeTree(t, empty, map[string]string{"notes.yml": "title: nothing\n"})
+	db := filepath.Join(t.TempDir(), "nhi.db")
+	code, out, errs := nhi(t, "scan", "--db", db, "--ci", flat, "--ci", empty, "--format", "json")
+	if code != 0 {
+		t.Fatalf("scan exit %d: %s %s", code, out, errs)
+	}
+	if !strings.Contains(errs, "warning: "+empty+" holds no CI pipeline files") || strings.Contains(errs, "warning: "+flat+" ") {
+		t.Fatalf("warning wrong: %q", errs)
+	}
+	_, out, _ = nhi(t, "inventory", "--db", db, "--format", "json")
+	doc := decode[struct {
+		Identities []struct{ Kind, Name, Provider, Account string }
+	}](t, out)
+	got := map[string]string{}
+	for _, id := range doc.Identities {
+		if id.Kind == "ci:workflow" && id.Account == flat {
+			got[id.Name] = id.Provider
+		}
+	}
+	if len(got) != 2 {
+		t.Fatalf("pipelines of the flat directory: %v\n%s", got, out)
+	}
+}
+
+func scannerCanonical(t *testing.T, p string) string {
+	r, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}

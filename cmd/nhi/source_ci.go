@@ -62,7 +62,7 @@ func (c *ciFamily) sources(section *yaml.Node, env *scanEnv) ([]scanner.Source, 
 	for _, p := range env.dirTargets {
 		if !seen[p] {
 			seen[p] = true
-			out = append(out, ci.NewDir(p, opts))
+			out = append(out, ci.NewTree(p, opts))
 		}
 	}
 	for _, t := range env.gitTargets {
