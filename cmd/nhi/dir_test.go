@@ -210,3 +210,90 @@ func scannerCanonical(t *testing.T, p string) string {
 	}
 	return r
 }
+
+// TestDirSkips: excluded paths, files over --max-blob-size and links out
+// of the tree are not read (and counted); --follow-symlinks reads links.
+func TestDirSkips(t *testing.T) {
+	outside := t.TempDir()
+	secretOut := harness.GitHubPAT()
+	writeTree(t, outside, map[string]string{"creds.txt": "token " + secretOut + "\n"})
+	tree := scannerCanonical(t, t.TempDir())
+	kept := harness.GitHubPAT()
+	writeTree(t, tree, map[string]string{
+		"keep.txt":               "token " + kept + "\n",
+		"vendor/lib/x.txt":       "token " + harness.GitHubPAT() + "\n",
+		"big.txt":                "token " + harness.GitHubPAT() + "\n" + strings.Repeat("x", 4000) + "\n",
+		"node_modules/a/b/c.txt": "token " + harness.GitHubPAT() + "\n",
+	})
+	if err := os.Symlink(filepath.Join(outside, "creds.txt"), filepath.Join(tree, "link.txt")); err != nil {
+		t.Fatal(err)
+	}
+	stats := func(args ...string) map[string]int64 {
+		db := filepath.Join(t.TempDir(), "nhi.db")
+		code, out, errs := nhi(t, append([]string{"scan", "--db", db, "--path", tree, "--format", "json",
+			"--exclude", "vendor/", "--exclude", "node_modules/", "--max-blob-size", "1000"}, args...)...)
+		if code != 0 {
+			t.Fatalf("scan exit %d: %s %s", code, out, errs)
+		}
+		sum := decode[struct {
+			Sources []struct {
+				Name  string
+				Stats map[string]int64
+			}
+		}](t, out)
+		for _, s := range sum.Sources {
+			if s.Name == "dir:"+tree {
+				return s.Stats
+			}
+		}
+		t.Fatalf("no dir source: %s", out)
+		return nil
+	}
+	st := stats()
+	if st["findings"] != 1 || st["files_too_large"] != 1 || st["symlinks_skipped"] != 1 || st["files"] != 2 {
+		t.Fatalf("stats %v: want 1 finding (keep.txt), big.txt too large, link skipped, vendor and node_modules excluded", st)
+	}
+	if st := stats("--follow-symlinks"); st["findings"] != 2 {
+		t.Fatalf("--follow-symlinks: %v, want the linked file read", st)
+	}
+	if code, _, errs := nhi(t, "scan", "--db", filepath.Join(t.TempDir(), "x.db"), "--path", filepath.Join(tree, "missing")); code != 3 || !strings.Contains(errs, "give --path an existing directory") {
+		t.Fatalf("missing --path: exit %d %s, want 3 (the source failed) with what to do", code, errs)
+	}
+}
+
+// TestDirFailedPathCarries: a --path that cannot be read in a later scan
+// keeps what the tree held (carried, not removed).
+func TestDirFailedPathCarries(t *testing.T) {
+	files, _ := plainTree(t)
+	tree := scannerCanonical(t, t.TempDir())
+	writeTree(t, tree, files)
+	db := filepath.Join(t.TempDir(), "nhi.db")
+	count := func() int {
+		_, out, _ := nhi(t, "inventory", "--db", db, "--format", "json")
+		n := 0
+		for _, c := range decode[struct{ Credentials []credPlaces }](t, out).Credentials {
+			for _, o := range c.Occurrences {
+				if o.Source == "dir" {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	if code, out, errs := nhi(t, "scan", "--db", db, "--path", tree); code != 0 {
+		t.Fatalf("scan exit %d: %s %s", code, out, errs)
+	}
+	before := count()
+	if before == 0 {
+		t.Fatal("nothing found")
+	}
+	if err := os.Rename(tree, tree+".moved"); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := nhi(t, "scan", "--db", db, "--path", tree); code != 3 {
+		t.Fatalf("scan of a missing tree: exit %d, want 3", code)
+	}
+	if after := count(); after != before {
+		t.Fatalf("failed path lost its state: %d occurrences, had %d", after, before)
+	}
+}
