@@ -1,4 +1,4 @@
-# nhi — make demo | make test | make fuzz | make build | make bench-git | make bench-detect | make bench-tui | make bench-diff
+# nhi — make demo | make test | make fuzz | make build | make bench-git | make bench-dir | make bench-detect | make bench-tui | make bench-diff
 GO      ?= go
 # RE2 (through WebAssembly) for the gitleaks detector: 7-8x faster per core
 # than Go's regexp, and what gitleaks' own release builds use.
@@ -8,7 +8,7 @@ DB      ?= nhi.db
 DEMO    ?= demo-estate
 export CGO_ENABLED := 1
 
-.PHONY: all build demo test test-short fuzz lint bao bench-git bench-detect bench-tui bench-diff clean
+.PHONY: all build demo test test-short fuzz lint bao bench-git bench-dir bench-detect bench-tui bench-diff clean
 
 all: build
 
@@ -51,6 +51,9 @@ bao:
 
 bench-git:
 	bash bench/git.sh
+
+bench-dir:
+	bash bench/dir.sh
 
 bench-detect:
 	bash bench/detect.sh

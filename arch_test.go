@@ -38,6 +38,8 @@ var allowed = map[string][]string{
 	"scanner/ci":    {"scanner", "inventory", "detect", "scanner/gitrepo", "scanner/gitrepo/gitobj", "glob"},
 	"scanner/aws":   {"scanner", "inventory"},
 	"scanner/vault": {"scanner", "inventory"},
+	// plain directory trees (nhi scan --path).
+	"scanner/dir": {"scanner", "inventory", "detect", "glob"},
 	// A git repository as nhi names, clones and reads it, for the git and
 	// CI sources: never a source itself, and never the judge.
 	"scanner/gitrepo": {"scanner", "inventory", "scanner/gitrepo/gitobj"},

@@ -191,10 +191,10 @@ func (s *Store) diffCredentials(ctx context.Context, d *Diff) error {
 // first.
 func (s *Store) diffLeaks(ctx context.Context, d *Diff) error {
 	q := `SELECT o.id, c.id, c.key, c.type, c.fingerprint, c.redacted, o.source, o.repo, o.path, o.line, o.commit_sha, o.author,
-		o.date, o.ci_job, o.vault_path, c.status = 'Active' AND o.source IN ('` + SourceGit + `', '` + SourceCI + `')
+		o.date, o.ci_job, o.vault_path, c.status = 'Active' AND o.source IN ('` + SourceGit + `', '` + SourceCI + `', '` + SourceDir + `')
 		FROM occurrences o JOIN credentials c ON c.id = o.credential_id
 		WHERE o.first_seen_scan > ?1 AND o.first_seen_scan <= ?2 AND o.last_seen_scan >= ?2
-			AND o.source IN ('` + SourceGit + `', '` + SourceCI + `') AND (c.vault_status = '` + VaultHardcoded + `' OR c.status = 'Active')
+			AND o.source IN ('` + SourceGit + `', '` + SourceCI + `', '` + SourceDir + `') AND (c.vault_status = '` + VaultHardcoded + `' OR c.status = 'Active')
 		ORDER BY 16 DESC, o.date DESC, o.id`
 	rows, err := s.r.QueryContext(ctx, q, d.From.ID, d.To.ID)
 	if err != nil {

@@ -36,6 +36,8 @@ const (
 	SourceCI    = "ci"
 	SourceAWS   = "aws"
 	SourceVault = "vault"
+	// SourceDir is a plain directory tree (nhi scan --path).
+	SourceDir = "dir"
 )
 
 // Identity is a non-human principal. Key is stable across scans:

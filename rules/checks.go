@@ -175,7 +175,7 @@ func checkNoReuse(c *Control, e *env, s *subject) (bool, *finding) {
 	places := map[string]bool{}
 	for _, o := range s.cred.Occurrences {
 		switch o.Source {
-		case inventory.SourceGit, inventory.SourceCI:
+		case inventory.SourceGit, inventory.SourceCI, inventory.SourceDir:
 			where := o.Repo
 			if where == "" {
 				where = o.Path

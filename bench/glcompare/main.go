@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/nhi-inventory/nhi/inventory"
 )
@@ -31,6 +32,8 @@ func main() {
 	nhiPath := flag.String("nhi", "", "nhi inventory --format json output")
 	keyPath := flag.String("key", "", "the inventory's fingerprint key file (<db>.key)")
 	show := flag.Int("show", 20, "differences to list")
+	source := flag.String("source", inventory.SourceGit, "nhi occurrences to compare: git, or dir (against gitleaks dir)")
+	root := flag.String("root", "", "with -source dir: the scanned directory, cut from gitleaks' file paths")
 	flag.Parse()
 	keys, err := inventory.LoadOrCreateKeyring(*keyPath, false)
 	if err != nil {
@@ -54,15 +57,19 @@ func main() {
 
 	glSet, nhiSet := map[finding]bool{}, map[finding]bool{}
 	for _, f := range gl {
+		file := f.File
+		if *root != "" {
+			file = strings.TrimPrefix(strings.TrimPrefix(file, strings.TrimSuffix(*root, "/")), "/")
+		}
 		secret := f.Secret
 		if secret == "" {
-			secret = "file:" + f.File // as nhi keys file-name-only findings
+			secret = "file:" + file // as nhi keys file-name-only findings
 		}
-		glSet[finding{f.File, f.RuleID, keys.Fingerprint(secret)}] = true
+		glSet[finding{file, f.RuleID, keys.Fingerprint(secret)}] = true
 	}
 	for _, c := range inv.Credentials {
 		for _, o := range c.Occurrences {
-			if o.Source == inventory.SourceGit {
+			if o.Source == *source {
 				nhiSet[finding{o.Path, c.Type, c.Fingerprint}] = true
 			}
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/report"
 	"github.com/nhi-inventory/nhi/scanner"
+	"github.com/nhi-inventory/nhi/scanner/ci"
 	"github.com/nhi-inventory/nhi/scanner/gitrepo"
 )
 
@@ -205,6 +206,9 @@ func runScan(ctx context.Context, cmd *cobra.Command, g *globals, o *scanOpts, f
 	}
 	totals := map[string]int64{}
 	for _, r := range results {
+		if r.Stats[ci.StatNoPipelines] > 0 {
+			fmt.Fprintf(g.stderr, "warning: %s holds no CI pipeline files (by name or by content): check the --ci path\n", r.Target)
+		}
 		for k, v := range r.Stats {
 			totals[k] += v
 		}

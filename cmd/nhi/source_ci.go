@@ -58,6 +58,13 @@ func (c *ciFamily) sources(section *yaml.Node, env *scanEnv) ([]scanner.Source, 
 			return nil, err
 		}
 	}
+	// The pipeline files of every --path tree, as those of a repository.
+	for _, p := range env.dirTargets {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, ci.NewTree(p, opts))
+		}
+	}
 	for _, t := range env.gitTargets {
 		out = append(out, ci.NewRepo(t, env.repos, opts))
 	}

@@ -24,7 +24,7 @@ type sourceFamily interface {
 
 // families is the explicit list of source families, in scan order.
 func families() []sourceFamily {
-	return []sourceFamily{&gitFamily{}, &ciFamily{}, &awsFamily{}, &vaultFamily{}}
+	return []sourceFamily{&gitFamily{}, &dirFamily{}, &ciFamily{}, &awsFamily{}, &vaultFamily{}}
 }
 
 // scanEnv is what every family may use when building its sources.
@@ -36,6 +36,9 @@ type scanEnv struct {
 	// URL may carry a credential: hand targets to env.repos (through a
 	// source), never print them; a Repo's ID is the name to show.
 	gitTargets []string
+	// dirTargets are every directory given by --path or dir.paths, for
+	// the CI family, which reads the pipeline files in them too.
+	dirTargets []string
 	// repos opens (cloning URLs into the cache once) git repositories
 	// shared by the git and CI sources.
 	repos *gitrepo.Repos

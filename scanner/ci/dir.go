@@ -17,6 +17,19 @@ import (
 type dirSource struct {
 	path string
 	opts Options
+	// flat: a --ci directory, which is expected to hold pipelines (a
+	// --path tree need not).
+	flat bool
+}
+
+// StatNoPipelines is the counter a --ci directory source sets when it
+// finds no pipeline file at all: the caller warns.
+const StatNoPipelines = "no_pipelines"
+
+// NewTree returns the source of the pipeline files of a --path tree: as
+// NewDir, without the warning when there are none.
+func NewTree(path string, opts Options) scanner.Source {
+	return &dirSource{path: scanner.CanonicalPath(path), opts: opts}
 }
 
 // NewDir returns a source that finds and reads every pipeline file under
@@ -24,7 +37,7 @@ type dirSource struct {
 // canonical path (scanner.CanonicalPath: however it is typed) and the
 // file's path inside it.
 func NewDir(path string, opts Options) scanner.Source {
-	return &dirSource{path: scanner.CanonicalPath(path), opts: opts}
+	return &dirSource{path: scanner.CanonicalPath(path), opts: opts, flat: true}
 }
 
 func (s *dirSource) Name() string   { return "ci:" + s.path }
@@ -47,9 +60,12 @@ func (s *dirSource) Scan(ctx context.Context, sink scanner.Sink) error {
 			break
 		}
 	}
-	snap := &dirSnapshot{root: s.path, sink: sink}
+	snap := &dirSnapshot{root: s.path, sink: sink, sniff: s.flat}
 	if err := e.add(ctx, snap, "", sink); err != nil {
 		return err
+	}
+	if len(e.versions) == 0 && len(e.failures) == 0 && s.flat {
+		sink.Add(StatNoPipelines, 1)
 	}
 	return e.emit(ctx, sink)
 }
@@ -57,6 +73,8 @@ func (s *dirSource) Scan(ctx context.Context, sink scanner.Sink) error {
 type dirSnapshot struct {
 	root string
 	sink scanner.Sink
+	// sniff: files at the top are told by content too (ClassifyContent).
+	sniff bool
 }
 
 func (d *dirSnapshot) files(ctx context.Context) ([]string, error) {

@@ -178,8 +178,13 @@ func (e *engine) add(ctx context.Context, snap snapshot, branch string, sink sca
 		inherited                  map[string]bool
 	}
 	var queue []pending
+	sniff, _ := snap.(classifier)
 	for _, p := range paths {
-		if prov := Classify(p); prov != "" {
+		prov := Classify(p)
+		if prov == "" && sniff != nil {
+			prov = sniff.classify(p)
+		}
+		if prov != "" {
 			queue = append(queue, pending{path: p, provider: prov})
 		}
 	}
