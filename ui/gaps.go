@@ -83,10 +83,13 @@ func (g *gapsModel) selected() *inventory.Gap {
 	return &g.rows[i]
 }
 
-// reload reads the table from the start (filters or scan changed).
+// reload reads the table from the start (filters or scan changed). The
+// rows held answer the old filters: until the new page arrives the table
+// says it is loading, never shows them under the new filter line.
 func (g *gapsModel) reload(m *Model) tea.Cmd {
 	g.cursor, g.top = 0, 0
 	g.known = false
+	g.loaded = false
 	return g.request(m, 0)
 }
 

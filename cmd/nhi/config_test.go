@@ -111,6 +111,10 @@ git:
   max_blob_size: 10485760
 ci:
   paths: [pipelines/]
+dir:
+  paths: [srv/app]
+  exclude: ["**/node_modules/**"]
+  follow_symlinks: false
 aws:
   accounts: [{profile: prod, region: eu-west-1, endpoint: "http://127.0.0.1:5000"}]
   credential_reports: [exports/report.csv]
