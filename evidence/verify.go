@@ -166,6 +166,11 @@ func readArchive(r io.Reader, v *Verification) (*archiveFiles, error) {
 			af.ledger = keep.Bytes()
 		}
 	}
+	// The gzip trailer (CRC-32 and length of everything) is checked only
+	// when the stream is read to its end, past the tar's end marker.
+	if _, err := io.Copy(io.Discard, gz); err != nil {
+		return nil, fmt.Errorf("the archive is damaged: %w", err)
+	}
 	if af.manifest == nil {
 		return nil, fmt.Errorf("the archive holds no %s", ManifestName)
 	}
