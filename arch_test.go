@@ -29,6 +29,8 @@ var allowed = map[string][]string{
 	"readiness": {"inventory", "rules"},
 	"ui":        {"inventory", "rules", "readiness"},
 	"report":    {"inventory", "rules"},
+	// the signed audit evidence package and its verification.
+	"evidence": {"inventory", "rules", "readiness"},
 	// posts diffs (Slack, Teams, signed webhooks) and records deliveries.
 	"notify":        {"inventory", "report"},
 	"harness":       {},
