@@ -302,7 +302,7 @@ func (s *Store) AddAttestations(ctx context.Context, review int64, as []Attestat
 	defer st.Close()
 	for i := range as {
 		a := &as[i]
-		if a.Reason == "" || a.Actor == "" || !validDecision(a.Decision) {
+		if a.Reason == "" || a.Actor == "" || !ValidAttestDecision(a.Decision) {
 			return fmt.Errorf("item %d: an attestation needs keep, revoke or modify, a reason and an actor", a.ItemNo)
 		}
 		if a.At.IsZero() {
@@ -326,7 +326,8 @@ func (s *Store) AddAttestations(ctx context.Context, review int64, as []Attestat
 	return tx.Commit()
 }
 
-func validDecision(d string) bool {
+// ValidAttestDecision reports whether d is keep, revoke or modify.
+func ValidAttestDecision(d string) bool {
 	for _, x := range AttestDecisions() {
 		if d == x {
 			return true
