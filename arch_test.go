@@ -31,7 +31,7 @@ var allowed = map[string][]string{
 	// access reviews: frozen scopes, worksheets, attestations, revocation
 	// checks; readiness runs its checks when a scan finishes.
 	"review": {"inventory"},
-	"report":    {"inventory", "rules"},
+	"report": {"inventory", "rules"},
 	// posts diffs (Slack, Teams, signed webhooks) and records deliveries.
 	"notify":        {"inventory", "report"},
 	"harness":       {},
