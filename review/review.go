@@ -179,7 +179,7 @@ func Candidates(ctx context.Context, store *inventory.Store, scan int64, fallbac
 		}
 		cr := c.Credential
 		it := inventory.ReviewItem{SubjectKind: inventory.SubjectCredential, SubjectKey: cr.Key, Name: cr.Type + " " + cr.Label(), Kind: cr.Type,
-			Snapshot: inventory.ReviewSnapshot{Source: sourceOf(c), CreatedAt: firstTime(cr.CreatedAt, &c.FirstSeen), LastUsedAt: cr.LastUsedAt,
+			Snapshot: inventory.ReviewSnapshot{Source: sourceOf(c), CreatedAt: firstTime(cr.CreatedAt, earliest(c.Occurrences)), LastUsedAt: cr.LastUsedAt,
 				Credentials: []inventory.ReviewCredential{credentialOf(c)}, OpenGaps: dedupeGaps(open[inventory.SubjectCredential+"\x00"+cr.Key])}}
 		setOwner(&it, cr.Owner, cr.OwnerSource, fallback)
 		items = append(items, it)
@@ -216,6 +216,18 @@ func firstTime(ts ...*time.Time) *time.Time {
 		}
 	}
 	return nil
+}
+
+// earliest is the date of the earliest dated occurrence (the commit that
+// introduced a secret found in history).
+func earliest(occ []inventory.Occurrence) *time.Time {
+	var t *time.Time
+	for _, o := range occ {
+		if o.Date != nil && (t == nil || o.Date.Before(*t)) {
+			t = o.Date
+		}
+	}
+	return t
 }
 
 func sourceOf(c *inventory.CredentialRow) string {
