@@ -26,9 +26,12 @@ var allowed = map[string][]string{
 	// a leaf, so the sources and the judge can both use it.
 	"glob": {},
 	// judgement: scope, evaluation, gaps, decisions; used by cmd and ui.
-	"readiness": {"inventory", "rules"},
+	"readiness": {"inventory", "rules", "review"},
 	"ui":        {"inventory", "rules", "readiness"},
-	"report":    {"inventory", "rules"},
+	// access reviews: frozen scopes, worksheets, attestations, revocation
+	// checks; readiness runs its checks when a scan finishes.
+	"review": {"inventory"},
+	"report": {"inventory", "rules"},
 	// the signed audit evidence package and its verification.
 	"evidence": {"inventory", "rules", "readiness"},
 	// posts diffs (Slack, Teams, signed webhooks) and records deliveries.
@@ -173,7 +176,7 @@ func TestImportRulesRejectBackwardImports(t *testing.T) {
 		{"scanner/gitrepo", "scanner/git"}, {"scanner/gitrepo", "scanner/ci"}, {"scanner/gitrepo", "rules"},
 		{"scanner/aws", "scanner/gitrepo"}, {"scanner/vault", "scanner/gitrepo"}, {"scanner", "scanner/gitrepo"},
 		{"glob", "inventory"}, {"glob", "scanner"}, {"glob", "rules"},
-		{"detect", "scanner"}, {"detect", "rules"}, {"detect", "glob"}, {"rules", "detect"}, {"inventory", "detect"},
+		{"detect", "scanner"}, {"review", "readiness"}, {"review", "rules"}, {"review", "scanner"}, {"detect", "rules"}, {"detect", "glob"}, {"rules", "detect"}, {"inventory", "detect"},
 		{"scanner/git", "rules"}, {"scanner/ci", "rules"}, {"scanner/aws", "rules"}, {"scanner/vault", "rules"},
 	} {
 		r, _ := rulesFor(c.pkg)

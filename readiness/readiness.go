@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nhi-inventory/nhi/inventory"
+	"github.com/nhi-inventory/nhi/review"
 	"github.com/nhi-inventory/nhi/rules"
 )
 
@@ -57,6 +58,11 @@ func (s *Service) FinishScan(ctx context.Context, w *inventory.ScanWriter, resul
 	}
 	if err := w.Settle(ctx); err != nil {
 		return nil, err
+	}
+	// Revoke decisions of access reviews are checked against what this
+	// scan read, before judging (NHI-REV-01 reads the checks).
+	if _, err := review.VerifyRevocations(ctx, s.store, w.ID(), now); err != nil {
+		return nil, fmt.Errorf("verify the revocations of access reviews: %w", err)
 	}
 	ev, err := s.evaluate(ctx, w.ID(), now)
 	if err != nil {
@@ -109,7 +115,11 @@ func (s *Service) evaluate(ctx context.Context, scan int64, now time.Time) (*inv
 	if err != nil {
 		return nil, err
 	}
-	est := &rules.Estate{Now: now, Identities: ids, Credentials: creds, Carried: carried, PriorOpen: prior, OwnerRules: s.cfg.Owners}
+	reviews, err := s.store.ReviewFacts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	est := &rules.Estate{Now: now, Identities: ids, Credentials: creds, Carried: carried, PriorOpen: prior, OwnerRules: s.cfg.Owners, Reviews: reviews}
 	for _, d := range decisions {
 		est.Decisions = append(est.Decisions, rules.Decision{SubjectKind: d.SubjectKind, SubjectKey: d.SubjectKey, Owner: d.Value})
 	}

@@ -27,6 +27,7 @@ var checks = map[string]check{
 	"ci_pinned_receivers":       checkCIPinned,
 	"ci_no_prt_exposure":        checkCIPullRequestTarget,
 	"vault_expiry":              checkVaultExpiry,
+	"review_attested":           checkReviewAttested,
 }
 
 // The facts checks read are the inventory's (inventory/facts.go), never

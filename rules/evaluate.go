@@ -41,6 +41,10 @@ type Estate struct {
 	PriorOpen  map[string]bool
 	OwnerRules []OwnerRule
 	Decisions  []Decision
+	// Reviews is where each subject ("identity\x00key",
+	// "credential\x00key") stands in the newest access review holding it
+	// (Store.ReviewFacts); control NHI-REV-01 judges it.
+	Reviews map[string]inventory.ReviewFact
 }
 
 // subject is an identity or credential under evaluation, with what the
@@ -71,6 +75,7 @@ type env struct {
 	now      time.Time
 	byFP     map[string][]*inventory.CredentialRow
 	identity map[string]*inventory.IdentityRow
+	reviews  map[string]inventory.ReviewFact
 }
 
 // check returns whether the control applies to s and, if it fails, why.
@@ -78,7 +83,7 @@ type check func(c *Control, e *env, s *subject) (applies bool, f *finding)
 
 // Evaluate judges the estate against every enabled control.
 func (cat *Catalogue) Evaluate(est *Estate) *inventory.Evaluation {
-	e := &env{now: est.Now, byFP: map[string][]*inventory.CredentialRow{}, identity: map[string]*inventory.IdentityRow{}}
+	e := &env{now: est.Now, byFP: map[string][]*inventory.CredentialRow{}, identity: map[string]*inventory.IdentityRow{}, reviews: est.Reviews}
 	if e.now.IsZero() {
 		e.now = time.Now().UTC()
 	}

@@ -394,7 +394,7 @@ func TestImports(t *testing.T) {
 	for _, p := range strings.Fields(string(out)) {
 		if strings.HasPrefix(p, "github.com/nhi-inventory/nhi") {
 			switch strings.TrimPrefix(p, "github.com/nhi-inventory/nhi") {
-			case "/ui", "/inventory", "/rules", "/readiness", "/glob":
+			case "/ui", "/inventory", "/rules", "/readiness", "/review", "/glob":
 			default:
 				t.Errorf("ui imports %s", p)
 			}
