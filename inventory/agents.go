@@ -1,0 +1,37 @@
+package inventory
+
+// AI agents and the MCP servers they start or call (scanner/agents): the
+// identity kinds, source, credential type and facts their controls read.
+
+const (
+	// KindMCPServer is an MCP server an AI agent is configured to start
+	// (stdio) or call (sse, http), with the secrets it is handed.
+	KindMCPServer = "ai:mcp-server"
+	// KindAIAgent is an agent's own configuration when it holds
+	// credentials of its own: model provider keys (Continue's models:),
+	// AI provider keys in a .env beside it.
+	KindAIAgent = "ai:agent"
+	// SourceAgent is the agent configuration source.
+	SourceAgent = "agent"
+	// TypeAgentReference is a secret an agent hands a server by
+	// reference (an environment variable, a prompt, a secrets manager).
+	TypeAgentReference = "agent-secret-reference"
+)
+
+// Facts of ai:mcp-server and ai:agent identities read by controls.
+const (
+	// AttrAgentHardcoded describes each secret written into the agent's
+	// configuration file itself ("env GITHUB_TOKEN: github-pat ghp_****(40) line 7").
+	AttrAgentHardcoded AttrKey = "hardcoded_secrets"
+	// AttrAgentBroadTokens describes each secret handed to the server
+	// whose format says it is broader than one tool needs (a classic
+	// GitHub PAT, an AWS access key, an admin key).
+	AttrAgentBroadTokens AttrKey = "broad_tokens"
+	// AttrAgentUnpinnedLaunch is the package a launcher (npx, uvx,
+	// docker...) fetches at each start without an exact version or
+	// digest, set only when the server is handed secrets.
+	AttrAgentUnpinnedLaunch AttrKey = "unpinned_launch"
+	// AttrAgentCredentials are the keys of the credentials handed to the
+	// server (an AWS access key stays its IAM user's: it is listed here).
+	AttrAgentCredentials AttrKey = "credentials"
+)
