@@ -198,7 +198,7 @@ func aiRule(hits []detect.Hit, line int) bool {
 // maskArg hides an argument that holds a secret found in the entry.
 func maskArg(a string, s *Server, hits []detect.Hit) string {
 	for _, st := range s.Settings {
-		if st.value != "" && !isPlaceholder(st.value) && strings.Contains(a, st.value) && (!st.weak || len(st.value) >= 8) {
+		if st.value != "" && !st.weak && !isPlaceholder(st.value) && strings.Contains(a, st.value) {
 			return strings.Replace(a, st.value, "****", -1)
 		}
 	}
