@@ -35,3 +35,32 @@ const (
 	// server (an AWS access key stays its IAM user's: it is listed here).
 	AttrAgentCredentials AttrKey = "credentials"
 )
+
+// More facts of ai:mcp-server and ai:agent identities.
+const (
+	// AttrAgentSecrets lists each setting that carries a secret to the
+	// server: a map with the Secret* fields.
+	AttrAgentSecrets AttrKey = "secrets"
+	// AttrAgentLaunch is the package a stdio server's launcher fetches: a
+	// map {launcher, registry, package, version, pinned}.
+	AttrAgentLaunch AttrKey = "launch"
+	// AttrAgentLine is the line of the server's entry in its file.
+	AttrAgentLine AttrKey = "line"
+)
+
+// Fields of an AttrAgentSecrets entry.
+const (
+	SecretIn         AttrKey = "in"    // env, header, arg, url, model, detected
+	SecretName       AttrKey = "name"  // the variable, header, flag or rule
+	SecretValue      AttrKey = "value" // hardcoded, env, input, secret-manager, command, placeholder
+	SecretRef        AttrKey = "ref"   // the name a reference refers to
+	SecretPath       AttrKey = "path"  // the file it is given in
+	SecretLine       AttrKey = "line"
+	SecretCredential AttrKey = "credential" // the credential's key
+	SecretRule       AttrKey = "rule"
+)
+
+// AgentValueHardcoded is the SecretValue of a secret written into the
+// file itself (the other values are references: env, input,
+// secret-manager, command; or placeholder).
+const AgentValueHardcoded = "hardcoded"

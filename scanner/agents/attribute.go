@@ -19,7 +19,7 @@ type ident struct {
 	credKeys []string
 	occs     map[string]*occ
 	occOrder []string
-	secrets  map[string]map[string]any // in+name -> fact
+	secrets  map[string]inventory.Facts // in+name -> fact
 	hard     map[string]bool
 	broad    map[string]bool
 	handed   bool // the server is handed any secret
@@ -34,7 +34,7 @@ func (e *engine) ident(key string, mk func() *inventory.Identity, unit, branch s
 	it := e.idents[key]
 	if it == nil {
 		it = &ident{id: mk(), unit: unit, branches: map[string]bool{}, creds: map[string]*inventory.Credential{},
-			occs: map[string]*occ{}, secrets: map[string]map[string]any{}, hard: map[string]bool{}, broad: map[string]bool{}}
+			occs: map[string]*occ{}, secrets: map[string]inventory.Facts{}, hard: map[string]bool{}, broad: map[string]bool{}}
 		e.idents[key] = it
 		e.order = append(e.order, key)
 	}
@@ -110,14 +110,23 @@ func (e *engine) settle(it *ident, p string, settings []*Setting, hits []detect.
 			if c == nil {
 				continue
 			}
-			it.hard[fmt.Sprintf("%s %s: %s %s (%s:%d)", st.In, st.Name, c.Type, c.Redacted, p, st.Line)] = true
+			if p == it.unit {
+				// In the configuration itself; a .env beside it is the
+				// credential's own gap (NHI-SEC-01/02), not the agent's.
+				it.hard[fmt.Sprintf("%s %s: %s %s (%s:%d)", st.In, st.Name, c.Type, c.Redacted, p, st.Line)] = true
+			}
 		} else if st.weak {
 			continue
 		}
 		kept = append(kept, st)
-		fact := map[string]any{"in": st.In, "name": st.Name, "value": st.Value, "line": st.Line}
+		fact := inventory.Facts{}
+		fact.Set(inventory.SecretIn, st.In)
+		fact.Set(inventory.SecretName, st.Name)
+		fact.Set(inventory.SecretValue, st.Value)
+		fact.Set(inventory.SecretPath, p)
+		fact.Set(inventory.SecretLine, st.Line)
 		if st.Ref != "" {
-			fact["ref"] = st.Ref
+			fact.Set(inventory.SecretRef, st.Ref)
 		}
 		if c == nil && st.Value != ValuePlaceholder {
 			vs := inventory.VaultUnknown
@@ -132,7 +141,7 @@ func (e *engine) settle(it *ident, p string, settings []*Setting, hits []detect.
 				VaultStatus: vs, Attrs: map[string]any{string(inventory.AttrName): name, "value": st.Value, "in": st.In, "setting": st.Name}}
 		}
 		if c != nil {
-			fact["credential"] = c.Key
+			fact.Set(inventory.SecretCredential, c.Key)
 			it.handed = true
 			if c.Attrs == nil {
 				c.Attrs = map[string]any{}
@@ -144,11 +153,11 @@ func (e *engine) settle(it *ident, p string, settings []*Setting, hits []detect.
 			}
 			if rule != "" {
 				detail["rule"] = rule
-				fact["rule"] = rule
+				fact.Set(inventory.SecretRule, rule)
 			}
 			e.handed(it, c, p, st.Line, detail, branch)
 		}
-		it.secrets[st.In+"\x00"+st.Name] = fact
+		it.secrets[st.In+"\x00"+st.Name+"\x00"+p] = fact
 	}
 	// Secrets the detector found in the entry but in no setting (inside an
 	// argument, a command string, an unusual key).
@@ -162,10 +171,13 @@ func (e *engine) settle(it *ident, p string, settings []*Setting, hits []detect.
 		if b := broadToken(h.RuleID, h.Plaintext()); b != "" {
 			it.broad[fmt.Sprintf("line %d: %s %s", h.Line, b, c.Redacted)] = true
 		}
-		it.hard[fmt.Sprintf("%s %s (%s:%d)", c.Type, c.Redacted, p, h.Line)] = true
+		if p == it.unit {
+			it.hard[fmt.Sprintf("%s %s (%s:%d)", c.Type, c.Redacted, p, h.Line)] = true
+		}
 		it.handed = true
-		it.secrets[fmt.Sprintf("detected\x00%d:%s", h.Line, h.RuleID)] = map[string]any{"in": "detected", "name": h.RuleID,
-			"value": ValueHardcoded, "line": h.Line, "credential": c.Key, "rule": h.RuleID}
+		it.secrets[fmt.Sprintf("detected\x00%d:%s", h.Line, h.RuleID)] = inventory.Facts{string(inventory.SecretIn): "detected",
+			string(inventory.SecretName): h.RuleID, string(inventory.SecretValue): ValueHardcoded, string(inventory.SecretPath): p,
+			string(inventory.SecretLine): h.Line, string(inventory.SecretCredential): c.Key, string(inventory.SecretRule): h.RuleID}
 		e.handed(it, c, p, h.Line, map[string]any{"rule": h.RuleID, "server": server}, branch)
 	}
 	return kept
@@ -210,9 +222,9 @@ func (it *ident) facts() {
 		sort.Strings(keys)
 		list := make([]any, len(keys))
 		for i, k := range keys {
-			list[i] = it.secrets[k]
+			list[i] = map[string]any(it.secrets[k])
 		}
-		a["secrets"] = list
+		a[string(inventory.AttrAgentSecrets)] = list
 	}
 	set := func(k inventory.AttrKey, m map[string]bool) {
 		if len(m) > 0 {

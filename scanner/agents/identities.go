@@ -24,6 +24,7 @@ func (e *engine) server(r *parsed, s *Server, branch string) {
 		}
 		attrs["agent"] = r.file.Agent
 		attrs["transport"] = s.Transport
+		attrs.Set(inventory.AttrAgentLine, s.Line)
 		if s.Project != "" {
 			attrs["project"] = s.Project
 		}
@@ -44,7 +45,7 @@ func (e *engine) server(r *parsed, s *Server, branch string) {
 			}
 		}
 		if s.Launch.Registry != "" {
-			attrs["launch"] = map[string]any{"launcher": s.Launch.Launcher, "registry": s.Launch.Registry,
+			attrs[string(inventory.AttrAgentLaunch)] = map[string]any{"launcher": s.Launch.Launcher, "registry": s.Launch.Registry,
 				"package": s.Launch.Package, "version": s.Launch.Version, "pinned": s.Launch.Pinned}
 		}
 		return &inventory.Identity{Key: key, Kind: inventory.KindMCPServer, Name: s.Name, Source: inventory.SourceAgent,

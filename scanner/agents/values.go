@@ -6,12 +6,14 @@ import (
 	"sort"
 	"strings"
 	"unicode"
+
+	"github.com/nhi-inventory/nhi/inventory"
 )
 
 // How a setting's value is given (Setting.Value).
 const (
 	// ValueHardcoded is a literal secret in the file.
-	ValueHardcoded = "hardcoded"
+	ValueHardcoded = inventory.AgentValueHardcoded
 	// ValueEnv is a reference to an environment variable (${env:X}, ${X}, $X).
 	ValueEnv = "env"
 	// ValueInput is a value the client prompts for (VS Code ${input:x})
