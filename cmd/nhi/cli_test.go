@@ -233,15 +233,15 @@ func TestFailedSourceDoesNotStopOthers(t *testing.T) {
 	if sum.Status != "complete" || sum.CredentialsTotal < 2 {
 		t.Fatalf("summary %+v", sum)
 	}
-	// The corrupt and the missing repository fail their git and CI sources;
-	// the good repository's sources complete.
+	// The corrupt and the missing repository fail their git, CI and agent
+	// sources; the good repository's sources complete.
 	for _, s := range sum.Sources {
 		good := strings.HasSuffix(s.Name, p.repo.Dir)
 		if good && s.Status != "ok" || !good && (s.Status != "failed" || s.Error == "") {
 			t.Errorf("source %s: %s %q", s.Name, s.Status, s.Error)
 		}
 	}
-	if len(sum.Sources) != 6 {
+	if len(sum.Sources) != 9 {
 		t.Fatalf("sources %+v", sum.Sources)
 	}
 }
