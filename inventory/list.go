@@ -199,4 +199,3 @@ func decodeStored(what, s string, v any) error {
 	}
 	return nil
 }
-

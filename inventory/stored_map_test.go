@@ -36,7 +36,7 @@ func TestDamagedObjectColumnIsAnError(t *testing.T) {
 	defer raw.Close()
 	for _, c := range []struct {
 		damage, repair, want string
-		read               func() error
+		read                 func() error
 	}{
 		{`UPDATE credentials SET attrs = '{"x": '`, `UPDATE credentials SET attrs = '{}'`, ": attrs holds invalid JSON",
 			func() error { _, err := s.Credentials(ctx, 1); return err }},
