@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/mattn/go-sqlite3"
 )
@@ -79,4 +80,14 @@ func notWritable(path string, err error) error {
 		return fmt.Errorf("inventory %s cannot be written (%v): nhi writes to it even to read it (SQLite's write-ahead log); fix its permissions, or copy it (with its .key) and give --db the copy", path, err)
 	}
 	return fmt.Errorf("create inventory %s: %w", path, err)
+}
+
+// IsDiskFull reports whether err is SQLite (or the system) saying the
+// disk holding the inventory is full.
+func IsDiskFull(err error) bool {
+	var se sqlite3.Error
+	if errors.As(err, &se) && se.Code == sqlite3.ErrFull {
+		return true
+	}
+	return errors.Is(err, syscall.ENOSPC) || err != nil && strings.Contains(err.Error(), "database or disk is full")
 }
