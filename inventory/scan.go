@@ -51,6 +51,9 @@ func (s *Store) BeginScan(ctx context.Context, toolVersion, configDigest string,
 }
 
 func (w *ScanWriter) begin(ctx context.Context, tool, digest string) error {
+	if err := w.s.checkIntegrity(ctx); err != nil {
+		return err
+	}
 	tx, err := w.s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
