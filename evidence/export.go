@@ -39,6 +39,8 @@ type Options struct {
 	// TempDir holds the content files while the archive is written
 	// ("": the system's).
 	TempDir string
+	// Trace, when set, receives how long each part of the export took.
+	Trace io.Writer
 }
 
 // ErrNoScanInPeriod is returned when the period holds no complete scan.
@@ -83,9 +85,19 @@ func Export(ctx context.Context, store *inventory.Store, opts Options, out io.Wr
 	defer wd.remove()
 	e.wd = wd
 	e.report = newReportData()
-	for _, step := range []func() error{e.writeLedger, e.writeControls, e.beginOSCAL, e.writeInventory, e.seriesObservations, e.writeGaps, e.endOSCAL, e.writeGapEvents, e.writeDecisions, e.writeReviews, e.writeReport} {
-		if err := step(); err != nil {
-			return nil, err
+	steps := []struct {
+		name string
+		run  func() error
+	}{{"ledger", e.writeLedger}, {"controls", e.writeControls}, {"oscal", e.beginOSCAL}, {"inventory", e.writeInventory},
+		{"observations", e.seriesObservations}, {"gaps", e.writeGaps}, {"oscal", e.endOSCAL}, {"gap events", e.writeGapEvents},
+		{"decisions", e.writeDecisions}, {"reviews", e.writeReviews}, {"report", e.writeReport}}
+	for _, step := range steps {
+		t0 := time.Now()
+		if err := step.run(); err != nil {
+			return nil, fmt.Errorf("%s: %w", step.name, err)
+		}
+		if opts.Trace != nil {
+			fmt.Fprintf(opts.Trace, "evidence: %s %s\n", step.name, time.Since(t0).Round(time.Millisecond))
 		}
 	}
 	for _, name := range wd.names() {

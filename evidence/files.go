@@ -3,7 +3,6 @@ package evidence
 import (
 	"archive/tar"
 	"bufio"
-	"compress/gzip"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
@@ -15,6 +14,8 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
+
+	"github.com/klauspost/compress/gzip"
 )
 
 // file is one content file of the package being written: rows go to a
