@@ -309,16 +309,31 @@ type GapRecord struct {
 	Decision *Decision
 }
 
+// gapStatusAtSQL is gapStatusSQL for a time in the past (?2, an evidence
+// period's end): a decision counts if it was made by then and not revoked
+// by then, so a later revocation or decision does not rewrite the period.
+// (For the present the two agree: every decision is made, and revoked,
+// before now.)
+var gapStatusAtSQL = func() string {
+	s := strings.ReplaceAll(gapStatusSQL, "d.revoked_at IS NULL",
+		"julianday(d.at) <= julianday(?2) AND (d.revoked_at IS NULL OR julianday(d.revoked_at) > julianday(?2))")
+	if s == gapStatusSQL {
+		panic("inventory: gapStatusSQL no longer has the revocation condition gapStatusAtSQL rewrites")
+	}
+	return s
+}()
+
 // EachGapInPeriod streams the gaps known in the scans [from, to] (found
 // by then and not resolved before from), ordered by id, with
 // their status as of scan to and the decisions in force at now.
 func (s *Store) EachGapInPeriod(ctx context.Context, from, to int64, now time.Time, fn func(GapRecord) error) error {
 	rows, err := s.r.QueryContext(ctx, `SELECT g.id, g.control_id, g.subject_kind, g.subject_key, g.subject_name, g.family, g.severity,
 		g.title, g.detail, g.frameworks, g.owner, g.first_seen_scan, g.last_seen_scan, COALESCE(g.resolved_scan, 0),
-		(SELECT started_at FROM scans WHERE id = g.first_seen_scan), (SELECT started_at FROM scans WHERE id = g.resolved_scan), `+gapStatusSQL+`,
+		(SELECT started_at FROM scans WHERE id = g.first_seen_scan), (SELECT started_at FROM scans WHERE id = g.resolved_scan), `+gapStatusAtSQL+`,
 		COALESCE(d.id, 0), COALESCE(d.action, ''), COALESCE(d.actor, ''), COALESCE(d.reason, ''), COALESCE(d.at, ''), d.expires_at
 		FROM gaps g LEFT JOIN decisions d ON d.id = (SELECT x.id FROM decisions x WHERE x.subject_kind = g.subject_kind AND x.subject_key = g.subject_key
-		  AND x.control_id = g.control_id AND x.action <> 'owner' AND x.revoked_at IS NULL AND julianday(x.at) <= julianday(?2)
+		  AND x.control_id = g.control_id AND x.action <> 'owner' AND julianday(x.at) <= julianday(?2)
+		  AND (x.revoked_at IS NULL OR julianday(x.revoked_at) > julianday(?2))
 		  AND (x.expires_at IS NULL OR julianday(x.expires_at) > julianday(?2)) ORDER BY x.id DESC LIMIT 1)
 		WHERE g.first_seen_scan <= ?1 AND (g.resolved_scan IS NULL OR g.resolved_scan >= ?3) ORDER BY g.id`, to, fmtTime(now), from)
 	if err != nil {
