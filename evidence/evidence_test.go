@@ -281,6 +281,7 @@ func TestTamperedPackagesFailWithTheReason(t *testing.T) {
 		{"the wrong key", pkg, other, "signature: attestation.sigstore.json does not verify with this key"},
 		{"unsigned", repack(t, without(BundleName)), nil, "signature: the package is not signed"},
 		{"one byte of the archive", flipped, nil, "archive: "},
+		{"the gzip header's time (outside the CRC)", func() []byte { b := append([]byte(nil), pkg...); b[5] = 1; return b }(), nil, "archive: the gzip header is "},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			key := c.key

@@ -147,6 +147,11 @@ func (w *workdir) names() []string {
 	return out
 }
 
+// gzipHeader is the gzip header of every package: no name, no time, the
+// fastest level (XFL 4), OS unknown. Verify requires it, because these
+// ten bytes are the only ones of the archive the gzip CRC does not cover.
+var gzipHeader = []byte{0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0xff}
+
 // archive writes the package as a gzip-compressed tar: manifest.json
 // first, then the content files in name order, then the signature bundle.
 // Every header is fixed (mode 0644, owner 0, the period's end as mtime),
@@ -158,6 +163,8 @@ func archive(out io.Writer, mtime time.Time, manifest []byte, w *workdir, bundle
 	if err != nil {
 		return err
 	}
+	// No name, no mtime: the gzip header is gzipHeader, always.
+	gz.ModTime = time.Unix(0, 0)
 	tw := tar.NewWriter(gz)
 	hdr := func(name string, size int64) *tar.Header {
 		return &tar.Header{Name: name, Size: size, Mode: 0o644, ModTime: mtime.UTC().Truncate(time.Second), Typeflag: tar.TypeReg, Format: tar.FormatPAX}
