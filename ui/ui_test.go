@@ -65,6 +65,8 @@ func TestGoldenViews(t *testing.T) {
 			{"overview", nil},
 			{"gaps", []string{"2"}},
 			{"detail", []string{"2", "/", "github-pat", "enter", "enter"}},
+			{"identity", []string{"2", "/", "deploy-bot", "enter", "enter"}},
+			{"identity_end", []string{"2", "/", "deploy-bot", "enter", "enter", "j", "G"}},
 			{"help", []string{"?"}},
 			{"accept", []string{"2", "a", "temporary exception"}},
 		}
