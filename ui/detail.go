@@ -114,26 +114,14 @@ func (d *detailModel) view(m *Model) string {
 	if d.sub == nil {
 		return m.styles.Muted.Render("loading " + d.key_ + "…")
 	}
-	if d.lines <= d.vp.Height {
-		return d.vp.View()
-	}
-	// The text is longer than the screen: say where the view is.
-	first, last := d.vp.YOffset+1, min(d.vp.YOffset+d.vp.Height, d.lines)
-	more := "  j/pgdn: more below"
-	if d.vp.AtBottom() {
-		more = "  k/pgup: back up"
-	}
-	return d.vp.View() + "\n" + m.styles.Muted.Render(fmt.Sprintf("lines %d-%d of %d", first, last, d.lines)+more)
+	return scrollView(m, &d.vp, d.lines)
 }
 
 // place sizes the viewport for text of n lines (a line is kept for the
 // position when it does not fit) and scrolls the selected gap into view
 // when asked to.
 func (d *detailModel) place(m *Model, text string) {
-	h := m.bodyHeight()
-	if d.lines > h {
-		h--
-	}
+	h := fitHeight(m, d.lines)
 	d.vp.Width, d.vp.Height = m.width, h
 	d.vp.SetContent(text)
 	if !d.follow {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/bubbles/viewport"
 	"github.com/charmbracelet/x/ansi"
 )
 
@@ -258,4 +259,28 @@ func ownerCell(owner string, width int) string {
 		}
 	}
 	return truncate(owner, width)
+}
+
+// fitHeight is the height of a viewport for text of n lines: the body, less
+// the line that says where the view is when the text does not fit.
+func fitHeight(m *Model, n int) int {
+	h := m.bodyHeight()
+	if n > h {
+		h--
+	}
+	return h
+}
+
+// scrollView renders viewport vp over text of n lines, with where the
+// view is when the text does not fit.
+func scrollView(m *Model, vp *viewport.Model, n int) string {
+	if n <= vp.Height {
+		return vp.View()
+	}
+	first, last := vp.YOffset+1, min(vp.YOffset+vp.Height, n)
+	more := "  j/pgdn: more below"
+	if vp.AtBottom() {
+		more = "  k/pgup: back up"
+	}
+	return vp.View() + "\n" + m.styles.Muted.Render(fmt.Sprintf("lines %d-%d of %d", first, last, n)+more)
 }
