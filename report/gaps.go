@@ -151,6 +151,9 @@ func WriteGapsFit(w io.Writer, gaps []inventory.Gap, cat *rules.Catalogue, forma
 			if name == "" {
 				name = g.SubjectID
 			}
+			if width > 0 {
+				name = dropRepeatedType(name)
+			}
 			t.Add(strconv.FormatInt(g.ID, 10), g.Severity, g.ControlID, g.Status, orDash(g.Owner), name, g.Detail)
 		}
 		if err := t.Write(w, width); err != nil {
@@ -164,6 +167,17 @@ func WriteGapsFit(w io.Writer, gaps []inventory.Gap, cat *rules.Catalogue, forma
 		return nil
 	}
 	return fmt.Errorf("unknown format %q: use table, json, csv or sarif", format)
+}
+
+// dropRepeatedType drops a subject name's leading type word when its label
+// repeats it ("aws-access-key aws-access-key-slot:arn:…" reads
+// "aws-access-key-slot:arn:…"), so a narrow column keeps what differs.
+func dropRepeatedType(name string) string {
+	typ, label, ok := strings.Cut(name, " ")
+	if ok && len(label) > len(typ) && strings.HasPrefix(label, typ) && strings.ContainsRune(":-/", rune(label[len(typ)])) {
+		return label
+	}
+	return name
 }
 
 func scanOrEmpty(id int64) string {

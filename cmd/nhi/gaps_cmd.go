@@ -96,7 +96,13 @@ with a count on stderr.`,
 				return err
 			}
 			if format != "sarif" {
-				return report.WriteGapsFit(g.stdout, gaps, rc.catalogue, format, ds, tableWidth(g.stdout, wide))
+				if err := report.WriteGapsFit(g.stdout, gaps, rc.catalogue, format, ds, tableWidth(g.stdout, wide)); err != nil {
+					return err
+				}
+				if format == "table" && len(gaps) > 0 && forPeople(g.stdout) {
+					writeGapsNext(g.stdout, repeatFlags(g, cmd.Flags().Changed("db"), cmd.Flags().Changed("config")))
+				}
+				return nil
 			}
 			opt := report.SARIFOptions{Decisions: ds}
 			opt.Revisions, opt.Remotes = repoProvenance(gaps, revision)
