@@ -442,5 +442,20 @@ func (m *Model) footerKeys() string {
 		}
 		return m.help.ShortHelpView([]key.Binding{m.keys.Back, m.keys.Quit})
 	}
-	return m.help.ShortHelpView(m.keys.shortHelp(m.view))
+	return m.fitKeys(m.keys.shortHelp(m.view))
+}
+
+// fitKeys is the footer for keys: the last two (help and quit) always
+// show, the ones before them are dropped from the end until it fits, so
+// a narrow terminal still says where the rest of the keys are.
+func (m *Model) fitKeys(keys []key.Binding) string {
+	h := m.help
+	h.Width = 0 // measured here, not cut by bubbles/help
+	for n := len(keys); n > 2; n-- {
+		list := append(append([]key.Binding{}, keys[:n-2]...), keys[len(keys)-2:]...)
+		if v := h.ShortHelpView(list); lipgloss.Width(v) <= m.width {
+			return v
+		}
+	}
+	return h.ShortHelpView(keys[max(0, len(keys)-2):])
 }

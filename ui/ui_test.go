@@ -76,6 +76,9 @@ func TestGoldenViews(t *testing.T) {
 				press(t, m, v.keys...)
 				out := m.View()
 				checkFrame(t, v.name, out, w, h)
+				if lines := strings.Split(out, "\n"); v.name != "help" && v.name != "accept" && !strings.HasSuffix(lines[len(lines)-1], "? help • q quit") {
+					t.Errorf("the footer does not end with the help key: %q", lines[len(lines)-1])
+				}
 				golden(t, fmt.Sprintf("%s_%dx%d", v.name, w, h), out)
 			})
 		}
