@@ -177,6 +177,9 @@ func (o *overviewModel) render(m *Model) {
 	b.WriteString("\n")
 	line("%s", s.Section.Render("Readiness per control (passing / evaluated)"))
 	barW := min(max(w/5, 8), 30)
+	if w < 100 {
+		barW = 10 // the titles need the room more
+	}
 	fracW := 8
 	for _, c := range ov.Controls {
 		fracW = max(fracW, len(fmt.Sprintf("%d/%d", c.Passing, c.Evaluated))+2)
