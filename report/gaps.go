@@ -100,6 +100,13 @@ func WriteGaps(w io.Writer, gaps []inventory.Gap, cat *rules.Catalogue, format s
 // WriteGapsDecided is WriteGaps with the triage decisions, whose reason,
 // actor and expiry the accepted and false-positive gaps carry.
 func WriteGapsDecided(w io.Writer, gaps []inventory.Gap, cat *rules.Catalogue, format string, ds []inventory.Decision) error {
+	return WriteGapsFit(w, gaps, cat, format, ds, Natural)
+}
+
+// WriteGapsFit is WriteGapsDecided with the table at width (Natural, Wide
+// or a terminal's columns: the detail, then the subject and owner give
+// way, the subject cut in the middle so its distinguishing end stays).
+func WriteGapsFit(w io.Writer, gaps []inventory.Gap, cat *rules.Catalogue, format string, ds []inventory.Decision, width int) error {
 	items := make([]GapJSON, 0, len(gaps))
 	for _, g := range gaps {
 		j := GapJSON{ID: g.ID, ControlID: g.ControlID, Severity: g.Severity, SubjectID: g.SubjectKey, SubjectKind: g.SubjectKind,
@@ -136,18 +143,41 @@ func WriteGapsDecided(w io.Writer, gaps []inventory.Gap, cat *rules.Catalogue, f
 		_, err := WriteSARIF(w, gaps, cat, SARIFOptions{Decisions: ds})
 		return err
 	case "table", "":
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tSEVERITY\tCONTROL\tSTATUS\tOWNER\tSUBJECT\tDETAIL")
+		t := Table{Cols: []Column{{Name: "ID"}, {Name: "SEVERITY"}, {Name: "CONTROL"}, {Name: "STATUS"},
+			{Name: "OWNER", Shrink: 1, Min: 8, Want: 12}, {Name: "SUBJECT", Shrink: 1, Min: 16, Want: 28, Middle: true, Clip: 40},
+			{Name: "DETAIL", Shrink: 1, Min: 24, Drop: true}}}
 		for _, g := range items {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", g.ID, g.Severity, g.ControlID, g.Status, orDash(g.Owner), clip(g.SubjectName, g.SubjectID, 40), g.Detail)
+			name := g.SubjectName
+			if name == "" {
+				name = g.SubjectID
+			}
+			if width > 0 {
+				name = dropRepeatedType(name)
+			}
+			t.Add(strconv.FormatInt(g.ID, 10), g.Severity, g.ControlID, g.Status, orDash(g.Owner), name, g.Detail)
 		}
-		if err := tw.Flush(); err != nil {
+		if err := t.Write(w, width); err != nil {
 			return err
+		}
+		if t.Cut {
+			fmt.Fprintf(w, "\n%d gaps (cut to %d columns: --wide shows every column in full)\n", len(items), width)
+			return nil
 		}
 		fmt.Fprintf(w, "\n%d gaps\n", len(items))
 		return nil
 	}
 	return fmt.Errorf("unknown format %q: use table, json, csv or sarif", format)
+}
+
+// dropRepeatedType drops a subject name's leading type word when its label
+// repeats it ("aws-access-key aws-access-key-slot:arn:…" reads
+// "aws-access-key-slot:arn:…"), so a narrow column keeps what differs.
+func dropRepeatedType(name string) string {
+	typ, label, ok := strings.Cut(name, " ")
+	if ok && len(label) > len(typ) && strings.HasPrefix(label, typ) && strings.ContainsRune(":-/", rune(label[len(typ)])) {
+		return label
+	}
+	return name
 }
 
 func scanOrEmpty(id int64) string {
@@ -162,18 +192,6 @@ func rfc3339(t *time.Time) string {
 		return ""
 	}
 	return t.UTC().Format(time.RFC3339)
-}
-
-func clip(name, key string, n int) string {
-	s := name
-	if s == "" {
-		s = key
-	}
-	// Runes, not bytes: a name is never cut inside a character.
-	if r := []rune(s); len(r) > n {
-		return string(r[:n-1]) + "…"
-	}
-	return s
 }
 
 // WriteControls renders the catalogue.

@@ -81,7 +81,7 @@ func TestGapsTable(t *testing.T) {
 		{"ID", "SEVERITY", "CONTROL", "STATUS", "OWNER", "SUBJECT", "DETAIL"},
 		{"11", "high", "NHI-SEC-01", "open", "Dana Ops", "github-pat ghp_****(40)", "github-pat ghp_****(40) committed at payments-api deploy/release.sh:12 in 4f2c9a1b"},
 		{"12", "high", "NHI-SEC-02", "accepted", "-", "nhi-password-config ****(12)", "nhi-password-config ****(12) is hard-coded at ci/bitbucket pipelines.yml:17"},
-		{"13", "critical", "NHI-IAM-03", "open", "team-data", "legacy-etl-with-a-name-longer-than-fort…", "AdministratorAccess attached"},
+		{"13", "critical", "NHI-IAM-03", "open", "team-data", "legacy-etl-wi…nger-than-forty-characters", "AdministratorAccess attached"},
 		{"14", "medium", "NHI-ROT-01", "resolved", "-", "aws-access-key:AKIAEXAMPLEEXAMPLE01", "key is 200 days old"},
 	}
 	if len(lines) != len(want)+2 || lines[len(lines)-2] != "" || lines[len(lines)-1] != "4 gaps" {
@@ -187,14 +187,16 @@ func TestGapsCSV(t *testing.T) {
 	}
 }
 
-func TestClipKeepsRunes(t *testing.T) {
+func TestCutsKeepRunes(t *testing.T) {
 	name := strings.Repeat("ë", 45)
-	got := clip(name, "key", 40)
-	if want := strings.Repeat("ë", 39) + "…"; got != want {
-		t.Errorf("clip = %q, want %q", got, want)
+	if got, want := cutEnd(name, 40), strings.Repeat("ë", 39)+"…"; got != want {
+		t.Errorf("cutEnd = %q, want %q", got, want)
 	}
-	if clip("", "key", 40) != "key" || clip("short", "key", 40) != "short" {
-		t.Error("clip of a short name or no name")
+	if got, want := cutMiddle(name, 40), strings.Repeat("ë", 13)+"…"+strings.Repeat("ë", 26); got != want {
+		t.Errorf("cutMiddle = %q, want %q", got, want)
+	}
+	if cutMiddle("short", 40) != "short" || cutEnd("short", 40) != "short" {
+		t.Error("a short cell was cut")
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"text/tabwriter"
 	"time"
 
 	"github.com/nhi-inventory/nhi/inventory"
@@ -121,7 +120,8 @@ func WriteInventory(w io.Writer, doc InventoryDoc, format string) error {
 	case "csv":
 		return inventoryCSV(w, doc)
 	case "table", "":
-		return inventoryTable(w, doc)
+		_, err := InventoryTable(w, doc, Natural)
+		return err
 	}
 	return fmt.Errorf("unknown format %q: use table, json or csv", format)
 }
@@ -180,26 +180,42 @@ func short(sha string) string {
 	return sha
 }
 
-func inventoryTable(w io.Writer, doc InventoryDoc) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "scan %d (%s, %s)\n\n", doc.ScanID, doc.ScanStatus, doc.ScannedAt.UTC().Format(time.RFC3339))
-	fmt.Fprintf(tw, "IDENTITIES (%d)\n", len(doc.Identities))
+// InventoryTable writes doc as tables at width (Natural, Wide or a
+// terminal's columns: the created date is hidden first, then names, owners,
+// places and labels give way, cut in the middle). It reports whether
+// anything was cut.
+func InventoryTable(w io.Writer, doc InventoryDoc, width int) (cut bool, err error) {
+	fmt.Fprintf(w, "scan %d (%s, %s)\n\n", doc.ScanID, doc.ScanStatus, doc.ScannedAt.UTC().Format(time.RFC3339))
+	fmt.Fprintf(w, "IDENTITIES (%d)\n", len(doc.Identities))
 	if len(doc.Identities) > 0 {
-		fmt.Fprintln(tw, "ID\tKIND\tNAME\tOWNER\tAUTH\tPRIVILEGES\tCREATED\tLAST USED\tCREDS")
+		t := Table{Cols: []Column{{Name: "ID"}, {Name: "KIND", Shrink: 1, Min: 8, Want: 12}, {Name: "NAME", Shrink: 1, Min: 12, Want: 20, Middle: true},
+			{Name: "OWNER", Shrink: 1, Min: 8, Want: 12}, {Name: "AUTH", Shrink: 1, Min: 6, Want: 11}, {Name: "PRIVILEGES", Shrink: 1, Min: 8, Want: 13, Short: "PRIV"},
+			{Name: "CREATED", Shrink: 1, Drop: true}, {Name: "LAST USED"}, {Name: "CREDS"}}}
 		for _, i := range doc.Identities {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", i.ID, i.Kind, i.Name, orDash(i.Owner), orDash(i.AuthMode),
-				orDash(i.Privileges), day(i.CreatedAt), day(i.LastUsedAt), len(i.Credentials))
+			t.Add(strconv.FormatInt(i.ID, 10), i.Kind, i.Name, orDash(i.Owner), orDash(i.AuthMode), orDash(i.Privileges), day(i.CreatedAt),
+				day(i.LastUsedAt), strconv.Itoa(len(i.Credentials)))
 		}
+		if err := t.Write(w, width); err != nil {
+			return false, err
+		}
+		cut = t.Cut
 	}
-	fmt.Fprintf(tw, "\nCREDENTIALS (%d)\n", len(doc.Credentials))
+	fmt.Fprintf(w, "\nCREDENTIALS (%d)\n", len(doc.Credentials))
 	if len(doc.Credentials) > 0 {
-		fmt.Fprintln(tw, "ID\tTYPE\tREDACTED\tVAULT STATUS\tSTATUS\tCREATED\tLAST USED\tSEEN\tWHERE")
+		t := Table{Cols: []Column{{Name: "ID"}, {Name: "TYPE", Shrink: 1, Min: 10, Want: 14},
+			{Name: "REDACTED", Shrink: 1, Min: 12, Want: 24, Middle: true}, {Name: "VAULT STATUS"}, {Name: "STATUS"},
+			{Name: "CREATED", Shrink: 2, Drop: true}, {Name: "LAST USED", Shrink: 1, Drop: true}, {Name: "SEEN"},
+			{Name: "WHERE", Shrink: 1, Min: 14, Want: 30, Middle: true}}}
 		for _, c := range doc.Credentials {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", c.ID, c.Type, label(c), c.VaultStatus, orDash(c.Status),
-				day(c.CreatedAt), day(c.LastUsedAt), len(c.Occurrences), where(c))
+			t.Add(strconv.FormatInt(c.ID, 10), c.Type, label(c), c.VaultStatus, orDash(c.Status), day(c.CreatedAt), day(c.LastUsedAt),
+				strconv.Itoa(len(c.Occurrences)), where(c))
 		}
+		if err := t.Write(w, width); err != nil {
+			return false, err
+		}
+		cut = cut || t.Cut
 	}
-	return tw.Flush()
+	return cut, nil
 }
 
 func inventoryCSV(w io.Writer, doc InventoryDoc) error {

@@ -206,7 +206,10 @@ func (s *sink) Add(stat string, delta int64) {
 	s.mu.Unlock()
 }
 
-func (s *sink) Progress(msg string) {
+func (s *sink) Progress(msg string) { s.ProgressWork(msg, Work{}) }
+
+// ProgressWork is Progress with how far through its work the source is.
+func (s *sink) ProgressWork(msg string, w Work) {
 	if s.onEvent == nil {
 		return
 	}
@@ -216,7 +219,7 @@ func (s *sink) Progress(msg string) {
 		stats[k] = v
 	}
 	s.mu.Unlock()
-	s.onEvent(Event{Source: s.name, Message: msg, Stats: stats})
+	s.onEvent(Event{Source: s.name, Message: msg, Stats: stats, Work: w})
 }
 
 func (s *sink) Keys() *inventory.Keyring { return s.w.Keys() }

@@ -79,6 +79,23 @@ type Event struct {
 	// finished: Message is then MessageDone or "failed: " and the error.
 	// A source's own Progress is never final, whatever it says.
 	Final bool
+	// Work is how far the source is through work of a known size (zero
+	// when it did not say).
+	Work Work
+}
+
+// Work is progress through work whose size is known: Done of Total
+// units (commits, say). Total 0: not known yet.
+type Work struct {
+	Unit        string
+	Done, Total int64
+}
+
+// WorkSink is a Sink that takes progress with its size (the runner's
+// does); a source reports through it when it knows how much is left, so
+// the user can be told an estimate of the time remaining.
+type WorkSink interface {
+	ProgressWork(msg string, w Work)
 }
 
 // MessageDone is the Message of the final event of a source that succeeded.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -22,6 +23,11 @@ type detailModel struct {
 	seq        int
 	sel        int
 	vp         viewport.Model
+	// selTop and selEnd are the lines of the selected gap in the text;
+	// follow asks the next render to scroll them into view.
+	selTop, selEnd int
+	follow         bool
+	lines          int // lines of text
 }
 
 func newDetailModel() detailModel { return detailModel{vp: viewport.New(80, 21)} }
@@ -29,6 +35,7 @@ func newDetailModel() detailModel { return detailModel{vp: viewport.New(80, 21)}
 func (d *detailModel) open(m *Model, g inventory.Gap) tea.Cmd {
 	d.kind, d.key_, d.from, d.sub, d.sel = g.SubjectKind, g.SubjectKey, g, nil, 0
 	d.vp.GotoTop()
+	d.follow = true
 	return d.reload(m)
 }
 
@@ -54,7 +61,7 @@ func (d *detailModel) set(m *Model, sub *inventory.Subject) {
 }
 
 func (d *detailModel) resize(m *Model) {
-	d.vp.Width, d.vp.Height = m.width, m.bodyHeight()
+	d.follow = true
 	d.render(m)
 }
 
@@ -73,18 +80,31 @@ func (d *detailModel) key(m *Model, msg tea.KeyMsg) tea.Cmd {
 		return nil
 	}
 	k := m.keys
+	// j and k move the selection through the gaps, the view following it;
+	// past the first or the last gap they scroll, so every section (the
+	// occurrences and decisions under the gaps) is reached with them too.
 	switch {
 	case key.Matches(msg, k.Back):
 		m.view = viewGaps
 	case key.Matches(msg, k.Up):
-		if d.sel > 0 {
+		switch {
+		case d.selEnd < d.vp.YOffset: // paged away: back to the selection
+			d.follow = true
+			d.render(m)
+		case d.selTop < d.vp.YOffset || d.sel == 0:
+			d.vp.LineUp(1)
+		default:
 			d.sel--
+			d.follow = true
 			d.render(m)
 		}
 	case key.Matches(msg, k.Down):
 		if d.sub != nil && d.sel < len(d.sub.Gaps)-1 {
 			d.sel++
+			d.follow = true
 			d.render(m)
+		} else {
+			d.vp.LineDown(1)
 		}
 	}
 	return nil
@@ -94,10 +114,33 @@ func (d *detailModel) view(m *Model) string {
 	if d.sub == nil {
 		return m.styles.Muted.Render("loading " + d.key_ + "…")
 	}
-	return d.vp.View()
+	return scrollView(m, &d.vp, d.lines)
 }
 
-// render builds the detail text.
+// place sizes the viewport for text of n lines (a line is kept for the
+// position when it does not fit) and scrolls the selected gap into view
+// when asked to.
+func (d *detailModel) place(m *Model, text string) {
+	h := fitHeight(m, d.lines)
+	d.vp.Width, d.vp.Height = m.width, h
+	d.vp.SetContent(text)
+	if !d.follow {
+		return
+	}
+	d.follow = false
+	top := d.vp.YOffset
+	if d.selEnd >= top+h {
+		top = d.selEnd - h + 1
+	}
+	if d.selTop < top {
+		top = d.selTop
+	}
+	d.vp.SetYOffset(top)
+}
+
+// render builds the detail text: the subject's fields, its gaps (the
+// selected one expanded), its facts, where it was seen and the decision
+// history.
 func (d *detailModel) render(m *Model) {
 	if d.sub == nil {
 		return
@@ -108,19 +151,19 @@ func (d *detailModel) render(m *Model) {
 		b.WriteString(s.Label.Render(pad(label, 11)) + truncate(value, w-11) + "\n")
 	}
 	section := func(title string) { b.WriteString("\n" + s.Section.Render(title) + "\n") }
+	line := func() int { return strings.Count(b.String(), "\n") }
 
-	owner, ownerSrc := "", ""
+	var facts map[string]any
 	if c := sub.Credential; c != nil {
 		cr := c.Credential
-		b.WriteString(s.Title.Render(truncate("credential "+cr.Type+" "+cr.Label(), w)) + "\n")
-		field("key", cr.Key)
-		owner, ownerSrc = cr.Owner, cr.OwnerSource
+		b.WriteString(s.Title.Render(truncateMiddle("credential "+cr.Type+" "+cr.Label(), w)) + "\n")
+		field("key", truncateMiddle(cr.Key, w-11))
 		if sub.Identity != nil {
 			field("identity", sub.Identity.Identity.Name+" ("+sub.Identity.Identity.Kind+")")
 		} else {
 			field("identity", "- (not correlated)")
 		}
-		field("owner", ownerLine(owner, ownerSrc))
+		field("owner", ownerLine(cr.Owner, cr.OwnerSource))
 		d.pendingOwner(m, &b)
 		field("age", "created "+when(now, cr.CreatedAt)+", first seen "+when(now, &c.FirstSeen))
 		field("rotation", "last rotated "+when(now, cr.LastRotatedAt))
@@ -133,16 +176,15 @@ func (d *detailModel) render(m *Model) {
 		if sub.Identity != nil && sub.Identity.Identity.Privileges != "" {
 			field("privilege", sub.Identity.Identity.Privileges)
 		}
-		attrLines(&b, s, "facts", cr.Attrs, w)
+		facts = cr.Attrs
 	} else if id := sub.Identity; id != nil {
 		i := id.Identity
-		b.WriteString(s.Title.Render(truncate(i.Kind+" "+i.Name, w)) + "\n")
-		field("key", i.Key)
+		b.WriteString(s.Title.Render(truncateMiddle(i.Kind+" "+i.Name, w)) + "\n")
+		field("key", truncateMiddle(i.Key, w-11))
 		if i.Provider != "" || i.Account != "" {
 			field("provider", strings.TrimSpace(i.Provider+" "+i.Account))
 		}
-		owner, ownerSrc = i.Owner, i.OwnerSource
-		field("owner", ownerLine(owner, ownerSrc))
+		field("owner", ownerLine(i.Owner, i.OwnerSource))
 		d.pendingOwner(m, &b)
 		field("age", "created "+when(now, i.CreatedAt)+", first seen "+when(now, &id.FirstSeen))
 		field("last use", when(now, i.LastUsedAt))
@@ -158,31 +200,54 @@ func (d *detailModel) render(m *Model) {
 			sort.Strings(tags)
 			field("tags", strings.Join(tags, " "))
 		}
-		attrLines(&b, s, "facts", i.Attrs, w)
+		facts = i.Attrs
 	}
 
 	section(fmt.Sprintf("Gaps (%d)", len(sub.Gaps)))
+	idw := 3
+	for _, g := range sub.Gaps {
+		idw = max(idw, len(strconv.FormatInt(g.ID, 10))+2)
+	}
+	d.selTop, d.selEnd = line(), line()
 	for i, g := range sub.Gaps {
-		row := pad(g.Severity, 9) + pad(g.ControlID, 11) + pad(g.Status, 15) + g.Title
+		id := pad("#"+strconv.FormatInt(g.ID, 10), idw)
+		status := g.Status
+		if w < 110 && status == inventory.GapFalsePositive {
+			status = "false-pos"
+		}
+		stw := 10
+		if w >= 110 {
+			stw = 15
+		}
 		if i == d.sel {
+			d.selTop = line()
+			row := id + pad(g.Severity, 9) + pad(g.ControlID, 11) + pad(status, stw) + g.Title
 			b.WriteString(s.Selected.Render(truncate("> "+row, w)) + "\n")
-			b.WriteString(s.Value.Render(wrap(g.Detail, w-4)) + "\n")
+			b.WriteString(s.Value.Render(indent(wrap(g.Detail, w-4), "  ")) + "\n")
 			if m.cat != nil {
 				if c := m.cat.Control(g.ControlID); c != nil && c.Remediation != "" {
-					b.WriteString(s.Muted.Render(wrap("fix: "+strings.TrimSpace(c.Remediation), w-4)) + "\n")
+					b.WriteString(s.Muted.Render(indent(wrap("fix: "+strings.TrimSpace(c.Remediation), w-4), "  ")) + "\n")
 				}
 			}
 			if refs := frameworkRefs(g.Frameworks); refs != "" {
-				b.WriteString(s.Muted.Render(truncate(refs, w)) + "\n")
+				b.WriteString(s.Muted.Render(indent(wrap(refs, w-4), "  ")) + "\n")
 			}
+			d.selEnd = line() - 1
 		} else {
-			b.WriteString("  " + s.sev(g.Severity).Render(pad(g.Severity, 9)) + truncate(pad(g.ControlID, 11)+s.status(g.Status).Render(pad(g.Status, 15))+g.Title, w-11) + "\n")
+			b.WriteString("  " + s.Muted.Render(id) + s.sev(g.Severity).Render(pad(g.Severity, 9)) +
+				truncate(pad(g.ControlID, 11)+s.status(g.Status).Render(pad(status, stw))+g.Title, w-11-idw) + "\n")
 		}
 	}
 	if len(sub.Gaps) == 0 {
 		b.WriteString(s.Muted.Render("none") + "\n")
 	}
 
+	if len(facts) > 0 {
+		section("Facts")
+		for _, l := range factRows(s, facts, w) {
+			b.WriteString(l + "\n")
+		}
+	}
 	if c := sub.Credential; c != nil {
 		section(fmt.Sprintf("Occurrences (%d)", len(c.Occurrences)))
 		occurrenceLines(&b, s, c.Occurrences, w)
@@ -191,8 +256,9 @@ func (d *detailModel) render(m *Model) {
 		section(fmt.Sprintf("Credentials (%d)", len(sub.Credentials)))
 		for _, c := range sub.Credentials {
 			cr := c.Credential
-			b.WriteString(truncate(fmt.Sprintf("%s %s  vault %s  status %s  rotated %s  used %s", cr.Type, cr.Key, orDash(cr.VaultStatus),
-				orDash(cr.Status), when(now, cr.LastRotatedAt), when(now, cr.LastUsedAt)), w) + "\n")
+			b.WriteString(truncateMiddle(subjectLabel(cr.Type+" "+cr.Key), w) + "\n")
+			b.WriteString(s.Muted.Render(indent(wrap(fmt.Sprintf("vault %s · status %s · rotated %s · used %s", orDash(cr.VaultStatus),
+				orDash(cr.Status), when(now, cr.LastRotatedAt), when(now, cr.LastUsedAt)), w-2), "  ")) + "\n")
 			occurrenceLines(&b, s, c.Occurrences, w)
 		}
 	}
@@ -221,14 +287,18 @@ func (d *detailModel) render(m *Model) {
 			line += " (expired)"
 			st = s.Muted
 		}
-		b.WriteString(st.Render(truncate(line, w)) + "\n")
+		b.WriteString(st.Render(indent(wrap(line, w-2), "  ")[2:]) + "\n")
 	}
 	if len(sub.Decisions) == 0 {
 		b.WriteString(s.Muted.Render("none") + "\n")
 	}
-	d.vp.Width, d.vp.Height = m.width, m.bodyHeight()
-	d.vp.SetContent(strings.TrimRight(b.String(), "\n"))
+	text := strings.TrimRight(b.String(), "\n")
+	d.lines = strings.Count(text, "\n") + 1
+	d.place(m, text)
 }
+
+// indent prefixes every line of s with p.
+func indent(s, p string) string { return p + strings.ReplaceAll(s, "\n", "\n"+p) }
 
 func (d *detailModel) pendingOwner(m *Model, b *strings.Builder) {
 	if p := d.sub.PendingOwner; p != nil {
@@ -303,16 +373,6 @@ func occurrenceLines(b *strings.Builder, s *Styles, occ []inventory.Occurrence, 
 		if len(meta) > 0 {
 			b.WriteString(s.Muted.Render(truncate("        "+strings.Join(meta, "  "), w)) + "\n")
 		}
-	}
-}
-
-func attrLines(b *strings.Builder, s *Styles, label string, attrs map[string]any, w int) {
-	for i, k := range sortedKeys(attrs) {
-		l := ""
-		if i == 0 {
-			l = label
-		}
-		b.WriteString(s.Label.Render(pad(l, 11)) + truncate(k+": "+compact(attrs[k]), w-11) + "\n")
 	}
 }
 

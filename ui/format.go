@@ -2,9 +2,11 @@ package ui
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/bubbles/viewport"
 	"github.com/charmbracelet/x/ansi"
 )
 
@@ -131,4 +133,154 @@ func frameworkName(f string) string {
 		return n
 	}
 	return f
+}
+
+// truncateMiddle cuts plain text s to width cells by dropping its middle:
+// the start says what a subject is, the end which one (a key id, a user,
+// a file), so both are kept, the end getting the larger share.
+func truncateMiddle(s string, width int) string {
+	w := ansi.StringWidth(s)
+	if w <= width {
+		return s
+	}
+	if width <= 1 {
+		return truncate(s, width)
+	}
+	keep := width - 1
+	head := keep / 3
+	tail := keep - head
+	return ansi.Cut(s, 0, head) + "…" + ansi.Cut(s, w-tail, w)
+}
+
+// window shows width cells of s around cell at (elided ends marked), for
+// two names that agree at both ends.
+func window(s string, at, width int) string {
+	w := ansi.StringWidth(s)
+	if w <= width {
+		return s
+	}
+	start := at - (width-2)/2
+	if start < 1 {
+		return ansi.Cut(s, 0, width-1) + "…"
+	}
+	if start+width-1 >= w {
+		return "…" + ansi.Cut(s, w-(width-1), w)
+	}
+	return "…" + ansi.Cut(s, start, start+width-2) + "…"
+}
+
+// distinctLabels renders names[i] (the name of subject keys[i]) in width
+// cells each so that different subjects never read the same: equal names
+// of different subjects get their key added, names cut to the same text
+// show where they differ.
+func distinctLabels(names, keys []string, width int) []string {
+	byName := map[string]map[string]bool{}
+	for i, n := range names {
+		if byName[n] == nil {
+			byName[n] = map[string]bool{}
+		}
+		byName[n][keys[i]] = true
+	}
+	full := make([]string, len(names))
+	for i, n := range names {
+		full[i] = n
+		if len(byName[n]) > 1 {
+			full[i] = n + " · " + keys[i]
+		}
+	}
+	out := make([]string, len(names))
+	byOut := map[string][]int{}
+	for i, f := range full {
+		out[i] = truncateMiddle(f, width)
+		byOut[out[i]] = append(byOut[out[i]], i)
+	}
+	// Names cut to the same text: each shows the place where it parts from
+	// the name most like it.
+	for _, idx := range byOut {
+		for _, i := range idx {
+			at := -1
+			for _, j := range idx {
+				if full[i] != full[j] {
+					at = max(at, commonPrefixWidth(full[i], full[j]))
+				}
+			}
+			if at >= 0 {
+				out[i] = window(full[i], at, width)
+			}
+		}
+	}
+	// What still reads the same (very narrow columns) is numbered.
+	seen := map[string]string{}
+	n := 0
+	for i, o := range out {
+		if f, ok := seen[o]; ok && f != full[i] {
+			n++
+			tag := "~" + strconv.Itoa(n)
+			out[i] = truncate(o, max(0, width-len(tag)-1)) + tag
+			if ansi.StringWidth(out[i]) > width {
+				out[i] = tag[:min(len(tag), width)]
+			}
+		}
+		if _, ok := seen[out[i]]; !ok {
+			seen[out[i]] = full[i]
+		}
+	}
+	return out
+}
+
+// commonPrefixWidth is the width in cells of the longest common prefix of
+// a and b.
+func commonPrefixWidth(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	n := 0
+	for n < len(ra) && n < len(rb) && ra[n] == rb[n] {
+		n++
+	}
+	return ansi.StringWidth(string(ra[:n]))
+}
+
+// subjectLabel is a gap subject's name without a leading type word its
+// label repeats ("aws-access-key aws-access-key:AKIA…" reads
+// "aws-access-key:AKIA…"), so a narrow column keeps what differs.
+func subjectLabel(name string) string {
+	typ, label, ok := strings.Cut(name, " ")
+	if ok && len(label) > len(typ) && strings.HasPrefix(label, typ) && strings.ContainsRune(":-/", rune(label[len(typ)])) {
+		return label
+	}
+	return name
+}
+
+// ownerCell fits an owner to width cells, dropping an e-mail address
+// before cutting the name.
+func ownerCell(owner string, width int) string {
+	if ansi.StringWidth(owner) > width {
+		if name, _, ok := strings.Cut(owner, " <"); ok && name != "" {
+			owner = name
+		}
+	}
+	return truncate(owner, width)
+}
+
+// fitHeight is the height of a viewport for text of n lines: the body, less
+// the line that says where the view is when the text does not fit.
+func fitHeight(m *Model, n int) int {
+	h := m.bodyHeight()
+	if n > h {
+		h--
+	}
+	return h
+}
+
+// scrollView renders viewport vp over text of n lines, with where the
+// view is when the text does not fit.
+func scrollView(m *Model, vp *viewport.Model, n int) string {
+	if n <= vp.Height {
+		return vp.View()
+	}
+	first, last := vp.YOffset+1, min(vp.YOffset+vp.Height, n)
+	more := "  j/pgdn: more below"
+	if vp.AtBottom() {
+		more = "  k/pgup: back up"
+	}
+	return vp.View() + "\n" + m.styles.Muted.Render(fmt.Sprintf("lines %d-%d of %d", first, last, n)+more)
 }

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -303,20 +304,22 @@ func (g *gapsModel) setInputValue(v string) {
 	}
 }
 
-// columns computes the table's column widths for width w.
-type gapColumns struct{ sev, control, status, age, owner, subject, detail int }
+// gapColumns are the table's column widths.
+type gapColumns struct{ id, sev, control, status, age, owner, subject, detail int }
 
-func columnsFor(w int) gapColumns {
-	c := gapColumns{sev: 9, control: 11, status: 10, age: 6}
+// columnsFor computes the column widths for width w, with ids of up to
+// idDigits digits (the id is what nhi triage takes).
+func columnsFor(w, idDigits int) gapColumns {
+	c := gapColumns{id: max(3, idDigits+1), sev: 9, control: 11, status: 10, age: 5}
 	if w >= 110 {
-		c.status = 15
+		c.status, c.age = 15, 6
 	}
-	rest := w - 2 - c.sev - c.control - c.status - c.age
+	rest := w - 2 - c.id - c.sev - c.control - c.status - c.age
 	if w >= 110 {
 		c.detail = rest * 4 / 10
 		rest -= c.detail
 	}
-	c.owner = rest * 35 / 100
+	c.owner = rest * 3 / 10
 	c.subject = rest - c.owner
 	return c
 }
@@ -325,8 +328,24 @@ func (g *gapsModel) view(m *Model) string {
 	s := m.styles
 	var b strings.Builder
 	b.WriteString(g.filterLine(m) + "\n")
-	c := columnsFor(m.width)
-	hdr := "  " + cell("SEVERITY", c.sev) + cell("CONTROL", c.control) + cell("STATUS", c.status) + cell("AGE", c.age) + cell("OWNER", c.owner) + cell("SUBJECT", c.subject)
+	h := g.tableHeight(m)
+	// The rows on screen: their widest id sizes the id column, and their
+	// subjects are labelled so that no two read the same.
+	var vis []inventory.Gap
+	for i := g.top; i < g.top+h && i < g.total; i++ {
+		if j := i - g.rowsOff; j >= 0 && j < len(g.rows) {
+			vis = append(vis, g.rows[j])
+		}
+	}
+	digits := 1
+	names, keys := make([]string, len(vis)), make([]string, len(vis))
+	for i, r := range vis {
+		digits = max(digits, len(strconv.FormatInt(r.ID, 10)))
+		names[i], keys[i] = subjectLabel(r.SubjectName), r.SubjectKind+":"+r.SubjectKey
+	}
+	c := columnsFor(m.width, digits)
+	labels := distinctLabels(names, keys, c.subject-1)
+	hdr := "  " + cell("ID", c.id) + cell("SEVERITY", c.sev) + cell("CONTROL", c.control) + cell("STATUS", c.status) + cell("AGE", c.age) + cell("OWNER", c.owner) + cell("SUBJECT", c.subject)
 	if c.detail > 0 {
 		hdr += cell("DETAIL", c.detail)
 	}
@@ -340,32 +359,34 @@ func (g *gapsModel) view(m *Model) string {
 		return b.String()
 	}
 	now := m.now()
-	h := g.tableHeight(m)
+	v := 0
 	for i := g.top; i < g.top+h && i < g.total; i++ {
 		j := i - g.rowsOff
 		if j < 0 || j >= len(g.rows) {
 			b.WriteString(s.Muted.Render("  …") + "\n")
 			continue
 		}
-		r := g.rows[j]
+		r, label := g.rows[j], labels[v]
+		v++
 		marker := "  "
 		if i == g.cursor {
 			marker = "> "
 		}
+		id := cell(strconv.FormatInt(r.ID, 10), c.id)
 		row := cell(r.Severity, c.sev)
 		st := r.Status
 		if c.status < 15 && st == inventory.GapFalsePositive {
 			st = "false-pos"
 		}
 		rest := cell(r.ControlID, c.control) + s.status(r.Status).Render(cell(st, c.status)) + cell(age(now, r.FirstSeen), c.age) +
-			cell(orDash(r.Owner), c.owner) + cell(r.SubjectName, c.subject)
+			cell(ownerCell(orDash(r.Owner), c.owner-1), c.owner) + cell(label, c.subject)
 		if c.detail > 0 {
 			rest += cell(r.Detail, c.detail)
 		}
 		if i == g.cursor {
-			b.WriteString(s.Selected.Render(marker+row+rest) + "\n")
+			b.WriteString(s.Selected.Render(marker+id+row+rest) + "\n")
 		} else {
-			b.WriteString(marker + s.sev(r.Severity).Render(row) + rest + "\n")
+			b.WriteString(marker + s.Muted.Render(id) + s.sev(r.Severity).Render(row) + rest + "\n")
 		}
 	}
 	return strings.TrimRight(b.String(), "\n")

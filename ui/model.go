@@ -74,6 +74,7 @@ type Model struct {
 	detail   detailModel
 	form     *formModel
 	seq      int
+	helpTop  int // first line of help shown
 }
 
 // New returns the root model. ctx bounds its database work.
@@ -234,14 +235,12 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		if m.view == viewHelp {
 			m.view = m.back
 		} else {
-			m.back, m.view = m.view, viewHelp
+			m.back, m.view, m.helpTop = m.view, viewHelp, 0
 		}
 		return nil
 	}
 	if m.view == viewHelp {
-		if key.Matches(msg, k.Back) {
-			m.view = m.back
-		}
+		m.helpKey(msg)
 		return nil
 	}
 	switch {
@@ -374,7 +373,7 @@ func (m *Model) View() string {
 	case viewDetail:
 		body = m.detail.view(m)
 	case viewHelp:
-		body = m.helpView()
+		body = m.helpPage()
 	}
 	if m.form != nil {
 		body = m.form.view(m)
@@ -438,50 +437,25 @@ func (m *Model) footerKeys() string {
 		return m.help.ShortHelpView([]key.Binding{key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "keep")), m.keys.Cancel})
 	}
 	if m.view == viewHelp {
+		if len(strings.Split(m.helpView(), "\n")) > m.bodyHeight() {
+			return m.help.ShortHelpView([]key.Binding{m.keys.Back, m.keys.Down, m.keys.Up, m.keys.PageDown, m.keys.Quit})
+		}
 		return m.help.ShortHelpView([]key.Binding{m.keys.Back, m.keys.Quit})
 	}
-	return m.help.ShortHelpView(m.keys.shortHelp(m.view))
+	return m.fitKeys(m.keys.shortHelp(m.view))
 }
 
-func (m *Model) helpView() string {
-	s, k := m.styles, m.keys
-	groups := []struct {
-		title string
-		keys  []key.Binding
-	}{
-		{"Move", []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Open, k.Back}},
-		{"Views", []key.Binding{k.Overview, k.Gaps, k.NextView, k.Refresh, k.Help, k.Quit}},
-		{"Gaps table", []key.Binding{k.Sort, k.Reverse, k.Search, k.FilterControl, k.FilterSource, k.FilterStatus, k.FilterSeverity, k.FilterOwner, k.ClearFilters}},
-		{"Triage (gaps and detail)", []key.Binding{k.Accept, k.FalsePositive, k.Owner, k.Undo}},
-	}
-	col := func(gs ...int) []string {
-		var lines []string
-		for _, i := range gs {
-			g := groups[i]
-			lines = append(lines, s.Section.Render(g.title))
-			for _, b := range g.keys {
-				lines = append(lines, "  "+s.Header.Render(pad(b.Help().Key, 8))+" "+b.Help().Desc)
-			}
-			lines = append(lines, "")
+// fitKeys is the footer for keys: the last two (help and quit) always
+// show, the ones before them are dropped from the end until it fits, so
+// a narrow terminal still says where the rest of the keys are.
+func (m *Model) fitKeys(keys []key.Binding) string {
+	h := m.help
+	h.Width = 0 // measured here, not cut by bubbles/help
+	for n := len(keys); n > 2; n-- {
+		list := append(append([]key.Binding{}, keys[:n-2]...), keys[len(keys)-2:]...)
+		if v := h.ShortHelpView(list); lipgloss.Width(v) <= m.width {
+			return v
 		}
-		return lines
 	}
-	left, right := col(0, 1), col(2, 3)
-	var lines []string
-	if m.width >= 72 {
-		for i := 0; i < len(left) || i < len(right); i++ {
-			l, r := "", ""
-			if i < len(left) {
-				l = left[i]
-			}
-			if i < len(right) {
-				r = right[i]
-			}
-			lines = append(lines, pad(l, 36)+r)
-		}
-	} else {
-		lines = append(left, right...)
-	}
-	note := "Decisions are recorded with your name (" + m.actor + ") and the time. An owner you assign takes effect at the next scan's evaluation; accepted risks and false positives apply at once and show in `nhi gaps`. An expired acceptance reopens its gap."
-	return strings.Join(lines, "\n") + "\n" + s.Muted.Render(wrap(note, m.width))
+	return h.ShortHelpView(keys[max(0, len(keys)-2):])
 }

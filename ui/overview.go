@@ -18,6 +18,7 @@ type overviewModel struct {
 	ov     *inventory.Overview
 	counts map[string]map[string]int // nil until counted
 	vp     viewport.Model
+	lines  int
 }
 
 func newOverviewModel() overviewModel {
@@ -55,7 +56,7 @@ func (o *overviewModel) view(m *Model) string {
 	if o.ov == nil {
 		return m.styles.Muted.Render("loading…")
 	}
-	return o.vp.View()
+	return scrollView(m, &o.vp, o.lines)
 }
 
 // render builds the overview text for the current width.
@@ -124,7 +125,7 @@ func (o *overviewModel) render(m *Model) {
 		if t.Status == inventory.TargetFailed {
 			st = s.Error
 		}
-		line("  %s", st.Render(truncate(text, w-2)))
+		line("%s", st.Render(indent(wrap(text, w-4), "  "))) // the reason is what to act on: wrapped, not cut
 	}
 	for _, r := range sc.Sources {
 		if r.Status == inventory.SourceOK {
@@ -135,7 +136,7 @@ func (o *overviewModel) render(m *Model) {
 			covered = covered && inScope[t]
 		}
 		if !covered {
-			line("  %s", s.Error.Render(truncate("failed: "+r.Name+": "+r.Error, w-2)))
+			line("%s", s.Error.Render(indent(wrap("failed: "+r.Name+": "+r.Error, w-4), "  ")))
 		}
 	}
 
@@ -176,6 +177,9 @@ func (o *overviewModel) render(m *Model) {
 	b.WriteString("\n")
 	line("%s", s.Section.Render("Readiness per control (passing / evaluated)"))
 	barW := min(max(w/5, 8), 30)
+	if w < 100 {
+		barW = 10 // the titles need the room more
+	}
 	fracW := 8
 	for _, c := range ov.Controls {
 		fracW = max(fracW, len(fmt.Sprintf("%d/%d", c.Passing, c.Evaluated))+2)
@@ -213,6 +217,8 @@ func (o *overviewModel) render(m *Model) {
 		}
 		line("  %s%s%s %s", pad(name, 14), pad(c.Criterion, 10), s.bar(c.Passing, c.Evaluated, barW), fmt.Sprintf("%d/%d", c.Passing, c.Evaluated))
 	}
-	o.vp.Width, o.vp.Height = m.width, m.bodyHeight()
-	o.vp.SetContent(strings.TrimRight(b.String(), "\n"))
+	text := strings.TrimRight(b.String(), "\n")
+	o.lines = strings.Count(text, "\n") + 1
+	o.vp.Width, o.vp.Height = m.width, fitHeight(m, o.lines)
+	o.vp.SetContent(text)
 }

@@ -65,6 +65,8 @@ func TestGoldenViews(t *testing.T) {
 			{"overview", nil},
 			{"gaps", []string{"2"}},
 			{"detail", []string{"2", "/", "github-pat", "enter", "enter"}},
+			{"identity", []string{"2", "/", "deploy-bot", "enter", "enter"}},
+			{"identity_end", []string{"2", "/", "deploy-bot", "enter", "enter", "j", "G"}},
 			{"help", []string{"?"}},
 			{"accept", []string{"2", "a", "temporary exception"}},
 		}
@@ -74,6 +76,9 @@ func TestGoldenViews(t *testing.T) {
 				press(t, m, v.keys...)
 				out := m.View()
 				checkFrame(t, v.name, out, w, h)
+				if lines := strings.Split(out, "\n"); v.name != "help" && v.name != "accept" && !strings.HasSuffix(lines[len(lines)-1], "? help • q quit") {
+					t.Errorf("the footer does not end with the help key: %q", lines[len(lines)-1])
+				}
 				golden(t, fmt.Sprintf("%s_%dx%d", v.name, w, h), out)
 			})
 		}

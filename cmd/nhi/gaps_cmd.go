@@ -25,6 +25,7 @@ func newGapsCmd(g *globals) *cobra.Command {
 		f        report.GapFilter
 		scanID   int64
 		revision string
+		wide     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "gaps",
@@ -95,7 +96,13 @@ with a count on stderr.`,
 				return err
 			}
 			if format != "sarif" {
-				return report.WriteGapsDecided(g.stdout, gaps, rc.catalogue, format, ds)
+				if err := report.WriteGapsFit(g.stdout, gaps, rc.catalogue, format, ds, tableWidth(g.stdout, wide)); err != nil {
+					return err
+				}
+				if format == "table" && len(gaps) > 0 && forPeople(g.stdout) {
+					writeGapsNext(g.stdout, repeatFlags(g, cmd.Flags().Changed("db"), cmd.Flags().Changed("config")))
+				}
+				return nil
 			}
 			opt := report.SARIFOptions{Decisions: ds}
 			opt.Revisions, opt.Remotes = repoProvenance(gaps, revision)
@@ -116,6 +123,7 @@ with a count on stderr.`,
 	fl.Int64Var(&scanID, "scan", 0, "as of this scan (default: the latest complete scan)")
 	fl.StringVar(&f.Repo, "repo", "", "only gaps in this repository (its path, URL or name); one SARIF file per repository for code scanning")
 	fl.StringVar(&revision, "revision", "", "commit the SARIF describes (default: HEAD of a local repository)")
+	wideFlag(cmd, &wide)
 	return cmd
 }
 

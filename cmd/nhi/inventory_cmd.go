@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,6 +17,7 @@ import (
 func newInventoryCmd(g *globals) *cobra.Command {
 	var format string
 	var scanID int64
+	var wide bool
 	cmd := &cobra.Command{
 		Use:   "inventory",
 		Short: "List identities and credentials",
@@ -63,16 +64,27 @@ credentials carry a keyed fingerprint and a redacted preview.`,
 			if format == "gitleaks-json" {
 				return report.WriteGitleaksJSON(g.stdout, report.NewInventoryDoc(sc, ids, creds))
 			}
-			return report.WriteInventory(g.stdout, report.NewInventoryDoc(sc, ids, creds), format)
+			doc := report.NewInventoryDoc(sc, ids, creds)
+			if format != "table" {
+				return report.WriteInventory(g.stdout, doc, format)
+			}
+			width := tableWidth(g.stdout, wide)
+			cut, err := report.InventoryTable(g.stdout, doc, width)
+			if err == nil && cut {
+				fmt.Fprintf(g.stdout, "\n(cut to %d columns: --wide shows every column in full)\n", width)
+			}
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table, json, csv or gitleaks-json (every secret found in a file, as a gitleaks v8 report, redacted)")
 	cmd.Flags().Int64Var(&scanID, "scan", 0, "show the inventory as of this scan (default: the latest complete scan)")
+	wideFlag(cmd, &wide)
 	return cmd
 }
 
 func newScansCmd(g *globals) *cobra.Command {
 	var format string
+	var wide bool
 	cmd := &cobra.Command{
 		Use:   "scans",
 		Short: "List scans, their status and the outcome of each source",
@@ -114,8 +126,10 @@ chain is verified and a break is reported.`,
 			default:
 				return usageError("--format must be table or json, not %q", format)
 			}
-			tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "SCAN\tSTATUS\tSTARTED\tDURATION\tSOURCES\tCREDENTIALS\tIDENTITIES")
+			width := tableWidth(g.stdout, wide)
+			t := report.Table{Cols: []report.Column{{Name: "SCAN"}, {Name: "STATUS"}, {Name: "STARTED", Shrink: 1, Min: 16, Want: 20},
+				{Name: "DURATION", Shrink: 1, Min: 8}, {Name: "SOURCES", Shrink: 1, Min: 7, Want: 12},
+				{Name: "CREDENTIALS", Short: "CREDS", Shrink: 1}, {Name: "IDENTITIES", Short: "IDS", Shrink: 1}}}
 			for _, s := range scans {
 				dur := "-"
 				if s.FinishedAt != nil {
@@ -131,12 +145,16 @@ chain is verified and a break is reported.`,
 				if failed > 0 {
 					srcs = fmt.Sprintf("%d (%d failed)", len(s.Sources), failed)
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\n", s.ID, s.Status, s.StartedAt.UTC().Format(time.RFC3339), dur, srcs,
-					s.Counts["credentials_total"], s.Counts["identities_total"])
+				t.Add(strconv.FormatInt(s.ID, 10), s.Status, s.StartedAt.UTC().Format(time.RFC3339), dur, srcs,
+					strconv.FormatInt(s.Counts["credentials_total"], 10), strconv.FormatInt(s.Counts["identities_total"], 10))
 			}
-			tw.Flush()
-			writeCoverage(g.stdout, scans)
-			writeDeliveries(g.stdout, deliveries)
+			t.Write(g.stdout, width)
+			cut := t.Cut
+			cut = writeCoverage(g.stdout, scans, width) || cut
+			cut = writeDeliveries(g.stdout, deliveries, width) || cut
+			if cut {
+				fmt.Fprintf(g.stdout, "\n(cut to %d columns: --wide shows every column in full)\n", width)
+			}
 			if broken != 0 {
 				return fmt.Errorf("scan history hash chain is broken at scan %d: the scans table was altered", broken)
 			}
@@ -144,13 +162,14 @@ chain is verified and a break is reported.`,
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table or json")
+	wideFlag(cmd, &wide)
 	return cmd
 }
 
 // writeDeliveries shows each destination's latest post (nhi diff --post,
 // nhi scan --post): a failed one is retried, with what it missed, by the
 // next run.
-func writeDeliveries(w io.Writer, ds []inventory.Delivery) {
+func writeDeliveries(w io.Writer, ds []inventory.Delivery, width int) (cut bool) {
 	latest := map[int64]inventory.Delivery{}
 	var order []int64
 	for _, d := range ds {
@@ -160,39 +179,42 @@ func writeDeliveries(w io.Writer, ds []inventory.Delivery) {
 		latest[d.Destination] = d
 	}
 	if len(order) == 0 {
-		return
+		return false
 	}
 	fmt.Fprintln(w, "\nlatest post to each destination:")
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  DESTINATION\tKIND\tSCANS\tSTATUS\tITEMS\tATTEMPTS\tAT\tERROR")
+	t := report.Table{Indent: "  ", Cols: []report.Column{{Name: "DESTINATION", Shrink: 1, Min: 12, Want: 20, Middle: true}, {Name: "KIND"},
+		{Name: "SCANS"}, {Name: "STATUS"}, {Name: "ITEMS"}, {Name: "ATTEMPTS", Short: "TRIES", Shrink: 1}, {Name: "AT", Shrink: 1, Drop: true},
+		{Name: "ERROR", Shrink: 1, Min: 16}}}
 	for _, id := range order {
 		d := latest[id]
-		fmt.Fprintf(tw, "  %s\t%s\t%d..%d\t%s\t%d\t%d\t%s\t%s\n", d.Name, d.Kind, d.From, d.Scan, d.Status, d.Items, d.Attempts,
+		t.Add(d.Name, d.Kind, fmt.Sprintf("%d..%d", d.From, d.Scan), d.Status, strconv.Itoa(d.Items), strconv.Itoa(d.Attempts),
 			d.At.UTC().Format(time.RFC3339), d.Error)
 	}
-	tw.Flush()
+	t.Write(w, width)
+	return t.Cut
 }
 
 // writeCoverage says what the newest finished scan covered: every target
 // known to the inventory, and for those it did not read in full, since
 // when their state is carried.
-func writeCoverage(w io.Writer, scans []inventory.Scan) {
+func writeCoverage(w io.Writer, scans []inventory.Scan, width int) (cut bool) {
 	for _, sc := range scans {
 		if sc.Status == inventory.ScanRunning || sc.Status == inventory.ScanIncomplete || len(sc.Scope) == 0 {
 			continue
 		}
 		now := time.Now().UTC()
 		fmt.Fprintf(w, "\ncoverage of scan %d:\n", sc.ID)
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "  TARGET\tSTATUS\tLAST READ IN FULL")
-		for _, t := range sc.Scope {
+		t := report.Table{Indent: "  ", Cols: []report.Column{{Name: "TARGET", Shrink: 1, Min: 20, Want: 40, Middle: true}, {Name: "STATUS"},
+			{Name: "LAST READ IN FULL", Shrink: 1, Min: 16}}}
+		for _, tg := range sc.Scope {
 			last := "this scan"
-			if t.Carried() {
-				last = lastScanned(t, now)
+			if tg.Carried() {
+				last = lastScanned(tg, now)
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\n", t.Target, t.Status, last)
+			t.Add(tg.Target, tg.Status, last)
 		}
-		tw.Flush()
-		return
+		t.Write(w, width)
+		return t.Cut
 	}
+	return false
 }

@@ -5,15 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/report"
@@ -194,7 +191,7 @@ func runScan(ctx context.Context, cmd *cobra.Command, g *globals, o *scanOpts, f
 		return err
 	}
 	start := time.Now()
-	prog := newProgress(g.stderr, o.progress)
+	prog := newProgress(g.stderr, o.progress, cfg.dir)
 	results, runErr := scanner.Run(ctx, w, sources, scanner.Options{Concurrency: o.concurrency, OnEvent: prog.event})
 	prog.done()
 	if runErr != nil {
@@ -220,6 +217,7 @@ func runScan(ctx context.Context, cmd *cobra.Command, g *globals, o *scanOpts, f
 	}
 	sc := res.Scan
 	sum := newScanSummary(sc, time.Since(start))
+	sum.base = cfg.dir
 	sum.Scope = res.Scope
 	sum.Readiness = readinessOf(res.Evaluation)
 	sum.Readiness.Open = res.Open
@@ -271,25 +269,6 @@ func runScan(ctx context.Context, cmd *cobra.Command, g *globals, o *scanOpts, f
 	return postErr
 }
 
-// writeProblems says on stderr what the scan could not read and what it
-// therefore carried, so a cron log shows it even when stdout is JSON.
-func (s *scanSummary) writeProblems(w io.Writer) {
-	for _, r := range s.Sources {
-		if r.Status != inventory.SourceOK {
-			fmt.Fprintf(w, "nhi: source %s failed: %s\n", r.Name, r.Error)
-		}
-		for _, ie := range r.ItemErrors {
-			fmt.Fprintf(w, "nhi: %s: %s: %s\n", r.Name, ie.Item, ie.Error)
-		}
-	}
-	for _, t := range s.Scope {
-		if t.Status == inventory.TargetFailed || t.Status == inventory.TargetPartial {
-			fmt.Fprintf(w, "nhi: %s was not read in full (%s): what it held is kept from %s\n", t.Target, t.Status, lastScanned(t, s.now))
-		}
-	}
-}
-
-// lastScanned says when a target was last read in full: "scan 3, 2 days ago".
 func lastScanned(t inventory.TargetState, now time.Time) string {
 	if t.LastOKScan == 0 {
 		return "no scan has read it in full"
@@ -344,15 +323,19 @@ type scanSummary struct {
 	failed     int
 	itemErrors int
 	now        time.Time
+	base       string // source paths are shown relative to it
 }
 
 type sourceSummary struct {
+	// Name is the source's stable name, as stored (and compared between
+	// scans); the text output shows it shorter (displayName).
 	Name       string                `json:"name"`
 	Kind       string                `json:"kind"`
 	Status     string                `json:"status"`
 	Error      string                `json:"error,omitempty"`
 	ItemErrors []inventory.ItemError `json:"item_errors,omitempty"`
 	Stats      map[string]int64      `json:"stats,omitempty"`
+	targets    []string
 }
 
 func newScanSummary(sc *inventory.Scan, d time.Duration) *scanSummary {
@@ -363,7 +346,7 @@ func newScanSummary(sc *inventory.Scan, d time.Duration) *scanSummary {
 		IdentitiesTotal: c["identities_total"], IdentitiesNew: c["identities_new"], Sources: []sourceSummary{}}
 	for _, r := range sc.Sources {
 		s.Sources = append(s.Sources, sourceSummary{Name: r.Name, Kind: r.Kind, Status: r.Status, Error: r.Error,
-			ItemErrors: r.ItemErrors, Stats: r.Stats})
+			ItemErrors: r.ItemErrors, Stats: r.Stats, targets: r.Targets})
 		if r.Status != inventory.SourceOK {
 			s.failed++
 		}
@@ -371,127 +354,4 @@ func newScanSummary(sc *inventory.Scan, d time.Duration) *scanSummary {
 	}
 	s.now = time.Now().UTC()
 	return s
-}
-
-func (s *scanSummary) writeText(w io.Writer) {
-	fmt.Fprintf(w, "scan %d %s in %s\n", s.ScanID, s.Status, (time.Duration(s.DurationMS) * time.Millisecond).Round(time.Millisecond))
-	for _, r := range s.Sources {
-		if r.Status == inventory.SourceOK {
-			fmt.Fprintf(w, "  ok      %s%s\n", r.Name, statLine(r.Stats))
-		} else {
-			fmt.Fprintf(w, "  FAILED  %s: %s\n", r.Name, r.Error)
-		}
-		for i, ie := range r.ItemErrors {
-			if i == 5 {
-				fmt.Fprintf(w, "          ... and %d more item errors (nhi scans --format json)\n", len(r.ItemErrors)-5)
-				break
-			}
-			fmt.Fprintf(w, "          item error: %s: %s\n", ie.Item, ie.Error)
-		}
-	}
-	if s.Commits > 0 {
-		fmt.Fprintf(w, "git: %d commits, %d scanned, %d changes skipped, %s read\n", s.Commits, s.CommitsScanned, s.ChangesSkipped, bytesHuman(s.BytesScanned))
-	}
-	fmt.Fprintf(w, "credentials: %d total, %d new\n", s.CredentialsTotal, s.CredentialsNew)
-	fmt.Fprintf(w, "identities:  %d total, %d new\n", s.IdentitiesTotal, s.IdentitiesNew)
-	var carried []inventory.TargetState
-	for _, t := range s.Scope {
-		if t.Carried() {
-			carried = append(carried, t)
-		}
-	}
-	if len(carried) > 0 {
-		fmt.Fprintf(w, "carried from earlier scans (not read in full by this one):\n")
-		for _, t := range carried {
-			fmt.Fprintf(w, "  %-8s %s  last read in full: %s\n", t.Status, t.Target, lastScanned(t, s.now))
-		}
-	}
-}
-
-func statLine(st map[string]int64) string {
-	if len(st) == 0 {
-		return ""
-	}
-	keys := make([]string, 0, len(st))
-	for k := range st {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, 0, len(keys))
-	for _, k := range keys {
-		v := st[k]
-		if strings.HasPrefix(k, "bytes") {
-			parts = append(parts, k+" "+bytesHuman(v))
-		} else {
-			parts = append(parts, fmt.Sprintf("%s %d", k, v))
-		}
-	}
-	return "  (" + strings.Join(parts, ", ") + ")"
-}
-
-func bytesHuman(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
-// progress prints source progress to stderr when it is a terminal (or
-// when forced), at most a few lines per second.
-type progress struct {
-	w       io.Writer
-	on      bool
-	mu      sync.Mutex
-	last    time.Time
-	tty     bool
-	started time.Time
-}
-
-func newProgress(w io.Writer, mode string) *progress {
-	p := &progress{w: w, started: time.Now()}
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		p.tty = true
-	}
-	switch mode {
-	case "always":
-		p.on = true
-	case "never":
-	default:
-		p.on = p.tty
-	}
-	return p
-}
-
-func (p *progress) event(e scanner.Event) {
-	if !p.on {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	final := e.Final
-	if !final && time.Since(p.last) < 250*time.Millisecond {
-		return
-	}
-	p.last = time.Now()
-	line := fmt.Sprintf("[%5.1fs] %s: %s%s", time.Since(p.started).Seconds(), e.Source, e.Message, statLine(e.Stats))
-	if p.tty {
-		fmt.Fprintf(p.w, "\r\033[K%s", line)
-		if final {
-			fmt.Fprintln(p.w)
-		}
-	} else {
-		fmt.Fprintln(p.w, line)
-	}
-}
-
-func (p *progress) done() {
-	if p.on && p.tty {
-		fmt.Fprint(p.w, "\r\033[K")
-	}
 }

@@ -1,7 +1,9 @@
 package git
 
 import (
+	"context"
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -104,5 +106,34 @@ func TestParseRaw(t *testing.T) {
 		if err := parseRaw(strings.NewReader(bad), func(*commitMeta) {}, func(*fileChange) {}); err == nil {
 			t.Errorf("parseRaw(%q) accepted malformed output", bad)
 		}
+	}
+}
+
+// countCommits, which gives progress its total, counts what listCommits
+// lists.
+func TestCountCommitsIsListCommits(t *testing.T) {
+	dir := t.TempDir()
+	run := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=a", "-c", "user.email=a@example.com"}, args...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	run("init", "-q", "-b", "main")
+	for i := 0; i < 5; i++ {
+		run("commit", "-q", "--allow-empty", "-m", fmt.Sprint(i))
+	}
+	run("checkout", "-q", "-b", "side")
+	run("commit", "-q", "--allow-empty", "-m", "side")
+	run("tag", "t1")
+	ctx := context.Background()
+	all, err := listCommits(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := countCommits(ctx, dir)
+	if err != nil || n != int64(len(all)) || n != 6 {
+		t.Fatalf("countCommits = %d, %v; listCommits has %d, want 6", n, err, len(all))
 	}
 }

@@ -35,7 +35,9 @@ type engine struct {
 	// read in-process, the rest through cat-file.
 	objects       *gitobj.Store
 	changesDone   atomic.Int64
+	changesListed atomic.Int64
 	commitsListed atomic.Int64
+	listed        atomic.Bool // every commit is listed: changesListed is the total
 }
 
 // run scans the changes of the commits todo, or, when todo is nil, of
@@ -81,16 +83,39 @@ func (e *engine) run(ctx context.Context, todo []string, loaded <-chan error) ([
 			}
 		}()
 	}
+	// How many commits there are to read, for a total and an estimate of
+	// the time left: the list given, or a count of every ref's commits
+	// (a walk of the commit graph only, while the changes are read).
+	var total atomic.Int64
+	countCtx, stopCount := context.WithCancel(ctx)
+	var countWG sync.WaitGroup
+	defer func() { stopCount(); countWG.Wait() }()
+	if todo != nil {
+		total.Store(int64(len(todo)))
+	} else {
+		countWG.Add(1)
+		go func() {
+			defer countWG.Done()
+			if n, err := countCommits(countCtx, e.path); err == nil {
+				total.Store(n)
+				e.progress(n) // the total now, not at the next tick
+			}
+		}()
+	}
 	progressDone := make(chan struct{})
 	go func() {
-		t := time.NewTicker(time.Second)
+		every := e.src.opts.ProgressEvery
+		if every <= 0 {
+			every = time.Second
+		}
+		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			select {
 			case <-progressDone:
 				return
 			case <-t.C:
-				e.sink.Progress(fmt.Sprintf("%s: %d commits listed, %d file changes read", e.repoID, e.commitsListed.Load(), e.changesDone.Load()))
+				e.progress(total.Load())
 			}
 		}
 	}()
@@ -126,6 +151,7 @@ func (e *engine) run(ctx context.Context, todo []string, loaded <-chan error) ([
 		if c.skip {
 			return
 		}
+		e.changesListed.Add(1)
 		h := fnv.New32a()
 		h.Write([]byte(c.path))
 		select {
@@ -135,6 +161,10 @@ func (e *engine) run(ctx context.Context, todo []string, loaded <-chan error) ([
 	})
 	if lerr != nil {
 		cancel(lerr)
+	}
+	e.listed.Store(true)
+	if lerr == nil {
+		e.progress(total.Load()) // the exact total, once
 	}
 	for _, q := range queues {
 		close(q)
@@ -160,6 +190,32 @@ func (e *engine) run(ctx context.Context, todo []string, loaded <-chan error) ([
 	}
 	e.sink.Add("commits_scanned", int64(len(commits)))
 	return commits, nil
+}
+
+// progress reports how far the scan is: commits listed of the total
+// (commits, 0 while it is counted) and file changes read. The work is
+// reading changes; until every commit is listed their number is estimated
+// from the changes per commit listed so far, so the user is given a
+// total, and from it an estimate of the time left, as soon as the commit
+// count is known.
+func (e *engine) progress(commits int64) {
+	listed, changes, read := e.commitsListed.Load(), e.changesListed.Load(), e.changesDone.Load()
+	var w scanner.Work
+	msg := fmt.Sprintf("%d commits listed, %d file changes read", listed, read)
+	switch {
+	case e.listed.Load():
+		w = scanner.Work{Unit: "file changes", Done: read, Total: changes}
+		msg = fmt.Sprintf("%d commits, %d of %d file changes read", listed, read, changes)
+	case commits > 0 && listed > 0:
+		est := max(changes*commits/listed, changes, read)
+		w = scanner.Work{Unit: "file changes", Done: read, Total: est}
+		msg = fmt.Sprintf("%d of %d commits listed, %d of about %d file changes read", min(listed, commits), commits, read, est)
+	}
+	if ws, ok := e.sink.(scanner.WorkSink); ok {
+		ws.ProgressWork(msg, w)
+	} else {
+		e.sink.Progress(msg)
+	}
 }
 
 // logRaw streams the file changes of the commits todo (nil: every commit

@@ -14,7 +14,9 @@ import (
 	"fmt"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nhi-inventory/nhi/detect"
 	"github.com/nhi-inventory/nhi/inventory"
@@ -39,6 +41,8 @@ type Options struct {
 	// Cache shares the findings of identical changes between sources of
 	// one scan; nil gives the source a cache of its own.
 	Cache *ChangeCache
+	// ProgressEvery is how often progress is reported (default a second).
+	ProgressEvery time.Duration
 }
 
 // Source scans the history of one repository.
@@ -172,6 +176,16 @@ func (s *Source) Scan(ctx context.Context, sink scanner.Sink) error {
 // configuration that would change its output format.
 func gitCmd(ctx context.Context, path string, args ...string) *exec.Cmd {
 	return gitobj.Command(ctx, path, args...)
+}
+
+// countCommits counts the commits reachable from any ref, as listCommits
+// lists them.
+func countCommits(ctx context.Context, path string) (int64, error) {
+	out, err := gitCmd(ctx, path, "rev-list", "--all", "--count").Output()
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
 }
 
 // listCommits lists every commit reachable from any ref (branches, tags,
