@@ -122,3 +122,26 @@ func nonNilSlice[T any](s []T) []T {
 	}
 	return s
 }
+
+// OpenGapsBySubject returns the open gaps of scan (decisions in force now
+// applied, as Gaps does) per subject ("identity\x00key",
+// "credential\x00key"): control, severity and title only, for a review's
+// frozen scope. It reads no evidence, so it stays light on large scans.
+func (s *Store) OpenGapsBySubject(ctx context.Context, scan int64, now time.Time) (map[string][]ReviewGap, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT subject_kind, subject_key, control_id, severity, title FROM (SELECT g.subject_kind, g.subject_key, g.control_id,
+		g.severity, g.title, `+gapStatusSQL+` AS st FROM gaps g WHERE `+gapVisibleSQL+`) WHERE st = 'open' ORDER BY control_id`, scan, fmtTime(now))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string][]ReviewGap{}
+	for rows.Next() {
+		var kind, key string
+		var g ReviewGap
+		if err := rows.Scan(&kind, &key, &g.ControlID, &g.Severity, &g.Title); err != nil {
+			return nil, err
+		}
+		out[kind+"\x00"+key] = append(out[kind+"\x00"+key], g)
+	}
+	return out, rows.Err()
+}
