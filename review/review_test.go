@@ -83,6 +83,9 @@ func TestStartWorksheetsAndVerify(t *testing.T) {
 	if _, _, err := review.Start(ctx, store, review.StartOptions{Name: "x", Scope: []string{"kind=vault"}, Fallback: "sec", Actor: "lead", Now: now}); err == nil || !strings.Contains(err.Error(), "nothing to review") {
 		t.Fatalf("empty scope: %v", err)
 	}
+	if _, _, err := review.Start(ctx, store, review.StartOptions{Name: "x", Fallback: "sec", Actor: "lead", Now: now, Due: now.AddDate(0, 0, -1)}); err == nil || !strings.Contains(err.Error(), "is not after the start") {
+		t.Fatalf("due in the past: %v", err)
+	}
 	r, items, err := review.Start(ctx, store, review.StartOptions{Name: "aws-only", Scope: []string{"kind=aws"}, Fallback: "sec", Actor: "lead", Now: now})
 	if err != nil || len(items) != 1 || items[0].SubjectKey != userKey || items[0].Reviewer != "team-a" || len(items[0].Snapshot.Credentials) != 1 {
 		t.Fatalf("kind=aws: %+v %v", items, err)

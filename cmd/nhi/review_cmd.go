@@ -133,7 +133,7 @@ open gap of that control when the review starts.`,
 			}
 			files, err := review.WriteWorksheets(out, r, items)
 			if err != nil {
-				return fmt.Errorf("review %s is recorded, but %w", r.Name, err)
+				return fmt.Errorf("review %s is recorded, but %w; write them with nhi review worksheets %s --out DIR", r.Name, err, r.Name)
 			}
 			if format == "json" {
 				return reviewJSON(g, map[string]any{"review": r, "items": items, "worksheets": files})
