@@ -1,4 +1,4 @@
-# nhi — make demo | make test | make fuzz | make build | make bench-git | make bench-dir | make bench-detect | make bench-tui | make bench-diff
+# nhi — make demo | make test | make fuzz | make build | make bench-git | make bench-dir | make bench-detect | make bench-tui | make bench-diff | make bench-peers REPO=...
 GO      ?= go
 # RE2 (through WebAssembly) for the gitleaks detector: 7-8x faster per core
 # than Go's regexp, and what gitleaks' own release builds use.
@@ -8,7 +8,7 @@ DB      ?= nhi.db
 DEMO    ?= demo-estate
 export CGO_ENABLED := 1
 
-.PHONY: all build demo test test-short fuzz lint bao bench-git bench-dir bench-detect bench-tui bench-diff clean
+.PHONY: all build demo test test-short fuzz lint bao bench-git bench-dir bench-detect bench-tui bench-diff bench-peers clean
 
 all: build
 
@@ -63,6 +63,11 @@ bench-tui:
 	$(GO) run -tags $(TAGS) ./bench/tui -n 100000
 
 # nhi diff between two scans of 100,000 credentials: time and peak memory.
+# nhi against gitleaks, Betterleaks and TruffleHog on a real history
+# (REPO=a fetched curl/curl or redis/redis; ROUNDS=n).
+bench-peers:
+	bash bench/peers.sh $(REPO)
+
 bench-diff:
 	$(GO) run -tags $(TAGS) ./bench/diff -n 100000
 

@@ -32,6 +32,8 @@ var allowed = map[string][]string{
 	// checks; readiness runs its checks when a scan finishes.
 	"review": {"inventory"},
 	"report": {"inventory", "rules"},
+	// the signed audit evidence package and its verification.
+	"evidence": {"inventory", "rules", "readiness"},
 	// posts diffs (Slack, Teams, signed webhooks) and records deliveries.
 	"notify":        {"inventory", "report"},
 	"harness":       {},
@@ -43,6 +45,9 @@ var allowed = map[string][]string{
 	"scanner/vault": {"scanner", "inventory"},
 	// plain directory trees (nhi scan --path).
 	"scanner/dir": {"scanner", "inventory", "detect", "glob"},
+	// AI agents' configurations (MCP servers) in directories and at the
+	// branch heads of repositories, as the CI source reads pipelines.
+	"scanner/agents": {"scanner", "inventory", "detect", "glob", "scanner/gitrepo", "scanner/gitrepo/gitobj"},
 	// A git repository as nhi names, clones and reads it, for the git and
 	// CI sources: never a source itself, and never the judge.
 	"scanner/gitrepo": {"scanner", "inventory", "scanner/gitrepo/gitobj"},
@@ -175,7 +180,7 @@ func TestImportRulesRejectBackwardImports(t *testing.T) {
 		{"scanner/aws", "scanner/gitrepo"}, {"scanner/vault", "scanner/gitrepo"}, {"scanner", "scanner/gitrepo"},
 		{"glob", "inventory"}, {"glob", "scanner"}, {"glob", "rules"},
 		{"detect", "scanner"}, {"review", "readiness"}, {"review", "rules"}, {"review", "scanner"}, {"detect", "rules"}, {"detect", "glob"}, {"rules", "detect"}, {"inventory", "detect"},
-		{"scanner/git", "rules"}, {"scanner/ci", "rules"}, {"scanner/aws", "rules"}, {"scanner/vault", "rules"},
+		{"scanner/git", "rules"}, {"scanner/ci", "rules"}, {"scanner/agents", "rules"}, {"scanner/agents", "scanner/ci"}, {"scanner/agents", "scanner/dir"}, {"scanner/aws", "rules"}, {"scanner/vault", "rules"},
 	} {
 		r, _ := rulesFor(c.pkg)
 		if permits(r, c.dep) {

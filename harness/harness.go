@@ -35,7 +35,12 @@ const (
 type VaultServer struct {
 	Addr      string // http://127.0.0.1:PORT
 	RootToken string
+	stop      func()
 }
+
+// Kill kills the server now (SIGKILL), for tests of a server dying
+// mid-scan; it is safe to call more than once.
+func (v *VaultServer) Kill() { v.stop() }
 
 // Vault starts an OpenBao dev server (KV v2 mounted at secret/) and stops it
 // when t ends. The binary is NHI_BAO, else the one scripts/bao.sh caches.
@@ -54,11 +59,11 @@ func Vault(t testing.TB) *VaultServer {
 			env = append(env, kv)
 		}
 	}
-	addr := start(t, "OpenBao", bin, env, func(hostPort string) []string {
+	addr, stop := start(t, "OpenBao", bin, env, func(hostPort string) []string {
 		return []string{"server", "-dev", "-dev-root-token-id=" + token, "-dev-listen-address=" + hostPort}
 	}, "/v1/sys/health", func(code int) bool { return code == http.StatusOK },
 		"check the binary with `bash scripts/bao.sh` (or `make bao`), or set NHI_BAO")
-	return &VaultServer{Addr: addr, RootToken: token}
+	return &VaultServer{Addr: addr, RootToken: token, stop: stop}
 }
 
 // MotoServer is a running moto_server (all AWS services, one endpoint).
@@ -75,7 +80,7 @@ func Moto(t testing.TB) *MotoServer {
 		t.Fatalf("harness: moto_server not found on PATH (%v)\n\tinstall it with `pip install 'moto[server]'`", err)
 	}
 	env := append(os.Environ(), "MOTO_IAM_LOAD_MANAGED_POLICIES=true")
-	ep := start(t, "moto_server", bin, env, func(hostPort string) []string {
+	ep, _ := start(t, "moto_server", bin, env, func(hostPort string) []string {
 		host, port, _ := net.SplitHostPort(hostPort)
 		return []string{"-H", host, "-p", port}
 	}, "/", func(int) bool { return true },
@@ -98,7 +103,7 @@ func (m *MotoServer) Env() []string {
 // ready accepts, and arranges for it to be killed when t ends. It returns the
 // base URL. On failure it calls t.Fatalf with the server's output and hint.
 func start(t testing.TB, name, bin string, env []string, args func(hostPort string) []string,
-	path string, ready func(code int) bool, hint string) string {
+	path string, ready func(code int) bool, hint string) (string, func()) {
 	t.Helper()
 	var lastErr error
 	var lastOut string
@@ -118,18 +123,21 @@ func start(t testing.TB, name, bin string, env []string, args func(hostPort stri
 		}
 		exited := make(chan struct{})
 		go func() { cmd.Wait(); close(exited) }()
+		var once sync.Once
 		stop := func() {
-			killProcessGroup(cmd)
-			select {
-			case <-exited:
-			case <-time.After(10 * time.Second):
-			}
+			once.Do(func() {
+				killProcessGroup(cmd)
+				select {
+				case <-exited:
+				case <-time.After(10 * time.Second):
+				}
+			})
 		}
 		base := "http://" + hostPort
 		err = waitReady(base+path, ready, exited)
 		if err == nil {
 			t.Cleanup(stop)
-			return base
+			return base, stop
 		}
 		stop()
 		lastErr, lastOut = err, out.tail(40)
@@ -138,7 +146,7 @@ func start(t testing.TB, name, bin string, env []string, args func(hostPort stri
 		}
 	}
 	t.Fatalf("harness: %s (%s) did not start: %v\n\t%s\n--- server output ---\n%s", name, bin, lastErr, hint, lastOut)
-	return ""
+	return "", nil
 }
 
 var errExited = errors.New("server exited before it was ready")

@@ -63,7 +63,9 @@ func scanCredentialRow(rows *sql.Rows) (CredentialRow, error) {
 	}
 	c.IdentityKey = r.IdentityKey
 	c.CreatedAt, c.LastRotatedAt, c.ExpiresAt, c.LastUsedAt = parseTime(created), parseTime(rotated), parseTime(expires), parseTime(used)
-	c.Attrs = decodeMap(attrs)
+	if err := decodeMap("credential "+c.Key+": attrs", attrs, &c.Attrs); err != nil {
+		return r, err
+	}
 	if t := parseTime(sql.NullString{String: firstSeen, Valid: true}); t != nil {
 		r.FirstSeen = *t
 	}
@@ -109,7 +111,9 @@ func (s *Store) Credentials(ctx context.Context, scan int64) ([]CredentialRow, e
 			return nil, err
 		}
 		o.Date = parseTime(date)
-		o.Detail = decodeMap(detail)
+		if err := decodeMap(fmt.Sprintf("occurrence of credential %d: detail", cid), detail, &o.Detail); err != nil {
+			return nil, err
+		}
 		if i, ok := index[cid]; ok {
 			o.CredentialKey = out[i].Credential.Key
 			out[i].Occurrences = append(out[i].Occurrences, o)
@@ -147,7 +151,9 @@ func (s *Store) Identities(ctx context.Context, scan int64) ([]IdentityRow, erro
 		if err := decodeStored("identity "+i.Key+": tags", tags, &i.Tags); err != nil {
 			return nil, err
 		}
-		i.Attrs = decodeMap(attrs)
+		if err := decodeMap("identity "+i.Key+": attrs", attrs, &i.Attrs); err != nil {
+			return nil, err
+		}
 		if t := parseTime(sql.NullString{String: firstSeen, Valid: true}); t != nil {
 			r.FirstSeen = *t
 		}
@@ -164,6 +170,23 @@ func (s *Store) Identities(ctx context.Context, scan int64) ([]IdentityRow, erro
 	return out, rows.Err()
 }
 
+// decodeMap decodes a stored JSON object column into *m, nil when empty
+// (as it was before it was stored); invalid JSON is an error, as for
+// decodeStored.
+func decodeMap(what, s string, m *map[string]any) error {
+	*m = nil
+	if s == "" || s == "{}" {
+		return nil
+	}
+	if err := decodeStored(what, s, m); err != nil {
+		return err
+	}
+	if len(*m) == 0 {
+		*m = nil
+	}
+	return nil
+}
+
 // decodeStored reads a JSON column the store itself wrote; one that does
 // not decode means the database file was damaged or edited, which is an
 // error naming the row and column rather than a silently empty value.
@@ -175,15 +198,4 @@ func decodeStored(what, s string, v any) error {
 		return fmt.Errorf("%s holds invalid JSON (%v): the inventory database is damaged; restore it from a backup or scan into a new file", what, err)
 	}
 	return nil
-}
-
-func decodeMap(s string) map[string]any {
-	if s == "" || s == "{}" {
-		return nil
-	}
-	var m map[string]any
-	if json.Unmarshal([]byte(s), &m) != nil {
-		return nil
-	}
-	return m
 }

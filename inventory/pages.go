@@ -191,7 +191,9 @@ func scanGapRow(rows rowScanner) (Gap, error) {
 		&g.Detail, &evidence, &fw, &g.Owner, &g.FirstScan, &g.LastScan, &g.Resolved, &first, &g.Status, &g.JudgedScan, &g.Carried); err != nil {
 		return g, err
 	}
-	g.Evidence = decodeMap(evidence)
+	if err := decodeMap(fmt.Sprintf("gap %d: evidence", g.ID), evidence, &g.Evidence); err != nil {
+		return g, err
+	}
 	if err := decodeStored(fmt.Sprintf("gap %d: frameworks", g.ID), fw, &g.Frameworks); err != nil {
 		return g, err
 	}

@@ -42,7 +42,7 @@ func (s *Store) BeginScan(ctx context.Context, toolVersion, configDigest string,
 	if err != nil {
 		return nil, err
 	}
-	w := &ScanWriter{s: s, lock: lock, started: time.Now().UTC()}
+	w := &ScanWriter{s: s, lock: lock, started: s.now()}
 	if err := w.begin(ctx, toolVersion, configDigest); err != nil {
 		lock.Unlock()
 		return nil, err
@@ -51,6 +51,9 @@ func (s *Store) BeginScan(ctx context.Context, toolVersion, configDigest string,
 }
 
 func (w *ScanWriter) begin(ctx context.Context, tool, digest string) error {
+	if err := w.s.checkIntegrity(ctx); err != nil {
+		return err
+	}
 	tx, err := w.s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -359,7 +362,7 @@ func (w *ScanWriter) Finish(ctx context.Context, extra map[string]int64) (*Scan,
 		}
 		counts[name] = n
 	}
-	finished := time.Now().UTC()
+	finished := w.s.now()
 	var started, tool, digest, prev string
 	if err := tx.QueryRowContext(ctx, `SELECT started_at, tool_version, config_digest, prev_hash FROM scans WHERE id = ?`, w.id).
 		Scan(&started, &tool, &digest, &prev); err != nil {

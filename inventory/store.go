@@ -33,6 +33,20 @@ type Store struct {
 	w    *sql.DB
 	r    *sql.DB
 	keys *Keyring
+	// clock stamps scan rows (start and finish); nil is the wall clock.
+	clock func() time.Time
+}
+
+// SetClock makes scans of this store record the times now returns
+// instead of the wall clock: for tests and replays that build a dated
+// history whose hash chain is still the one the scans wrote.
+func (s *Store) SetClock(now func() time.Time) { s.clock = now }
+
+func (s *Store) now() time.Time {
+	if s.clock != nil {
+		return s.clock().UTC()
+	}
+	return time.Now().UTC()
 }
 
 // ErrNoInventory is returned by OpenExisting when there is no database.
@@ -89,14 +103,14 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	s := &Store{path: abs, w: w, r: r}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
-		return nil, fmt.Errorf("open inventory %s: %w", path, err)
+		return nil, openError(path, err)
 	}
 	// A new key only for an inventory without scans: a fresh key on an old
 	// inventory would silently stop fingerprints matching earlier scans.
 	var scans int
 	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM scans`).Scan(&scans); err != nil {
 		s.Close()
-		return nil, err
+		return nil, openError(path, err)
 	}
 	keys, err := LoadOrCreateKeyring(abs+".key", scans == 0)
 	if err != nil {
@@ -110,7 +124,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 func createPrivate(path string) error {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return fmt.Errorf("create inventory %s: %w", path, err)
+		return notWritable(path, err)
 	}
 	return f.Close()
 }
@@ -191,6 +205,11 @@ func (s *Store) migrate(ctx context.Context) error {
 	vacuum := false
 	if cur >= SchemaVersion() {
 		return nil
+	}
+	if cur > 0 {
+		if err := s.checkIntegrity(ctx); err != nil {
+			return err
+		}
 	}
 	// Migrations run on one connection with foreign keys off, as SQLite's
 	// procedure for rebuilding a table requires (a pragma that cannot

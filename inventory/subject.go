@@ -135,7 +135,9 @@ func (s *Store) identityByKey(ctx context.Context, scan int64, key string) (*Ide
 	if err := decodeStored("identity "+key+": tags", tags, &i.Tags); err != nil {
 		return nil, err
 	}
-	i.Attrs = decodeMap(attrs)
+	if err := decodeMap("identity "+key+": attrs", attrs, &i.Attrs); err != nil {
+		return nil, err
+	}
 	if t := parseTime(sql.NullString{String: firstSeen, Valid: true}); t != nil {
 		r.FirstSeen = *t
 	}
@@ -179,7 +181,10 @@ func (s *Store) credentialRows(ctx context.Context, scan int64, cond string, arg
 				return nil, err
 			}
 			o.Date = parseTime(date)
-			o.Detail = decodeMap(detail)
+			if err := decodeMap("occurrence of credential "+out[i].Credential.Key+": detail", detail, &o.Detail); err != nil {
+				orows.Close()
+				return nil, err
+			}
 			o.CredentialKey = out[i].Credential.Key
 			out[i].Occurrences = append(out[i].Occurrences, o)
 		}

@@ -26,6 +26,9 @@ var checks = map[string]check{
 	"ci_uses_oidc":              checkCIUsesOIDC,
 	"ci_pinned_receivers":       checkCIPinned,
 	"ci_no_prt_exposure":        checkCIPullRequestTarget,
+	"agent_no_hardcoded":        checkAgentNoHardcoded,
+	"agent_broad_tokens":        checkAgentBroadTokens,
+	"agent_pinned_launch":       checkAgentPinnedLaunch,
 	"vault_expiry":              checkVaultExpiry,
 	"review_attested":           checkReviewAttested,
 }
@@ -176,7 +179,7 @@ func checkNoReuse(c *Control, e *env, s *subject) (bool, *finding) {
 	places := map[string]bool{}
 	for _, o := range s.cred.Occurrences {
 		switch o.Source {
-		case inventory.SourceGit, inventory.SourceCI, inventory.SourceDir:
+		case inventory.SourceGit, inventory.SourceCI, inventory.SourceDir, inventory.SourceAgent:
 			where := o.Repo
 			if where == "" {
 				where = o.Path

@@ -76,6 +76,7 @@ type env struct {
 	byFP     map[string][]*inventory.CredentialRow
 	identity map[string]*inventory.IdentityRow
 	reviews  map[string]inventory.ReviewFact
+	cred     map[string]*inventory.CredentialRow
 }
 
 // check returns whether the control applies to s and, if it fails, why.
@@ -83,7 +84,8 @@ type check func(c *Control, e *env, s *subject) (applies bool, f *finding)
 
 // Evaluate judges the estate against every enabled control.
 func (cat *Catalogue) Evaluate(est *Estate) *inventory.Evaluation {
-	e := &env{now: est.Now, byFP: map[string][]*inventory.CredentialRow{}, identity: map[string]*inventory.IdentityRow{}, reviews: est.Reviews}
+	e := &env{now: est.Now, byFP: map[string][]*inventory.CredentialRow{}, identity: map[string]*inventory.IdentityRow{},
+		reviews: est.Reviews, cred: map[string]*inventory.CredentialRow{}}
 	if e.now.IsZero() {
 		e.now = time.Now().UTC()
 	}
@@ -98,6 +100,7 @@ func (cat *Catalogue) Evaluate(est *Estate) *inventory.Evaluation {
 	}
 	for i := range est.Credentials {
 		r := &est.Credentials[i]
+		e.cred[r.Credential.Key] = r
 		if fp := r.Credential.Fingerprint; fp != "" {
 			e.byFP[fp] = append(e.byFP[fp], r)
 		}

@@ -11,7 +11,7 @@ import (
 )
 
 // checkSources are the files that judge what sources observed.
-var checkSources = []string{"checks.go", "evaluate.go"}
+var checkSources = []string{"checks.go", "evaluate.go", "checks_agents.go"}
 
 // factReaders are the inventory.Facts methods that take a key, the
 // conversion to one, and the helpers checks once read attrs with.

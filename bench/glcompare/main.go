@@ -8,6 +8,10 @@
 // (<db>.key) and never printed.
 //
 //	glcompare -gitleaks report.json -nhi inventory.json -key nhi.db.key
+//
+// -name labels the peer (Betterleaks writes gitleaks' report format);
+// -format trufflehog reads TruffleHog's --json lines instead, each finding
+// named by its detector and keyed by its Raw value.
 package main
 
 import (
@@ -34,6 +38,8 @@ func main() {
 	show := flag.Int("show", 20, "differences to list")
 	source := flag.String("source", inventory.SourceGit, "nhi occurrences to compare: git, or dir (against gitleaks dir)")
 	root := flag.String("root", "", "with -source dir: the scanned directory, cut from gitleaks' file paths")
+	name := flag.String("name", "gitleaks", "the peer's name in what is printed")
+	format := flag.String("format", "gitleaks", "the peer's report: gitleaks (JSON array; also Betterleaks) or trufflehog (--json lines)")
 	flag.Parse()
 	keys, err := inventory.LoadOrCreateKeyring(*keyPath, false)
 	if err != nil {
@@ -42,7 +48,14 @@ func main() {
 	var gl []struct {
 		RuleID, File, Secret string
 	}
-	readJSON(*glPath, &gl)
+	switch *format {
+	case "gitleaks":
+		readJSON(*glPath, &gl)
+	case "trufflehog":
+		gl = readTruffleHog(*glPath)
+	default:
+		fail(fmt.Errorf("-format %q: want gitleaks or trufflehog", *format))
+	}
 	var inv struct {
 		Credentials []struct {
 			Type        string `json:"type"`
@@ -74,7 +87,7 @@ func main() {
 			}
 		}
 	}
-	fmt.Printf("unique (path, rule, fingerprint): gitleaks %d, nhi %d, identical %d\n", len(glSet), len(nhiSet), len(glSet)-len(diff(glSet, nhiSet)))
+	fmt.Printf("unique (path, rule, fingerprint): %s %d, nhi %d, identical %d\n", *name, len(glSet), len(nhiSet), len(glSet)-len(diff(glSet, nhiSet)))
 	// Match on (path, fingerprint); count rule names that differ.
 	strip := func(m map[finding]bool) (map[finding]bool, map[finding]string) {
 		out, rule := map[finding]bool{}, map[finding]string{}
@@ -97,8 +110,8 @@ func main() {
 		fmt.Printf("same (path, secret), rule named differently: %s: %d\n", r, n)
 	}
 	missing, extra := diff(glPF, nhiPF), diff(nhiPF, glPF)
-	fmt.Printf("unique (path, fingerprint): gitleaks %d, nhi %d, common %d\n", len(glPF), len(nhiPF), len(glPF)-len(missing))
-	fmt.Printf("only in gitleaks (missing from nhi): %d\n", len(missing))
+	fmt.Printf("unique (path, fingerprint): %s %d, nhi %d, common %d\n", *name, len(glPF), len(nhiPF), len(glPF)-len(missing))
+	fmt.Printf("only in %s (missing from nhi): %d\n", *name, len(missing))
 	list(missing, *show)
 	fmt.Printf("only in nhi: %d\n", len(extra))
 	list(extra, *show)
@@ -126,6 +139,39 @@ func list(fs []finding, n int) {
 		}
 		fmt.Println("  " + f.String())
 	}
+}
+
+// readTruffleHog reads TruffleHog's --json output: one finding per line,
+// the git file under SourceMetadata (filesystem findings name it too).
+func readTruffleHog(path string) (out []struct{ RuleID, File, Secret string }) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		fail(err)
+	}
+	for i, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "{") {
+			continue
+		}
+		var f struct {
+			DetectorName   string
+			Raw            string
+			SourceMetadata struct {
+				Data struct {
+					Git        struct{ File string }
+					Filesystem struct{ File string }
+				}
+			}
+		}
+		if err := json.Unmarshal([]byte(line), &f); err != nil {
+			fail(fmt.Errorf("%s line %d: %w", path, i+1, err))
+		}
+		file := f.SourceMetadata.Data.Git.File
+		if file == "" {
+			file = f.SourceMetadata.Data.Filesystem.File
+		}
+		out = append(out, struct{ RuleID, File, Secret string }{f.DetectorName, file, f.Raw})
+	}
+	return out
 }
 
 func readJSON(path string, v any) {

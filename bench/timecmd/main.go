@@ -1,6 +1,7 @@
 // Command timecmd runs a command and prints its wall time and peak
 // resident memory (the largest of it and the children it waited for) to
-// stderr as "timecmd: wall=SECONDS maxrss_kb=KB exit=CODE", so that the
+// stderr as "timecmd: wall=SECONDS cpu=SECONDS maxrss_kb=KB exit=CODE"
+// (cpu: user and system time of it and its children), so that the
 // benchmark does not depend on /usr/bin/time being installed.
 //
 //	timecmd [-o FILE] command args...
@@ -41,7 +42,8 @@ func main() {
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		rss = ru.Maxrss // KiB on Linux
 	}
-	line := fmt.Sprintf("wall=%.3f maxrss_kb=%d exit=%d\n", wall.Seconds(), rss, code)
+	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	line := fmt.Sprintf("wall=%.3f cpu=%.3f maxrss_kb=%d exit=%d\n", wall.Seconds(), cpu.Seconds(), rss, code)
 	if *out != "" {
 		if err := os.WriteFile(*out, []byte(line), 0o644); err != nil {
 			fmt.Fprintln(os.Stderr, "timecmd:", err)

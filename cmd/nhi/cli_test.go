@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -233,15 +234,15 @@ func TestFailedSourceDoesNotStopOthers(t *testing.T) {
 	if sum.Status != "complete" || sum.CredentialsTotal < 2 {
 		t.Fatalf("summary %+v", sum)
 	}
-	// The corrupt and the missing repository fail their git and CI sources;
-	// the good repository's sources complete.
+	// The corrupt and the missing repository fail their git, CI and agent
+	// sources; the good repository's sources complete.
 	for _, s := range sum.Sources {
 		good := strings.HasSuffix(s.Name, p.repo.Dir)
 		if good && s.Status != "ok" || !good && (s.Status != "failed" || s.Error == "") {
 			t.Errorf("source %s: %s %q", s.Name, s.Status, s.Error)
 		}
 	}
-	if len(sum.Sources) != 6 {
+	if len(sum.Sources) != 9 {
 		t.Fatalf("sources %+v", sum.Sources)
 	}
 }
@@ -249,12 +250,21 @@ func TestFailedSourceDoesNotStopOthers(t *testing.T) {
 // buildNHI builds the real binary for tests that need a separate process.
 func buildNHI(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "nhi")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	bin, err := buildBinary(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
 	}
 	return bin
+}
+
+// buildBinary builds the binary into dir; safe from any goroutine.
+func buildBinary(dir string) (string, error) {
+	bin := filepath.Join(dir, "nhi")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
 }
 
 // A scan killed with SIGKILL leaves the earlier inventory intact and is

@@ -115,6 +115,8 @@ dir:
   paths: [srv/app]
   exclude: ["**/node_modules/**"]
   follow_symlinks: false
+agents:
+  enabled: true
 aws:
   accounts: [{profile: prod, region: eu-west-1, endpoint: "http://127.0.0.1:5000"}]
   credential_reports: [exports/report.csv]

@@ -81,7 +81,7 @@ func TestRepositorySpellingsAreOneRepository(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("scan exit %d: %s %s", code, out, errs)
 	}
-	for _, name := range []string{"git:" + app, "ci:git:" + app} {
+	for _, name := range []string{"git:" + app, "ci:git:" + app, "agent:git:" + app} {
 		if !strings.Contains(out, `"name": "`+name+`"`) {
 			t.Errorf("no source %s in\n%s", name, out)
 		}
@@ -109,7 +109,7 @@ func TestRepositorySpellingsAreOneRepository(t *testing.T) {
 			CredentialsNew  int `json:"credentials_new"`
 			IdentitiesTotal int `json:"identities_total"`
 		}](t, out)
-		if len(sum.Sources) != 2 || sum.CredentialsNew != 0 {
+		if len(sum.Sources) != 3 || sum.CredentialsNew != 0 {
 			t.Errorf("--git %s: %s", spelling, out)
 		}
 		if got := inventoryOf(t, db); !sameInventory(got, first) {

@@ -202,7 +202,7 @@ func runScan(ctx context.Context, cmd *cobra.Command, g *globals, o *scanOpts, f
 		if ctx.Err() != nil {
 			return errors.Join(fmt.Errorf("scan %d interrupted: it is kept as incomplete and the previous inventory is unchanged", w.ID()), aerr)
 		}
-		return errors.Join(fmt.Errorf("scan %d failed: %w", w.ID(), runErr), aerr)
+		return errors.Join(diskFull(store, w.ID(), fmt.Errorf("scan %d failed: %w", w.ID(), runErr)), aerr)
 	}
 	totals := map[string]int64{}
 	for _, r := range results {
@@ -216,7 +216,7 @@ func runScan(ctx context.Context, cmd *cobra.Command, g *globals, o *scanOpts, f
 	res, err := rc.service(store).FinishScan(ctx, w, results, now, totals)
 	if err != nil {
 		w.Abandon(ctx)
-		return err
+		return diskFull(store, w.ID(), err)
 	}
 	sc := res.Scan
 	sum := newScanSummary(sc, time.Since(start))

@@ -203,7 +203,7 @@ func TestScansShowScope(t *testing.T) {
 	sort.Strings(carried)
 	var want []string
 	for _, r := range d.e.Repos {
-		want = append(want, "ci:"+r, "git:"+r)
+		want = append(want, "agent:"+r, "ci:"+r, "git:"+r)
 	}
 	sort.Strings(want)
 	if !reflect.DeepEqual(carried, want) {

@@ -54,6 +54,7 @@ func (d *dirFamily) sources(section *yaml.Node, env *scanEnv) ([]scanner.Source,
 	if max <= 0 {
 		return nil, usageError("max blob size must be a positive number of bytes, not %d", max)
 	}
+	env.dirExclude = exclude
 	opts := dir.Options{MaxBlobSize: max, Exclude: exclude, FollowSymlinks: d.follow || sec.FollowSymlinks, Disable: env.disableRules}
 	var out []scanner.Source
 	seen := map[string]bool{}

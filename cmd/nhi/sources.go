@@ -24,7 +24,7 @@ type sourceFamily interface {
 
 // families is the explicit list of source families, in scan order.
 func families() []sourceFamily {
-	return []sourceFamily{&gitFamily{}, &dirFamily{}, &ciFamily{}, &awsFamily{}, &vaultFamily{}}
+	return []sourceFamily{&gitFamily{}, &dirFamily{}, &ciFamily{}, &agentsFamily{}, &awsFamily{}, &vaultFamily{}}
 }
 
 // scanEnv is what every family may use when building its sources.
@@ -39,6 +39,9 @@ type scanEnv struct {
 	// dirTargets are every directory given by --path or dir.paths, for
 	// the CI family, which reads the pipeline files in them too.
 	dirTargets []string
+	// dirExclude are the --exclude globs of those trees, which the agent
+	// family honours too.
+	dirExclude []string
 	// repos opens (cloning URLs into the cache once) git repositories
 	// shared by the git and CI sources.
 	repos *gitrepo.Repos

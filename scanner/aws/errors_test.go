@@ -249,13 +249,16 @@ func TestEndpointGoingSilentMidScanFailsTheSource(t *testing.T) {
 	t.Cleanup(proxy.Close)
 
 	start := time.Now()
-	res := runScan(t, filepath.Join(t.TempDir(), "nhi.db"), NewLive(LiveOptions{Endpoint: proxy.URL, AttemptTimeout: 300 * time.Millisecond}))
+	// 2 s per attempt: moto itself can take most of a second on a loaded
+	// machine (300 ms once failed on iam:ListUsers, answered in 731 ms),
+	// and only the silent call may fail.
+	res := runScan(t, filepath.Join(t.TempDir(), "nhi.db"), NewLive(LiveOptions{Endpoint: proxy.URL, AttemptTimeout: 2 * time.Second}))
 	took := time.Since(start)
 	r := res.results[0]
-	if r.Status != inventory.SourceFailed || !strings.Contains(r.Error, "did not answer iam:ListUserTags within 300ms") || !strings.Contains(r.Error, "3 attempts") {
+	if r.Status != inventory.SourceFailed || !strings.Contains(r.Error, "did not answer iam:ListUserTags within 2s") || !strings.Contains(r.Error, "3 attempts") {
 		t.Errorf("source %s %q", r.Status, r.Error)
 	}
-	if took > 15*time.Second || res.rows.count() != 0 || len(r.ItemErrors) != 0 {
+	if took > 60*time.Second || res.rows.count() != 0 || len(r.ItemErrors) != 0 {
 		t.Errorf("took %v, %d rows written, item errors %v: want bounded, none, none", took, res.rows.count(), r.ItemErrors)
 	}
 	t.Logf("failed in %v: %s", took.Round(time.Millisecond), r.Error)

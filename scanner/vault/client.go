@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	vaultapi "github.com/hashicorp/vault/api"
@@ -84,8 +85,12 @@ func (c *conn) wrap(ctx context.Context, op, path string, err error) *requestErr
 	if errors.Is(err, context.DeadlineExceeded) {
 		re.Msg = fmt.Sprintf("no answer within %v", c.timeout)
 	}
-	if c.transportErrs.Add(1) >= maxTransportErrors {
-		fatal := fmt.Errorf("vault server stopped answering (%d requests failed; last: %s %s: %s)", maxTransportErrors, op, path, re.Msg)
+	n := c.transportErrs.Add(1)
+	if gone := errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET); gone || n >= maxTransportErrors {
+		// A refused or reset connection is the server gone (it answered
+		// the listing of its mounts): every further request would fail
+		// too, and a walk whose few requests all failed is no scan.
+		fatal := fmt.Errorf("vault server stopped answering (%d requests failed; last: %s %s: %s)", n, op, path, re.Msg)
 		if c.firstFatal.CompareAndSwap(nil, &fatal) && c.cancel != nil {
 			c.cancel()
 		}

@@ -54,11 +54,15 @@ func (c *catFile) flush() error { return c.in.Flush() }
 
 var errMissing = errors.New("missing or unreadable (check the repository with git fsck, or clone it again)")
 
+// errTooLarge: the object is larger than the store's maximum; it was read
+// past, and the process goes on.
+var errTooLarge = errors.New("more than the largest object read")
+
 // read reads the next answer ("<id> <type> <size>", the content and a
 // newline) into buf (grown as needed) and returns the content. An object
 // larger than limit (when limit > 0) is read past and returned as nil
 // with its size.
-func (c *catFile) read(id string, buf []byte, limit int64) (Type, []byte, int64, error) {
+func (c *catFile) read(id string, buf []byte, limit, max int64) (Type, []byte, int64, error) {
 	hdr, err := c.out.ReadSlice('\n')
 	if err != nil {
 		return 0, nil, 0, fmt.Errorf("read object %s: %w", id, err)
@@ -81,6 +85,13 @@ func (c *catFile) read(id string, buf []byte, limit int64) (Type, []byte, int64,
 		}
 		return typ, nil, size, nil
 	}
+	if size > max {
+		// Not allocated: the answer is skipped, the process goes on.
+		if _, err := c.out.Discard(int(size) + 1); err != nil {
+			return 0, nil, size, fmt.Errorf("read object %s: %w", id, err)
+		}
+		return 0, nil, size, fmt.Errorf("object %s is %d bytes: %w (%d bytes)", id, size, errTooLarge, max)
+	}
 	if int64(cap(buf)) < size+1 {
 		buf = make([]byte, size+1)
 	}
@@ -94,7 +105,7 @@ func (c *catFile) read(id string, buf []byte, limit int64) (Type, []byte, int64,
 // failure is the error of a failed request: a missing object as such,
 // any other with what git said before it stopped.
 func (c *catFile) failure(err error) error {
-	if errors.Is(err, errMissing) {
+	if errors.Is(err, errMissing) || errors.Is(err, errTooLarge) {
 		return err
 	}
 	if cerr := c.close(); cerr != nil {

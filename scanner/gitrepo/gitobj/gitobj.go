@@ -75,6 +75,33 @@ type Store struct {
 	objects string // the objects directory; "": read everything through cat-file
 	packs   []*packFile
 	idLen   int
+	// maxObject is the most bytes one object may rebuild to
+	// (DefaultMaxObjectSize unless set): a delta is a recipe that 8 bytes
+	// of copy instruction can make 64 KiB from, so a small pack can claim,
+	// and really make, gigabytes.
+	maxObject int64
+}
+
+// DefaultMaxObjectSize is the largest object a Store rebuilds unless told
+// otherwise (SetMaxObjectSize): larger is read as an error naming the
+// object, never allocated. Objects above a Read's limit are not rebuilt at
+// all, so this bounds what a scan allocates for the bases of deltas.
+const DefaultMaxObjectSize = 1 << 30
+
+// SetMaxObjectSize sets the largest object the store rebuilds (n > 0);
+// it must be called before any Reader reads.
+func (s *Store) SetMaxObjectSize(n int64) {
+	if n > 0 {
+		s.maxObject = n
+	}
+}
+
+// maxObjectSize is the store's maximum, DefaultMaxObjectSize when unset.
+func (s *Store) maxObjectSize() int64 {
+	if s.maxObject > 0 {
+		return s.maxObject
+	}
+	return DefaultMaxObjectSize
 }
 
 // Open opens the objects directory of the repository at repoPath and maps
@@ -179,7 +206,7 @@ func (r *Reader) Read(ctx context.Context, id string, limit int64, slot int) (ty
 	for len(r.bufs) <= slot {
 		r.bufs = append(r.bufs, nil)
 	}
-	typ, data, size, err = r.cf.read(id, r.bufs[slot], limit)
+	typ, data, size, err = r.cf.read(id, r.bufs[slot], limit, r.s.maxObjectSize())
 	if err != nil {
 		return 0, nil, 0, r.cf.failure(err)
 	}

@@ -103,6 +103,7 @@ func FuzzPack(f *testing.F) {
 			x = emptyIndex()
 		}
 		s := &Store{packs: []*packFile{{data: pack, idx: x, name: "fuzz.pack"}}, idLen: 20}
+		s.SetMaxObjectSize(16 << 20) // what one input may make the reader allocate
 		offs := []int64{12}
 		for i := 0; i < min(x.n, 64); i++ {
 			if o, ok := x.offset(i); ok {
@@ -180,6 +181,7 @@ func FuzzLooseObject(f *testing.F) {
 			t.Fatal(err)
 		}
 		s := &Store{objects: dir, idLen: 20}
+		s.SetMaxObjectSize(16 << 20)
 		for _, limit := range []int64{0, 16} {
 			pr := &packReader{s: s, cache: newObjectCache(1 << 20)}
 			_, data, size, err := pr.loose(id, limit)

@@ -172,6 +172,9 @@ func (r *packReader) loose(id string, limit int64) (Type, []byte, int64, error) 
 	if limit > 0 && size > limit {
 		return typ, nil, size, nil
 	}
+	if max := r.s.maxObjectSize(); size > max {
+		return fail(fmt.Errorf("header says %d bytes, more than the largest object read (%d bytes)", size, max))
+	}
 	if fi, err := f.Stat(); err == nil && size > maxInflated(fi.Size()) {
 		return fail(fmt.Errorf("header says %d bytes, more than its %d compressed bytes can hold", size, fi.Size()))
 	}
@@ -291,10 +294,16 @@ func (r *packReader) objectAt(pi int, off int64, limit int64, depth int) (Type, 
 		if limit > 0 && e.size > limit {
 			return typ, nil, e.size, nil
 		}
+		if max := r.s.maxObjectSize(); e.size > max {
+			return 0, nil, 0, fmt.Errorf("object at offset %d says %d bytes, more than the largest object read (%d bytes)", off, e.size, max)
+		}
 		if out, err = r.inflate(data[e.data:], e.size); err != nil {
 			return 0, nil, 0, err
 		}
 	} else {
+		if max := r.s.maxObjectSize(); e.size > max {
+			return 0, nil, 0, fmt.Errorf("delta at offset %d says %d bytes, more than the largest object read (%d bytes)", off, e.size, max)
+		}
 		delta, err := r.inflate(data[e.data:], e.size)
 		if err != nil {
 			return 0, nil, 0, err
@@ -311,6 +320,9 @@ func (r *packReader) objectAt(pi int, off int64, limit int64, depth int) (Type, 
 				return 0, nil, 0, err
 			}
 			return typ, nil, target, nil
+		}
+		if max := r.s.maxObjectSize(); target > max {
+			return 0, nil, 0, fmt.Errorf("delta at offset %d makes %d bytes, more than the largest object read (%d bytes)", off, target, max)
 		}
 		var base []byte
 		typ, base, _, err = r.objectAt(e.basePack, e.baseOff, 0, depth+1)
