@@ -249,7 +249,9 @@ func scanCredentialRowExtra(rows *sql.Rows, extra ...any) (CredentialRow, error)
 	}
 	c.IdentityKey = r.IdentityKey
 	c.CreatedAt, c.LastRotatedAt, c.ExpiresAt, c.LastUsedAt = parseTime(created), parseTime(rotated), parseTime(expires), parseTime(used)
-	c.Attrs = decodeMap(attrs)
+	if err := decodeMap("credential "+c.Key+": attrs", attrs, &c.Attrs); err != nil {
+		return r, err
+	}
 	if t := parseTime(sql.NullString{String: firstSeen, Valid: true}); t != nil {
 		r.FirstSeen = *t
 	}
