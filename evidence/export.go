@@ -128,6 +128,8 @@ var descriptions = map[string]string{
 	"ledger.jsonl":                  "the scan ledger rows of the period exactly as stored, with their hash chain",
 	"oscal/assessment-results.json": "OSCAL 1.1.3 assessment results: one result for the period, an observation per control and scan, findings per control, subjects = identities and credentials",
 	"oscal/poam.json":               "OSCAL 1.1.3 plan of action and milestones: one item per gap open at the period's end",
+	"reviews.csv":                   "access reviews open in the period (SOC 2 CC6.2/CC6.3): one row per identity of each frozen scope with its reviewer, the keep/revoke/modify attestation in force at the period's end (actor, time, reason), whether it was overdue, and what later scans saw of a revocation (done, still-present, unverifiable)",
+	"reviews.jsonl":                 "one record per access review: the frozen scope (what each reviewer was shown), every attestation with actor and time, the overdue items and every revocation check",
 	"report.html":                   "human-readable report (self-contained): readiness per control over the period, open high and critical gaps with owners, accepted risks, coverage",
 }
 

@@ -75,14 +75,19 @@ type ReviewRecord struct {
 // ReviewsInPeriod lists the reviews that were open at some time in
 // [since, until) (a zero bound is open), each with its scope,
 // attestations, overdue items and revocation checks: what an evidence
-// package of the period includes. An open review past its due date counts
-// its unattested items as overdue as of now.
+// package of the period includes. Attestations and revocation checks are
+// those recorded before until; an open review past its due date counts its
+// unattested items as overdue as of until (or now, when until is zero or
+// later), so the same period gives the same records.
 func (s *Store) ReviewsInPeriod(ctx context.Context, since, until time.Time) ([]ReviewRecord, error) {
 	all, err := s.Reviews(ctx)
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now().UTC()
+	asOf := s.now()
+	if !until.IsZero() && until.Before(asOf) {
+		asOf = until
+	}
 	var out []ReviewRecord
 	for _, r := range all {
 		if !until.IsZero() && !r.StartedAt.Before(until) {
@@ -95,18 +100,31 @@ func (s *Store) ReviewsInPeriod(ctx context.Context, since, until time.Time) ([]
 		if rec.Items, err = s.ReviewItems(ctx, r.ID); err != nil {
 			return nil, err
 		}
-		if rec.Attestations, err = s.Attestations(ctx, r.ID); err != nil {
+		as, err := s.Attestations(ctx, r.ID)
+		if err != nil {
 			return nil, err
 		}
-		if rec.Revocations, err = s.RevocationChecks(ctx, r.ID); err != nil {
+		checks, err := s.RevocationChecks(ctx, r.ID)
+		if err != nil {
 			return nil, err
 		}
+		for _, a := range as {
+			if until.IsZero() || a.At.Before(until) {
+				rec.Attestations = append(rec.Attestations, a)
+			}
+		}
+		for _, c := range checks {
+			if until.IsZero() || c.At.Before(until) {
+				rec.Revocations = append(rec.Revocations, c)
+			}
+		}
+		closed := r.ClosedAt != nil && r.ClosedAt.Before(asOf.Add(time.Nanosecond))
 		attested := map[int]bool{}
 		for _, a := range rec.Attestations {
 			attested[a.ItemNo] = true
 		}
 		for _, it := range rec.Items {
-			if it.OverdueAt != nil || (r.ClosedAt == nil && now.After(r.DueAt) && !attested[it.No]) {
+			if (closed && it.OverdueAt != nil) || (!closed && asOf.After(r.DueAt) && !attested[it.No]) {
 				rec.Overdue = append(rec.Overdue, it)
 			}
 		}
