@@ -1,4 +1,4 @@
-# nhi — make demo | make test | make fuzz | make build | make bench-git | make bench-dir | make bench-detect | make bench-tui | make bench-diff | make bench-peers REPO=...
+# nhi — make demo | make test | make fuzz | make build | make bench-git | make bench-dir | make bench-detect | make bench-tui | make bench-diff | make bench-peers REPO=... | make bench-evidence
 GO      ?= go
 # RE2 (through WebAssembly) for the gitleaks detector: 7-8x faster per core
 # than Go's regexp, and what gitleaks' own release builds use.
@@ -8,7 +8,7 @@ DB      ?= nhi.db
 DEMO    ?= demo-estate
 export CGO_ENABLED := 1
 
-.PHONY: all build demo test test-short fuzz lint bao bench-git bench-dir bench-detect bench-tui bench-diff bench-peers clean
+.PHONY: all build demo test test-short fuzz lint bao bench-git bench-dir bench-detect bench-tui bench-diff bench-peers bench-evidence clean
 
 all: build
 
@@ -70,6 +70,11 @@ bench-peers:
 
 bench-diff:
 	$(GO) run -tags $(TAGS) ./bench/diff -n 100000
+
+# nhi evidence export and verify of 100,000 credentials x 90 daily scans:
+# wall and CPU time per part, peak memory.
+bench-evidence:
+	$(GO) run -tags $(TAGS) ./bench/evidence -n 100000 -days 90
 
 clean:
 	rm -rf bin $(DEMO) $(DB) $(DB)-wal $(DB)-shm $(DB).key $(DB).lock $(DB).post.lock

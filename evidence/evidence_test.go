@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/verify"
@@ -280,6 +281,7 @@ func TestTamperedPackagesFailWithTheReason(t *testing.T) {
 		{"the wrong key", pkg, other, "signature: attestation.sigstore.json does not verify with this key"},
 		{"unsigned", repack(t, without(BundleName)), nil, "signature: the package is not signed"},
 		{"one byte of the archive", flipped, nil, "archive: "},
+		{"the gzip header's time (outside the CRC)", func() []byte { b := append([]byte(nil), pkg...); b[5] = 1; return b }(), nil, "archive: the gzip header is "},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			key := c.key
@@ -381,5 +383,48 @@ func TestNoSecretInThePackage(t *testing.T) {
 	// The secrets were found: the grep is not vacuous.
 	if n := len(readCSV(t, fileOf(t, es, "credentials.csv"))) - 1; n < 3 {
 		t.Fatalf("only %d credentials: the planted secrets were not found", n)
+	}
+}
+
+// Decisions have their own times: an acceptance that expires, and one
+// revoked, inside the period are lifecycle events; after it they are not.
+func TestDecisionEventsFollowThePeriod(t *testing.T) {
+	h := newHistory(t)
+	ctx := context.Background()
+	var accept int64
+	if err := h.store.EachDecision(ctx, time.Now().Add(time.Hour), func(d inventory.Decision) error {
+		if d.Action == inventory.ActionAcceptRisk {
+			accept = d.ID
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.Revoke(ctx, accept, "dave@example.com"); err != nil { // revoked now, on the wall clock
+		t.Fatal(err)
+	}
+	events := func(until time.Time) string {
+		opts := h.options()
+		opts.Until = until
+		return string(fileOf(t, unpack(t, h.export(t, opts)), "gap-events.csv"))
+	}
+	// The whole history: the revocation is after it, so the acceptance
+	// still reads as in force and its expiry (1 April) is later too.
+	if ev := events(time.Time{}); strings.Contains(ev, "decision-revoked") || strings.Contains(ev, "acceptance-expired") {
+		t.Errorf("events after the period are in it:\n%s", ev)
+	}
+	// ... and the gap is accepted at the period's end, by carol, as the
+	// package written before the revocation said.
+	gaps := string(fileOf(t, unpack(t, h.export(t, h.options())), "gaps.csv"))
+	if !strings.Contains(gaps, ",accepted,") || !strings.Contains(gaps, "accept-risk,carol@example.com") {
+		t.Errorf("a later revocation rewrote the period's gap status:\n%s", gaps)
+	}
+	// To the end of May: the expiry is in the period, the revocation not.
+	if ev := events(time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)); !strings.Contains(ev, "2026-04-01T09:00:00Z,acceptance-expired") || strings.Contains(ev, "decision-revoked") {
+		t.Errorf("to June: want the expiry and not the revocation:\n%s", ev)
+	}
+	// Up to tomorrow: the revocation is in, by who revoked it.
+	if ev := events(time.Now().Add(24 * time.Hour)); !strings.Contains(ev, "decision-revoked") || !strings.Contains(ev, "dave@example.com") {
+		t.Errorf("to tomorrow: want the revocation by dave:\n%s", ev)
 	}
 }

@@ -3,7 +3,6 @@ package evidence
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto"
 	"errors"
@@ -11,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/nhi-inventory/nhi/harness"
 	"github.com/nhi-inventory/nhi/inventory"
@@ -192,7 +193,10 @@ func unpack(t *testing.T, pkg []byte) []entry {
 func repack(t *testing.T, es []entry) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	gz := gzip.NewWriter(&buf)
+	// The header nhi writes (level, no time), so only the change made
+	// differs.
+	gz, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	gz.ModTime = time.Unix(0, 0)
 	tw := tar.NewWriter(gz)
 	for _, e := range es {
 		if err := tw.WriteHeader(&tar.Header{Name: e.name, Size: int64(len(e.body)), Mode: 0o644, Typeflag: tar.TypeReg}); err != nil {

@@ -128,9 +128,10 @@ type LedgerAnchor struct {
 
 // FileEntry is one file of the package with its digest.
 type FileEntry struct {
-	Name        string `json:"name"`
-	SHA256      string `json:"sha256"`
-	Size        int64  `json:"size"`
+	Name   string `json:"name"`
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+	// Rows is the records written: a CSV's header is one, a JSONL's line.
 	Rows        int64  `json:"rows,omitempty"`
 	Description string `json:"description"`
 }

@@ -3,7 +3,10 @@ package evidence
 import (
 	"crypto/sha1"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 
 	"github.com/nhi-inventory/nhi/inventory"
@@ -70,17 +73,43 @@ type observation struct {
 	Collected   string       `json:"collected"`
 }
 
+// jsonList writes the elements of one JSON array, comma-separated, to a
+// file, one marshalled element at a time.
+type jsonList struct {
+	f   *file
+	n   int
+	err error
+}
+
+func (l *jsonList) add(v any) {
+	if l.err != nil {
+		return
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		l.err = err
+		return
+	}
+	if l.n > 0 {
+		b = append([]byte{','}, b...)
+	}
+	l.n++
+	_, l.err = l.f.Write(b)
+}
+
 // oscalWriter streams the assessment results and the POA&M while the
-// inventory and the gaps are read: JSON is written by hand around
-// elements marshalled one at a time, and an array is opened at its first
-// element only (OSCAL forbids empty arrays).
+// inventory and the gaps are read (at the same time, in two goroutines):
+// the inventory items and the gaps' observations go to parts of their
+// own, joined into the document at the end; JSON is written by hand
+// around elements marshalled one at a time, and an array is written only
+// when it has an element (OSCAL forbids empty arrays).
 type oscalWriter struct {
-	ar, poam *file
-	asOf     string
-	items    int
-	obs      int
-	poamN    int
-	err      error
+	ar, poam  *file
+	asOf      string
+	items     *jsonList // the result's inventory items (part file)
+	gapObs    *jsonList // an observation per unresolved gap (part file)
+	poamItems *jsonList // written into poam directly
+	err       error
 }
 
 func (o *oscalWriter) raw(f *file, s string) {
@@ -108,7 +137,8 @@ func metadata(title, asOf, version string) map[string]any {
 	return map[string]any{"title": title, "last-modified": asOf, "version": version, "oscal-version": OSCALVersion}
 }
 
-// beginOSCAL opens both documents up to the result's inventory items.
+// beginOSCAL opens both documents: the assessment results up to its
+// reviewed controls, the POA&M up to its items.
 func (e *export) beginOSCAL() error {
 	ar, err := e.wd.create("oscal/assessment-results.json")
 	if err != nil {
@@ -118,7 +148,15 @@ func (e *export) beginOSCAL() error {
 	if err != nil {
 		return err
 	}
-	o := &oscalWriter{ar: ar, poam: poam, asOf: ts(e.asOf)}
+	items, err := e.wd.part("ar-inventory-items")
+	if err != nil {
+		return err
+	}
+	gapObs, err := e.wd.part("ar-gap-observations")
+	if err != nil {
+		return err
+	}
+	o := &oscalWriter{ar: ar, poam: poam, asOf: ts(e.asOf), items: &jsonList{f: items}, gapObs: &jsonList{f: gapObs}, poamItems: &jsonList{f: poam}}
 	e.oscal = o
 	p := e.m.Period
 	o.raw(ar, `{"assessment-results":{"uuid":`)
@@ -159,26 +197,73 @@ func (e *export) beginOSCAL() error {
 }
 
 // inventoryItem adds an identity or credential as a subject of the result.
-func (o *oscalWriter) inventoryItem(kind, key, what, owner string) {
-	if o.items == 0 {
-		o.raw(o.ar, `,"local-definitions":{"inventory-items":[`)
-	} else {
-		o.raw(o.ar, ",")
-	}
-	o.items++
-	desc := oscalString(kind + " " + what)
-	o.value(o.ar, withProps(map[string]any{"uuid": uuid5(kind + ":" + key), "description": desc}, props("nhi-id", key, "subject-kind", kind, "owner", owner)))
+func (o *oscalWriter) inventoryItem(kind, key, what, owner string) error {
+	o.items.add(withProps(map[string]any{"uuid": uuid5(kind + ":" + key), "description": oscalString(kind + " " + what)},
+		props("nhi-id", key, "subject-kind", kind, "owner", owner)))
+	return o.items.err
 }
 
-// observations starts the result's observations with the per-control time
-// series (after the inventory items).
-func (e *export) seriesObservations() error {
+// gap adds an unresolved gap as an observation of its subject, and an open
+// one as a POA&M item.
+func (o *oscalWriter) gap(g gapRecord) error {
+	if g.Status == inventory.GapResolved {
+		return nil
+	}
+	subject := g.SubjectName
+	if subject == "" {
+		subject = g.Subject
+	}
+	desc := oscalString(g.Title + ". " + g.Detail)
+	o.gapObs.add(observation{UUID: uuid5(fmt.Sprintf("gap:%d", g.ID)), Title: oscalString(fmt.Sprintf("Gap %d: %s on %s", g.ID, g.Control, subject)),
+		Description: desc, Props: props("control-id", g.Control, "severity", g.Severity, "status", g.Status, "owner", g.Owner),
+		Methods: []string{"TEST"}, Types: []string{"finding"},
+		Subjects:  []subjectRef{{UUID: uuid5(g.SubjectKind + ":" + g.Subject), Type: "inventory-item", Title: oscalString(subject)}},
+		Collected: o.asOf})
+	if g.Status == inventory.GapOpen {
+		o.poamItems.add(withProps(map[string]any{"uuid": uuid5(fmt.Sprintf("poam-item:%d", g.ID)), "title": oscalString(fmt.Sprintf("%s: %s", g.Control, subject)),
+			"description":          desc,
+			"related-observations": []map[string]string{{"observation-uuid": uuid5(fmt.Sprintf("gap:%d", g.ID))}}},
+			props("gap-id", itoa(g.ID), "control-id", g.Control, "severity", g.Severity, "owner", g.Owner, "subject-id", g.Subject, "first-seen", ts(g.FirstSeen))))
+	}
+	return errors.Join(o.gapObs.err, o.poamItems.err)
+}
+
+// appendPart copies a closed part file into f.
+func (o *oscalWriter) appendPart(f *file, part *jsonList) {
+	if o.err != nil {
+		return
+	}
+	if o.err = part.f.close(); o.err != nil {
+		return
+	}
+	src, err := os.Open(part.f.f.Name())
+	if err != nil {
+		o.err = err
+		return
+	}
+	defer src.Close()
+	_, o.err = io.Copy(f, src)
+}
+
+// endOSCAL joins the parts, writes the observations of the per-control
+// time series and the findings (one per control, from its last complete
+// scan) and closes both documents.
+func (e *export) endOSCAL() error {
 	o := e.oscal
-	if o.items > 0 {
+	if o.items.n > 0 {
+		o.raw(o.ar, `,"local-definitions":{"inventory-items":[`)
+		o.appendPart(o.ar, o.items)
 		o.raw(o.ar, `]}`)
 	}
-	for _, p := range e.series {
-		o.observation(observation{UUID: uuid5(fmt.Sprintf("observation:%s:%d", p.Control, p.Scan)),
+	series := &jsonList{f: o.ar}
+	last := map[string]controlPoint{}
+	var order []string
+	obs := map[string][]map[string]string{}
+	for i, p := range e.series {
+		if i == 0 {
+			o.raw(o.ar, `,"observations":[`)
+		}
+		series.add(observation{UUID: uuid5(fmt.Sprintf("observation:%s:%d", p.Control, p.Scan)),
 			Title: fmt.Sprintf("%s in scan %d", p.Control, p.Scan),
 			Description: fmt.Sprintf("Scan %d (%s) evaluated %d subjects against %s (%s): %d passing, %d failing.",
 				p.Scan, p.Status, p.Evaluated, p.Control, oscalString(p.Title), p.Passing, p.Failing),
@@ -186,58 +271,6 @@ func (e *export) seriesObservations() error {
 			Methods:   []string{"TEST"},
 			Types:     []string{"control-objective"},
 			Collected: ts(p.At)})
-	}
-	return o.err
-}
-
-func (o *oscalWriter) observation(ob observation) {
-	if o.obs == 0 {
-		o.raw(o.ar, `,"observations":[`)
-	} else {
-		o.raw(o.ar, ",")
-	}
-	o.obs++
-	o.value(o.ar, ob)
-}
-
-// gap adds an unresolved gap as an observation of its subject, and an open
-// one as a POA&M item.
-func (o *oscalWriter) gap(g gapRecord) error {
-	if g.Status == inventory.GapResolved {
-		return o.err
-	}
-	subject := g.SubjectName
-	if subject == "" {
-		subject = g.Subject
-	}
-	desc := oscalString(g.Title + ". " + g.Detail)
-	o.observation(observation{UUID: uuid5(fmt.Sprintf("gap:%d", g.ID)), Title: oscalString(fmt.Sprintf("Gap %d: %s on %s", g.ID, g.Control, subject)),
-		Description: desc, Props: props("control-id", g.Control, "severity", g.Severity, "status", g.Status, "owner", g.Owner),
-		Methods: []string{"TEST"}, Types: []string{"finding"},
-		Subjects:  []subjectRef{{UUID: uuid5(g.SubjectKind + ":" + g.Subject), Type: "inventory-item", Title: oscalString(subject)}},
-		Collected: o.asOf})
-	if g.Status != inventory.GapOpen {
-		return o.err
-	}
-	if o.poamN > 0 {
-		o.raw(o.poam, ",")
-	}
-	o.poamN++
-	o.value(o.poam, withProps(map[string]any{"uuid": uuid5(fmt.Sprintf("poam-item:%d", g.ID)), "title": oscalString(fmt.Sprintf("%s: %s", g.Control, subject)),
-		"description":          desc,
-		"related-observations": []map[string]string{{"observation-uuid": uuid5(fmt.Sprintf("gap:%d", g.ID))}}},
-		props("gap-id", itoa(g.ID), "control-id", g.Control, "severity", g.Severity, "owner", g.Owner, "subject-id", g.Subject, "first-seen", ts(g.FirstSeen))))
-	return o.err
-}
-
-// endOSCAL writes the findings (one per control, from its last complete
-// scan) and closes both documents.
-func (e *export) endOSCAL() error {
-	o := e.oscal
-	last := map[string]controlPoint{}
-	var order []string
-	obs := map[string][]map[string]string{}
-	for _, p := range e.series {
 		if _, ok := last[p.Control]; !ok {
 			order = append(order, p.Control)
 		}
@@ -246,9 +279,21 @@ func (e *export) endOSCAL() error {
 		}
 		obs[p.Control] = append(obs[p.Control], map[string]string{"observation-uuid": uuid5(fmt.Sprintf("observation:%s:%d", p.Control, p.Scan))})
 	}
-	if o.obs > 0 {
+	if series.err != nil {
+		return series.err
+	}
+	if o.gapObs.n > 0 {
+		if series.n == 0 {
+			o.raw(o.ar, `,"observations":[`)
+		} else {
+			o.raw(o.ar, ",")
+		}
+		o.appendPart(o.ar, o.gapObs)
+	}
+	if series.n+o.gapObs.n > 0 {
 		o.raw(o.ar, `]`)
 	}
+	findings := &jsonList{f: o.ar}
 	for i, c := range order {
 		p := last[c]
 		state := "satisfied"
@@ -257,24 +302,25 @@ func (e *export) endOSCAL() error {
 		}
 		if i == 0 {
 			o.raw(o.ar, `,"findings":[`)
-		} else {
-			o.raw(o.ar, ",")
 		}
-		o.value(o.ar, withProps(map[string]any{"uuid": uuid5("finding:" + c), "title": oscalString(c + ": " + p.Title),
+		findings.add(withProps(map[string]any{"uuid": uuid5("finding:" + c), "title": oscalString(c + ": " + p.Title),
 			"description":          fmt.Sprintf("After scan %d, %d of %d subjects passed %s; %d failed.", p.Scan, p.Passing, p.Evaluated, c, p.Failing),
 			"target":               map[string]any{"type": "objective-id", "target-id": c, "status": map[string]any{"state": state}},
 			"related-observations": obs[c]},
 			props("soc2", strings.Join(p.SOC2, " "), "nist-csf", strings.Join(p.NISTCSF, " "), "owasp-nhi", strings.Join(p.OWASPNHI, " "))))
 	}
+	if findings.err != nil {
+		return findings.err
+	}
 	if len(order) > 0 {
 		o.raw(o.ar, `]`)
 	}
 	o.raw(o.ar, "}]}}\n")
-	if o.poamN == 0 {
-		o.value(o.poam, map[string]any{"uuid": uuid5("poam-item:none"), "title": "No open gap", "description": "No gap was open at " + o.asOf + "."})
+	if o.poamItems.n == 0 {
+		o.poamItems.add(map[string]any{"uuid": uuid5("poam-item:none"), "title": "No open gap", "description": "No gap was open at " + o.asOf + "."})
 	}
 	o.raw(o.poam, "]}}\n")
-	return o.err
+	return errors.Join(o.err, o.poamItems.err)
 }
 
 // withProps sets m's props when there are any (OSCAL forbids an empty list).

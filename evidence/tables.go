@@ -220,7 +220,9 @@ func (e *export) writeInventory() error {
 			ageDays(rec.CreatedAt, e.asOf), tsp(rec.LastUsedAt), rec.AuthMode, rec.Privileges, rec.Target, ts(rec.FirstSeen), strings.Join(rec.Credentials, " ")); err != nil {
 			return err
 		}
-		e.oscal.inventoryItem("identity", rec.ID, rec.Kind+" "+rec.Name, rec.Owner)
+		if err := e.oscal.inventoryItem("identity", rec.ID, rec.Kind+" "+rec.Name, rec.Owner); err != nil {
+			return err
+		}
 		return jf.line(rec)
 	})
 	if err != nil {
@@ -251,7 +253,9 @@ func (e *export) writeInventory() error {
 			strings.Join(rec.Sources, " "), rec.Target, ts(rec.FirstSeen)); err != nil {
 			return err
 		}
-		e.oscal.inventoryItem("credential", rec.ID, rec.Type+" "+c.Label(), rec.Owner)
+		if err := e.oscal.inventoryItem("credential", rec.ID, rec.Type+" "+c.Label(), rec.Owner); err != nil {
+			return err
+		}
 		return jf.line(rec)
 	})
 }

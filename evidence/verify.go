@@ -2,8 +2,8 @@ package evidence
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
-	"compress/gzip"
 	"crypto"
 	"crypto/sha256"
 	"encoding/csv"
@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/nhi-inventory/nhi/inventory"
 )
@@ -103,7 +105,12 @@ type archiveFiles struct {
 }
 
 func readArchive(r io.Reader, v *Verification) (*archiveFiles, error) {
-	gz, err := gzip.NewReader(r)
+	br := bufio.NewReaderSize(r, 1<<20)
+	head, err := br.Peek(len(gzipHeader))
+	if err != nil || !bytes.Equal(head, gzipHeader) {
+		return nil, fmt.Errorf("the gzip header is % x, not the % x nhi writes: the archive was changed or recompressed", head, gzipHeader)
+	}
+	gz, err := gzip.NewReader(br)
 	if err != nil {
 		return nil, fmt.Errorf("not a gzip-compressed tar: %w", err)
 	}
