@@ -27,7 +27,7 @@ var allowed = map[string][]string{
 	"glob": {},
 	// judgement: scope, evaluation, gaps, decisions; used by cmd and ui.
 	"readiness": {"inventory", "rules", "review"},
-	"ui":        {"inventory", "rules", "readiness"},
+	"ui":        {"inventory", "rules", "readiness", "review"},
 	// access reviews: frozen scopes, worksheets, attestations, revocation
 	// checks; readiness runs its checks when a scan finishes.
 	"review": {"inventory"},

@@ -166,11 +166,11 @@ var descriptions = map[string]string{
 	"gap-events.csv":                "the gap lifecycle in the period: opened, resolved, reopened (by a scan), accepted, false-positive, decision-revoked, acceptance-expired (by a decision, with who, when, why and expiry)",
 	"decisions.csv":                 "every triage decision recorded by the period's end (owner, accept-risk, false-positive) with actor, time, reason, expiry and revocation",
 	"decisions.jsonl":               "decisions.csv as JSON lines",
-	"reviews.csv":                   "the access reviews open in the period: one row per item of each frozen scope, with the attestation in force at the period's end (decision, reason, actor, time), whether it was overdue, and what later scans saw of a revocation",
-	"reviews.jsonl":                 "one line per access review: its frozen scope, every attestation with actor and time, the overdue items and the revocation checks, as of the period's end",
 	"ledger.jsonl":                  "the scan ledger rows of the period exactly as stored, with their hash chain",
 	"oscal/assessment-results.json": "OSCAL 1.1.3 assessment results: one result for the period, an observation per control and scan, findings per control, subjects = identities and credentials",
 	"oscal/poam.json":               "OSCAL 1.1.3 plan of action and milestones: one item per gap open at the period's end",
+	"reviews.csv":                   "access reviews open in the period (SOC 2 CC6.2/CC6.3): one row per identity of each frozen scope with its reviewer, the keep/revoke/modify attestation in force at the period's end (actor, time, reason), whether it was overdue, and what later scans saw of a revocation (done, still-present, unverifiable)",
+	"reviews.jsonl":                 "one record per access review: the frozen scope (what each reviewer was shown), every attestation with actor and time, the overdue items and every revocation check",
 	"report.html":                   "human-readable report (self-contained): readiness per control over the period, open high and critical gaps with owners, accepted risks, coverage",
 }
 

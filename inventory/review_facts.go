@@ -75,14 +75,19 @@ type ReviewRecord struct {
 // ReviewsInPeriod lists the reviews that were open at some time in
 // [since, until) (a zero bound is open), each with its scope,
 // attestations, overdue items and revocation checks: what an evidence
-// package of the period includes. An open review past its due date counts
-// its unattested items as overdue as of now.
+// package of the period includes. Attestations and revocation checks are
+// those recorded before until; an open review past its due date counts its
+// unattested items as overdue as of until (or now, when until is zero or
+// later), so the same period gives the same records.
 func (s *Store) ReviewsInPeriod(ctx context.Context, since, until time.Time) ([]ReviewRecord, error) {
 	all, err := s.Reviews(ctx)
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now().UTC()
+	asOf := s.now()
+	if !until.IsZero() && until.Before(asOf) {
+		asOf = until
+	}
 	var out []ReviewRecord
 	for _, r := range all {
 		if !until.IsZero() && !r.StartedAt.Before(until) {
@@ -95,18 +100,39 @@ func (s *Store) ReviewsInPeriod(ctx context.Context, since, until time.Time) ([]
 		if rec.Items, err = s.ReviewItems(ctx, r.ID); err != nil {
 			return nil, err
 		}
-		if rec.Attestations, err = s.Attestations(ctx, r.ID); err != nil {
+		as, err := s.Attestations(ctx, r.ID)
+		if err != nil {
 			return nil, err
 		}
-		if rec.Revocations, err = s.RevocationChecks(ctx, r.ID); err != nil {
+		checks, err := s.RevocationChecks(ctx, r.ID)
+		if err != nil {
 			return nil, err
+		}
+		for _, a := range as {
+			if until.IsZero() || a.At.Before(until) {
+				rec.Attestations = append(rec.Attestations, a)
+			}
+		}
+		for _, c := range checks {
+			if until.IsZero() || c.At.Before(until) {
+				rec.Revocations = append(rec.Revocations, c)
+			}
+		}
+		closed := r.ClosedAt != nil && r.ClosedAt.Before(asOf.Add(time.Nanosecond))
+		if !closed {
+			// Closed after the period's end: as the period ends it is open,
+			// and nothing is overdue by a closing yet to come.
+			rec.Review.ClosedAt, rec.Review.ClosedBy = nil, ""
+			for i := range rec.Items {
+				rec.Items[i].OverdueAt = nil
+			}
 		}
 		attested := map[int]bool{}
 		for _, a := range rec.Attestations {
 			attested[a.ItemNo] = true
 		}
 		for _, it := range rec.Items {
-			if it.OverdueAt != nil || (r.ClosedAt == nil && now.After(r.DueAt) && !attested[it.No]) {
+			if (closed && it.OverdueAt != nil) || (!closed && asOf.After(r.DueAt) && !attested[it.No]) {
 				rec.Overdue = append(rec.Overdue, it)
 			}
 		}
@@ -121,4 +147,27 @@ func nonNilSlice[T any](s []T) []T {
 		return []T{}
 	}
 	return s
+}
+
+// OpenGapsBySubject returns the open gaps of scan (decisions in force now
+// applied, as Gaps does) per subject ("identity\x00key",
+// "credential\x00key"): control, severity and title only, for a review's
+// frozen scope. It reads no evidence, so it stays light on large scans.
+func (s *Store) OpenGapsBySubject(ctx context.Context, scan int64, now time.Time) (map[string][]ReviewGap, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT subject_kind, subject_key, control_id, severity, title FROM (SELECT g.subject_kind, g.subject_key, g.control_id,
+		g.severity, g.title, `+gapStatusSQL+` AS st FROM gaps g WHERE `+gapVisibleSQL+`) WHERE st = 'open' ORDER BY control_id`, scan, fmtTime(now))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string][]ReviewGap{}
+	for rows.Next() {
+		var kind, key string
+		var g ReviewGap
+		if err := rows.Scan(&kind, &key, &g.ControlID, &g.Severity, &g.Title); err != nil {
+			return nil, err
+		}
+		out[kind+"\x00"+key] = append(out[kind+"\x00"+key], g)
+	}
+	return out, rows.Err()
 }

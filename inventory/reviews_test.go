@@ -108,6 +108,7 @@ func TestReviewLifecycle(t *testing.T) {
 	if a := facts[SubjectIdentity+"\x00arn:user/a"]; a.Revocation != RevocationDone || a.RevocationScan != scan2 {
 		t.Fatalf("fact a after done %+v", a)
 	}
+	s.SetClock(func() time.Time { return start.AddDate(0, 6, 0) })
 	recs, err := s.ReviewsInPeriod(ctx, start, start.AddDate(0, 3, 0))
 	if err != nil || len(recs) != 1 {
 		t.Fatalf("period: %d %v", len(recs), err)
@@ -118,6 +119,11 @@ func TestReviewLifecycle(t *testing.T) {
 	}
 	if recs, _ := s.ReviewsInPeriod(ctx, start.AddDate(1, 0, 0), time.Time{}); len(recs) != 0 {
 		t.Fatalf("a review closed before the period is in it: %+v", recs)
+	}
+	// A period ending two days into the review: before its attestations
+	// (day 3), its checks and its deadline.
+	if recs, _ := s.ReviewsInPeriod(ctx, time.Time{}, start.AddDate(0, 0, 2)); len(recs) != 1 || len(recs[0].Attestations) != 0 || len(recs[0].Overdue) != 0 || len(recs[0].Revocations) != 0 {
+		t.Fatalf("as of day 4: %+v", recs)
 	}
 	if recs, _ := s.ReviewsInPeriod(ctx, time.Time{}, start); len(recs) != 0 {
 		t.Fatalf("a review started after the period is in it: %+v", recs)

@@ -139,16 +139,9 @@ func Candidates(ctx context.Context, store *inventory.Store, scan int64, fallbac
 	if err != nil {
 		return nil, err
 	}
-	gaps, err := store.Gaps(ctx, scan)
+	open, err := store.OpenGapsBySubject(ctx, scan, time.Now().UTC())
 	if err != nil {
 		return nil, err
-	}
-	open := map[string][]inventory.ReviewGap{}
-	for _, g := range gaps {
-		if g.Status == inventory.GapOpen {
-			k := g.SubjectKind + "\x00" + g.SubjectKey
-			open[k] = append(open[k], inventory.ReviewGap{ControlID: g.ControlID, Severity: g.Severity, Title: g.Title})
-		}
 	}
 	byIdentity := map[string][]*inventory.CredentialRow{}
 	var items []inventory.ReviewItem

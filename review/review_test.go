@@ -23,7 +23,7 @@ const (
 
 // scan writes one scan through the readiness service, as nhi scan does:
 // the IAM user (when withUser) and a secret committed by bob.
-func scan(t *testing.T, store *inventory.Store, svc *readiness.Service, secret string, withUser bool) {
+func scan(t *testing.T, store *inventory.Store, svc *readiness.Service, secret string, withUser, awsOK bool) {
 	t.Helper()
 	ctx := context.Background()
 	w, err := store.BeginScan(ctx, "test", "d", 0)
@@ -50,6 +50,9 @@ func scan(t *testing.T, store *inventory.Store, svc *readiness.Service, secret s
 		t.Fatal(err)
 	}
 	res := []inventory.SourceResult{{Name: "aws", Kind: "aws", Targets: []string{awsT}, Status: inventory.SourceOK}, {Name: "git", Kind: "git", Targets: []string{gitT}, Status: inventory.SourceOK}}
+	if !awsOK {
+		res[0].Status, res[0].Error = inventory.SourceFailed, "credentials expired"
+	}
 	if _, err := svc.FinishScan(ctx, w, res, time.Now().UTC(), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +74,7 @@ func TestStartWorksheetsAndVerify(t *testing.T) {
 	}
 	svc := readiness.New(store, readiness.Config{Catalogue: cat})
 	secret := harness.SlackBotToken()
-	scan(t, store, svc, secret, true)
+	scan(t, store, svc, secret, true, true)
 
 	now := time.Now().UTC()
 	if _, _, err := review.Start(ctx, store, review.StartOptions{Name: "x", Scope: []string{"team=a"}, Fallback: "sec", Actor: "lead", Now: now}); err == nil || !strings.Contains(err.Error(), "owner=NAME") {
@@ -79,6 +82,9 @@ func TestStartWorksheetsAndVerify(t *testing.T) {
 	}
 	if _, _, err := review.Start(ctx, store, review.StartOptions{Name: "x", Scope: []string{"kind=vault"}, Fallback: "sec", Actor: "lead", Now: now}); err == nil || !strings.Contains(err.Error(), "nothing to review") {
 		t.Fatalf("empty scope: %v", err)
+	}
+	if _, _, err := review.Start(ctx, store, review.StartOptions{Name: "x", Fallback: "sec", Actor: "lead", Now: now, Due: now.AddDate(0, 0, -1)}); err == nil || !strings.Contains(err.Error(), "is not after the start") {
+		t.Fatalf("due in the past: %v", err)
 	}
 	r, items, err := review.Start(ctx, store, review.StartOptions{Name: "aws-only", Scope: []string{"kind=aws"}, Fallback: "sec", Actor: "lead", Now: now})
 	if err != nil || len(items) != 1 || items[0].SubjectKey != userKey || items[0].Reviewer != "team-a" || len(items[0].Snapshot.Credentials) != 1 {
@@ -117,15 +123,23 @@ func TestStartWorksheetsAndVerify(t *testing.T) {
 	if _, err := review.Attest(ctx, store, r2, "1", "drop", "x", "bob", "cli", now); err == nil || !strings.Contains(err.Error(), "keep, revoke, modify") {
 		t.Fatalf("bad decision: %v", err)
 	}
-	// The user is deleted from the account; the secret stays in history.
-	scan(t, store, svc, secret, false)
+	// A scan whose AWS source failed carries the user: no check of it on
+	// what an older scan saw. Then the user is deleted from the account;
+	// the secret stays in history.
 	for _, c := range []struct {
-		r      *inventory.Review
-		status string
-	}{{r, inventory.RevocationDone}, {r2, inventory.RevocationUnverifiable}} {
-		st, err := review.Read(ctx, store, c.r, time.Now().UTC())
-		if err != nil || len(st.Revocations) != 1 || st.Revocations[0].Status != c.status || st.Revocations[0].CheckedScan != 2 {
-			t.Fatalf("%s: %+v %v", c.r.Name, st.Revocations, err)
+		awsOK        bool
+		user, secret string
+		scan         int64
+	}{{false, "pending", inventory.RevocationUnverifiable, 2}, {true, inventory.RevocationDone, inventory.RevocationUnverifiable, 3}} {
+		scan(t, store, svc, secret, false, c.awsOK)
+		for _, x := range []struct {
+			r      *inventory.Review
+			status string
+		}{{r, c.user}, {r2, c.secret}} {
+			st, err := review.Read(ctx, store, x.r, time.Now().UTC())
+			if err != nil || len(st.Revocations) != 1 || st.Revocations[0].Status != x.status || (x.status != "pending" && st.Revocations[0].CheckedScan != c.scan) {
+				t.Fatalf("aws ok %v, review %s: %+v %v", c.awsOK, x.r.Name, st.Revocations, err)
+			}
 		}
 	}
 }

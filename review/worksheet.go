@@ -176,11 +176,10 @@ func WriteMarkdown(w io.Writer, r *inventory.Review, ws Worksheet) error {
 	return err
 }
 
-// md escapes text for a Markdown table cell.
-func md(s string) string {
-	r := strings.NewReplacer("|", `\|`, "\n", " ", "\r", " ", "<", "&lt;", ">", "&gt;")
-	return r.Replace(s)
-}
+// mdCell escapes text for a Markdown table cell.
+var mdCell = strings.NewReplacer("|", `\|`, "\n", " ", "\r", " ", "<", "&lt;", ">", "&gt;")
+
+func md(s string) string { return mdCell.Replace(s) }
 
 // WriteWorksheets writes every reviewer's worksheet into dir as
 // <reviewer>.csv and <reviewer>.md (the name made safe for a file), and

@@ -19,7 +19,7 @@ func (m *Model) helpView() string {
 		{"Move", []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Open, k.Back}},
 		{"Views", []key.Binding{k.Overview, k.Gaps, k.NextView, k.Refresh, k.Help, k.Quit}},
 		{"Gaps table", []key.Binding{k.Sort, k.Reverse, k.Search, k.FilterControl, k.FilterSource, k.FilterStatus, k.FilterSeverity, k.FilterOwner, k.ClearFilters}},
-		{"Triage (gaps and detail)", []key.Binding{k.Accept, k.FalsePositive, k.Owner, k.Undo}},
+		{"Triage (gaps and detail)", []key.Binding{k.Accept, k.FalsePositive, k.Owner, k.Undo, k.Reviews}},
 	}
 	col := func(gs ...int) []string {
 		var lines []string
@@ -49,7 +49,7 @@ func (m *Model) helpView() string {
 	} else {
 		lines = append(left, right...)
 	}
-	note := "Decisions are recorded with your name (" + m.actor + ") and the time. An owner you assign takes effect at the next scan's evaluation; accepted risks and false positives apply at once and show in `nhi gaps`. An expired acceptance reopens its gap."
+	note := "Decisions are recorded with your name (" + m.actor + ") and the time. Every decision (an owner, an accepted risk, a false positive) takes effect at once: the gaps are judged again and `nhi gaps` shows it. An expired acceptance reopens its gap."
 	return strings.Join(lines, "\n") + "\n" + s.Muted.Render(wrap(note, m.width))
 }
 

@@ -12,6 +12,7 @@ type keyMap struct {
 	FilterOwner, Search, ClearFilters       key.Binding
 	Owner, Accept, FalsePositive, Undo      key.Binding
 	Refresh, Help, Quit                     key.Binding
+	Reviews, NextReview                     key.Binding // access reviews (review.go)
 	// In forms and inputs.
 	Submit, NextField, Cancel key.Binding
 }
@@ -46,6 +47,8 @@ func newKeyMap() keyMap {
 		FalsePositive:  b("p", "false positive", "p"),
 		Undo:           b("u", "undo decision", "u"),
 		Refresh:        b("R", "reload", "R"),
+		Reviews:        b("3", "access reviews", "3"),
+		NextReview:     b("n", "next review", "n"),
 		Help:           b("?", "help", "?"),
 		Quit:           b("q", "quit", "q", "ctrl+c"),
 		Submit:         b("enter", "next/submit", "enter"),
@@ -61,6 +64,8 @@ func (k keyMap) shortHelp(v view) []key.Binding {
 		return []key.Binding{k.Open, k.Search, k.Sort, k.FilterStatus, k.Accept, k.FalsePositive, k.Owner, k.Undo, k.Help, k.Quit}
 	case viewDetail:
 		return []key.Binding{k.Back, k.Up, k.Down, k.Accept, k.FalsePositive, k.Owner, k.Undo, k.Help, k.Quit}
+	case viewReview:
+		return []key.Binding{k.Down, k.Up, key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "attest")), k.NextReview, k.Back, k.Help, k.Quit}
 	default:
 		return []key.Binding{k.Gaps, k.NextView, k.Down, k.Refresh, k.Help, k.Quit}
 	}

@@ -44,6 +44,7 @@ const (
 	viewGaps
 	viewDetail
 	viewHelp
+	viewReview // access reviews (review.go)
 )
 
 // Model is the root model.
@@ -73,6 +74,7 @@ type Model struct {
 	gaps     gapsModel
 	detail   detailModel
 	form     *formModel
+	review   reviewModel
 	seq      int
 	helpTop  int // first line of help shown
 }
@@ -203,6 +205,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case decisionMsg:
 		return m, m.decided(msg)
+	case reviewMsg:
+		return m, m.review.update(m, msg)
 	case tea.KeyMsg:
 		// Keys typed faster than the terminal is read arrive as one
 		// message; outside text inputs each is a command of its own.
@@ -223,6 +227,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	if m.form != nil {
 		return m.form.update(m, msg)
+	}
+	if m.view == viewReview && m.review.typing() {
+		return m.review.key(m, msg)
 	}
 	if m.gaps.input.Focused() && m.view == viewGaps {
 		return m.gaps.inputKey(m, msg)
@@ -247,6 +254,8 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, k.Overview):
 		m.view = viewOverview
 		return nil
+	case key.Matches(msg, k.Reviews):
+		return m.review.open(m)
 	case key.Matches(msg, k.Gaps):
 		m.view = viewGaps
 		return m.gaps.ensureLoaded(m)
@@ -263,6 +272,9 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		if m.view == viewDetail {
 			cmds = append(cmds, m.detail.reload(m))
 		}
+		if m.view == viewReview {
+			cmds = append(cmds, m.review.load(m, ""))
+		}
 		return tea.Batch(cmds...)
 	}
 	switch m.view {
@@ -270,6 +282,8 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		return m.gaps.key(m, msg)
 	case viewDetail:
 		return m.detail.key(m, msg)
+	case viewReview:
+		return m.review.key(m, msg)
 	default:
 		return m.overview.key(m, msg)
 	}
@@ -374,6 +388,8 @@ func (m *Model) View() string {
 		body = m.detail.view(m)
 	case viewHelp:
 		body = m.helpPage()
+	case viewReview:
+		body = m.review.view(m)
 	}
 	if m.form != nil {
 		body = m.form.view(m)
@@ -387,10 +403,10 @@ func (m *Model) headerView() string {
 	tabs := []struct {
 		v    view
 		name string
-	}{{viewOverview, "1 Overview"}, {viewGaps, "2 Gaps"}, {viewDetail, "Detail"}, {viewHelp, "? Help"}}
+	}{{viewOverview, "1 Overview"}, {viewGaps, "2 Gaps"}, {viewDetail, "Detail"}, {viewReview, "3 Reviews"}, {viewHelp, "? Help"}}
 	parts := []string{s.Title.Render("nhi")}
 	for _, t := range tabs {
-		if t.v == viewDetail && m.detail.key_ == "" {
+		if (t.v == viewDetail && m.detail.key_ == "") || (t.v == viewReview && m.view != viewReview) {
 			continue
 		}
 		if t.v == m.view {

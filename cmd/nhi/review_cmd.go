@@ -48,7 +48,7 @@ revocation_days (14).`,
 	}
 	cmd.PersistentFlags().StringVar(&actor, "actor", defaultActor(), "who starts, attests, imports or closes (default $USER)")
 	cmd.AddCommand(newReviewStartCmd(g, &actor), newReviewAttestCmd(g, &actor), newReviewImportCmd(g, &actor),
-		newReviewStatusCmd(g), newReviewCloseCmd(g, &actor))
+		newReviewStatusCmd(g), newReviewCloseCmd(g, &actor), newReviewWorksheetsCmd(g))
 	return cmd
 }
 
@@ -133,7 +133,7 @@ open gap of that control when the review starts.`,
 			}
 			files, err := review.WriteWorksheets(out, r, items)
 			if err != nil {
-				return fmt.Errorf("review %s is recorded, but %w", r.Name, err)
+				return fmt.Errorf("review %s is recorded, but %w; write them with nhi review worksheets %s --out DIR", r.Name, err, r.Name)
 			}
 			if format == "json" {
 				return reviewJSON(g, map[string]any{"review": r, "items": items, "worksheets": files})
@@ -292,6 +292,47 @@ func newReviewCloseCmd(g *globals, actor *string) *cobra.Command {
 			return nil
 		},
 	}
+	return cmd
+}
+
+func newReviewWorksheetsCmd(g *globals) *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "worksheets REVIEW",
+		Short: "Write a review's worksheets again (from its frozen scope)",
+		Long: `Write the CSV and Markdown worksheets of REVIEW again into --out (default
+reviews/NAME), from the scope frozen when it started: the same rows as then,
+whatever later scans found.`,
+		Example: `  nhi review worksheets Q1-2027 --out /tmp/q1`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, store, err := openExistingInventory(cmd, g)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			r, err := store.ReviewByName(cmd.Context(), args[0])
+			if err != nil {
+				return usageError("%v", err)
+			}
+			items, err := store.ReviewItems(cmd.Context(), r.ID)
+			if err != nil {
+				return err
+			}
+			if out == "" {
+				out = filepath.Join("reviews", r.Name)
+			}
+			files, err := review.WriteWorksheets(out, r, items)
+			if err != nil {
+				return err
+			}
+			for _, ws := range review.Worksheets(items) {
+				fmt.Fprintf(g.stdout, "%-24s %3d items  %s\n", ws.Reviewer, len(ws.Items), strings.Join(files[ws.Reviewer], " "))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "", "directory for the worksheets (default reviews/NAME)")
 	return cmd
 }
 

@@ -196,6 +196,19 @@ func TestReviewDoneWhen(t *testing.T) {
 		t.Fatalf("markdown worksheet:\n%s", b)
 	}
 
+	// The worksheets can be written again, the same from the frozen scope.
+	again := filepath.Join(e.dir, "again")
+	if code, _, errs := nhi(t, "review", "worksheets", "Q1-2027", "--out", again, "--db", e.db); code != 0 {
+		t.Fatalf("worksheets: %d %s", code, errs)
+	}
+	for _, f := range files {
+		a, _ := os.ReadFile(f)
+		b, err := os.ReadFile(filepath.Join(again, filepath.Base(f)))
+		if err != nil || string(a) != string(b) {
+			t.Fatalf("worksheet %s written again differs (%v)", filepath.Base(f), err)
+		}
+	}
+
 	// Attest by CLI: revoke ci-deploy (named by its subject id).
 	if code, so, errs := nhi(t, "review", "attest", "Q1-2027", ciDeploy, "revoke", "--reason", "replaced by OIDC", "--actor", "alice", "--db", e.db); code != 0 || !strings.Contains(so, "revoke by alice") {
 		t.Fatalf("attest: %d %s %s", code, so, errs)
