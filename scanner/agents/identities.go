@@ -64,7 +64,25 @@ func (e *engine) server(r *parsed, s *Server, branch string) {
 // of its own (model keys), or is handed AI provider keys by a .env
 // beside it (extra).
 func (e *engine) agent(r *parsed, settings []*Setting, hits []detect.Hit, branch string, envFile *parsed) {
-	if len(settings) == 0 {
+	// The secrets detected in a configuration outside every server's entry
+	// (~/.claude.json's primaryApiKey, say) are the agent's own.
+	used := map[int]bool{}
+	from, to := 0, -1
+	own := len(settings) > 0
+	if envFile == nil {
+		from, to = 1, int(^uint(0)>>1)
+		for i, h := range hits {
+			for _, s := range r.file.Servers {
+				if h.Line >= s.Line && h.Line <= s.end {
+					used[i] = true
+				}
+			}
+			if !used[i] {
+				own = true
+			}
+		}
+	}
+	if !own {
 		return
 	}
 	p := r.file.Path
@@ -87,7 +105,7 @@ func (e *engine) agent(r *parsed, settings []*Setting, hits []detect.Hit, branch
 	if envFile != nil {
 		at = envFile.file.Path
 	}
-	e.settle(it, at, settings, hits, map[int]bool{}, 0, -1, branch, "")
+	e.settle(it, at, settings, hits, used, from, to, branch, "")
 }
 
 // dotenv attributes the secrets of a .env file to the agents configured

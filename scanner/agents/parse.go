@@ -126,6 +126,8 @@ const (
 	InArg    = "arg"
 	InURL    = "url"
 	InModel  = "model"
+	// InConfig is a key of the agent's own configuration.
+	InConfig = "config"
 )
 
 // Parse reads an agent configuration file. A file that is not valid JSON
@@ -167,6 +169,18 @@ func Parse(p string, data []byte) (*File, error) {
 		}
 	}
 	f.models(root)
+	// The agent's own keys at the top of its file (~/.claude.json's
+	// primaryApiKey, an apiKey of Gemini CLI's settings).
+	for i, k := range root.keys {
+		if v := root.vals[i]; v.kind == nodeScalar && secretName(k.str) {
+			kind, ref := classify(v.str)
+			st := &Setting{Name: k.str, In: InConfig, Line: v.line, Value: kind, Ref: ref}
+			if kind == ValueHardcoded {
+				st.value = v.str
+			}
+			f.Models = append(f.Models, st)
+		}
+	}
 	for _, s := range f.Servers {
 		for _, st := range s.Settings {
 			if st.Value == ValueInput && f.Inputs[st.Ref] {

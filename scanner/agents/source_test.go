@@ -44,10 +44,11 @@ func writeFiles(t *testing.T, root string, files map[string]string) {
 // homeTree is a home-like directory: ~/.claude.json with a top-level and
 // a per-project server, a project with .mcp.json, a .env beside it and
 // a VS Code configuration, Windsurf's configuration.
-func homeTree(pat, akid, awsSecret, oai string) map[string]string {
+func homeTree(pat, akid, awsSecret, oai, ant string) map[string]string {
 	return map[string]string{
 		".claude.json": `{
   "numStartups": 12,
+  "primaryApiKey": "` + ant + `",
   "mcpServers": {
     "github": {
       "command": "npx",
@@ -175,8 +176,9 @@ func strs(v any) []string {
 
 func TestTreeServersCredentialsAndEnv(t *testing.T) {
 	pat, akid, awsSecret, oai := harness.GitHubPAT(), harness.AWSAccessKeyID(), harness.AWSSecretAccessKey(), openAIKey()
+	ant := "sk-ant-api03-" + harness.RandomString(alnum, 93) + "AA"
 	root := t.TempDir()
-	writeFiles(t, root, homeTree(pat, akid, awsSecret, oai))
+	writeFiles(t, root, homeTree(pat, akid, awsSecret, oai, ant))
 	root = scanner.CanonicalPath(root)
 	db := filepath.Join(t.TempDir(), "nhi.db")
 	res := scan(t, db, agents.NewTree(root, agents.Options{}), dir.New(root, dir.Options{}))
@@ -226,6 +228,8 @@ func TestTreeServersCredentialsAndEnv(t *testing.T) {
 		// The .env key named by the server's ${OPENAI_API_KEY} is its.
 		"openai-api-key":         {oaiTools + "|agent,dir"},
 		"agent-secret-reference": {oaiTools + "|agent", docs + "|agent", vs + "|agent"},
+		// Claude Code's own key, at the top of ~/.claude.json: the agent's.
+		"anthropic-api-key": {agents.AgentKey(root, ".claude.json") + "|agent,dir"},
 	}
 	for typ, w := range want {
 		got := creds[typ]
@@ -242,7 +246,7 @@ func TestTreeServersCredentialsAndEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{pat, awsSecret, oai} {
+	for _, s := range []string{pat, awsSecret, oai, ant} {
 		if bytes.Contains(b, []byte(s)) {
 			t.Fatal("a plaintext secret is in the inventory")
 		}
