@@ -216,6 +216,10 @@ func aiRule(hits []detect.Hit, line int) bool {
 
 // maskArg hides an argument that holds a secret found in the entry.
 func maskArg(a string, s *Server, hits []detect.Hit) string {
+	if strings.HasPrefix(a, "https://") || strings.HasPrefix(a, "http://") {
+		u, _ := redactURL(a)
+		a = u
+	}
 	for _, st := range s.Settings {
 		if st.value != "" && !st.weak && !isPlaceholder(st.value) && strings.Contains(a, st.value) {
 			return strings.Replace(a, st.value, "****", -1)

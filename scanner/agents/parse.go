@@ -10,6 +10,7 @@
 package agents
 
 import (
+	"bytes"
 	"fmt"
 	"net/url"
 	"path"
@@ -135,6 +136,7 @@ const (
 // empty File.
 func Parse(p string, data []byte) (*File, error) {
 	agent := Classify(p)
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // a BOM, as Windows editors write
 	f := &File{Path: p, Agent: agent, Inputs: map[string]bool{}}
 	var root *node
 	var err error
@@ -319,10 +321,33 @@ func (s *Server) argSettings(args *node) {
 	for i := 0; i < len(items); i++ {
 		a := items[i].text()
 		if !strings.HasPrefix(a, "-") {
+			if strings.HasPrefix(a, "https://") || strings.HasPrefix(a, "http://") {
+				// A remote server behind a stdio proxy (npx mcp-remote URL).
+				_, secrets := redactURL(a)
+				for _, us := range secrets {
+					if st := s.add(InURL, us.name, &node{kind: nodeScalar, str: us.value, line: items[i].line}, true); st != nil {
+						st.weak = us.weak
+					}
+				}
+				continue
+			}
 			s.add(InArg, "args["+strconv.Itoa(i)+"]", items[i], false)
 			continue
 		}
 		flag, val, hasVal := strings.Cut(a, "=")
+		if (flag == "--header" || flag == "-H") && i+1 < len(items) && !hasVal || hasVal && flag == "--header" {
+			// mcp-remote's --header "Authorization: Bearer x".
+			h := val
+			if !hasVal {
+				i++
+				h = items[i].text()
+			}
+			if name, v, ok := strings.Cut(h, ":"); ok {
+				name = strings.TrimSpace(name)
+				s.add(InHeader, name, &node{kind: nodeScalar, str: authValue(v), line: items[i].line}, secretName(name))
+			}
+			continue
+		}
 		if (flag == "-e" || flag == "--env") && !hasVal && i+1 < len(items) {
 			i++
 			if k, v, ok := strings.Cut(items[i].text(), "="); ok {
