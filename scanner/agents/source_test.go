@@ -254,9 +254,14 @@ func TestTreeServersCredentialsAndEnv(t *testing.T) {
 }
 
 func TestRepoBranchHeads(t *testing.T) {
-	pat, oai := harness.GitHubPAT(), openAIKey()
+	pat, oai, oldPAT, slack := harness.GitHubPAT(), openAIKey(), harness.GitHubPAT(), harness.SlackBotToken()
 	repo := harness.NewGitRepo(t)
 	who := harness.Author{Name: "Dev", Email: "dev@example.com"}
+	// History: a server since removed, and the github server's earlier PAT.
+	first := repo.Commit(who, "first agents", map[string]string{
+		".mcp.json": `{"mcpServers": {"github": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-github@2025.4.8"], "env": {"GITHUB_PERSONAL_ACCESS_TOKEN": "` + oldPAT + `"}},
+  "slack": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-slack"], "env": {"SLACK_BOT_TOKEN": "` + slack + `"}}}}`,
+	})
 	repo.Commit(who, "agents", map[string]string{
 		".mcp.json":          `{"mcpServers": {"github": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-github@2025.4.8"], "env": {"GITHUB_PERSONAL_ACCESS_TOKEN": "` + pat + `"}}}}`,
 		".github/CODEOWNERS": "/.mcp.json @team-agents\n.continue/ @team-ide\n",
@@ -280,6 +285,19 @@ func TestRepoBranchHeads(t *testing.T) {
 	gh := ids[agents.ServerKey(id, ".mcp.json", "", "github")]
 	if d := strings.Join(strs(gh.attrs["branches"]), ","); d != "feature,main" || gh.attrs[string(inventory.AttrCodeowners)] != "@team-agents" || gh.attrs["unpinned_launch"] != nil {
 		t.Errorf("github server on both branches, owned, pinned: %+v", gh)
+	}
+	if hard := strs(gh.attrs[string(inventory.AttrAgentHardcoded)]); len(hard) != 1 {
+		t.Errorf("the facts are the heads': one hard-coded PAT, not the rotated one too: %v", hard)
+	}
+	if got := creds["github-pat"]; len(got) != 2 || got[0] != got[1] || !strings.HasPrefix(got[0], agents.ServerKey(id, ".mcp.json", "", "github")) {
+		t.Errorf("both PATs, the earlier one from history, are the github server's: %v", got)
+	}
+	old := ids[agents.ServerKey(id, ".mcp.json", "", "slack")]
+	if old.attrs[string(inventory.AttrAgentHistoryOnly)] != true || old.attrs["last_commit"] != first || old.attrs["unpinned_launch"] != nil {
+		t.Errorf("the removed slack server is an identity of history: %+v", old)
+	}
+	if got := creds["slack-bot-token"]; len(got) != 1 || got[0] != agents.ServerKey(id, ".mcp.json", "", "slack")+"|agent" {
+		t.Errorf("the slack token in history is the removed server's: %v", got)
 	}
 	sq := ids[agents.ServerKey(id, ".continue/config.yaml", "", "sqlite")]
 	if d := strings.Join(strs(sq.attrs["branches"]), ","); d != "feature" || sq.attrs["unpinned_launch"] != nil {
