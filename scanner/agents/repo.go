@@ -40,8 +40,7 @@ const objectCacheBytes = 8 << 20
 
 func (s *repoSource) Scan(ctx context.Context, sink scanner.Sink) error {
 	id := s.repo.ID()
-	dir, err := s.repo.Open(ctx)
-	if err != nil {
+	if _, err := s.repo.Open(ctx); err != nil {
 		return err
 	}
 	heads, err := s.repo.Branches(ctx)
@@ -93,7 +92,7 @@ func (s *repoSource) Scan(ctx context.Context, sink scanner.Sink) error {
 	}
 	if len(heads) > 0 {
 		sink.Progress("agent configurations in history")
-		if err := e.addHistory(ctx, w, dir, sink); err != nil {
+		if err := e.addHistory(ctx, w, s.repo, sink); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}

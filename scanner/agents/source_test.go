@@ -299,6 +299,14 @@ func TestRepoBranchHeads(t *testing.T) {
 	if got := creds["slack-bot-token"]; len(got) != 1 || got[0] != agents.ServerKey(id, ".mcp.json", "", "slack")+"|agent" {
 		t.Errorf("the slack token in history is the removed server's: %v", got)
 	}
+	// A re-scan with no ref moved lists no history again, and finds the same.
+	again := scan(t, db, agents.NewRepo(repo.Dir, nil, agents.Options{}))
+	if again[0].Stats["history_unchanged"] != 1 || again[0].Stats["history_versions"] != res[0].Stats["history_versions"] {
+		t.Errorf("re-scan stats %v, first %v", again[0].Stats, res[0].Stats)
+	}
+	if ids2, _ := query(t, db); ids2[agents.ServerKey(id, ".mcp.json", "", "slack")].attrs[string(inventory.AttrAgentHistoryOnly)] != true {
+		t.Error("the re-scan lost the server of history")
+	}
 	sq := ids[agents.ServerKey(id, ".continue/config.yaml", "", "sqlite")]
 	if d := strings.Join(strs(sq.attrs["branches"]), ","); d != "feature" || sq.attrs["unpinned_launch"] != nil {
 		t.Errorf("sqlite server only on feature, handed no secret (so no pin gap): %+v", sq)
