@@ -23,6 +23,8 @@ type ident struct {
 	hard     map[string]bool
 	broad    map[string]bool
 	handed   bool // the server is handed any secret
+	// launch is what the heads' version launches (nil: no registry).
+	launch *Launch
 	// lastCommit is the newest commit of history that holds it (set when
 	// history is read).
 	lastCommit string
@@ -240,6 +242,9 @@ func (it *ident) facts() {
 		if len(m) > 0 {
 			a[string(k)] = sortedKeys(m)
 		}
+	}
+	if it.handed && it.launch != nil && !it.launch.Pinned {
+		a[string(inventory.AttrAgentUnpinnedLaunch)] = it.launch.describe()
 	}
 	set(inventory.AttrAgentHardcoded, it.hard)
 	set(inventory.AttrAgentBroadTokens, it.broad)

@@ -55,8 +55,10 @@ func (e *engine) server(r *parsed, s *Server, branch string) {
 	// Hits on other servers' lines are theirs: only this entry's are
 	// considered.
 	e.settle(it, p, s.Settings, r.hits, used, s.Line, s.end, branch, s.Name)
-	if it.handed && s.Launch.Registry != "" && !s.Launch.Pinned && !e.history {
-		it.id.Attrs[string(inventory.AttrAgentUnpinnedLaunch)] = s.Launch.describe()
+	if !e.history && it.launch == nil && s.Launch.Registry != "" {
+		// Judged in facts, once a .env beside it may have handed it a key.
+		l := s.Launch
+		it.launch = &l
 	}
 }
 

@@ -3,6 +3,7 @@ package agents_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"database/sql"
 	"encoding/json"
 	"os"
@@ -44,7 +45,7 @@ func writeFiles(t *testing.T, root string, files map[string]string) {
 // homeTree is a home-like directory: ~/.claude.json with a top-level and
 // a per-project server, a project with .mcp.json, a .env beside it and
 // a VS Code configuration, Windsurf's configuration.
-func homeTree(pat, akid, awsSecret, oai, ant string) map[string]string {
+func homeTree(pat, akid, awsSecret, oai, ant, mistral string) map[string]string {
 	return map[string]string{
 		".claude.json": `{
   "numStartups": 12,
@@ -80,7 +81,10 @@ func homeTree(pat, akid, awsSecret, oai, ant string) map[string]string {
   }
 }
 `,
-		"shop/.env":                         "# keys\nOPENAI_API_KEY=" + oai + "\nLOG_LEVEL=debug\n",
+		"shop/.env": "# keys\nOPENAI_API_KEY=" + oai + "\nLOG_LEVEL=debug\nMISTRAL_API_KEY=" + mistral + "\n",
+		// Handed its key only by the .env beside it: still an unpinned
+		// launch with a secret.
+		"shop/.cursor/mcp.json":             `{"mcpServers": {"mistral": {"command": "uvx", "args": ["mistral-mcp"], "env": {"MISTRAL_API_KEY": ""}}}}`,
 		"shop/.vscode/mcp.json":             "{\n  // prompts for the token\n  \"inputs\": [{\"id\": \"tok\", \"type\": \"promptString\", \"password\": true}],\n  \"servers\": {\"gh\": {\"command\": \"docker\", \"args\": [\"run\", \"-i\", \"--rm\", \"-e\", \"GITHUB_PERSONAL_ACCESS_TOKEN\", \"ghcr.io/github/github-mcp-server@sha256:" + strings.Repeat("0a", 32) + "\"], \"env\": {\"GITHUB_PERSONAL_ACCESS_TOKEN\": \"${input:tok}\"}},},\n}\n",
 		".codeium/windsurf/mcp_config.json": `{"mcpServers": {"broken": {"command": "npx", "args": [}}}`,
 		"notes/README.md":                   "nothing here\n",
@@ -178,7 +182,8 @@ func TestTreeServersCredentialsAndEnv(t *testing.T) {
 	pat, akid, awsSecret, oai := harness.GitHubPAT(), harness.AWSAccessKeyID(), harness.AWSSecretAccessKey(), openAIKey()
 	ant := "sk-ant-api03-" + harness.RandomString(alnum, 93) + "AA"
 	root := t.TempDir()
-	writeFiles(t, root, homeTree(pat, akid, awsSecret, oai, ant))
+	mistral := harness.RandomString(alnum, 32)
+	writeFiles(t, root, homeTree(pat, akid, awsSecret, oai, ant, mistral))
 	root = scanner.CanonicalPath(root)
 	db := filepath.Join(t.TempDir(), "nhi.db")
 	res := scan(t, db, agents.NewTree(root, agents.Options{}), dir.New(root, dir.Options{}))
@@ -188,7 +193,7 @@ func TestTreeServersCredentialsAndEnv(t *testing.T) {
 			agentRes = r
 		}
 	}
-	if agentRes.Status != inventory.SourceOK || agentRes.Stats["mcp-servers"] != 5 {
+	if agentRes.Status != inventory.SourceOK || agentRes.Stats["mcp-servers"] != 6 {
 		t.Fatalf("agent source: %+v", agentRes)
 	}
 	// The Windsurf file does not parse: its unit failed, with its line.
@@ -207,7 +212,7 @@ func TestTreeServersCredentialsAndEnv(t *testing.T) {
 		}
 	}
 	if g := ids[gh]; len(strs(g.attrs["hardcoded_secrets"])) != 1 || len(strs(g.attrs["broad_tokens"])) != 1 ||
-		!strings.Contains(g.attrs["unpinned_launch"].(string), "@modelcontextprotocol/server-github") || g.provider != agents.ClaudeCode {
+		!strings.Contains(fmt.Sprint(g.attrs["unpinned_launch"]), "@modelcontextprotocol/server-github") || g.provider != agents.ClaudeCode {
 		t.Errorf("github server: %+v", g)
 	}
 	if a := ids[aws]; a.attrs["project"] != "/home/dev/shop" || a.attrs["unpinned_launch"] != nil || len(strs(a.attrs["broad_tokens"])) != 2 {
@@ -215,6 +220,10 @@ func TestTreeServersCredentialsAndEnv(t *testing.T) {
 	}
 	if o := ids[oaiTools]; o.attrs[string(inventory.AttrCodeowners)] != "@team-shop" || o.attrs["unpinned_launch"] == nil {
 		t.Errorf("openai-tools: CODEOWNERS and an unpinned range: %+v", o)
+	}
+	mi := ids[agents.ServerKey(root, "shop/.cursor/mcp.json", "", "mistral")]
+	if mi.attrs["unpinned_launch"] == nil || len(strs(mi.attrs[string(inventory.AttrAgentCredentials)])) != 1 {
+		t.Errorf("mistral server, handed the .env key by name: %+v", mi)
 	}
 	if v := ids[vs]; v.attrs["unpinned_launch"] != nil || v.attrs["hardcoded_secrets"] != nil || v.provider != agents.VSCode {
 		t.Errorf("vscode server (digest, a password input): %+v", v)
@@ -246,7 +255,7 @@ func TestTreeServersCredentialsAndEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{pat, awsSecret, oai, ant} {
+	for _, s := range []string{pat, awsSecret, oai, ant, mistral} {
 		if bytes.Contains(b, []byte(s)) {
 			t.Fatal("a plaintext secret is in the inventory")
 		}
