@@ -3,9 +3,9 @@ package agents_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
