@@ -46,6 +46,10 @@ const (
 	AttrAgentLaunch AttrKey = "launch"
 	// AttrAgentLine is the line of the server's entry in its file.
 	AttrAgentLine AttrKey = "line"
+	// AttrAgentHistoryOnly marks a server configured in a repository's
+	// history and on no branch head since: the identity its secrets in
+	// history were handed to, judged by no agent control.
+	AttrAgentHistoryOnly AttrKey = "history_only"
 )
 
 // Fields of an AttrAgentSecrets entry.

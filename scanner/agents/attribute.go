@@ -23,6 +23,11 @@ type ident struct {
 	hard     map[string]bool
 	broad    map[string]bool
 	handed   bool // the server is handed any secret
+	// launch is what the heads' version launches (nil: no registry).
+	launch *Launch
+	// lastCommit is the newest commit of history that holds it (set when
+	// history is read).
+	lastCommit string
 }
 
 type occ struct {
@@ -40,6 +45,9 @@ func (e *engine) ident(key string, mk func() *inventory.Identity, unit, branch s
 	}
 	if branch != "" {
 		it.branches[branch] = true
+	}
+	if e.history {
+		it.lastCommit = e.commit
 	}
 	return it
 }
@@ -61,7 +69,7 @@ func (e *engine) handed(it *ident, c *inventory.Credential, p string, line int, 
 	if co := e.owners.Owners(p); len(co) > 0 {
 		detail[string(inventory.AttrCodeowners)] = strings.Join(co, " ")
 	}
-	o := &inventory.Occurrence{CredentialKey: c.Key, Source: inventory.SourceAgent, Repo: e.scope, Path: p, Line: line, Detail: detail, Unit: p}
+	o := &inventory.Occurrence{CredentialKey: c.Key, Source: inventory.SourceAgent, Repo: e.scope, Path: p, Line: line, Commit: e.commit, Detail: detail, Unit: p}
 	k := c.Key + "\x00" + o.OccurrenceKey()
 	x := it.occs[k]
 	if x == nil {
@@ -95,7 +103,7 @@ func (e *engine) settle(it *ident, p string, settings []*Setting, hits []detect.
 				}
 				used[i] = true
 				c, rule = h.Credential(), h.RuleID
-				if b := broadToken(h.RuleID, pt); b != "" {
+				if b := broadToken(h.RuleID, pt); b != "" && !e.history {
 					it.broad[fmt.Sprintf("%s %s: %s %s", st.In, st.Name, b, c.Redacted)] = true
 				}
 				break
@@ -103,14 +111,14 @@ func (e *engine) settle(it *ident, p string, settings []*Setting, hits []detect.
 			if c == nil && !st.weak {
 				rule = "agent-hardcoded-" + st.In
 				c = e.keys.SecretCredential(rule, st.value, inventory.VaultHardcoded)
-				if b := broadToken("", st.value); b != "" {
+				if b := broadToken("", st.value); b != "" && !e.history {
 					it.broad[fmt.Sprintf("%s %s: %s %s", st.In, st.Name, b, c.Redacted)] = true
 				}
 			}
 			if c == nil {
 				continue
 			}
-			if p == it.unit {
+			if p == it.unit && !e.history {
 				// In the configuration itself; a .env beside it is the
 				// credential's own gap (NHI-SEC-01/02), not the agent's.
 				it.hard[fmt.Sprintf("%s %s: %s %s (%s:%d)", st.In, st.Name, c.Type, c.Redacted, p, st.Line)] = true
@@ -157,7 +165,9 @@ func (e *engine) settle(it *ident, p string, settings []*Setting, hits []detect.
 			}
 			e.handed(it, c, p, st.Line, detail, branch)
 		}
-		it.secrets[st.In+"\x00"+st.Name+"\x00"+p] = fact
+		if !e.history {
+			it.secrets[st.In+"\x00"+st.Name+"\x00"+p] = fact
+		}
 	}
 	// Secrets the detector found in the entry but in no setting (inside an
 	// argument, a command string, an unusual key).
@@ -168,16 +178,18 @@ func (e *engine) settle(it *ident, p string, settings []*Setting, hits []detect.
 		}
 		used[i] = true
 		c := h.Credential()
-		if b := broadToken(h.RuleID, h.Plaintext()); b != "" {
+		if b := broadToken(h.RuleID, h.Plaintext()); b != "" && !e.history {
 			it.broad[fmt.Sprintf("line %d: %s %s", h.Line, b, c.Redacted)] = true
 		}
-		if p == it.unit {
+		if p == it.unit && !e.history {
 			it.hard[fmt.Sprintf("%s %s (%s:%d)", c.Type, c.Redacted, p, h.Line)] = true
 		}
 		it.handed = true
-		it.secrets[fmt.Sprintf("detected\x00%d:%s", h.Line, h.RuleID)] = inventory.Facts{string(inventory.SecretIn): "detected",
-			string(inventory.SecretName): h.RuleID, string(inventory.SecretValue): ValueHardcoded, string(inventory.SecretPath): p,
-			string(inventory.SecretLine): h.Line, string(inventory.SecretCredential): c.Key, string(inventory.SecretRule): h.RuleID}
+		if !e.history {
+			it.secrets[fmt.Sprintf("detected\x00%d:%s", h.Line, h.RuleID)] = inventory.Facts{string(inventory.SecretIn): "detected",
+				string(inventory.SecretName): h.RuleID, string(inventory.SecretValue): ValueHardcoded, string(inventory.SecretPath): p,
+				string(inventory.SecretLine): h.Line, string(inventory.SecretCredential): c.Key, string(inventory.SecretRule): h.RuleID}
+		}
 		e.handed(it, c, p, h.Line, map[string]any{"rule": h.RuleID, "server": server}, branch)
 	}
 	return kept
@@ -231,6 +243,9 @@ func (it *ident) facts() {
 			a[string(k)] = sortedKeys(m)
 		}
 	}
+	if it.handed && it.launch != nil && !it.launch.Pinned {
+		a[string(inventory.AttrAgentUnpinnedLaunch)] = it.launch.describe()
+	}
 	set(inventory.AttrAgentHardcoded, it.hard)
 	set(inventory.AttrAgentBroadTokens, it.broad)
 	if len(it.credKeys) > 0 {
@@ -238,6 +253,10 @@ func (it *ident) facts() {
 	}
 	if len(it.branches) > 0 {
 		a["branches"] = sortedKeys(it.branches)
+	} else if it.lastCommit != "" {
+		// On no branch head: configured once, removed since.
+		a[string(inventory.AttrAgentHistoryOnly)] = true
+		a["last_commit"] = it.lastCommit
 	}
 }
 

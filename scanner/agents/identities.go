@@ -55,8 +55,10 @@ func (e *engine) server(r *parsed, s *Server, branch string) {
 	// Hits on other servers' lines are theirs: only this entry's are
 	// considered.
 	e.settle(it, p, s.Settings, r.hits, used, s.Line, s.end, branch, s.Name)
-	if it.handed && s.Launch.Registry != "" && !s.Launch.Pinned {
-		it.id.Attrs[string(inventory.AttrAgentUnpinnedLaunch)] = s.Launch.describe()
+	if !e.history && it.launch == nil && s.Launch.Registry != "" {
+		// Judged in facts, once a .env beside it may have handed it a key.
+		l := s.Launch
+		it.launch = &l
 	}
 }
 
@@ -64,7 +66,25 @@ func (e *engine) server(r *parsed, s *Server, branch string) {
 // of its own (model keys), or is handed AI provider keys by a .env
 // beside it (extra).
 func (e *engine) agent(r *parsed, settings []*Setting, hits []detect.Hit, branch string, envFile *parsed) {
-	if len(settings) == 0 {
+	// The secrets detected in a configuration outside every server's entry
+	// (~/.claude.json's primaryApiKey, say) are the agent's own.
+	used := map[int]bool{}
+	from, to := 0, -1
+	own := len(settings) > 0
+	if envFile == nil {
+		from, to = 1, int(^uint(0)>>1)
+		for i, h := range hits {
+			for _, s := range r.file.Servers {
+				if h.Line >= s.Line && h.Line <= s.end {
+					used[i] = true
+				}
+			}
+			if !used[i] {
+				own = true
+			}
+		}
+	}
+	if !own {
 		return
 	}
 	p := r.file.Path
@@ -87,7 +107,7 @@ func (e *engine) agent(r *parsed, settings []*Setting, hits []detect.Hit, branch
 	if envFile != nil {
 		at = envFile.file.Path
 	}
-	e.settle(it, at, settings, hits, map[int]bool{}, 0, -1, branch, "")
+	e.settle(it, at, settings, hits, used, from, to, branch, "")
 }
 
 // dotenv attributes the secrets of a .env file to the agents configured
@@ -198,6 +218,10 @@ func aiRule(hits []detect.Hit, line int) bool {
 
 // maskArg hides an argument that holds a secret found in the entry.
 func maskArg(a string, s *Server, hits []detect.Hit) string {
+	if strings.HasPrefix(a, "https://") || strings.HasPrefix(a, "http://") {
+		u, _ := redactURL(a)
+		a = u
+	}
 	for _, st := range s.Settings {
 		if st.value != "" && !st.weak && !isPlaceholder(st.value) && strings.Contains(a, st.value) {
 			return strings.Replace(a, st.value, "****", -1)

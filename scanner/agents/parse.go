@@ -10,6 +10,7 @@
 package agents
 
 import (
+	"bytes"
 	"fmt"
 	"net/url"
 	"path"
@@ -126,6 +127,8 @@ const (
 	InArg    = "arg"
 	InURL    = "url"
 	InModel  = "model"
+	// InConfig is a key of the agent's own configuration.
+	InConfig = "config"
 )
 
 // Parse reads an agent configuration file. A file that is not valid JSON
@@ -133,6 +136,7 @@ const (
 // empty File.
 func Parse(p string, data []byte) (*File, error) {
 	agent := Classify(p)
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // a BOM, as Windows editors write
 	f := &File{Path: p, Agent: agent, Inputs: map[string]bool{}}
 	var root *node
 	var err error
@@ -167,6 +171,18 @@ func Parse(p string, data []byte) (*File, error) {
 		}
 	}
 	f.models(root)
+	// The agent's own keys at the top of its file (~/.claude.json's
+	// primaryApiKey, an apiKey of Gemini CLI's settings).
+	for i, k := range root.keys {
+		if v := root.vals[i]; v.kind == nodeScalar && secretName(k.str) {
+			kind, ref := classify(v.str)
+			st := &Setting{Name: k.str, In: InConfig, Line: v.line, Value: kind, Ref: ref}
+			if kind == ValueHardcoded {
+				st.value = v.str
+			}
+			f.Models = append(f.Models, st)
+		}
+	}
 	for _, s := range f.Servers {
 		for _, st := range s.Settings {
 			if st.Value == ValueInput && f.Inputs[st.Ref] {
@@ -305,10 +321,33 @@ func (s *Server) argSettings(args *node) {
 	for i := 0; i < len(items); i++ {
 		a := items[i].text()
 		if !strings.HasPrefix(a, "-") {
+			if strings.HasPrefix(a, "https://") || strings.HasPrefix(a, "http://") {
+				// A remote server behind a stdio proxy (npx mcp-remote URL).
+				_, secrets := redactURL(a)
+				for _, us := range secrets {
+					if st := s.add(InURL, us.name, &node{kind: nodeScalar, str: us.value, line: items[i].line}, true); st != nil {
+						st.weak = us.weak
+					}
+				}
+				continue
+			}
 			s.add(InArg, "args["+strconv.Itoa(i)+"]", items[i], false)
 			continue
 		}
 		flag, val, hasVal := strings.Cut(a, "=")
+		if (flag == "--header" || flag == "-H") && i+1 < len(items) && !hasVal || hasVal && flag == "--header" {
+			// mcp-remote's --header "Authorization: Bearer x".
+			h := val
+			if !hasVal {
+				i++
+				h = items[i].text()
+			}
+			if name, v, ok := strings.Cut(h, ":"); ok {
+				name = strings.TrimSpace(name)
+				s.add(InHeader, name, &node{kind: nodeScalar, str: authValue(v), line: items[i].line}, secretName(name))
+			}
+			continue
+		}
 		if (flag == "-e" || flag == "--env") && !hasVal && i+1 < len(items) {
 			i++
 			if k, v, ok := strings.Cut(items[i].text(), "="); ok {

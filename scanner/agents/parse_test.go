@@ -283,6 +283,29 @@ func TestParseWindsurfURLSecrets(t *testing.T) {
 	}
 }
 
+func TestParseRemoteProxy(t *testing.T) {
+	tok := harness.RandomString("abcdefghijklmnopqrstuvwxyz0123456789", 32)
+	cfg := `{"mcpServers": {"remote": {"command": "npx", "args": ["mcp-remote@0.1.18", "https://mcp.example.com/sse?token=` + tok + `",
+  "--header", "Authorization: Bearer ${AUTH_TOKEN}", "--header", "X-Api-Key: ` + tok + `", "--header=X-Trace: 1"]}}}`
+	f, err := Parse("claude_desktop_config.json", []byte(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := server(t, f, "remote")
+	if d := diff([]string{"url token=hardcoded", "header Authorization=env(AUTH_TOKEN)", "header X-Api-Key=hardcoded"}, settingsOf(s)); d != "" {
+		t.Errorf("settings (-want +got):\n%s", d)
+	}
+	if !s.Launch.Pinned || s.Launch.Package != "mcp-remote" {
+		t.Errorf("launch %+v", s.Launch)
+	}
+	if got := maskArg(s.Args[1], s, nil); got != "https://mcp.example.com/sse?token=****" {
+		t.Errorf("the proxied URL is kept masked: %s", got)
+	}
+	if got := maskArg(s.Args[5], s, nil); strings.Contains(got, tok) {
+		t.Errorf("a header argument keeps its secret: %s", got)
+	}
+}
+
 func TestParseErrorsSayWhere(t *testing.T) {
 	for _, c := range []struct {
 		path, data string
@@ -305,6 +328,9 @@ func TestParseErrorsSayWhere(t *testing.T) {
 		if pe.Path != c.path || pe.Line != c.line || !strings.Contains(pe.Msg, c.msg) {
 			t.Errorf("%s %q: %v, want line %d and %q", c.path, c.data, err, c.line, c.msg)
 		}
+	}
+	if f, err := Parse(".mcp.json", []byte("\xef\xbb\xbf{\"mcpServers\": {\"a\": {\"command\": \"x\"}}}")); err != nil || len(f.Servers) != 1 {
+		t.Errorf("a file with a BOM: %v %v", f, err)
 	}
 	f, err := Parse(".mcp.json", []byte("{}"))
 	if err != nil || len(f.Servers) != 0 {

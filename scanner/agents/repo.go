@@ -90,6 +90,15 @@ func (s *repoSource) Scan(ctx context.Context, sink scanner.Sink) error {
 	if len(heads) > 0 && unreadable == len(heads) {
 		return fmt.Errorf("repository %s: no branch head can be read (%v); check it with git fsck, or clone it again", id, lastErr)
 	}
+	if len(heads) > 0 {
+		sink.Progress("agent configurations in history")
+		if err := e.addHistory(ctx, w, s.repo, sink); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			sink.ItemError(id+" (history)", err)
+		}
+	}
 	return e.emit(ctx, sink)
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -44,10 +45,11 @@ func writeFiles(t *testing.T, root string, files map[string]string) {
 // homeTree is a home-like directory: ~/.claude.json with a top-level and
 // a per-project server, a project with .mcp.json, a .env beside it and
 // a VS Code configuration, Windsurf's configuration.
-func homeTree(pat, akid, awsSecret, oai string) map[string]string {
+func homeTree(pat, akid, awsSecret, oai, ant, mistral string) map[string]string {
 	return map[string]string{
 		".claude.json": `{
   "numStartups": 12,
+  "primaryApiKey": "` + ant + `",
   "mcpServers": {
     "github": {
       "command": "npx",
@@ -79,7 +81,10 @@ func homeTree(pat, akid, awsSecret, oai string) map[string]string {
   }
 }
 `,
-		"shop/.env":                         "# keys\nOPENAI_API_KEY=" + oai + "\nLOG_LEVEL=debug\n",
+		"shop/.env": "# keys\nOPENAI_API_KEY=" + oai + "\nLOG_LEVEL=debug\nMISTRAL_API_KEY=" + mistral + "\n",
+		// Handed its key only by the .env beside it: still an unpinned
+		// launch with a secret.
+		"shop/.cursor/mcp.json":             `{"mcpServers": {"mistral": {"command": "uvx", "args": ["mistral-mcp"], "env": {"MISTRAL_API_KEY": ""}}}}`,
 		"shop/.vscode/mcp.json":             "{\n  // prompts for the token\n  \"inputs\": [{\"id\": \"tok\", \"type\": \"promptString\", \"password\": true}],\n  \"servers\": {\"gh\": {\"command\": \"docker\", \"args\": [\"run\", \"-i\", \"--rm\", \"-e\", \"GITHUB_PERSONAL_ACCESS_TOKEN\", \"ghcr.io/github/github-mcp-server@sha256:" + strings.Repeat("0a", 32) + "\"], \"env\": {\"GITHUB_PERSONAL_ACCESS_TOKEN\": \"${input:tok}\"}},},\n}\n",
 		".codeium/windsurf/mcp_config.json": `{"mcpServers": {"broken": {"command": "npx", "args": [}}}`,
 		"notes/README.md":                   "nothing here\n",
@@ -175,8 +180,10 @@ func strs(v any) []string {
 
 func TestTreeServersCredentialsAndEnv(t *testing.T) {
 	pat, akid, awsSecret, oai := harness.GitHubPAT(), harness.AWSAccessKeyID(), harness.AWSSecretAccessKey(), openAIKey()
+	ant := "sk-ant-api03-" + harness.RandomString(alnum, 93) + "AA"
 	root := t.TempDir()
-	writeFiles(t, root, homeTree(pat, akid, awsSecret, oai))
+	mistral := harness.RandomString(alnum, 32)
+	writeFiles(t, root, homeTree(pat, akid, awsSecret, oai, ant, mistral))
 	root = scanner.CanonicalPath(root)
 	db := filepath.Join(t.TempDir(), "nhi.db")
 	res := scan(t, db, agents.NewTree(root, agents.Options{}), dir.New(root, dir.Options{}))
@@ -186,7 +193,7 @@ func TestTreeServersCredentialsAndEnv(t *testing.T) {
 			agentRes = r
 		}
 	}
-	if agentRes.Status != inventory.SourceOK || agentRes.Stats["mcp-servers"] != 5 {
+	if agentRes.Status != inventory.SourceOK || agentRes.Stats["mcp-servers"] != 6 {
 		t.Fatalf("agent source: %+v", agentRes)
 	}
 	// The Windsurf file does not parse: its unit failed, with its line.
@@ -205,7 +212,7 @@ func TestTreeServersCredentialsAndEnv(t *testing.T) {
 		}
 	}
 	if g := ids[gh]; len(strs(g.attrs["hardcoded_secrets"])) != 1 || len(strs(g.attrs["broad_tokens"])) != 1 ||
-		!strings.Contains(g.attrs["unpinned_launch"].(string), "@modelcontextprotocol/server-github") || g.provider != agents.ClaudeCode {
+		!strings.Contains(fmt.Sprint(g.attrs["unpinned_launch"]), "@modelcontextprotocol/server-github") || g.provider != agents.ClaudeCode {
 		t.Errorf("github server: %+v", g)
 	}
 	if a := ids[aws]; a.attrs["project"] != "/home/dev/shop" || a.attrs["unpinned_launch"] != nil || len(strs(a.attrs["broad_tokens"])) != 2 {
@@ -213,6 +220,10 @@ func TestTreeServersCredentialsAndEnv(t *testing.T) {
 	}
 	if o := ids[oaiTools]; o.attrs[string(inventory.AttrCodeowners)] != "@team-shop" || o.attrs["unpinned_launch"] == nil {
 		t.Errorf("openai-tools: CODEOWNERS and an unpinned range: %+v", o)
+	}
+	mi := ids[agents.ServerKey(root, "shop/.cursor/mcp.json", "", "mistral")]
+	if mi.attrs["unpinned_launch"] == nil || len(strs(mi.attrs[string(inventory.AttrAgentCredentials)])) != 1 {
+		t.Errorf("mistral server, handed the .env key by name: %+v", mi)
 	}
 	if v := ids[vs]; v.attrs["unpinned_launch"] != nil || v.attrs["hardcoded_secrets"] != nil || v.provider != agents.VSCode {
 		t.Errorf("vscode server (digest, a password input): %+v", v)
@@ -226,6 +237,8 @@ func TestTreeServersCredentialsAndEnv(t *testing.T) {
 		// The .env key named by the server's ${OPENAI_API_KEY} is its.
 		"openai-api-key":         {oaiTools + "|agent,dir"},
 		"agent-secret-reference": {oaiTools + "|agent", docs + "|agent", vs + "|agent"},
+		// Claude Code's own key, at the top of ~/.claude.json: the agent's.
+		"anthropic-api-key": {agents.AgentKey(root, ".claude.json") + "|agent,dir"},
 	}
 	for typ, w := range want {
 		got := creds[typ]
@@ -242,7 +255,7 @@ func TestTreeServersCredentialsAndEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{pat, awsSecret, oai} {
+	for _, s := range []string{pat, awsSecret, oai, ant, mistral} {
 		if bytes.Contains(b, []byte(s)) {
 			t.Fatal("a plaintext secret is in the inventory")
 		}
@@ -250,9 +263,14 @@ func TestTreeServersCredentialsAndEnv(t *testing.T) {
 }
 
 func TestRepoBranchHeads(t *testing.T) {
-	pat, oai := harness.GitHubPAT(), openAIKey()
+	pat, oai, oldPAT, slack := harness.GitHubPAT(), openAIKey(), harness.GitHubPAT(), harness.SlackBotToken()
 	repo := harness.NewGitRepo(t)
 	who := harness.Author{Name: "Dev", Email: "dev@example.com"}
+	// History: a server since removed, and the github server's earlier PAT.
+	first := repo.Commit(who, "first agents", map[string]string{
+		".mcp.json": `{"mcpServers": {"github": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-github@2025.4.8"], "env": {"GITHUB_PERSONAL_ACCESS_TOKEN": "` + oldPAT + `"}},
+  "slack": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-slack"], "env": {"SLACK_BOT_TOKEN": "` + slack + `"}}}}`,
+	})
 	repo.Commit(who, "agents", map[string]string{
 		".mcp.json":          `{"mcpServers": {"github": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-github@2025.4.8"], "env": {"GITHUB_PERSONAL_ACCESS_TOKEN": "` + pat + `"}}}}`,
 		".github/CODEOWNERS": "/.mcp.json @team-agents\n.continue/ @team-ide\n",
@@ -276,6 +294,27 @@ func TestRepoBranchHeads(t *testing.T) {
 	gh := ids[agents.ServerKey(id, ".mcp.json", "", "github")]
 	if d := strings.Join(strs(gh.attrs["branches"]), ","); d != "feature,main" || gh.attrs[string(inventory.AttrCodeowners)] != "@team-agents" || gh.attrs["unpinned_launch"] != nil {
 		t.Errorf("github server on both branches, owned, pinned: %+v", gh)
+	}
+	if hard := strs(gh.attrs[string(inventory.AttrAgentHardcoded)]); len(hard) != 1 {
+		t.Errorf("the facts are the heads': one hard-coded PAT, not the rotated one too: %v", hard)
+	}
+	if got := creds["github-pat"]; len(got) != 2 || got[0] != got[1] || !strings.HasPrefix(got[0], agents.ServerKey(id, ".mcp.json", "", "github")) {
+		t.Errorf("both PATs, the earlier one from history, are the github server's: %v", got)
+	}
+	old := ids[agents.ServerKey(id, ".mcp.json", "", "slack")]
+	if old.attrs[string(inventory.AttrAgentHistoryOnly)] != true || old.attrs["last_commit"] != first || old.attrs["unpinned_launch"] != nil {
+		t.Errorf("the removed slack server is an identity of history: %+v", old)
+	}
+	if got := creds["slack-bot-token"]; len(got) != 1 || got[0] != agents.ServerKey(id, ".mcp.json", "", "slack")+"|agent" {
+		t.Errorf("the slack token in history is the removed server's: %v", got)
+	}
+	// A re-scan with no ref moved lists no history again, and finds the same.
+	again := scan(t, db, agents.NewRepo(repo.Dir, nil, agents.Options{}))
+	if again[0].Stats["history_unchanged"] != 1 || again[0].Stats["history_versions"] != res[0].Stats["history_versions"] {
+		t.Errorf("re-scan stats %v, first %v", again[0].Stats, res[0].Stats)
+	}
+	if ids2, _ := query(t, db); ids2[agents.ServerKey(id, ".mcp.json", "", "slack")].attrs[string(inventory.AttrAgentHistoryOnly)] != true {
+		t.Error("the re-scan lost the server of history")
 	}
 	sq := ids[agents.ServerKey(id, ".continue/config.yaml", "", "sqlite")]
 	if d := strings.Join(strs(sq.attrs["branches"]), ","); d != "feature" || sq.attrs["unpinned_launch"] != nil {
