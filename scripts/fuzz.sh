@@ -20,12 +20,23 @@ while IFS=$'\t' read -r pkg target; do
 	[[ "$target" =~ $MATCH ]] || continue
 	echo "== $target ($pkg, $FUZZTIME)"
 	start=$(date +%s)
-	if go test -tags "$TAGS" -run='^$' -fuzz="^${target}\$" -fuzztime="$FUZZTIME" "${par[@]}" "./$pkg"; then
+	corpus="$pkg/testdata/fuzz/$target"
+	count() { { find "$corpus" -type f 2>/dev/null || true; } | wc -l; }
+	before=$(count)
+	out=$(mktemp)
+	if go test -tags "$TAGS" -run='^$' -fuzz="^${target}\$" -fuzztime="$FUZZTIME" "${par[@]}" "./$pkg" 2>&1 | tee "$out"; then
 		res=ok
+	elif [[ $(count) -eq $before ]] && grep -q '^    context deadline exceeded$' "$out"; then
+		# Go's fuzz coordinator can fail a target at the -fuzztime
+		# deadline with nothing found (golang/go#75804, fixed in Go
+		# 1.27; seen here on a loaded machine): no input was written, so
+		# there is nothing to reproduce. Said, not failed.
+		res="ok (deadline race, no crasher)"
 	else
 		res=FAIL
 		failed=1
 	fi
+	rm -f "$out"
 	printf '%s\t%s\t%ss\t%s\n' "$target" "$pkg" "$(($(date +%s) - start))" "$res" >>"$LOG"
 done < <(grep -rHoE --include='*_test.go' '^func Fuzz[A-Za-z0-9_]+\(f \*testing\.F\)' . |
 	sed -E 's#^\./(.*)/[^/]+_test\.go:func (Fuzz[A-Za-z0-9_]+).*#\1\t\2#' | sort -u)

@@ -132,16 +132,40 @@ func (r *Repo) Branches(ctx context.Context) ([]Head, error) {
 			remote = append(remote, Head{strings.TrimPrefix(name, "refs/remotes/"), id})
 		}
 	}
+	corrupt := fmt.Errorf("repository %s is corrupt: HEAD is neither a branch nor a commit (check it with git fsck, or clone it again)", r.id)
 	repo, err := gogit.PlainOpen(dir)
-	if err != nil {
+	switch {
+	case errors.Is(err, gogit.ErrUnknownExtension):
+		// A repository go-git cannot open (SHA-256 object ids): git
+		// itself says whether HEAD is sound, and lists the refs when
+		// gitobj does not read them.
+		repo = nil
+		if gitobj.Command(ctx, dir, "symbolic-ref", "-q", "HEAD").Run() != nil &&
+			gitobj.Command(ctx, dir, "rev-parse", "-q", "--verify", "HEAD^{commit}").Run() != nil {
+			return nil, corrupt
+		}
+	case err != nil:
 		return nil, fmt.Errorf("open repository %s: %w", r.id, err)
-	}
-	if ref, err := repo.Reference(plumbing.HEAD, false); err != nil || (ref.Type() == plumbing.HashReference && ref.Hash().IsZero()) {
-		return nil, fmt.Errorf("repository %s is corrupt: HEAD is neither a branch nor a commit (check it with git fsck, or clone it again)", r.id)
+	default:
+		if ref, err := repo.Reference(plumbing.HEAD, false); err != nil || (ref.Type() == plumbing.HashReference && ref.Hash().IsZero()) {
+			return nil, corrupt
+		}
 	}
 	refs, ok, err := gitobj.Refs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("list branches of %s: %w", r.id, err)
+	}
+	if !ok && repo == nil {
+		out, err := gitobj.Command(ctx, dir, "for-each-ref", "--format=%(refname) %(objectname)").Output()
+		if err != nil {
+			return nil, fmt.Errorf("list branches of %s: %w", r.id, err)
+		}
+		refs, ok = map[string]string{}, true
+		for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if name, id, found := strings.Cut(l, " "); found {
+				refs[name] = id
+			}
+		}
 	}
 	if ok {
 		for name, v := range refs {
