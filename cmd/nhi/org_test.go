@@ -1,0 +1,163 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nhi-inventory/nhi/harness"
+)
+
+// testOrg is a generated organisation served by a harness.Forge: real
+// bare repositories behind git's own HTTP server, listed by a GitHub or
+// GitLab API shape on the same host.
+type testOrg struct {
+	root  string
+	forge *harness.Forge
+	srv   *httptest.Server
+	repos []harness.OrgRepo
+	token string
+}
+
+func newTestOrg(t *testing.T, owner string, n int, extra ...harness.ForgeRepo) *testOrg {
+	t.Helper()
+	root := t.TempDir()
+	repos, err := harness.MakeOrg(root, owner, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []harness.ForgeRepo
+	for _, r := range repos {
+		listed = append(listed, harness.ForgeRepo{Name: r.Name})
+	}
+	listed = append(listed, extra...)
+	o := &testOrg{root: root, repos: repos, token: harness.GitHubPAT()}
+	if o.forge, err = harness.NewForge(root, owner, o.token, listed); err != nil {
+		t.Fatal(err)
+	}
+	o.srv = httptest.NewServer(o.forge)
+	t.Cleanup(o.srv.Close)
+	return o
+}
+
+// noSecretIn fails when any of the org's planted secrets or its token is
+// in a file under dir or in one of the outputs.
+func (o *testOrg) noSecretIn(t *testing.T, dir string, outputs ...string) {
+	t.Helper()
+	values := []string{o.token}
+	for _, r := range o.repos {
+		values = append(values, r.Secrets...)
+	}
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || fi.IsDir() || strings.HasSuffix(p, ".pack") || strings.HasSuffix(p, ".idx") {
+			return nil
+		}
+		b, _ := os.ReadFile(p)
+		for _, v := range values {
+			if strings.Contains(string(b), v) {
+				t.Errorf("%s holds a secret value or the token", p)
+			}
+		}
+		return nil
+	})
+	for _, out := range outputs {
+		for _, v := range values {
+			if strings.Contains(out, v) {
+				t.Errorf("an output holds a secret value or the token: %.200s", out)
+			}
+		}
+	}
+}
+
+// TestGitHubOrgScan: an organisation listed over three pages (Link
+// headers), with a secondary rate limit (403 + Retry-After) and a 429 on
+// the way, an archived repository and a fork left out, and a listed
+// repository whose clone answers 404: that one fails alone (exit 3), every
+// other repository is scanned, and neither the token nor a secret is
+// written anywhere.
+func TestGitHubOrgScan(t *testing.T) {
+	o := newTestOrg(t, "acme", 6,
+		harness.ForgeRepo{Name: "old", Archived: true},
+		harness.ForgeRepo{Name: "upstream-copy", Fork: true},
+		harness.ForgeRepo{Name: "gone", Missing: true})
+	o.forge.PageSize = 3
+	if b, err := exec.Command("git", "clone", "-q", "--bare", filepath.Join(o.root, "acme", "repo-02.git"), filepath.Join(o.root, "acme", "old.git")).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, b)
+	}
+	o.forge.Fail(2, http.StatusForbidden, http.Header{"Retry-After": {"1"}},
+		`{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"}`)
+	o.forge.Fail(3, http.StatusTooManyRequests, http.Header{"Retry-After": {"1"}}, `{"message":"Too Many Requests"}`)
+	t.Setenv("GITHUB_TOKEN", o.token)
+	t.Setenv("GIT_TOKEN", "")
+	work := t.TempDir()
+	db := filepath.Join(work, "nhi.db")
+	code, out, errs := nhi(t, "scan", "--db", db, "--cache-dir", filepath.Join(work, "cache"), "--github-org", "acme",
+		"--github-url", o.srv.URL, "--format", "json")
+	if code != exitSourceFailed {
+		t.Fatalf("exit %d, want 3 (one repository cannot be cloned): %s\n%s", code, out, errs)
+	}
+	sum := decode[scanSummary](t, out)
+	byName := map[string]sourceSummary{}
+	for _, s := range sum.Sources {
+		byName[s.Name] = s
+	}
+	f := byName["forge:"+o.srv.URL+"/acme"]
+	if f.Status != "ok" || f.Stats["repos_listed"] != 9 || f.Stats["repos_selected"] != 7 || f.Stats["repos_archived_skipped"] != 1 || f.Stats["repos_forks_skipped"] != 1 {
+		t.Fatalf("forge source %+v", f)
+	}
+	gone := o.srv.URL + "/acme/gone.git"
+	if byName["git:"+gone].Status != "failed" || byName["ci:git:"+gone].Status != "failed" {
+		t.Errorf("the 404 repository: git %+v ci %+v", byName["git:"+gone], byName["ci:git:"+gone])
+	}
+	for _, r := range o.repos {
+		id := o.srv.URL + "/acme/" + r.Name + ".git"
+		if byName["git:"+id].Status != "ok" || byName["ci:git:"+id].Status != "ok" {
+			t.Errorf("%s: git %+v, ci %+v", r.Name, byName["git:"+id], byName["ci:git:"+id])
+		}
+	}
+	if _, ok := byName["git:"+o.srv.URL+"/acme/old.git"]; ok {
+		t.Error("the archived repository was scanned without --include-archived")
+	}
+	// 6 own secrets, 2 shared Stripe keys (repo-00/01, repo-05).
+	if sum.CredentialsTotal < 8 {
+		t.Errorf("credentials_total %d", sum.CredentialsTotal)
+	}
+	retried := map[string]int{}
+	for _, c := range o.forge.Calls() {
+		retried[c]++
+	}
+	pages := 0
+	for c, n := range retried {
+		if strings.Contains(c, "/orgs/acme/repos") {
+			pages++
+			if (strings.Contains(c, "page=2") || strings.Contains(c, "page=3")) && n != 2 {
+				t.Errorf("%s asked %d times, want 2 (rate limited once, then answered)", c, n)
+			}
+		}
+	}
+	if pages != 3 {
+		t.Errorf("%d pages listed, want 3: %v", pages, o.forge.Calls())
+	}
+	o.noSecretIn(t, work, out, errs)
+
+	// --include-archived, an exclude glob, and the gone repository
+	// excluded: everything listed that is kept is read (exit 0).
+	code, out, errs = nhi(t, "scan", "--db", db, "--cache-dir", filepath.Join(work, "cache"), "--github-org", "acme",
+		"--github-url", o.srv.URL, "--include-archived", "--exclude-repo", "gone", "--exclude-repo", "acme/repo-00", "--exclude-repo", "repo-01", "--format", "json")
+	if code != 0 {
+		t.Fatalf("second scan exit %d: %s\n%s", code, out, errs)
+	}
+	sum = decode[scanSummary](t, out)
+	names := map[string]bool{}
+	for _, s := range sum.Sources {
+		names[s.Name] = true
+	}
+	if !names["git:"+o.srv.URL+"/acme/old.git"] || names["git:"+o.srv.URL+"/acme/repo-00.git"] || names["git:"+o.srv.URL+"/acme/repo-01.git"] || !names["git:"+o.srv.URL+"/acme/repo-02.git"] {
+		t.Errorf("selection: %v", names)
+	}
+	o.noSecretIn(t, work, out, errs)
+}
