@@ -363,7 +363,9 @@ func MakeOrg(root, owner string, n int) ([]OrgRepo, error) {
 			files = append(files, map[string]string{"billing/.env": "STRIPE_KEY=" + shared + "\n"})
 			secrets = append(secrets, shared)
 		}
-		if err := commitAll(dir, files); err != nil {
+		// Each repository's history starts an hour after the previous
+		// one's: the first place a shared secret was seen is one place.
+		if err := commitAll(dir, time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC).Add(time.Duration(i)*time.Hour), files); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		bare := filepath.Join(root, owner, name+".git")
@@ -390,14 +392,13 @@ func AddCommit(bare string, files map[string]string) error {
 	if b, err := exec.Command("git", "clone", "-q", bare, dir).CombinedOutput(); err != nil {
 		return fmt.Errorf("git clone: %v: %s", err, b)
 	}
-	if err := commitAll(dir, []map[string]string{files}); err != nil {
+	if err := commitAll(dir, time.Now().UTC().Truncate(time.Second), []map[string]string{files}); err != nil {
 		return err
 	}
 	return gitIn(dir, time.Now(), "push", "-q", "origin", "HEAD")
 }
 
-func commitAll(dir string, commits []map[string]string) error {
-	when := time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC)
+func commitAll(dir string, when time.Time, commits []map[string]string) error {
 	if _, err := os.Stat(filepath.Join(dir, ".git")); err != nil {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err

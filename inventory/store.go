@@ -104,6 +104,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	s.keys = keys
+	s.recordKeyCheck(ctx)
 	return s, nil
 }
 
