@@ -161,3 +161,59 @@ func TestGitHubOrgScan(t *testing.T) {
 	}
 	o.noSecretIn(t, work, out, errs)
 }
+
+// TestGitLabGroupScan: a group with a subgroup path, listed two projects
+// a page (X-Next-Page), a 429 with Retry-After on the way, a fork and an
+// archived project left out; clones authenticate with GITLAB_TOKEN.
+func TestGitLabGroupScan(t *testing.T) {
+	o := newTestOrg(t, "platform/backend", 3,
+		harness.ForgeRepo{Name: "mirror", Fork: true},
+		harness.ForgeRepo{Name: "legacy", Archived: true})
+	o.forge.PageSize = 2
+	o.forge.Fail(2, http.StatusTooManyRequests, http.Header{"Retry-After": {"1"}}, `{"message":"429 Too Many Requests"}`)
+	t.Setenv("GITLAB_TOKEN", o.token)
+	t.Setenv("GITHUB_TOKEN", "")
+	work := t.TempDir()
+	code, out, errs := nhi(t, "scan", "--db", filepath.Join(work, "nhi.db"), "--cache-dir", filepath.Join(work, "cache"),
+		"--gitlab-group", "platform/backend", "--gitlab-url", o.srv.URL, "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s\n%s", code, out, errs)
+	}
+	sum := decode[scanSummary](t, out)
+	git := 0
+	for _, s := range sum.Sources {
+		switch {
+		case s.Kind == "forge":
+			if s.Name != "forge:"+o.srv.URL+"/platform/backend" || s.Stats["repos_listed"] != 5 || s.Stats["repos_selected"] != 3 ||
+				s.Stats["repos_forks_skipped"] != 1 || s.Stats["repos_archived_skipped"] != 1 {
+				t.Errorf("forge source %+v", s)
+			}
+		case s.Kind == "git":
+			git++
+			if s.Status != "ok" || !strings.HasPrefix(s.Name, "git:"+o.srv.URL+"/platform/backend/repo-") {
+				t.Errorf("git source %+v", s)
+			}
+		}
+	}
+	if git != 3 || sum.CredentialsTotal < 3 {
+		t.Errorf("%d repositories scanned, %d credentials", git, sum.CredentialsTotal)
+	}
+	n := 0
+	for _, c := range o.forge.Calls() {
+		if strings.Contains(c, "/api/v4/groups/") && strings.Contains(c, "page=2") {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("page 2 asked %d times, want 2 (429, then answered): %v", n, o.forge.Calls())
+	}
+	o.noSecretIn(t, work, out, errs)
+
+	// A wrong token: the listing fails with what to do, the scan records it.
+	t.Setenv("GITLAB_TOKEN", "glpat-"+harness.RandomString("abcdefghijklmnopqrstuvwxyz0123456789", 20))
+	code, out, errs = nhi(t, "scan", "--db", filepath.Join(work, "nhi.db"), "--cache-dir", filepath.Join(work, "cache"),
+		"--gitlab-group", "platform/backend", "--gitlab-url", o.srv.URL)
+	if code != exitSourceFailed || !strings.Contains(errs, "check GITLAB_TOKEN") {
+		t.Errorf("wrong token: exit %d\n%s\n%s", code, out, errs)
+	}
+}
