@@ -48,7 +48,8 @@ func (r Repo) ID() string { return gitrepo.ID(r.CloneURL) }
 // Filter selects repositories of a listing.
 type Filter struct {
 	// Include, when not empty, keeps only repositories whose full name or
-	// short name matches one of these globs (glob.Text: * spans "/").
+	// short name matches one of these globs (glob.Text: * spans "/";
+	// case-insensitive, as forges' names are).
 	Include []string
 	// Exclude drops repositories whose full or short name matches.
 	Exclude []string
@@ -75,10 +76,12 @@ func (f Filter) Select(repos []Repo) ([]Repo, Counts) {
 	seen := map[string]bool{}
 	var out []Repo
 	for _, r := range repos {
-		short := r.FullName[strings.LastIndex(r.FullName, "/")+1:]
+		// Forges treat names case-insensitively, and so do the globs.
+		full := strings.ToLower(r.FullName)
+		short := full[strings.LastIndex(full, "/")+1:]
 		match := func(ps []glob.Pattern) bool {
 			for _, p := range ps {
-				if p.Match(r.FullName) || p.Match(short) {
+				if p.Match(full) || p.Match(short) {
 					return true
 				}
 			}
@@ -106,7 +109,7 @@ func compile(globs []string) []glob.Pattern {
 	var out []glob.Pattern
 	for _, g := range globs {
 		if g != "" {
-			out = append(out, glob.Text(g))
+			out = append(out, glob.Text(strings.ToLower(g)))
 		}
 	}
 	return out
