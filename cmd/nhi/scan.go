@@ -31,6 +31,7 @@ type scanOpts struct {
 	failOn      string
 	asOf        string
 	shard       string
+	shardIndex  string
 	post        postOptions
 }
 
@@ -68,6 +69,7 @@ code applies; recorded, and shown by nhi scans).`,
 	f.DurationVar(&o.wait, "wait", 0, "when another scan holds the inventory, wait up to this long for it (e.g. 10m)")
 	f.IntVar(&o.concurrency, "concurrency", 2, "sources scanned at once (so also repositories cloned at once)")
 	f.StringVar(&o.shard, "shard", "", "scan only share K of N of the sources (K/N, 1 <= K <= N; by a hash of each repository id or AWS profile): N runs cover everything once, nhi merge folds their databases")
+	f.StringVar(&o.shardIndex, "shard-index", "", "--shard with a 0-based index, I/N for shard I+1 of N: Kubernetes' JOB_COMPLETION_INDEX")
 	f.StringVar(&o.progress, "progress", "auto", "progress on stderr: auto (when stderr is a terminal), always or never")
 	f.StringVar(&o.asOf, "as-of", "", "judge ages and last use as of this time (RFC 3339) instead of now: for what-if runs and tests")
 	f.MarkHidden("as-of")
@@ -143,11 +145,9 @@ func runScan(ctx context.Context, cmd *cobra.Command, g *globals, o *scanOpts, f
 	if cache == "" {
 		cache = defaultCacheDir()
 	}
-	var shard scanner.Shard
-	if o.shard != "" {
-		if shard, err = scanner.ParseShard(o.shard); err != nil {
-			return usageError("%v", err)
-		}
+	shard, err := o.parseShard()
+	if err != nil {
+		return err
 	}
 	env := &scanEnv{
 		ctx:          ctx,
@@ -419,40 +419,6 @@ func (s *scanSummary) writeText(w io.Writer) {
 			fmt.Fprintf(w, "  %-8s %s  last read in full: %s\n", t.Status, t.Target, lastScanned(t, s.now))
 		}
 	}
-}
-
-func statLine(st map[string]int64) string {
-	if len(st) == 0 {
-		return ""
-	}
-	keys := make([]string, 0, len(st))
-	for k := range st {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, 0, len(keys))
-	for _, k := range keys {
-		v := st[k]
-		if strings.HasPrefix(k, "bytes") {
-			parts = append(parts, k+" "+bytesHuman(v))
-		} else {
-			parts = append(parts, fmt.Sprintf("%s %d", k, v))
-		}
-	}
-	return "  (" + strings.Join(parts, ", ") + ")"
-}
-
-func bytesHuman(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // progress prints source progress to stderr when it is a terminal (or
