@@ -217,3 +217,53 @@ func TestGitLabGroupScan(t *testing.T) {
 		t.Errorf("wrong token: exit %d\n%s\n%s", code, out, errs)
 	}
 }
+
+// TestForgeConfigSections: github: and gitlab: take their settings, and a
+// setting of the other forge, or of the wrong kind, is refused with its line.
+func TestForgeConfigSections(t *testing.T) {
+	dir := t.TempDir()
+	write := func(body string) string {
+		p := filepath.Join(dir, "nhi.yaml")
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ok := write(`github:
+  orgs: [acme]
+  users: [someone]
+  url: https://github.example.com
+  token_env: ACME_TOKEN
+  include: ["acme/*"]
+  exclude: ["*-sandbox"]
+  include_archived: true
+  include_forks: false
+  clone_timeout: 5m
+  max_wait: 10m
+  request_timeout: 20s
+gitlab:
+  groups: [platform/backend]
+  url: https://gitlab.example.com
+  token_env: GL_TOKEN
+`)
+	if _, err := loadConfig(ok); err != nil {
+		t.Fatalf("every forge setting: %v", err)
+	}
+	for body, want := range map[string]string{
+		"github:\n  groups: [x]\n":         "line 2",
+		"gitlab:\n  orgs: [x]\n":           "line 2",
+		"github:\n  orgs: acme\n":          "github.orgs",
+		"github:\n  include_forks: sure\n": "line 2",
+	} {
+		_, err := loadConfig(write(body))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want an error naming %s", body, err, want)
+		}
+	}
+	// A bad duration is refused when the scan builds its sources.
+	p := write("github:\n  orgs: [acme]\n  clone_timeout: soon\n")
+	code, _, errs := nhi(t, "scan", "--db", filepath.Join(dir, "nhi.db"), "--config", p)
+	if code != exitUsage || !strings.Contains(errs, "github.clone_timeout") {
+		t.Errorf("bad duration: exit %d %s", code, errs)
+	}
+}
