@@ -90,9 +90,10 @@ var configShapes = map[string]string{
 	"controls.*.thresholds":          "a mapping of threshold names to values",
 	"notify":                         "a mapping with destinations: [{name, url_env, secret_env, kind, link_template, limit, timeout, retries}] and always: true or false",
 	"notify.destinations":            "a list of destinations, each {name, url_env, secret_env, kind, link_template, limit, timeout, retries}",
-	"github":                         "a mapping with orgs: [ORG], users: [USER], url, token_env, include, exclude, include_archived, include_forks, clone_timeout, max_wait, request_timeout",
+	"github":                         "a mapping with orgs: [ORG], users: [USER], url, token_env, include, exclude, include_archived, include_forks, clone_timeout, max_wait, request_timeout, actions_secrets",
 	"github.orgs":                    "a list of GitHub organisation names",
 	"github.users":                   "a list of GitHub user names",
+	"github.actions_secrets":         "true or false",
 	"gitlab":                         "a mapping with groups: [GROUP], url, token_env, include, exclude, include_archived, include_forks, clone_timeout, max_wait, request_timeout",
 	"gitlab.groups":                  "a list of GitLab group paths",
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nhi-inventory/nhi/harness"
 )
@@ -265,5 +267,63 @@ gitlab:
 	code, _, errs := nhi(t, "scan", "--db", filepath.Join(dir, "nhi.db"), "--config", p)
 	if code != exitUsage || !strings.Contains(errs, "github.clone_timeout") {
 		t.Errorf("bad duration: exit %d %s", code, errs)
+	}
+}
+
+// TestActionsSecrets: with --actions-secrets the organisation's, each
+// repository's and each environment's Actions secrets are inventoried by
+// name with their dates, and a workflow's reference carries the date of
+// the secret it gets (repository, then environment, then a visible
+// organisation secret); a reference to a name no store holds has none.
+func TestActionsSecrets(t *testing.T) {
+	o := newTestOrg(t, "acme", 3)
+	day := func(s string) time.Time { d, _ := time.Parse("2006-01-02", s); return d }
+	o.forge.OrgSecrets = []harness.ForgeSecret{{Name: "ORG_NPM_TOKEN", UpdatedAt: day("2024-01-10"), Visibility: "all"},
+		{Name: "ORG_UNUSED", UpdatedAt: day("2023-05-01"), Visibility: "private"}}
+	o.forge.RepoSecrets = map[string][]harness.ForgeSecret{"repo-00": {{Name: "DEPLOY_TOKEN", UpdatedAt: day("2024-02-01")}},
+		"repo-01": {{Name: "OTHER", UpdatedAt: day("2022-06-01")}}}
+	o.forge.EnvSecrets = map[string]map[string][]harness.ForgeSecret{"repo-02": {"prod": {{Name: "DEPLOY_TOKEN", UpdatedAt: day("2024-04-01")}}}}
+	t.Setenv("GITHUB_TOKEN", o.token)
+	work := t.TempDir()
+	db := filepath.Join(work, "nhi.db")
+	code, out, errs := nhi(t, "scan", "--db", db, "--cache-dir", filepath.Join(work, "cache"), "--github-org", "acme",
+		"--github-url", o.srv.URL, "--actions-secrets", "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s\n%s", code, out, errs)
+	}
+	code, out, _ = nhi(t, "inventory", "--db", db, "--format", "json")
+	if code != 0 {
+		t.Fatal(out)
+	}
+	inv := decode[struct {
+		Credentials []struct {
+			Key           string         `json:"key"`
+			Identity      string         `json:"identity"`
+			LastRotatedAt string         `json:"last_rotated_at"`
+			Attrs         map[string]any `json:"attrs"`
+		} `json:"credentials"`
+	}](t, out)
+	repo := func(i int) string { return fmt.Sprintf("%s/acme/repo-%02d.git", o.srv.URL, i) }
+	want := map[string][3]string{ // key: rotated, store, referenced by a workflow
+		"ci-secret:github-actions:" + repo(0) + ":DEPLOY_TOKEN":                       {"2024-02-01", "repository", "yes"},
+		"ci-secret:github-actions:" + repo(0) + ":ORG_NPM_TOKEN":                      {"2024-01-10", "organization", "yes"},
+		"ci-secret:github-actions:" + repo(1) + ":OTHER":                              {"2022-06-01", "repository", ""},
+		"ci-secret:github-actions:" + repo(1) + ":DEPLOY_TOKEN":                       {"", "", "yes"},
+		"ci-secret:github-actions:" + repo(2) + ":DEPLOY_TOKEN":                       {"2024-04-01", "environment:prod", "yes"},
+		"ci-secret:github-actions:" + strings.ToLower(o.srv.URL) + "/acme:ORG_UNUSED": {"2023-05-01", "organization", ""},
+	}
+	for _, c := range inv.Credentials {
+		w, ok := want[c.Key]
+		if !ok {
+			continue
+		}
+		delete(want, c.Key)
+		store, _ := c.Attrs["store"].(string)
+		if !strings.HasPrefix(c.LastRotatedAt, w[0]) || (w[0] == "") != (c.LastRotatedAt == "") || store != w[1] || (c.Identity != "") != (w[2] == "yes") {
+			t.Errorf("%s: rotated %q store %q identity %q, want %v", c.Key, c.LastRotatedAt, store, c.Identity, w)
+		}
+	}
+	for k := range want {
+		t.Errorf("no credential %s", k)
 	}
 }

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"os"
 	"time"
 
 	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
 
+	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/scanner"
 	"github.com/nhi-inventory/nhi/scanner/forge"
 	"github.com/nhi-inventory/nhi/scanner/gitrepo"
@@ -22,6 +24,7 @@ type forgeFlags struct {
 	githubURL         string
 	gitlabGroups      []string
 	gitlabURL         string
+	actionsSecrets    bool
 }
 
 // forgeSection is the shape both `github:` and `gitlab:` take in nhi.yaml.
@@ -38,6 +41,7 @@ type forgeSection struct {
 	CloneTimeout    string   `yaml:"clone_timeout"`
 	MaxWait         string   `yaml:"max_wait"`
 	RequestTimeout  string   `yaml:"request_timeout"`
+	ActionsSecrets  bool     `yaml:"actions_secrets"`
 }
 
 // githubSection and gitlabSection are forgeSection, told apart so that
@@ -54,6 +58,7 @@ type githubSection struct {
 	CloneTimeout    string   `yaml:"clone_timeout"`
 	MaxWait         string   `yaml:"max_wait"`
 	RequestTimeout  string   `yaml:"request_timeout"`
+	ActionsSecrets  bool     `yaml:"actions_secrets"`
 }
 
 type gitlabSection struct {
@@ -88,6 +93,7 @@ func (ff *forgeFamily) flags(fs *pflag.FlagSet) {
 		fs.StringArrayVar(&f.githubOrgs, "github-org", nil, "scan every repository of this GitHub organisation (repeatable; token in GITHUB_TOKEN)")
 		fs.StringArrayVar(&f.users, "github-user", nil, "scan every repository of this GitHub user (repeatable; token in GITHUB_TOKEN)")
 		fs.StringVar(&f.githubURL, "github-url", "", "GitHub Enterprise Server address (default github.com)")
+		fs.BoolVar(&f.actionsSecrets, "actions-secrets", false, "also inventory the Actions secrets of enumerated GitHub organisations, repositories and environments (names and dates, never values; the token needs secrets: read)")
 		// The selection flags are shared by both forges: registered once.
 		fs.StringArrayVar(&f.include, "include-repo", nil, "enumerated repositories to keep: glob on owner/name or name (repeatable; default all)")
 		fs.StringArrayVar(&f.exclude, "exclude-repo", nil, "enumerated repositories to leave out: glob on owner/name or name (repeatable)")
@@ -123,7 +129,7 @@ func (ff *forgeFamily) section(node *yaml.Node) (forgeSection, error) {
 func (g githubSection) toForge() forgeSection {
 	return forgeSection{Orgs: g.Orgs, Users: g.Users, URL: g.URL, TokenEnv: g.TokenEnv, Include: g.Include, Exclude: g.Exclude,
 		IncludeArchived: g.IncludeArchived, IncludeForks: g.IncludeForks, CloneTimeout: g.CloneTimeout, MaxWait: g.MaxWait,
-		RequestTimeout: g.RequestTimeout}
+		RequestTimeout: g.RequestTimeout, ActionsSecrets: g.ActionsSecrets}
 }
 
 func (g gitlabSection) toForge() forgeSection {
@@ -217,11 +223,20 @@ func (ff *forgeFamily) sources(node *yaml.Node, env *scanEnv) ([]scanner.Source,
 		// clone URL elsewhere (GIT_TOKEN stays the token of other URLs).
 		env.repos.Authorize(hostOf(l.Host()), user, token)
 		li := forge.Enumerate(env.ctx, l, filter)
+		if f.actionsSecrets || sec.ActionsSecrets {
+			li.Secrets = forge.NewSecrets(li)
+		}
 		for _, r := range li.Repos {
 			if !seen[r.ID()] {
 				seen[r.ID()] = true
 				env.gitTargets = append(env.gitTargets, r.CloneURL)
+				if li.Secrets != nil {
+					out = append(out, forge.NewRepoSecrets(li.Secrets, r))
+				}
 			}
+		}
+		if li.Secrets != nil {
+			env.stores = append(env.stores, li.Secrets)
 		}
 		out = append(out, forge.NewSource(li))
 	}
@@ -244,4 +259,17 @@ func cutScheme(u string) (string, string, bool) {
 		}
 	}
 	return "", u, false
+}
+
+// secretStores are the Actions secret stores of every enumerated
+// organisation, for the CI source's references (ci.SecretStores).
+type secretStores []*forge.Secrets
+
+func (ss secretStores) Lookup(ctx context.Context, provider, scope, name string) *inventory.StoredSecret {
+	for _, s := range ss {
+		if st := s.Lookup(ctx, provider, scope, name); st != nil {
+			return st
+		}
+	}
+	return nil
 }

@@ -53,6 +53,9 @@ type scanEnv struct {
 	// repos opens (cloning URLs into the cache once) git repositories
 	// shared by the git and CI sources.
 	repos *gitrepo.Repos
+	// stores are the Actions secret stores the forge families read
+	// (--actions-secrets), for the CI family's references.
+	stores secretStores
 	// disableRules are detection rule ids turned off in nhi.yaml.
 	disableRules []string
 }

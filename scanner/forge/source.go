@@ -20,6 +20,9 @@ type Listing struct {
 	Counts Counts
 	Err    error
 	Took   time.Duration
+	// Secrets, when set, are the owner's Actions secret stores: the
+	// listing's source inventories the organisation's own.
+	Secrets *Secrets
 }
 
 // Enumerate lists l's repositories and selects them with f. A failure is
@@ -65,5 +68,5 @@ func (s *source) Scan(ctx context.Context, sink scanner.Sink) error {
 	sink.Add("repos_archived_skipped", c.Archived)
 	sink.Add("repos_forks_skipped", c.Forks)
 	sink.Add("list_ms", s.li.Took.Milliseconds())
-	return nil
+	return s.li.Secrets.writeOrg(ctx, sink)
 }
