@@ -304,6 +304,10 @@ func firstNonEmpty(ss ...string) string {
 	return ""
 }
 
+// mergeMemo is the memo kind under which a central inventory keeps, per
+// shard, when the scan of the shard it merged last started.
+const mergeMemo = "merge"
+
 // foldShards writes the shards' rows into w and records their sources:
 // each source result as the shard recorded it (a name two shards share,
 // an organisation's listing, is told apart by its shard), and a failed
@@ -324,6 +328,17 @@ func foldShards(ctx context.Context, w *inventory.ScanWriter, shards []*inventor
 			oc.Status, oc.Error = inventory.SourceFailed, "it holds no scan"
 		case sh.Scan.Status != inventory.ScanComplete:
 			oc.Status, oc.Error = inventory.SourceFailed, fmt.Sprintf("its newest scan (%d) is %s", sh.Scan.ID, sh.Scan.Status)
+		case sh.K > 0:
+			// A shard database older than the one merged before would
+			// take the inventory back in time: refused, and carried.
+			prev, ok, err := w.Memo(ctx, mergeMemo, oc.Shard)
+			if err != nil {
+				return nil, nil, err
+			}
+			if t, perr := time.Parse(time.RFC3339Nano, string(prev)); ok && perr == nil && sh.Scan.StartedAt.Before(t) {
+				oc.Status, oc.Error = inventory.SourceFailed, fmt.Sprintf("its newest scan (%d, started %s) is older than the scan of this shard merged before (started %s): merge the shard's current database",
+					sh.Scan.ID, sh.Scan.StartedAt.UTC().Format(time.RFC3339), t.UTC().Format(time.RFC3339))
+			}
 		}
 		if sh.Scan != nil {
 			oc.ScanID = sh.Scan.ID
@@ -352,6 +367,14 @@ func foldShards(ctx context.Context, w *inventory.ScanWriter, shards []*inventor
 				if outcomes[j].Path == sh.Path {
 					outcomes[j].Rows += rows
 				}
+			}
+		}
+	}
+	for _, sh := range good {
+		if sh.K > 0 {
+			key := fmt.Sprintf("shard:%d/%d", sh.K, sh.N)
+			if err := w.PutMemo(ctx, mergeMemo, key, []byte(sh.Scan.StartedAt.UTC().Format(time.RFC3339Nano))); err != nil {
+				return nil, nil, err
 			}
 		}
 	}

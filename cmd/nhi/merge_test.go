@@ -254,6 +254,25 @@ func TestOrgShardsMergeLikeOneScan(t *testing.T) {
 	}
 	sameLines(t, "inventory with shard 3 missing (carried)", views(t, central)["inventory"], want["inventory"])
 
+	// An older database of a shard than the one merged is refused (as a
+	// failed shard, what it covers carried), never merged back in time.
+	old := filepath.Join(work, "old-2.db")
+	copyFile(t, shard(2)+".key", old+".key")
+	copyFile(t, shard(2), old)
+	scan(shard(2), "--shard", "2/3")
+	merge(0, shard(1), shard(2), shard(3))
+	m, _ = merge(exitSourceFailed, shard(1), old, shard(3))
+	stale := false
+	for _, s := range m.Shards {
+		if s.Path == old && s.Status == "failed" && strings.Contains(s.Error, "older than the scan of this shard merged before") {
+			stale = true
+		}
+	}
+	if !stale {
+		t.Errorf("an older shard database was not refused: %+v", m.Shards)
+	}
+	sameLines(t, "inventory after an older shard was refused", views(t, central)["inventory"], want["inventory"])
+
 	// A shard with its own key is refused, naming it.
 	other := filepath.Join(work, "other.db")
 	scan(other, "--shard", "1/3")
