@@ -57,7 +57,8 @@ code applies; recorded, and shown by nhi scans).`,
 		Example: `  nhi scan --git .
   nhi scan --git https://github.com/org/repo.git --git ../other --format json
   NHI_DB=/var/lib/nhi/nhi.db nhi scan --config /etc/nhi/nhi.yaml
-  nhi scan --config nhi.yaml --post env:SLACK_WEBHOOK_URL --fail-on high`,
+  nhi scan --config nhi.yaml --post env:SLACK_WEBHOOK_URL --fail-on high
+  GITHUB_TOKEN=... nhi scan --github-org acme --shard 2/3 --db shard-2.db   # then nhi merge`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runScan(cmd.Context(), cmd, g, o, fams)
