@@ -84,6 +84,9 @@ type Forge struct {
 	OrgSecrets  []ForgeSecret
 	RepoSecrets map[string][]ForgeSecret
 	EnvSecrets  map[string]map[string][]ForgeSecret
+	// SecretsForbidden are the repositories whose secrets the token may
+	// not read (403, as GitHub answers a token without secrets: read).
+	SecretsForbidden map[string]bool
 
 	git http.Handler
 	mu  sync.Mutex
@@ -204,6 +207,12 @@ func (f *Forge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(p, "/api/v3/repos/"+f.Owner+"/"):
 		rest := strings.TrimPrefix(p, "/api/v3/repos/"+f.Owner+"/")
 		name, what, _ := strings.Cut(rest, "/")
+		if f.SecretsForbidden[name] && what != "" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprint(w, `{"message":"Resource not accessible by integration","documentation_url":"https://docs.github.com/rest/actions/secrets","status":"403"}`)
+			return
+		}
 		switch what {
 		case "actions/secrets":
 			f.secrets(w, r, f.RepoSecrets[name], page)

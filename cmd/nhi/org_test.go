@@ -276,7 +276,7 @@ gitlab:
 // the secret it gets (repository, then environment, then a visible
 // organisation secret); a reference to a name no store holds has none.
 func TestActionsSecrets(t *testing.T) {
-	o := newTestOrg(t, "acme", 3)
+	o := newTestOrg(t, "acme", 4)
 	day := func(s string) time.Time { d, _ := time.Parse("2006-01-02", s); return d }
 	o.forge.OrgSecrets = []harness.ForgeSecret{{Name: "ORG_NPM_TOKEN", UpdatedAt: day("2024-01-10"), Visibility: "all"},
 		{Name: "ORG_UNUSED", UpdatedAt: day("2023-05-01"), Visibility: "private"}}
@@ -286,10 +286,18 @@ func TestActionsSecrets(t *testing.T) {
 	t.Setenv("GITHUB_TOKEN", o.token)
 	work := t.TempDir()
 	db := filepath.Join(work, "nhi.db")
+	o.forge.SecretsForbidden = map[string]bool{"repo-03": true}
 	code, out, errs := nhi(t, "scan", "--db", db, "--cache-dir", filepath.Join(work, "cache"), "--github-org", "acme",
 		"--github-url", o.srv.URL, "--actions-secrets", "--format", "json")
-	if code != 0 {
-		t.Fatalf("exit %d: %s\n%s", code, out, errs)
+	if code != exitSourceFailed {
+		t.Fatalf("exit %d, want 3 (the secrets of repo-03 cannot be read): %s\n%s", code, out, errs)
+	}
+	// Only the secrets source of repo-03 fails; its history and CI are read.
+	for _, s := range decode[scanSummary](t, out).Sources {
+		forbidden := s.Name == "forge:"+o.srv.URL+"/acme/repo-03.git"
+		if (s.Status != "ok") != forbidden || (forbidden && !strings.Contains(s.Error, "secrets: read")) {
+			t.Errorf("source %s: %s %s", s.Name, s.Status, s.Error)
+		}
 	}
 	code, out, _ = nhi(t, "inventory", "--db", db, "--format", "json")
 	if code != 0 {

@@ -127,7 +127,7 @@ func (s *Secrets) repo(ctx context.Context, id string) *repoStore {
 			return s.l.c.Actions.ListRepoSecrets(ctx, owner, name, o)
 		})
 		if err != nil {
-			rs.err = err
+			rs.err = fmt.Errorf("%w (reading a repository's Actions secrets needs a token with secrets: read on it)", err)
 			return
 		}
 		var envs *github.EnvResponse
