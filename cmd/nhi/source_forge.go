@@ -99,7 +99,7 @@ func (ff *forgeFamily) flags(fs *pflag.FlagSet) {
 		fs.StringArrayVar(&f.exclude, "exclude-repo", nil, "enumerated repositories to leave out: glob on owner/name or name (repeatable)")
 		fs.BoolVar(&f.archived, "include-archived", false, "also scan archived repositories of enumerated organisations")
 		fs.BoolVar(&f.forks, "include-forks", false, "also scan forks in enumerated organisations")
-		fs.DurationVar(&f.cloneTimeout, "clone-timeout", 0, "give up on a clone or fetch taking longer than this (default 10m for enumerated repositories)")
+		fs.DurationVar(&f.cloneTimeout, "clone-timeout", 0, "give up on a clone or fetch of a URL taking longer than this: that repository fails alone (default 10m when an organisation is enumerated)")
 		return
 	}
 	fs.StringArrayVar(&f.gitlabGroups, "gitlab-group", nil, "scan every project of this GitLab group and its subgroups (repeatable; token in GITLAB_TOKEN)")
@@ -167,6 +167,10 @@ func (ff *forgeFamily) sources(node *yaml.Node, env *scanEnv) ([]scanner.Source,
 		}
 	}
 	if len(owners) == 0 {
+		// --clone-timeout bounds the clones of --git URLs too.
+		if ff.kind == forge.GitHub && ff.fs != nil && ff.fs.Changed("clone-timeout") && f.cloneTimeout > 0 {
+			env.repos.CloneTimeout = f.cloneTimeout
+		}
 		return nil, nil
 	}
 	if base == "" {
