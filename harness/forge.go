@@ -49,6 +49,9 @@ type ForgeRepo struct {
 	// Missing: listed, but its clone URL answers 404 (deleted since, or
 	// not readable by the token).
 	Missing bool
+	// Hang: its clone URL accepts the request and never answers (until
+	// the client gives up): a clone that times out.
+	Hang bool
 }
 
 // ForgeSecret is an Actions secret a Forge lists (name and date only, as
@@ -136,6 +139,10 @@ func (f *Forge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		for _, repo := range f.Repos {
 			if owner == f.Owner && repo.Name == name && repo.Missing {
 				http.NotFound(w, r)
+				return
+			}
+			if owner == f.Owner && repo.Name == name && repo.Hang {
+				<-r.Context().Done()
 				return
 			}
 		}

@@ -75,17 +75,18 @@ func (o *testOrg) noSecretIn(t *testing.T, dir string, outputs ...string) {
 	}
 }
 
-// TestGitHubOrgScan: an organisation listed over three pages (Link
+// TestGitHubOrgScan: an organisation listed over four pages (Link
 // headers), with a secondary rate limit (403 + Retry-After) and a 429 on
 // the way, an archived repository and a fork left out, and a listed
-// repository whose clone answers 404: that one fails alone (exit 3), every
-// other repository is scanned, and neither the token nor a secret is
-// written anywhere.
+// repository whose clone answers 404 and one whose clone hangs (failed at
+// --clone-timeout): each fails alone (exit 3), every other repository is
+// scanned, and neither the token nor a secret is written anywhere.
 func TestGitHubOrgScan(t *testing.T) {
 	o := newTestOrg(t, "acme", 6,
 		harness.ForgeRepo{Name: "old", Archived: true},
 		harness.ForgeRepo{Name: "upstream-copy", Fork: true},
-		harness.ForgeRepo{Name: "gone", Missing: true})
+		harness.ForgeRepo{Name: "gone", Missing: true},
+		harness.ForgeRepo{Name: "stuck", Hang: true})
 	o.forge.PageSize = 3
 	if b, err := exec.Command("git", "clone", "-q", "--bare", filepath.Join(o.root, "acme", "repo-02.git"), filepath.Join(o.root, "acme", "old.git")).CombinedOutput(); err != nil {
 		t.Fatalf("%v: %s", err, b)
@@ -98,9 +99,9 @@ func TestGitHubOrgScan(t *testing.T) {
 	work := t.TempDir()
 	db := filepath.Join(work, "nhi.db")
 	code, out, errs := nhi(t, "scan", "--db", db, "--cache-dir", filepath.Join(work, "cache"), "--github-org", "acme",
-		"--github-url", o.srv.URL, "--format", "json")
+		"--github-url", o.srv.URL, "--clone-timeout", "3s", "--format", "json")
 	if code != exitSourceFailed {
-		t.Fatalf("exit %d, want 3 (one repository cannot be cloned): %s\n%s", code, out, errs)
+		t.Fatalf("exit %d, want 3 (two repositories cannot be cloned): %s\n%s", code, out, errs)
 	}
 	sum := decode[scanSummary](t, out)
 	byName := map[string]sourceSummary{}
@@ -108,12 +109,16 @@ func TestGitHubOrgScan(t *testing.T) {
 		byName[s.Name] = s
 	}
 	f := byName["forge:"+o.srv.URL+"/acme"]
-	if f.Status != "ok" || f.Stats["repos_listed"] != 9 || f.Stats["repos_selected"] != 7 || f.Stats["repos_archived_skipped"] != 1 || f.Stats["repos_forks_skipped"] != 1 {
+	if f.Status != "ok" || f.Stats["repos_listed"] != 10 || f.Stats["repos_selected"] != 8 || f.Stats["repos_archived_skipped"] != 1 || f.Stats["repos_forks_skipped"] != 1 {
 		t.Fatalf("forge source %+v", f)
 	}
 	gone := o.srv.URL + "/acme/gone.git"
 	if byName["git:"+gone].Status != "failed" || byName["ci:git:"+gone].Status != "failed" {
 		t.Errorf("the 404 repository: git %+v ci %+v", byName["git:"+gone], byName["ci:git:"+gone])
+	}
+	stuck := o.srv.URL + "/acme/stuck.git"
+	if s := byName["git:"+stuck]; s.Status != "failed" || !strings.Contains(s.Error, "deadline") {
+		t.Errorf("the repository whose clone hangs: %+v", s)
 	}
 	for _, r := range o.repos {
 		id := o.srv.URL + "/acme/" + r.Name + ".git"
@@ -141,15 +146,15 @@ func TestGitHubOrgScan(t *testing.T) {
 			}
 		}
 	}
-	if pages != 3 {
-		t.Errorf("%d pages listed, want 3: %v", pages, o.forge.Calls())
+	if pages != 4 {
+		t.Errorf("%d pages listed, want 4: %v", pages, o.forge.Calls())
 	}
 	o.noSecretIn(t, work, out, errs)
 
 	// --include-archived, an exclude glob, and the gone repository
 	// excluded: everything listed that is kept is read (exit 0).
 	code, out, errs = nhi(t, "scan", "--db", db, "--cache-dir", filepath.Join(work, "cache"), "--github-org", "acme",
-		"--github-url", o.srv.URL, "--include-archived", "--exclude-repo", "gone", "--exclude-repo", "acme/repo-00", "--exclude-repo", "repo-01", "--format", "json")
+		"--github-url", o.srv.URL, "--include-archived", "--exclude-repo", "gone", "--exclude-repo", "stuck", "--exclude-repo", "acme/repo-00", "--exclude-repo", "repo-01", "--format", "json")
 	if code != 0 {
 		t.Fatalf("second scan exit %d: %s\n%s", code, out, errs)
 	}
