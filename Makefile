@@ -1,4 +1,4 @@
-# nhi — make demo | make test | make fuzz | make build | make bench-git | make bench-dir | make bench-detect | make bench-tui | make bench-diff | make bench-peers REPO=... | make bench-evidence
+# nhi — make demo | make test | make fuzz | make build | make bench-git | make bench-dir | make bench-detect | make bench-tui | make bench-diff | make bench-peers REPO=... | make bench-evidence | make bench-org
 GO      ?= go
 # RE2 (through WebAssembly) for the gitleaks detector: 7-8x faster per core
 # than Go's regexp, and what gitleaks' own release builds use.
@@ -8,7 +8,7 @@ DB      ?= nhi.db
 DEMO    ?= demo-estate
 export CGO_ENABLED := 1
 
-.PHONY: all build demo test test-short fuzz lint bao bench-git bench-dir bench-detect bench-tui bench-diff bench-peers bench-evidence clean
+.PHONY: all build demo test test-short fuzz lint bao bench-git bench-dir bench-detect bench-tui bench-diff bench-peers bench-evidence bench-org clean
 
 all: build
 
@@ -54,6 +54,10 @@ bench-git:
 
 bench-dir:
 	bash bench/dir.sh
+
+# enumeration + scan of a 50-repository organisation served on loopback, --concurrency 1/2/4 (N=, CONCURRENCY=)
+bench-org:
+	bash bench/org.sh
 
 bench-detect:
 	bash bench/detect.sh

@@ -51,6 +51,10 @@ var allowed = map[string][]string{
 	// A git repository as nhi names, clones and reads it, for the git and
 	// CI sources: never a source itself, and never the judge.
 	"scanner/gitrepo": {"scanner", "inventory", "scanner/gitrepo/gitobj"},
+	// Lists a forge's repositories (GitHub organisations and users, GitLab
+	// groups) for the git and CI sources: names and clone URLs only; the
+	// clones are gitrepo's.
+	"scanner/forge": {"scanner", "inventory", "scanner/gitrepo", "glob"},
 	// git objects read in-process.
 	"scanner/gitrepo/gitobj": {},
 }

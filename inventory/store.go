@@ -118,6 +118,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	s.keys = keys
+	s.recordKeyCheck(ctx)
 	return s, nil
 }
 

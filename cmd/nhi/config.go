@@ -51,6 +51,8 @@ var configSchema = map[string]any{
 	"owners":    []rules.OwnerRule{},
 	"controls":  map[string]rules.ControlOverride{},
 	"notify":    notifySection{},
+	"github":    githubSection{},
+	"gitlab":    gitlabSection{},
 }
 
 // configShapes says, in words, what a setting must be; the key is its
@@ -91,6 +93,12 @@ var configShapes = map[string]string{
 	"controls.*.thresholds":          "a mapping of threshold names to values",
 	"notify":                         "a mapping with destinations: [{name, url_env, secret_env, kind, link_template, limit, timeout, retries}] and always: true or false",
 	"notify.destinations":            "a list of destinations, each {name, url_env, secret_env, kind, link_template, limit, timeout, retries}",
+	"github":                         "a mapping with orgs: [ORG], users: [USER], url, token_env, include, exclude, include_archived, include_forks, clone_timeout, max_wait, request_timeout, actions_secrets",
+	"github.orgs":                    "a list of GitHub organisation names",
+	"github.users":                   "a list of GitHub user names",
+	"github.actions_secrets":         "true or false",
+	"gitlab":                         "a mapping with groups: [GROUP], url, token_env, include, exclude, include_archived, include_forks, clone_timeout, max_wait, request_timeout",
+	"gitlab.groups":                  "a list of GitLab group paths",
 }
 
 // loadConfig reads path, or ./nhi.yaml when path is empty and it exists.

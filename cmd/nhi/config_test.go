@@ -139,6 +139,12 @@ notify:
     - {name: security, url_env: SLACK_WEBHOOK_URL, link_template: "https://github.com/{repo}/blob/{commit}/{path}#L{line}", limit: 5}
     - {name: siem, url_env: SIEM_URL, secret_env: SIEM_SECRET, kind: webhook, timeout: 5s}
   always: true
+github:
+  orgs: [acme]
+  include: ["acme/*"]
+gitlab:
+  groups: [platform/backend]
+  url: https://gitlab.example.com
 `
 	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 		t.Fatal(err)

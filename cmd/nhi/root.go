@@ -62,7 +62,7 @@ previews.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError("%v\nRun '%s --help' for usage.", err, c.CommandPath())
 	})
-	root.AddCommand(newScanCmd(g), newInventoryCmd(g), newScansCmd(g), newGapsCmd(g), newControlsCmd(g), newTriageCmd(g), newTUICmd(g), newDiffCmd(g), newEvidenceCmd(g), newReviewCmd(g))
+	root.AddCommand(newScanCmd(g), newInventoryCmd(g), newScansCmd(g), newGapsCmd(g), newControlsCmd(g), newTriageCmd(g), newTUICmd(g), newDiffCmd(g), newEvidenceCmd(g), newReviewCmd(g), newMergeCmd(g))
 	return root
 }
 

@@ -27,6 +27,8 @@ type scanOpts struct {
 	progress    string
 	failOn      string
 	asOf        string
+	shard       string
+	shardIndex  string
 	post        postOptions
 }
 
@@ -52,7 +54,8 @@ code applies; recorded, and shown by nhi scans).`,
 		Example: `  nhi scan --git .
   nhi scan --git https://github.com/org/repo.git --git ../other --format json
   NHI_DB=/var/lib/nhi/nhi.db nhi scan --config /etc/nhi/nhi.yaml
-  nhi scan --config nhi.yaml --post env:SLACK_WEBHOOK_URL --fail-on high`,
+  nhi scan --config nhi.yaml --post env:SLACK_WEBHOOK_URL --fail-on high
+  GITHUB_TOKEN=... nhi scan --github-org acme --shard 2/3 --db shard-2.db   # then nhi merge`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runScan(cmd.Context(), cmd, g, o, fams)
@@ -62,7 +65,9 @@ code applies; recorded, and shown by nhi scans).`,
 	f.StringVar(&o.format, "format", "text", "output format: text or json")
 	f.StringVar(&o.cacheDir, "cache-dir", "", "where cloned repositories are kept (env NHI_CACHE_DIR; default: the user cache dir)")
 	f.DurationVar(&o.wait, "wait", 0, "when another scan holds the inventory, wait up to this long for it (e.g. 10m)")
-	f.IntVar(&o.concurrency, "concurrency", 2, "sources scanned at once")
+	f.IntVar(&o.concurrency, "concurrency", 2, "sources scanned at once (so also repositories cloned at once)")
+	f.StringVar(&o.shard, "shard", "", "scan only share K of N of the sources (K/N, 1 <= K <= N; by a hash of each repository id or AWS profile): N runs cover everything once, nhi merge folds their databases")
+	f.StringVar(&o.shardIndex, "shard-index", "", "--shard with a 0-based index, I/N for shard I+1 of N: Kubernetes' JOB_COMPLETION_INDEX")
 	f.StringVar(&o.progress, "progress", "auto", "progress on stderr: auto (when stderr is a terminal), always or never")
 	f.StringVar(&o.asOf, "as-of", "", "judge ages and last use as of this time (RFC 3339) instead of now: for what-if runs and tests")
 	f.MarkHidden("as-of")
@@ -138,7 +143,12 @@ func runScan(ctx context.Context, cmd *cobra.Command, g *globals, o *scanOpts, f
 	if cache == "" {
 		cache = defaultCacheDir()
 	}
+	shard, err := o.parseShard()
+	if err != nil {
+		return err
+	}
 	env := &scanEnv{
+		ctx:          ctx,
 		config:       cfg,
 		repos:        &gitrepo.Repos{CacheDir: cache, Token: os.Getenv("GIT_TOKEN")},
 		disableRules: cfg.disable,
@@ -161,7 +171,7 @@ func runScan(ctx context.Context, cmd *cobra.Command, g *globals, o *scanOpts, f
 		sources = append(sources, ss...)
 	}
 	if len(sources) == 0 {
-		return usageError("nothing to scan: give --git PATH|URL, --ci PATH, --aws, --aws-credential-report FILE, --aws-authorization-details FILE or --vault, or list sources in nhi.yaml")
+		return usageError("nothing to scan: give --git PATH|URL, --github-org ORG, --gitlab-group GROUP, --ci PATH, --aws, --aws-credential-report FILE, --aws-authorization-details FILE or --vault, or list sources in nhi.yaml")
 	}
 	seen := map[string]bool{}
 	for _, s := range sources {
@@ -169,6 +179,10 @@ func runScan(ctx context.Context, cmd *cobra.Command, g *globals, o *scanOpts, f
 			return usageError("source %s is given twice", s.Name())
 		}
 		seen[s.Name()] = true
+	}
+	if shard.Sharded() {
+		taken := shard.Take(sources)
+		sources = append(taken, scanner.NewShardSource(shard, len(taken), len(sources)))
 	}
 
 	store, err := openStore(ctx, cmd, g, cfg)

@@ -34,6 +34,9 @@ func (c *ciFamily) sources(section *yaml.Node, env *scanEnv) ([]scanner.Source, 
 		}
 	}
 	opts := ci.Options{Disable: env.disableRules}
+	if len(env.stores) > 0 {
+		opts.Stores = env.stores
+	}
 	var out []scanner.Source
 	seen := map[string]bool{}
 	addDir := func(p string) error {

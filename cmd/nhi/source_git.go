@@ -106,7 +106,12 @@ func (g *gitFamily) sources(section *yaml.Node, env *scanEnv) ([]scanner.Source,
 	}
 	opts := git.Options{MaxBlobSize: max, Disable: env.disableRules, Cache: git.NewChangeCache()}
 	var out []scanner.Source
-	for _, t := range g.targets(section, env) {
+	// env.gitTargets are g.targets and the repositories forges listed.
+	targets := env.gitTargets
+	if targets == nil {
+		targets = g.targets(section, env)
+	}
+	for _, t := range targets {
 		out = append(out, git.New(t, env.repos, opts))
 	}
 	return out, nil

@@ -265,6 +265,12 @@ func (e *engine) emitPath(ctx context.Context, sink scanner.Sink, p string, emit
 				}
 				c := &inventory.Credential{Key: ck, Type: inventory.TypeCIReference, IdentityKey: idKey, VaultStatus: vst,
 					Attrs: map[string]any{string(inventory.AttrName): r.name, "kind": r.kind, "provider": agg.provider, "scope": e.scope}, Unit: p}
+				if e.stores != nil && r.kind != refVault {
+					if st := e.stores.Lookup(ctx, agg.provider, e.scope, r.name); st != nil {
+						c.CreatedAt, c.LastRotatedAt = st.CreatedAt, st.UpdatedAt
+						c.Attrs["store"] = st.Store
+					}
+				}
 				if err := sink.Credential(ctx, c); err != nil {
 					return err
 				}

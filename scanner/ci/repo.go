@@ -72,6 +72,7 @@ func (s *repoSource) Scan(ctx context.Context, sink scanner.Sink) error {
 		set = &gitrepo.Settings{}
 	}
 	e := newEngine(id, func() (*detect.Detector, error) { return loadDetector(s.opts, set.Gitleaks, sink, id) }, true)
+	e.stores = s.opts.Stores
 	e.owners = set.CodeOwners
 	// The pipeline files of each head's tree as an earlier scan listed
 	// them: a branch that did not move costs one commit read.

@@ -27,6 +27,18 @@ import (
 type Options struct {
 	// Disable lists secret-detection rule ids to turn off.
 	Disable []string
+	// Stores, when set, says what the CI system's own secret store holds
+	// under a referenced name (GitHub Actions: the repository's, an
+	// environment's or the organisation's secrets): the reference then
+	// carries the store's dates, when the secret was last rotated.
+	Stores SecretStores
+}
+
+// SecretStores looks a referenced secret up in its CI system's store, by
+// provider, scope (the repository id) and name; nil when it is not known
+// there (or the store cannot be read: its own source reports that).
+type SecretStores interface {
+	Lookup(ctx context.Context, provider, scope, name string) *inventory.StoredSecret
 }
 
 // maxFileSize bounds what is read as a pipeline file.
@@ -129,6 +141,8 @@ type engine struct {
 	// owners is the tree's CODEOWNERS, recorded on each pipeline as a fact
 	// for the owner resolution of the readiness engine.
 	owners *scanner.CodeOwners
+	// stores are the CI systems' secret stores, for references' dates.
+	stores SecretStores
 }
 
 type pipelineResult struct {
@@ -358,7 +372,7 @@ func IdentityKey(scope, p string) string {
 
 // ReferenceKey is the credential key of a secret referenced by name.
 func ReferenceKey(provider, scope, name string) string {
-	return "ci-secret:" + provider + ":" + scope + ":" + name
+	return inventory.CIReferenceKey(provider, scope, name)
 }
 
 // includable reports whether a file could be named by a GitLab include

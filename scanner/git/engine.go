@@ -425,7 +425,10 @@ func (e *engine) report(ctx context.Context, c *change, hits []hit) error {
 		if e.ignore.Ignored(c.commit.sha, c.path, h.rule, h.line) {
 			continue
 		}
-		if err := e.sink.Credential(ctx, h.cred); err != nil {
+		// A copy: the hit may be the cache's, shared with other workers
+		// and sources, and the sink stamps its target on what it is given.
+		cred := *h.cred
+		if err := e.sink.Credential(ctx, &cred); err != nil {
 			return err
 		}
 		if err := e.sink.Occurrence(ctx, &inventory.Occurrence{

@@ -63,6 +63,11 @@ func (rs *Repos) auth(r *Repo) transport.AuthMethod {
 	switch {
 	case r.cred != nil:
 		return &githttp.BasicAuth{Username: r.cred.user, Password: r.cred.pass}
+	}
+	if c := rs.hostCredential(r.id); c != nil {
+		return &githttp.BasicAuth{Username: c.user, Password: c.pass}
+	}
+	switch {
 	case rs.Token != "":
 		return &githttp.BasicAuth{Username: "x-access-token", Password: rs.Token}
 	}
@@ -76,6 +81,11 @@ func (rs *Repos) mirror(ctx context.Context, r *Repo) (string, error) {
 		return "", errors.New("no clone cache directory configured")
 	}
 	installTransport()
+	if rs.CloneTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, rs.CloneTimeout)
+		defer cancel()
+	}
 	if err := os.MkdirAll(rs.CacheDir, 0o700); err != nil {
 		return "", fmt.Errorf("clone cache: %w", err)
 	}

@@ -17,10 +17,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nhi-inventory/nhi/scanner/gitrepo/gitobj"
 )
@@ -34,10 +36,44 @@ type Repos struct {
 	// Token authenticates HTTPS clones of URLs that carry no credential
 	// of their own (GIT_TOKEN, or the variable git.token_env names).
 	Token string
+	// CloneTimeout bounds one clone or fetch of a URL (0: no bound beyond
+	// the transport's deadlines): a repository that hangs fails itself.
+	CloneTimeout time.Duration
 
 	mu    sync.Mutex
 	m     map[string]*Repo
+	hosts map[string]*credential
 	scrub sync.Once
+}
+
+// Authorize makes token (with user, "x-access-token" when empty) the
+// credential of clones from host (as in a repository id: lower case, with
+// a port when not the default), in place of Token: a forge's token goes
+// to that forge only. It lives in memory only, as Token does.
+func (rs *Repos) Authorize(host, user, token string) {
+	if token == "" {
+		return
+	}
+	if user == "" {
+		user = "x-access-token"
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.hosts == nil {
+		rs.hosts = map[string]*credential{}
+	}
+	rs.hosts[strings.ToLower(host)] = &credential{user: user, pass: token}
+}
+
+// hostCredential is the credential Authorize gave the host of id.
+func (rs *Repos) hostCredential(id string) *credential {
+	u, err := url.Parse(id)
+	if err != nil {
+		return nil
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.hosts[strings.ToLower(u.Host)]
 }
 
 // Repo is one repository. Its methods are safe for concurrent use; the
