@@ -8,7 +8,7 @@ DB      ?= nhi.db
 DEMO    ?= demo-estate
 export CGO_ENABLED := 1
 
-.PHONY: all build demo test test-short fuzz lint bao bench-git bench-dir bench-detect bench-tui bench-diff clean
+.PHONY: all build demo test test-short fuzz lint bao bench-git bench-dir bench-detect bench-detect-corpus bench-tui bench-diff clean
 
 all: build
 
@@ -57,6 +57,10 @@ bench-dir:
 
 bench-detect:
 	bash bench/detect.sh
+
+# Only the labelled corpus (seconds): recall and precision per category, nhi and gitleaks.
+bench-detect-corpus:
+	BENCH_CORPUS_ONLY=1 bash bench/detect.sh -list
 
 # Time to first frame and peak memory of the TUI on 100,000 credentials.
 bench-tui:

@@ -1,4 +1,5 @@
-// Command detect measures what nhi's extra detection rules add to the
+// Command detect scores nhi and gitleaks on a labelled corpus (-corpus,
+// score.go) and measures what nhi's extra detection rules add to the
 // gitleaks defaults on a large body of public code that holds no real
 // secrets (by default the Go module cache). It scans every text file
 // under the root twice, through detect.Detector as a scan does (a value
@@ -32,11 +33,22 @@ const maxFileSize = 1 << 20
 func main() {
 	root := flag.String("root", "", "directory to scan (required)")
 	workers := flag.Int("workers", 2, "parallel workers")
-	list := flag.Bool("list", false, "print path:line of every extra (nhi-) finding")
+	list := flag.Bool("list", false, "print path:line of every extra (nhi-) finding, and the corpus's misses and false positives")
+	corpusRounds := flag.Int("corpus", 0, "score nhi and gitleaks on the labelled corpus, this many rounds of fresh values")
 	flag.Parse()
-	if *root == "" {
-		fmt.Fprintln(os.Stderr, "usage: detect -root DIR [-workers N] [-list]")
+	if *root == "" && *corpusRounds == 0 {
+		fmt.Fprintln(os.Stderr, "usage: detect [-corpus N] [-root DIR [-workers N]] [-list]")
 		os.Exit(2)
+	}
+	if *corpusRounds > 0 {
+		if err := runCorpus(*corpusRounds, *list); err != nil {
+			fmt.Fprintln(os.Stderr, "bench-detect corpus:", err)
+			os.Exit(1)
+		}
+		if *root == "" {
+			return
+		}
+		fmt.Println()
 	}
 	if err := run(*root, *workers, *list); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-detect:", err)
