@@ -100,11 +100,11 @@ var corpus = []doc{
 	{catCLI, "vmware.ps1", "Connect-VIServer -Server $vc -User $user -Password $env:VC_PASSWORD\n", nil},
 
 	// --- URLs with credentials -----------------------------------------
-	{catURL, "scripts/mirror.sh", "git push https://admin:§@git.corp.lan/platform/api.git\n", weakLetters},
+	{catURL, "scripts/mirror.sh", "git push https://admin:§@git.corp.lan/platform/api.git\n", weakURL},
 	{catURL, "home/dev/.git-credentials", "https://jane.doe%40corp.com:§@dev.azure.com\n", strong},
 	{catURL, "home/ops/.git-credentials", "https://ops@corp.com:§@git.corp.lan\n", strong},
 	{catURL, "setup.sh", "printf 'machine api.corp.lan login svc password §\\n' > ~/.netrc\n", strong},
-	{catURL, "config/settings.py", "BROKER_URL = 'amqp://guest:§@rabbit.prod.lan:5672//'\n", weakLetters},
+	{catURL, "config/settings.py", "BROKER_URL = 'amqp://guest:§@rabbit.prod.lan:5672//'\n", weakURL},
 	{catURL, "app.yaml", "upstream: http://svc:§@10.0.4.12:8080/api\n", strong},
 	{catURL, "CHANGELOG", "* 1.2: mirror moved to ftp://user:password@ftp.example.com/pub\n", nil},
 	{catURL, "src/url.go", "// parse \"https://user:pass@host/path\"\n", nil},

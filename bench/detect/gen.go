@@ -68,6 +68,12 @@ func weakLetters() string {
 	return oneOf("root", "admin", "password", "secret", "postgres", "guest", "letmein", "changeit", "toor", "oracle")
 }
 
+// weakURL is a weak password in a URL: not "password" or "secret", which
+// there are the placeholders of documentation (user:password@host).
+func weakURL() string {
+	return oneOf("root", "admin", "guest", "toor", "letmein", "oracle", "postgres", "qwerty", "rabbit")
+}
+
 func uuid() string {
 	h := pick(hexLow, 32)
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]

@@ -147,7 +147,7 @@ func detectorFindings(root string, labels []label, det *detect.Detector) []findi
 		}
 		for _, h := range det.Detect(context.Background(), detect.Fragment{Path: d.path, Raw: string(b), StartLine: 1}) {
 			out = append(out, finding{doc: i, line: h.Line, rule: h.RuleID, fp: h.Fingerprint,
-				match: matches(labels[i], h.Line, h.Plaintext()), confidence: hitConfidence(h)})
+				match: matches(labels[i], h.Line, h.Plaintext()), confidence: h.Confidence})
 		}
 	}
 	return out
@@ -329,13 +329,3 @@ func (s *memSink) Add(string, int64)                {}
 func (s *memSink) Progress(string)                  {}
 func (s *memSink) Keys() *inventory.Keyring         { return s.keys }
 func (s *memSink) Ledger() scanner.Ledger           { return nil }
-
-// hitConfidence is the confidence nhi gives a hit ("" when it gives none).
-func hitConfidence(h detect.Hit) string {
-	for _, t := range h.Tags {
-		if c, ok := strings.CutPrefix(t, "confidence:"); ok {
-			return c
-		}
-	}
-	return ""
-}

@@ -1,0 +1,124 @@
+package detect
+
+import (
+	"math"
+	"regexp"
+	"strings"
+
+	"github.com/zricethezav/gitleaks/v8/report"
+)
+
+// Confidences of a hit: how likely it is a live credential. A rule gives
+// its own with a "confidence:<level>" tag (nhi's rules for weak and
+// default passwords say low: the value is a credential in a credential's
+// slot, but a dictionary word or a product's default); a hit in
+// documentation is low whatever the rule; every other hit is high.
+const (
+	ConfidenceHigh   = "high"
+	ConfidenceMedium = "medium"
+	ConfidenceLow    = "low"
+)
+
+// Credential attributes set on a hit's credential when its confidence is
+// not high (absent means high, so that nothing found before changes).
+const (
+	AttrConfidence       = "confidence"
+	AttrConfidenceReason = "confidence_reason"
+)
+
+// TagWeak marks the rules that report weak or default values in a
+// credential's slot, which the other rules' allowlists drop.
+const TagWeak = "weak"
+
+// docPathRe is documentation: prose and its examples, not configuration.
+var docPathRe = regexp.MustCompile(`(?i)\.(?:md|mdx|markdown|rst|adoc|asciidoc)$|(?:^|/)(?:docs?|website|documentation)/`)
+
+// confidence is the confidence of a hit of a rule with tags in path
+// that found secret, and why it is not high ("" when it is).
+func confidence(tags []string, path, secret string) (string, string) {
+	conf, why := ConfidenceHigh, ""
+	weakRule := false
+	for _, t := range tags {
+		if t == TagWeak {
+			weakRule = true
+		}
+	}
+	for _, t := range tags {
+		switch c, _ := strings.CutPrefix(t, "confidence:"); {
+		case t == valueTag && weakValue(secret):
+			conf, why = ConfidenceLow, "weak or default value"
+		case t == valueTag && weakRule:
+			conf, why = ConfidenceMedium, "value in a credential's slot that no stronger rule found"
+		case c == ConfidenceLow || c == ConfidenceMedium:
+			conf, why = c, "rule of "+c+" confidence"
+		}
+	}
+	if docPathRe.MatchString(path) {
+		conf, why = ConfidenceLow, "documentation"
+	}
+	return conf, why
+}
+
+func hasTag(f report.Finding, tag string) bool {
+	for _, t := range f.Tags {
+		if t == tag {
+			return true
+		}
+	}
+	return false
+}
+
+// dropShadowedWeak removes the hits of a weak-value rule when another
+// rule found the same value at the same place: a strong password in a
+// weak rule's slot is reported once, by the rule that says it is strong.
+func dropShadowedWeak(fs []report.Finding) []report.Finding {
+	shadowed := func(w report.Finding) bool {
+		for _, p := range fs {
+			if !hasTag(p, TagWeak) && p.StartLine == w.StartLine &&
+				p.StartColumn <= w.EndColumn && w.StartColumn <= p.EndColumn &&
+				(strings.Contains(p.Secret, w.Secret) || strings.Contains(w.Secret, p.Secret)) {
+				return true
+			}
+		}
+		return false
+	}
+	out := fs[:0:0]
+	for _, f := range fs {
+		if hasTag(f, TagWeak) && shadowed(f) {
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// valueTag makes a rule's confidence depend on the value it found: low
+// for a weak value, else medium for a weak-slot rule (tag weak), high for
+// another.
+const valueTag = "confidence:value"
+
+// weakValueRe is a dictionary word, perhaps with a few digits.
+var weakValueRe = regexp.MustCompile(`^[A-Za-z]+[0-9]{0,4}[!.]?$|^[0-9]+$`)
+
+// weakValue reports whether a password is weak: short, a word with a few
+// digits, or of low entropy.
+func weakValue(s string) bool {
+	return len(s) < 8 || weakValueRe.MatchString(s) || shannon(s) < 3
+}
+
+func shannon(s string) float64 {
+	if s == "" {
+		return 0
+	}
+	n := map[rune]float64{}
+	for _, r := range s {
+		n[r]++
+	}
+	var h float64
+	l := float64(len([]rune(s)))
+	for _, c := range n {
+		p := c / l
+		h -= p * math.Log2(p)
+	}
+	return h
+}
