@@ -88,6 +88,7 @@ var issue18Examples = []ruleExamples{
 			{"config/app.ini", "password = ${DB_PASSWORD}\npassword_file = /etc/app/db.pw\n"},
 			{"wp-config.php", "define( 'DB_PASSWORD', getenv('WORDPRESS_DB_PASSWORD') );\n"},
 			{"helm/values.yaml", "auth:\n  passwordKey: password\n  password: \"\"\n  bypass: root\n"},
+			{"docker-compose.yml", "      - REDIS_PASSWORD=${REDIS_PASSWORD:?set it}\n      - DB_PASSWORD=${DB_PASSWORD:-}\n"},
 			{"src/app.js", "const opts = { password: 'root' };\n"},
 			{"docs/setup.yml", "password: root\n"},
 			{".github/workflows/ci.yml", "env:\n  DB_PASSWORD: ${{ secrets.DB_PASSWORD }}\n  PASS: $(cat pw)\n"},
@@ -314,6 +315,18 @@ var issue18Examples = []ruleExamples{
 			{"b.txt", "hashcat -m 18200 $krb5asrep$ hashes.txt\n"},
 			{"c.txt", "$krb5tgs$23$*user$realm$spn*$abc$def\n"},
 		}},
+	{id: "nhi-redis-password",
+		tps: []tp{
+			{"config/redis.conf", "bind 127.0.0.1\nrequirepass §\n", genWeak},
+			{"redis-6379.conf", "masterauth \"§\"\n", genPassword},
+			{"etc/redis/redis.conf", "  requirepass §\r\n", genURLPassword},
+		},
+		fps: []fp{
+			{"config/redis.conf", "# requirepass foobared\n"},
+			{"config/redis.conf", "requirepass foobared\n"},
+			{"notes.txt", "requirepass Qx81LmzP0s9\n"},
+			{"redis.conf", "requirepass ${REDIS_PASSWORD}\n"},
+		}},
 	{id: "nhi-cisco-secret-hash",
 		tps: []tp{
 			{"core-sw01.cfg", "enable secret 9 §\n", genCisco9},
@@ -369,6 +382,7 @@ func addIssue18Files(w *tree) {
 		`{"logins":[{"hostname":"https://intranet","encryptedUsername":"`+w.secret("nhi-firefox-encrypted-username", genFirefoxEnc())+`"}]}`)
 	w.file("webapp/.idea/webServers.xml",
 		`<fileTransfer host="ftp.corp.lan" port="21" accessType="FTP" login="deploy" password="`+w.secret("nhi-jetbrains-webserver-password", genJetBrains())+`" />`)
+	w.file("webapp/deploy/redis.conf", "bind 0.0.0.0", "requirepass "+w.secret("nhi-redis-password", genPassword()), "# requirepass "+w.ph("foobared"))
 	w.file("home/dev/loot/asrep.txt", w.secret("nhi-kerberos-hash", genASREP()))
 	w.file("home/dev/network/core-sw01.cfg", "hostname core-sw01", "enable secret 9 "+w.secret("nhi-cisco-secret-hash", genCisco9()))
 }

@@ -75,6 +75,15 @@ var corpus = []doc{
 	{catWeak, "wp-config.php", "<?php\ndefine( 'DB_PASSWORD', getenv('WORDPRESS_DB_PASSWORD') );\n", nil},
 	{catWeak, "helm/values.yaml", "auth:\n  existingSecret: app-db\n  passwordKey: password\n  password: \"\"\n", nil},
 
+	{catWeak, "ansible/group_vars/all.yml", "db_password: \"{{ vault_db_password }}\"\nadmin_password: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n", nil},
+	{catWeak, "src/main/resources/application.yml", "spring:\n  datasource:\n    password: ${DB_PASSWORD:}\n    hikari:\n      pool-name: main\n", nil},
+	{catWeak, "k8s/deploy.yaml", "env:\n  - name: DB_PASSWORD\n    valueFrom:\n      secretKeyRef:\n        name: db\n        key: password\n", nil},
+	{catWeak, "config/ldap.yml", "bind_dn: cn=admin\nbind_password: §\n", weak},
+	{catWeak, "home/dev/.my.cnf", "[client]\nuser=root\npassword=§\n", weakLetters},
+	{catWeak, "config/redis.conf", "bind 127.0.0.1\nrequirepass §\n", weak},
+	{catWeak, "settings.toml", "[smtp]\npassword = \"§\"\n", weak},
+	{catWeak, "config/mail.yml", "smtp:\n  pass: true\n  password_min_length: 12\n  password_reset: enabled\n", nil},
+
 	// --- credentials on command lines and in shell strings ---------------
 	{catCLI, "scripts/backup.sh", "#!/bin/bash\nmysqldump -u backup -p§ --all-databases > /backup/all.sql\n", strong},
 	{catCLI, "scripts/restore.sh", "mysql -h db.prod.lan -u root --password=§ app < dump.sql\n", weak},
@@ -93,6 +102,11 @@ var corpus = []doc{
 	{catCLI, "client.js", "const res = await fetch(url, { headers: { Authorization: 'Bearer §' } });\n", bearer},
 	{catCLI, "ftp.py", "ftp = FTP('ftp.corp.lan')\nftp.login('backup', '§')\n", strong},
 	{catCLI, "ps.ps1", "$pw = ConvertTo-SecureString '§' -AsPlainText -Force\n", strong},
+	{catCLI, "scripts/db.sh", "mysql -u root -p app -P 3306 < schema.sql\n", nil},
+	{catCLI, "ftp.py", "ftp.login(user, password)\n", nil},
+	{catCLI, "run.ps1", "Start-Process app.exe -Credential $cred -PassThru\n", nil},
+	{catCLI, "scripts/psql.sh", "PGPASSWORD=§ psql -h db.prod.lan -U app -c 'select 1'\n", strong},
+	{catCLI, "docker.sh", "docker run --rm -e MYSQL_ROOT_PASSWORD=§ mysql:8\n", weakLetters},
 	{catCLI, "scripts/backup.sh", "mysqldump -u backup -p\"$DB_PASSWORD\" app > app.sql\n", nil},
 	{catCLI, "run.sh", "docker run -e POSTGRES_PASSWORD=\"$(cat /run/secrets/pg)\" postgres:16\n", nil},
 	{catCLI, "deploy.sh", "curl -u \"$NEXUS_USER:$NEXUS_PASS\" https://nexus.corp.lan/x\n", nil},
@@ -162,17 +176,30 @@ var corpus = []doc{
 	{catCI, ".github/workflows/db.yml", "on: push\njobs:\n  db:\n    runs-on: ubuntu-latest\n    steps:\n      - run: mysql -h 127.0.0.1 -u root -p§ -e 'create database t'\n", strong},
 	{catCI, ".gitlab-ci.yml", "variables:\n  DB_PASSWORD: §\ntest:\n  script:\n    - make test\n", weak},
 	{catCI, ".github/workflows/masked.yml", "on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    env:\n      TOKEN: ***\n      DEPLOY_PASSWORD: §\n    steps:\n      - run: echo *** | tee out\n        shell: *bash\n", strong},
+	// YAML that does not parse even leniently (an unclosed flow sequence):
+	// the CI source fails the file, the detector still reads it.
+	{catCI, ".github/workflows/broken.yml", "on: push\njobs:\n  a:\n    env:\n      TARGETS: [staging, prod\n      DEPLOY_PASSWORD: §\n    steps:\n      - run: ./deploy.sh\n", strong},
+	{catCI, ".gitlab-ci.yml", "deploy:\n  variables:\n    LIST: [a, b\n    API_TOKEN: §\n  script:\n    - ./deploy.sh\n", func() string { return pick(alnum, 40) }},
 	{catCI, ".github/workflows/gcloud.yml", "on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: |\n          gcloud secrets versions access latest --secret=prod-db-password > pw\n          TOKEN=$(cat pw)\n          curl --token ${{ secrets.API_TOKEN }} https://api\n", nil},
 	{catCI, ".github/workflows/ref.yml", "on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    env:\n      DB_PASSWORD: ${{ secrets.DB_PASSWORD }}\n      API_KEY: $(vault kv get -field=key secret/app)\n    steps:\n      - run: ./run.sh --api-key \"$API_KEY\"\n", nil},
 	// The value also appears earlier in the block: the line reported must
 	// be the line of the assignment.
 	{catCI, ".github/workflows/same.yml", "on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: |\n          echo building Release2024x\n          export RELEASE_TOKEN=§\n", func() string { return "Release2024x" }},
 
+	{catCI, ".github/workflows/svc.yml", "on: push\njobs:\n  t:\n    runs-on: ubuntu-latest\n    services:\n      mysql:\n        image: mysql:8\n        env:\n          MYSQL_ROOT_PASSWORD: §\n        options: --health-cmd=\"mysqladmin ping\"\n", weakLetters},
+	{catCI, ".gitlab-ci.yml", "test:\n  services:\n    - postgres:16\n  variables:\n    POSTGRES_PASSWORD: §\n  script: make test\n", weak},
+	{catCI, ".github/workflows/matrix.yml", "on: push\njobs:\n  t:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: docker/login-action@v3\n        with:\n          username: ${{ vars.DOCKER_USER }}\n          password: ${{ secrets.DOCKER_PASSWORD }}\n      - run: echo \"API_KEY=${{ secrets.API_KEY }}\" >> $GITHUB_ENV\n", nil},
+
 	// --- noise --------------------------------------------------------
 	{catNoise, "configure", "if test \"$x,$pass\" = \"yes,no\"; then\n  pass=ok\nfi\n", nil},
 	{catNoise, "src/form.js", "const password = passwordInput.value;\nconst opts = { password: passwordField, secret: secretRef };\n", nil},
 	{catNoise, "cli.py", "parser.add_argument('--api-key', default='YOUR_API_KEY', help='the key')\n", nil},
 	{catNoise, "Makefile", "deploy:\n\t./tool --password=$(PASSWORD) --token=$$TOKEN\n", nil},
+	{catNoise, "lib/auth.php", "$password = $_POST['password'];\nif ($pass === '') { return; }\n", nil},
+	{catNoise, "config/settings.yaml", "password_policy:\n  min_length: 12\n  require_digit: true\n", nil},
+	{catNoise, "setup.cfg", "[tool:pytest]\naddopts = --password-file=.pw\n", nil},
+	{catNoise, "install.sh", "read -s -p 'Password: ' PASS\nexport PASS\n", nil},
+	{catNoise, "docker-compose.yml", "services:\n  app:\n    environment:\n      - DB_PASSWORD\n      - REDIS_PASSWORD=${REDIS_PASSWORD:?set it}\n", nil},
 	{catNoise, "README", "Run: ./tool --api-key <key> --password '<password>'\n", nil},
 
 	// --- documentation examples: found, but as documentation -------------

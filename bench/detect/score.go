@@ -67,7 +67,7 @@ func runCorpus(n int, list bool) error {
 			os.RemoveAll(root)
 			return err
 		}
-		nhiF, err := nhiFindings(root, labels, extRS.Detector(keys), keys)
+		nhiF, err := nhiFindings(root, labels, extRS.Detector(keys), keys, round == 0)
 		if err != nil {
 			os.RemoveAll(root)
 			return err
@@ -156,14 +156,16 @@ func detectorFindings(root string, labels []label, det *detect.Detector) []findi
 // nhiFindings is what nhi reports: the extended rules on every file and
 // the CI source's hard-coded values in pipeline files, one finding per
 // value and line.
-func nhiFindings(root string, labels []label, det *detect.Detector, keys *inventory.Keyring) ([]finding, error) {
+func nhiFindings(root string, labels []label, det *detect.Detector, keys *inventory.Keyring, verbose bool) ([]finding, error) {
 	out := detectorFindings(root, labels, det)
 	sink := &memSink{keys: keys, creds: map[string]*inventory.Credential{}}
 	if err := ci.NewTree(root, ci.Options{}).Scan(context.Background(), sink); err != nil {
 		return nil, fmt.Errorf("CI source on the corpus: %w", err)
 	}
 	for _, e := range sink.errs {
-		fmt.Println("  CI source could not read " + e)
+		if verbose {
+			fmt.Println("  CI source could not read " + e)
+		}
 	}
 	byDir := map[string]int{}
 	for i := range corpus {
