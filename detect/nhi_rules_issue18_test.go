@@ -91,6 +91,8 @@ var issue18Examples = []ruleExamples{
 			{"docker-compose.yml", "      - REDIS_PASSWORD=${REDIS_PASSWORD:?set it}\n      - DB_PASSWORD=${DB_PASSWORD:-}\n"},
 			{"src/app.js", "const opts = { password: 'root' };\n"},
 			{"docs/setup.yml", "password: root\n"},
+			{"conf/cassandra.yaml", "    # truststore_password: cassandra\n"},
+			{"plugins/db/test-fixtures/cassandra.yaml", "    keystore_password: cassandra\n"},
 			{".github/workflows/ci.yml", "env:\n  DB_PASSWORD: ${{ secrets.DB_PASSWORD }}\n  PASS: $(cat pw)\n"},
 		}},
 	{id: "nhi-pgpass-weak-password",
@@ -129,6 +131,8 @@ var issue18Examples = []ruleExamples{
 			{"Mailer.cs", "Credentials = new NetworkCredential(\"alerts\", \"§\");\n", genPassword},
 			{"ftp.py", "ftp.login('backup', '§')\n", genURLPassword},
 			{"ps.ps1", "$pw = ConvertTo-SecureString '§' -AsPlainText -Force\n", genURLPassword},
+			{"tools/ftp.sh", "lftp -u deploy,§ sftp://files.corp.lan\n", genURLPassword},
+			{"Db.java", "DriverManager.getConnection(\"jdbc:mysql://db:3306/app\", \"app\", \"§\");\n", genURLPassword},
 		},
 		fps: []fp{
 			{"backup.sh", "mysqldump -u backup -p\"$DB_PASSWORD\" app > app.sql\n"},
@@ -137,6 +141,8 @@ var issue18Examples = []ruleExamples{
 			{"ftp.py", "ftp.login(user, password)\n"},
 			{"sync.sh", "sshpass -p \"$PASS\" ssh host\n"},
 			{"docs/mysql.md", "mysql -u root -pQx81LmzP0s9\n"},
+			{"Db.java", "DriverManager.getConnection(url, user, password);\n"},
+			{"tools/ftp.sh", "lftp -u \"$USER,$PASS\" sftp://files\n"},
 		}},
 	{id: "nhi-authorization-header",
 		tps: []tp{
@@ -327,6 +333,18 @@ var issue18Examples = []ruleExamples{
 			{"notes.txt", "requirepass Qx81LmzP0s9\n"},
 			{"redis.conf", "requirepass ${REDIS_PASSWORD}\n"},
 		}},
+	{id: "nhi-ci-secret-assignment",
+		tps: []tp{
+			{".github/workflows/deploy.yml", "    env:\n      API_TOKEN: §\n", genKubeToken},
+			{".gitlab-ci.yml", "deploy:\n  variables:\n    LIST: [a, b\n    SONAR_TOKEN: \"§\"\n", func() string { return harness.Hex(40) }},
+			{"bitbucket-pipelines.yml", "        script:\n          - export DEPLOY_KEY=§\n", genKubeToken},
+		},
+		fps: []fp{
+			{".github/workflows/deploy.yml", "    env:\n      API_TOKEN: ${{ secrets.API_TOKEN }}\n"},
+			{".github/workflows/deploy.yml", "      token: GITHUB_TOKEN_FOR_RELEASES\n"},
+			{"deploy.yml", "API_TOKEN: Qx81LmzP0s9aB7cD3eF5gH\n"},
+			{".gitlab-ci.yml", "  SECRET_DETECTION_EXCLUDED_PATHS: tests\n"},
+		}},
 	{id: "nhi-cisco-secret-hash",
 		tps: []tp{
 			{"core-sw01.cfg", "enable secret 9 §\n", genCisco9},
@@ -383,6 +401,15 @@ func addIssue18Files(w *tree) {
 	w.file("webapp/.idea/webServers.xml",
 		`<fileTransfer host="ftp.corp.lan" port="21" accessType="FTP" login="deploy" password="`+w.secret("nhi-jetbrains-webserver-password", genJetBrains())+`" />`)
 	w.file("webapp/deploy/redis.conf", "bind 0.0.0.0", "requirepass "+w.secret("nhi-redis-password", genPassword()), "# requirepass "+w.ph("foobared"))
+	w.file("webapp/.github/workflows/broken.yml",
+		"on: push",
+		"jobs:",
+		"  a:",
+		"    env:",
+		"      TARGETS: [staging, prod",
+		"      API_TOKEN: "+w.secret("nhi-ci-secret-assignment", genKubeToken()),
+		"      NPM_TOKEN: "+w.ph("${{ secrets.NPM_TOKEN }}"),
+	)
 	w.file("home/dev/loot/asrep.txt", w.secret("nhi-kerberos-hash", genASREP()))
 	w.file("home/dev/network/core-sw01.cfg", "hostname core-sw01", "enable secret 9 "+w.secret("nhi-cisco-secret-hash", genCisco9()))
 }

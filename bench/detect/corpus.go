@@ -16,9 +16,13 @@ const (
 	catNoise   = "noise"
 	catDocs    = "docs-examples"
 	catOKToday = "found-today"
+	// catHeldOut are cases written after the rules, and not tuned on:
+	// a check that the figures above do not only measure the rules
+	// fitted to them.
+	catHeldOut = "held-out"
 )
 
-var categories = []string{catWeak, catCLI, catURL, catTool, catVendor, catCI, catNoise, catDocs, catOKToday}
+var categories = []string{catWeak, catCLI, catURL, catTool, catVendor, catCI, catNoise, catDocs, catOKToday, catHeldOut}
 
 // doc is one file of the corpus. A positive doc holds § once, replaced by
 // gen(); the credential is on that line. A negative doc (gen nil) holds
@@ -205,6 +209,22 @@ var corpus = []doc{
 	// --- documentation examples: found, but as documentation -------------
 	{catDocs, "docs/vault.md", "```\nexport VAULT_TOKEN=§\nvault kv get secret/app\n```\n", func() string { return "hvs." + pick(alnum, 24) }},
 	{catDocs, "website/content/auth.mdx", "```shell\n$ vault login §\n```\n", func() string { return "hvs." + pick(alnum, 90) }},
+
+	// --- held out: written once the rules were done, never tuned on -------
+	{catHeldOut, "docker-compose.yaml", "version: '3'\nservices:\n  rabbit:\n    image: rabbitmq:3\n    environment:\n      RABBITMQ_DEFAULT_PASS: §\n", weakLetters},
+	{catHeldOut, "config/database.yml", "production:\n  adapter: postgresql\n  username: rails\n  password: §\n", weak},
+	{catHeldOut, "src/main/resources/application.properties", "spring.datasource.username=app\nspring.datasource.password=§\n", weakLetters},
+	{catHeldOut, "scripts/load.sh", "mysql --user=root --password='§' shop < shop.sql\n", strong},
+	{catHeldOut, "deploy.ps1", "$cred = New-Object System.Management.Automation.PSCredential('svc', (ConvertTo-SecureString \"§\" -AsPlainText -Force))\n", strong},
+	{catHeldOut, "tools/ftp.sh", "lftp -u deploy,§ sftp://files.corp.lan\n", strong},
+	{catHeldOut, "Jenkinsfile", "pipeline {\n  agent any\n  environment {\n    DB_PASSWORD = '§'\n  }\n  stages { stage('t') { steps { sh 'make' } } }\n}\n", strong},
+	{catHeldOut, "bitbucket-pipelines.yml", "pipelines:\n  default:\n    - step:\n        script:\n          - export SONAR_TOKEN=§\n          - sonar-scanner\n", func() string { return pick(hexLow, 40) }},
+	{catHeldOut, "app/src/main/java/Db.java", "DriverManager.getConnection(\"jdbc:mysql://db:3306/app\", \"app\", \"§\");\n", strong},
+	{catHeldOut, "notify.go", "const hook = \"https://hooks.slack.com/services/T0\" + \"§\"\n", func() string { return pick(upper+digits, 8) }},
+	{catHeldOut, ".npmrc", "//registry.npmjs.org/:_authToken=${NPM_TOKEN}\n", nil},
+	{catHeldOut, "config/app.yaml", "jwt:\n  secret: ${JWT_SECRET}\n  expiry: 3600\n", nil},
+	{catHeldOut, "entrypoint.sh", "if [ -z \"$DB_PASSWORD\" ]; then echo 'DB_PASSWORD is required'; exit 1; fi\n", nil},
+	{catHeldOut, ".github/workflows/ci.yml", "on: push\njobs:\n  t:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo \"${{ secrets.NPM_TOKEN }}\" | npm login --registry https://npm.pkg.github.com\n      - run: vault kv get -field=password secret/ci/db > pw\n", nil},
 
 	// --- what nhi finds today, so the benchmark shows nothing is lost ------
 	{catOKToday, ".env", "DATABASE_URL=postgres://app:§@db.prod.lan:5432/app\n", strong},
