@@ -9,10 +9,11 @@ import (
 )
 
 // Confidences of a hit: how likely it is a live credential. A rule gives
-// its own with a "confidence:<level>" tag (nhi's rules for weak and
-// default passwords say low: the value is a credential in a credential's
-// slot, but a dictionary word or a product's default); a hit in
-// documentation is low whatever the rule; every other hit is high.
+// its own with a "confidence:<level>" tag, or "confidence:value" for
+// one that depends on the value (nhi's password rules: low for a weak or
+// default value, which is a credential in a credential's slot all the
+// same); a hit in documentation or in tests is low whatever the rule;
+// every other hit is high.
 const (
 	ConfidenceHigh   = "high"
 	ConfidenceMedium = "medium"
@@ -32,6 +33,10 @@ const TagWeak = "weak"
 
 // docPathRe is documentation: prose and its examples, not configuration.
 var docPathRe = regexp.MustCompile(`(?i)\.(?:md|mdx|markdown|rst|adoc|asciidoc)$|(?:^|/)(?:docs?|website|documentation)/`)
+
+// testPathRe is tests and their fixtures: values made up for a test, or
+// a scanner's own examples, more often than live ones.
+var testPathRe = regexp.MustCompile(`(?i)(?:^|/)(?:tests?|testdata|testing|__tests__|spec|[\w-]*fixtures?)/|_test\.go$|\.(?:test|spec)\.[jt]sx?$|(?:^|/)test_[^/]*\.py$|_test\.py$|Tests?\.(?:java|cs|kt)$`)
 
 // confidence is the confidence of a hit of a rule with tags in path
 // that found secret, and why it is not high ("" when it is).
@@ -53,8 +58,11 @@ func confidence(tags []string, path, secret string) (string, string) {
 			conf, why = c, "rule of "+c+" confidence"
 		}
 	}
-	if docPathRe.MatchString(path) {
+	switch {
+	case docPathRe.MatchString(path):
 		conf, why = ConfidenceLow, "documentation"
+	case testPathRe.MatchString(path):
+		conf, why = ConfidenceLow, "test"
 	}
 	return conf, why
 }

@@ -30,6 +30,7 @@ func TestDetectConfidence(t *testing.T) {
 		{"vault token in docs", "docs/vault.md", "export VAULT_TOKEN=" + genVaultService() + "\n", "nhi-vault-token", ConfidenceLow},
 		{"vault token in a script", "deploy/vault.sh", "export VAULT_TOKEN=" + genVaultService() + "\n", "nhi-vault-token", ConfidenceHigh},
 		{"github token", "ci.env", "TOKEN=" + harness.GitHubPAT() + "\n", "github-pat", ConfidenceHigh},
+		{"github token in a test", "pkg/auth/auth_test.go", "token := \"" + harness.GitHubPAT() + "\"\n", "github-pat", ConfidenceLow},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
