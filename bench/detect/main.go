@@ -93,6 +93,7 @@ func run(root string, workers int, list bool) error {
 	var files, skipped, bytesScanned atomic.Int64
 	def := &counts{rules: map[string]int{}}
 	ext := &counts{rules: map[string]int{}}
+	conf := &counts{rules: map[string]int{}} // extended findings per confidence
 	ctx := context.Background()
 	start := time.Now()
 
@@ -117,7 +118,8 @@ func run(root string, workers int, list bool) error {
 				}
 				for _, h := range extDet.Detect(ctx, frag) {
 					nhi := strings.HasPrefix(h.RuleID, "nhi-")
-					ext.add(h.RuleID, fmt.Sprintf("%s:%d %s", rel, h.Line, h.RuleID), nhi && list)
+					ext.add(h.RuleID, fmt.Sprintf("%s:%d %s %s", rel, h.Line, h.RuleID, h.Confidence), nhi && list)
+					conf.add(h.Confidence, "", false)
 				}
 			}
 		}()
@@ -177,6 +179,7 @@ func run(root string, workers int, list bool) error {
 	}
 	fmt.Printf("\nextended rules: %d findings; nhi rules: %d findings = %.2f per 10,000 files\n", total(ext.rules), extra, per10k(extra))
 	printRules(ext.rules, per10k, func(id string) bool { return strings.HasPrefix(id, "nhi-") })
+	fmt.Printf("extended findings by confidence: high %d, medium %d, low %d\n", conf.rules[detect.ConfidenceHigh], conf.rules[detect.ConfidenceMedium], conf.rules[detect.ConfidenceLow])
 	fmt.Printf("\nnet change in total findings (extended - default): %+d (%.2f per 10,000 files; default findings superseded by an nhi rule on the same value are dropped)\n",
 		total(ext.rules)-total(def.rules), per10k(total(ext.rules)-total(def.rules)))
 	if list {
