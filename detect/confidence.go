@@ -3,6 +3,7 @@ package detect
 import (
 	"math"
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/zricethezav/gitleaks/v8/report"
@@ -30,6 +31,14 @@ const (
 // TagWeak marks the rules that report weak or default values in a
 // credential's slot, which the other rules' allowlists drop.
 const TagWeak = "weak"
+
+// TagFallback marks a rule that stands in for what another part of nhi
+// finds (nhi-ci-secret-assignment, for the CI source's key-name checks
+// on pipelines it cannot parse): like a weak rule, it gives way to any
+// other rule that finds the same value at the same place.
+const TagFallback = "fallback"
+
+func shadowable(f report.Finding) bool { return hasTag(f, TagWeak) || hasTag(f, TagFallback) }
 
 // docPathRe is documentation: prose and its examples, not configuration.
 var docPathRe = regexp.MustCompile(`(?i)\.(?:md|mdx|markdown|rst|adoc|asciidoc)$|(?:^|/)(?:docs?|website|documentation)/`)
@@ -76,13 +85,15 @@ func hasTag(f report.Finding, tag string) bool {
 	return false
 }
 
-// dropShadowedWeak removes the hits of a weak-value rule when another
-// rule found the same value at the same place: a strong password in a
-// weak rule's slot is reported once, by the rule that says it is strong.
+// dropShadowedWeak removes the hits of a weak-value or fallback rule when
+// another rule found the same value at the same place: a strong password
+// in a weak rule's slot is reported once, by the rule that says it is
+// strong. The hits left are in a stable order (line, column, rule): a
+// value two rules find is then always named by the same one.
 func dropShadowedWeak(fs []report.Finding) []report.Finding {
 	shadowed := func(w report.Finding) bool {
 		for _, p := range fs {
-			if !hasTag(p, TagWeak) && p.StartLine == w.StartLine &&
+			if !shadowable(p) && p.StartLine == w.StartLine &&
 				p.StartColumn <= w.EndColumn && w.StartColumn <= p.EndColumn &&
 				(strings.Contains(p.Secret, w.Secret) || strings.Contains(w.Secret, p.Secret)) {
 				return true
@@ -92,11 +103,21 @@ func dropShadowedWeak(fs []report.Finding) []report.Finding {
 	}
 	out := fs[:0:0]
 	for _, f := range fs {
-		if hasTag(f, TagWeak) && shadowed(f) {
+		if shadowable(f) && shadowed(f) {
 			continue
 		}
 		out = append(out, f)
 	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.StartLine != b.StartLine {
+			return a.StartLine < b.StartLine
+		}
+		if a.StartColumn != b.StartColumn {
+			return a.StartColumn < b.StartColumn
+		}
+		return a.RuleID < b.RuleID
+	})
 	return out
 }
 
@@ -108,10 +129,11 @@ const valueTag = "confidence:value"
 // weakValueRe is a dictionary word, perhaps with a few digits.
 var weakValueRe = regexp.MustCompile(`^[A-Za-z]+[0-9]{0,4}[!.]?$|^[0-9]+$`)
 
-// weakValue reports whether a password is weak: short, a word with a few
+// weakValue reports whether a password is weak: short, a word (up to 12
+// letters: longer runs of letters are not dictionary words) with a few
 // digits, or of low entropy.
 func weakValue(s string) bool {
-	return len(s) < 8 || weakValueRe.MatchString(s) || shannon(s) < 3
+	return len(s) < 8 || len(s) <= 16 && weakValueRe.MatchString(s) && len(strings.TrimRight(s, "0123456789!.")) <= 12 || shannon(s) < 3
 }
 
 func shannon(s string) float64 {

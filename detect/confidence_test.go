@@ -25,6 +25,7 @@ func TestDetectConfidence(t *testing.T) {
 	}{
 		{"weak default in compose", "docker-compose.yml", "services:\n  db:\n    environment:\n      MYSQL_ROOT_PASSWORD: root\n", "nhi-weak-password", ConfidenceLow},
 		{"strong in the same slot", "docker-compose.yml", "    environment:\n      MYSQL_ROOT_PASSWORD: " + strongPW + "\n", "nhi-password-config", ConfidenceHigh},
+		{"a fallback rule gives way", ".github/workflows/deploy.yml", "    env:\n      DEPLOY_PASSWORD: " + strongPW + "\n", "nhi-password-config", ConfidenceHigh},
 		{"weak on a mysql command line", "backup.sh", "mysqldump -u root -proot123 app > a.sql\n", "nhi-cli-password", ConfidenceLow},
 		{"strong on a mysql command line", "backup.sh", "mysqldump -u root -p" + strongPW + " app > a.sql\n", "nhi-cli-password", ConfidenceHigh},
 		{"vault token in docs", "docs/vault.md", "export VAULT_TOKEN=" + genVaultService() + "\n", "nhi-vault-token", ConfidenceLow},
@@ -58,7 +59,7 @@ func TestDetectConfidence(t *testing.T) {
 }
 
 func TestWeakValue(t *testing.T) {
-	for _, s := range []string{"root", "admin123", "password1!", "postgres", "12345678", "aaaaaaaaaaaa"} {
+	for _, s := range []string{"root", "admin123", "password1!", "postgres", "12345678", "aaaaaaaaaaaa", "Welcome2024!"} {
 		if !weakValue(s) {
 			t.Errorf("%q should be weak", s)
 		}
@@ -67,5 +68,9 @@ func TestWeakValue(t *testing.T) {
 		if s := genPassword(); weakValue(s) {
 			t.Errorf("%q should not be weak", s)
 		}
+	}
+	// Letters only, but far longer than a word.
+	if s := "Zq" + genLetters() + "7"; weakValue(s) {
+		t.Errorf("%q should not be weak", s)
 	}
 }
