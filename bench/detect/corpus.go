@@ -97,6 +97,8 @@ var corpus = []doc{
 	{catCLI, "login.sh", "curl -X POST https://api.corp.lan/login -H 'Content-Type: application/json' --data '{\"username\":\"svc\",\"password\":\"§\"}'\n", strong},
 	{catCLI, "setup.sh", "echo \"API_KEY=§\" >> .env\n", func() string { return pick(alnum, 32) }},
 	{catCLI, "ci/sign.sh", "echo \"signing.password=§\" >> gradle.properties\n", strong},
+	{catCLI, "ci/release.sh", "sed -i 's/^storePassword=.*/storePassword=§/' android/gradle.properties\n", strong},
+	{catCLI, "ci/login.sh", "curl -s -X POST https://api.corp.lan/token -d 'grant_type=password&username=svc&password=§'\n", strong},
 	{catCLI, "sync.sh", "sshpass -p '§' rsync -a ./dist/ deploy@web01:/srv/www/\n", strong},
 	{catCLI, "vmware.ps1", "Connect-VIServer -Server vcenter.corp.lan -User administrator@vsphere.local -Password '§'\n", strong},
 	{catCLI, "remote.bat", "PsExec.exe \\\\srv01 -u CORP\\svc_deploy -p § cmd /c deploy.cmd\n", strong},
