@@ -129,6 +129,11 @@ const valueTag = "confidence:value"
 // weakValueRe is a dictionary word, perhaps with a few digits.
 var weakValueRe = regexp.MustCompile(`^[A-Za-z]+[0-9]{0,4}[!.]?$|^[0-9]+$`)
 
+// WeakValue reports whether a password is weak (see weakValue): for the
+// sources that find passwords by their own means (the CI source's
+// key-name checks) and give them the confidence the rules give.
+func WeakValue(s string) bool { return weakValue(s) }
+
 // weakValue reports whether a password is weak: short, a word (up to 12
 // letters: longer runs of letters are not dictionary words) with a few
 // digits, or of low entropy.

@@ -157,6 +157,21 @@ func (f *file) checkText(text string, line int) {
 	}
 }
 
+// ownConfidence gives a password found by this package's checks the
+// confidence the detector's password rules give: low for a weak or
+// default value (POSTGRES_PASSWORD: postgres), which is hard-coded all
+// the same; other values stay high (no attribute).
+func ownConfidence(h hard, c *inventory.Credential) *inventory.Credential {
+	if strings.HasSuffix(h.rule, "-password") && detect.WeakValue(h.value) {
+		if c.Attrs == nil {
+			c.Attrs = map[string]any{}
+		}
+		c.Attrs[detect.AttrConfidence] = detect.ConfidenceLow
+		c.Attrs[detect.AttrConfidenceReason] = "weak or default value"
+	}
+	return c
+}
+
 // refManager is the kind of a reference to a secret that a script reads
 // from a cloud secrets manager by name (gcloud secrets versions access,
 // aws secretsmanager get-secret-value, az keyvault secret show).

@@ -56,3 +56,29 @@ jobs:
 		t.Errorf("secrets-manager reads not recorded as vaulted references on lines 7 and 8: %v", found)
 	}
 }
+
+// A weak password the CI source finds by key name (in a Jenkinsfile,
+// which no detection rule reads as configuration) is hard-coded at low
+// confidence; a strong one stays high (no attribute).
+func TestHardcodedWeakPasswordLowConfidence(t *testing.T) {
+	dir := t.TempDir()
+	strong := "Jk4" + harness.RandomString(alnum, 18)
+	writeFiles(t, dir, map[string]string{
+		"Jenkinsfile": "pipeline {\n  agent any\n  environment {\n    DB_PASSWORD = 'postgres'\n    API_PASSWORD = '" + strong + "'\n  }\n  stages { stage('t') { steps { sh 'make' } } }\n}\n",
+	})
+	_, _, rec := scanRecorded(t, ci.NewDir(dir, ci.Options{}))
+	byLine := map[int]inventory.Credential{}
+	for _, o := range rec.occs {
+		for _, c := range rec.creds {
+			if c.Key == o.CredentialKey && c.VaultStatus == inventory.VaultHardcoded {
+				byLine[o.Line] = c
+			}
+		}
+	}
+	if c, ok := byLine[4]; !ok || c.Attrs["confidence"] != "low" {
+		t.Errorf("DB_PASSWORD = 'postgres' (line 4): want a hard-coded credential at low confidence, got %v (found %v)", c.Attrs, ok)
+	}
+	if c, ok := byLine[5]; !ok || c.Attrs["confidence"] != nil {
+		t.Errorf("a strong API_PASSWORD (line 5): want a hard-coded credential with no confidence attribute, got %v (found %v)", c.Attrs, ok)
+	}
+}
