@@ -8,7 +8,7 @@ DB      ?= nhi.db
 DEMO    ?= demo-estate
 export CGO_ENABLED := 1
 
-.PHONY: all build demo test test-short fuzz lint bao bench-git bench-dir bench-detect bench-tui bench-diff bench-peers bench-evidence bench-org clean
+.PHONY: all build demo test test-short fuzz lint bao bench-git bench-dir bench-detect bench-tui bench-diff bench-peers bench-evidence bench-org bench-detect-corpus clean
 
 all: build
 
@@ -61,6 +61,10 @@ bench-org:
 
 bench-detect:
 	bash bench/detect.sh
+
+# Only the labelled corpus (seconds): recall and precision per category, nhi and gitleaks.
+bench-detect-corpus:
+	BENCH_CORPUS_ONLY=1 bash bench/detect.sh -list
 
 # Time to first frame and peak memory of the TUI on 100,000 credentials.
 bench-tui:

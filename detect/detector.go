@@ -55,6 +55,10 @@ type Hit struct {
 	// Tags are the rule's tags, and "decoded:<encoding>" when the secret
 	// was found in decoded form.
 	Tags []string
+	// Confidence is how likely the hit is a live credential: high,
+	// medium or low (see Confidence*). Its credential carries it as the
+	// "confidence" attribute when it is not high.
+	Confidence string
 
 	cred   *inventory.Credential
 	secret string
@@ -125,7 +129,7 @@ func (d *Detector) Detect(ctx context.Context, f Fragment) []Hit {
 	if len(fs) == 0 {
 		return nil
 	}
-	fs = dropDecodedDuplicates(fs)
+	fs = dropShadowedWeak(dropDecodedDuplicates(fs))
 	hits := make([]Hit, 0, len(fs))
 	for _, fd := range fs {
 		secret := fd.Secret
@@ -134,10 +138,19 @@ func (d *Detector) Detect(ctx context.Context, f Fragment) []Hit {
 			secret = "file:" + fd.File
 		}
 		c := d.keys.SecretCredential(fd.RuleID, secret, inventory.VaultHardcoded)
+		conf, why := confidence(fd.Tags, f.Path, fd.Secret)
+		if conf != ConfidenceHigh {
+			c.Attrs = maps.Clone(c.Attrs)
+			if c.Attrs == nil {
+				c.Attrs = map[string]any{}
+			}
+			c.Attrs[AttrConfidence] = conf
+			c.Attrs[AttrConfidenceReason] = why
+		}
 		hits = append(hits, Hit{
 			RuleID: fd.RuleID, Line: fd.StartLine, Column: fd.StartColumn, EndLine: fd.EndLine, EndColumn: fd.EndColumn,
 			Fingerprint: c.Fingerprint, Redacted: c.Redacted, Entropy: fd.Entropy, Tags: slices.Clone(fd.Tags),
-			cred: c, secret: fd.Secret,
+			Confidence: conf, cred: c, secret: fd.Secret,
 		})
 	}
 	return hits

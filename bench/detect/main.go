@@ -1,4 +1,5 @@
-// Command detect measures what nhi's extra detection rules add to the
+// Command detect scores nhi and gitleaks on a labelled corpus (-corpus,
+// score.go) and measures what nhi's extra detection rules add to the
 // gitleaks defaults on a large body of public code that holds no real
 // secrets (by default the Go module cache). It scans every text file
 // under the root twice, through detect.Detector as a scan does (a value
@@ -32,11 +33,22 @@ const maxFileSize = 1 << 20
 func main() {
 	root := flag.String("root", "", "directory to scan (required)")
 	workers := flag.Int("workers", 2, "parallel workers")
-	list := flag.Bool("list", false, "print path:line of every extra (nhi-) finding")
+	list := flag.Bool("list", false, "print path:line of every extra (nhi-) finding, and the corpus's misses and false positives")
+	corpusRounds := flag.Int("corpus", 0, "score nhi and gitleaks on the labelled corpus, this many rounds of fresh values")
 	flag.Parse()
-	if *root == "" {
-		fmt.Fprintln(os.Stderr, "usage: detect -root DIR [-workers N] [-list]")
+	if *root == "" && *corpusRounds == 0 {
+		fmt.Fprintln(os.Stderr, "usage: detect [-corpus N] [-root DIR [-workers N]] [-list]")
 		os.Exit(2)
+	}
+	if *corpusRounds > 0 {
+		if err := runCorpus(*corpusRounds, *list); err != nil {
+			fmt.Fprintln(os.Stderr, "bench-detect corpus:", err)
+			os.Exit(1)
+		}
+		if *root == "" {
+			return
+		}
+		fmt.Println()
 	}
 	if err := run(*root, *workers, *list); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-detect:", err)
@@ -81,6 +93,7 @@ func run(root string, workers int, list bool) error {
 	var files, skipped, bytesScanned atomic.Int64
 	def := &counts{rules: map[string]int{}}
 	ext := &counts{rules: map[string]int{}}
+	conf := &counts{rules: map[string]int{}} // extended findings per confidence
 	ctx := context.Background()
 	start := time.Now()
 
@@ -105,7 +118,8 @@ func run(root string, workers int, list bool) error {
 				}
 				for _, h := range extDet.Detect(ctx, frag) {
 					nhi := strings.HasPrefix(h.RuleID, "nhi-")
-					ext.add(h.RuleID, fmt.Sprintf("%s:%d %s", rel, h.Line, h.RuleID), nhi && list)
+					ext.add(h.RuleID, fmt.Sprintf("%s:%d %s %s", rel, h.Line, h.RuleID, h.Confidence), nhi && list)
+					conf.add(h.Confidence, "", false)
 				}
 			}
 		}()
@@ -165,6 +179,7 @@ func run(root string, workers int, list bool) error {
 	}
 	fmt.Printf("\nextended rules: %d findings; nhi rules: %d findings = %.2f per 10,000 files\n", total(ext.rules), extra, per10k(extra))
 	printRules(ext.rules, per10k, func(id string) bool { return strings.HasPrefix(id, "nhi-") })
+	fmt.Printf("extended findings by confidence: high %d, medium %d, low %d\n", conf.rules[detect.ConfidenceHigh], conf.rules[detect.ConfidenceMedium], conf.rules[detect.ConfidenceLow])
 	fmt.Printf("\nnet change in total findings (extended - default): %+d (%.2f per 10,000 files; default findings superseded by an nhi rule on the same value are dropped)\n",
 		total(ext.rules)-total(def.rules), per10k(total(ext.rules)-total(def.rules)))
 	if list {

@@ -260,7 +260,7 @@ func (e *engine) emitPath(ctx context.Context, sink scanner.Sink, p string, emit
 			if !emitted[ck] {
 				emitted[ck] = true
 				vst := inventory.VaultCISecretStore
-				if r.kind == refVault {
+				if r.kind == refVault || r.kind == refManager {
 					vst = inventory.VaultVaulted
 				}
 				c := &inventory.Credential{Key: ck, Type: inventory.TypeCIReference, IdentityKey: idKey, VaultStatus: vst,

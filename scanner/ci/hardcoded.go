@@ -104,6 +104,9 @@ var (
 	assignRe   = regexp.MustCompile(`(?:^|[\s;&|(])(?:export\s+|-e\s+|--env\s+|--build-arg\s+|set\s+)?([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|'[^']*'|[^\s;&|)]+)`)
 	awsKeyIDRe = regexp.MustCompile(`\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}\b`)
 	groovyKVRe = regexp.MustCompile(`\b([A-Za-z_][A-Za-z0-9_]*)\s*=\s*("[^"]*"|'[^']*')`)
+	// managerRe is a command that reads a secret from a secrets manager
+	// by name: its flags name the secret, they do not hold it.
+	managerRe = regexp.MustCompile(`\b(?:gcloud\s+(?:beta\s+)?secrets\s+versions\s+access\b.*?\s--secret(?:=|\s+)|aws\s+secretsmanager\s+get-secret-value\b.*?\s--secret-id(?:=|\s+)|aws\s+ssm\s+get-parameters?\b.*?\s--names?(?:=|\s+)|az\s+keyvault\s+secret\s+(?:show|download)\b.*?\s(?:--name|-n)(?:=|\s+))["']?([A-Za-z0-9_./:-]+)`)
 )
 
 // checkText looks inside a string (usually a script) for secrets that
@@ -123,13 +126,23 @@ func (f *file) checkText(text string, line int) {
 		if strings.TrimSpace(l) == "" {
 			continue
 		}
-		at := func(v string) int { return f.lineOf(v, line+i) }
+		// The line of a value is the line of the script that holds it: a
+		// value can also appear earlier in the block (in an echo, say).
+		at := func(v string) int { return f.lineOfIn(strings.TrimSpace(l), v, line+i) }
 		for _, m := range urlCredRe.FindAllStringSubmatch(l, -1) {
 			f.addHard("ci-url-credentials", m[2], at(m[2]))
 		}
-		for _, m := range flagRe.FindAllStringSubmatch(l, -1) {
-			v := unquote(m[2])
-			f.addHard("ci-cli-"+m[1], v, at(v))
+		if m := managerRe.FindStringSubmatch(l); m != nil {
+			// A secret read from a secrets manager by name is a reference
+			// (good practice), not a hard-coded value.
+			ln := at(m[0])
+			job, step := f.p.where(ln)
+			f.p.addRef(ref{name: m[1], kind: refManager, line: ln, job: job, step: step, vaultPath: m[1]})
+		} else {
+			for _, m := range flagRe.FindAllStringSubmatch(l, -1) {
+				v := unquote(m[2])
+				f.addHard("ci-cli-"+m[1], v, at(v))
+			}
 		}
 		for _, m := range dockerPRe.FindAllStringSubmatch(l, -1) {
 			v := unquote(m[1])
@@ -142,6 +155,41 @@ func (f *file) checkText(text string, line int) {
 			}
 		}
 	}
+}
+
+// ownConfidence gives a password found by this package's checks the
+// confidence the detector's password rules give: low for a weak or
+// default value (POSTGRES_PASSWORD: postgres), which is hard-coded all
+// the same; other values stay high (no attribute).
+func ownConfidence(h hard, c *inventory.Credential) *inventory.Credential {
+	if strings.HasSuffix(h.rule, "-password") && detect.WeakValue(h.value) {
+		if c.Attrs == nil {
+			c.Attrs = map[string]any{}
+		}
+		c.Attrs[detect.AttrConfidence] = detect.ConfidenceLow
+		c.Attrs[detect.AttrConfidenceReason] = "weak or default value"
+	}
+	return c
+}
+
+// refManager is the kind of a reference to a secret that a script reads
+// from a cloud secrets manager by name (gcloud secrets versions access,
+// aws secretsmanager get-secret-value, az keyvault secret show).
+const refManager = "secret-manager"
+
+// lineOfIn is the line, from start on, that holds both the script line
+// text and needle: the line of needle in that script line, not an
+// earlier line that happens to hold needle too.
+func (f *file) lineOfIn(text, needle string, start int) int {
+	if start < 1 {
+		start = 1
+	}
+	for i := start - 1; i < len(f.lines); i++ {
+		if strings.Contains(f.lines[i], needle) && strings.Contains(f.lines[i], text) {
+			return i + 1
+		}
+	}
+	return f.lineOf(needle, start)
 }
 
 func unquote(v string) string {

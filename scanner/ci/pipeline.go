@@ -65,7 +65,7 @@ func (h hard) credential(keys *inventory.Keyring) *inventory.Credential {
 	if h.found != nil {
 		return h.found.Credential()
 	}
-	return keys.SecretCredential(h.rule, h.value, inventory.VaultHardcoded)
+	return ownConfidence(h, keys.SecretCredential(h.rule, h.value, inventory.VaultHardcoded))
 }
 
 type span struct {
