@@ -27,8 +27,8 @@ import (
 
 const (
 	modulePath   = "github.com/nhi-inventory/nhi"
-	startTimeout = 30 * time.Second
-	startTries   = 3 // new port each try, in case another process took ours
+	startTimeout = 90 * time.Second // moto_server took over 30 s to start at load average 25-30
+	startTries   = 3                // new port each try, in case another process took ours
 )
 
 // VaultServer is a running OpenBao dev server.
