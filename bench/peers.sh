@@ -96,6 +96,10 @@ go build -o "$WORK/timecmd" ./bench/timecmd
 go build -o "$WORK/glcompare" ./bench/glcompare
 
 NCOMMITS=$(git -C "$REPO" rev-list --all | wc -l | tr -d ' ')
+# TruffleHog reads a bare repository only with --bare: without it, it
+# reports 0 chunks and exits 0.
+TH_BARE=
+[ "$(git -C "$REPO" rev-parse --is-bare-repository)" = true ] && TH_BARE=--bare
 say "repository: $REPO ($NCOMMITS commits); cpus: $CPUS; peers: $PEERS"
 find "$(git -C "$REPO" rev-parse --git-dir)/objects" -type f -exec cat {} + >/dev/null 2>&1 || true
 
@@ -132,7 +136,7 @@ for i in $(seq 1 "$ROUNDS"); do
 		trufflehog)
 			if [ "$i" -le "$TRUFFLEHOG_ROUNDS" ]; then
 				say "round $i/$ROUNDS: TruffleHog (--no-verification)..."
-				measure "trufflehog.$i" "$TRUFFLEHOG" git "file://$REPO" --no-verification --json --no-update
+				measure "trufflehog.$i" "$TRUFFLEHOG" git "file://$REPO" $TH_BARE --no-verification --json --no-update
 				cp "$WORK/trufflehog.$i.out" "$WORK/trufflehog.json"
 			fi ;;
 		*) say "unknown peer $p"; exit 2 ;;
