@@ -206,7 +206,8 @@ func stable(s string) string {
 	s = fpHex.ReplaceAllStringFunc(s, func(m string) string { return "fp:" + strings.Repeat("x", len(m)-3) })
 	return keyTail.ReplaceAllStringFunc(s, func(m string) string {
 		if strings.HasPrefix(m, "AKIA") {
-			return "AKIA" + strings.Repeat("X", len(m)-4)
+			// Dashes, not letters: the golden holds no key-shaped value.
+			return "AKIA" + strings.Repeat("-", len(m)-4)
 		}
 		if strings.ContainsAny(m, "0123456789") && strings.ContainsAny(m, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") {
 			return strings.Repeat("X", len(m))
