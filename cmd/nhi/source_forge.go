@@ -27,11 +27,9 @@ type forgeFlags struct {
 	actionsSecrets    bool
 }
 
-// forgeSection is the shape both `github:` and `gitlab:` take in nhi.yaml.
-type forgeSection struct {
-	Orgs            []string `yaml:"orgs"`   // github
-	Users           []string `yaml:"users"`  // github
-	Groups          []string `yaml:"groups"` // gitlab
+// ForgeSettings are the settings `github:` and `gitlab:` share in
+// nhi.yaml (inlined in both).
+type ForgeSettings struct {
 	URL             string   `yaml:"url"`
 	TokenEnv        string   `yaml:"token_env"`
 	Include         []string `yaml:"include"`
@@ -41,37 +39,27 @@ type forgeSection struct {
 	CloneTimeout    string   `yaml:"clone_timeout"`
 	MaxWait         string   `yaml:"max_wait"`
 	RequestTimeout  string   `yaml:"request_timeout"`
-	ActionsSecrets  bool     `yaml:"actions_secrets"`
 }
 
-// githubSection and gitlabSection are forgeSection, told apart so that
-// each refuses the other's owner key.
+// forgeSection is what the family reads from either section.
+type forgeSection struct {
+	Orgs, Users, Groups []string
+	ForgeSettings
+	ActionsSecrets bool
+}
+
+// githubSection and gitlabSection are told apart so that each refuses
+// the other's owner key.
 type githubSection struct {
-	Orgs            []string `yaml:"orgs"`
-	Users           []string `yaml:"users"`
-	URL             string   `yaml:"url"`
-	TokenEnv        string   `yaml:"token_env"`
-	Include         []string `yaml:"include"`
-	Exclude         []string `yaml:"exclude"`
-	IncludeArchived bool     `yaml:"include_archived"`
-	IncludeForks    bool     `yaml:"include_forks"`
-	CloneTimeout    string   `yaml:"clone_timeout"`
-	MaxWait         string   `yaml:"max_wait"`
-	RequestTimeout  string   `yaml:"request_timeout"`
-	ActionsSecrets  bool     `yaml:"actions_secrets"`
+	Orgs           []string `yaml:"orgs"`
+	Users          []string `yaml:"users"`
+	ForgeSettings  `yaml:",inline"`
+	ActionsSecrets bool `yaml:"actions_secrets"`
 }
 
 type gitlabSection struct {
-	Groups          []string `yaml:"groups"`
-	URL             string   `yaml:"url"`
-	TokenEnv        string   `yaml:"token_env"`
-	Include         []string `yaml:"include"`
-	Exclude         []string `yaml:"exclude"`
-	IncludeArchived bool     `yaml:"include_archived"`
-	IncludeForks    bool     `yaml:"include_forks"`
-	CloneTimeout    string   `yaml:"clone_timeout"`
-	MaxWait         string   `yaml:"max_wait"`
-	RequestTimeout  string   `yaml:"request_timeout"`
+	Groups        []string `yaml:"groups"`
+	ForgeSettings `yaml:",inline"`
 }
 
 // forgeFamily enumerates a forge's organisations (users, groups) and
@@ -127,15 +115,11 @@ func (ff *forgeFamily) section(node *yaml.Node) (forgeSection, error) {
 }
 
 func (g githubSection) toForge() forgeSection {
-	return forgeSection{Orgs: g.Orgs, Users: g.Users, URL: g.URL, TokenEnv: g.TokenEnv, Include: g.Include, Exclude: g.Exclude,
-		IncludeArchived: g.IncludeArchived, IncludeForks: g.IncludeForks, CloneTimeout: g.CloneTimeout, MaxWait: g.MaxWait,
-		RequestTimeout: g.RequestTimeout, ActionsSecrets: g.ActionsSecrets}
+	return forgeSection{Orgs: g.Orgs, Users: g.Users, ForgeSettings: g.ForgeSettings, ActionsSecrets: g.ActionsSecrets}
 }
 
 func (g gitlabSection) toForge() forgeSection {
-	return forgeSection{Groups: g.Groups, URL: g.URL, TokenEnv: g.TokenEnv, Include: g.Include, Exclude: g.Exclude,
-		IncludeArchived: g.IncludeArchived, IncludeForks: g.IncludeForks, CloneTimeout: g.CloneTimeout, MaxWait: g.MaxWait,
-		RequestTimeout: g.RequestTimeout}
+	return forgeSection{Groups: g.Groups, ForgeSettings: g.ForgeSettings}
 }
 
 // sources enumerates every owner, adds the selected repositories to the
