@@ -181,9 +181,9 @@ same item supersedes it while the review is open; both are kept.`,
 				return err
 			}
 			defer store.Close()
-			r, err := store.ReviewByName(cmd.Context(), args[0])
+			r, err := findReview(cmd.Context(), store, args[0])
 			if err != nil {
-				return usageError("%v", err)
+				return err
 			}
 			a, err := review.Attest(cmd.Context(), store, r, args[1], args[2], reason, *actor, "cli", time.Now().UTC())
 			if err != nil {
@@ -220,9 +220,9 @@ bad row named by line; nothing of the file is recorded.`,
 				return err
 			}
 			defer store.Close()
-			r, err := store.ReviewByName(cmd.Context(), args[0])
+			r, err := findReview(cmd.Context(), store, args[0])
 			if err != nil {
-				return usageError("%v", err)
+				return err
 			}
 			f, err := os.Open(args[1])
 			if err != nil {
@@ -265,9 +265,9 @@ func newReviewCloseCmd(g *globals, actor *string) *cobra.Command {
 			}
 			defer store.Close()
 			ctx := cmd.Context()
-			r, err := store.ReviewByName(ctx, args[0])
+			r, err := findReview(ctx, store, args[0])
 			if err != nil {
-				return usageError("%v", err)
+				return err
 			}
 			if r.Closed() {
 				return usageError("review %s was closed on %s by %s", r.Name, r.ClosedAt.Format("2006-01-02"), r.ClosedBy)
@@ -311,9 +311,9 @@ whatever later scans found.`,
 				return err
 			}
 			defer store.Close()
-			r, err := store.ReviewByName(cmd.Context(), args[0])
+			r, err := findReview(cmd.Context(), store, args[0])
 			if err != nil {
-				return usageError("%v", err)
+				return err
 			}
 			items, err := store.ReviewItems(cmd.Context(), r.ID)
 			if err != nil {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -79,9 +81,9 @@ frozen items with the attestation in force.`,
 				}
 				return tw.Flush()
 			}
-			r, err := store.ReviewByName(ctx, args[0])
+			r, err := findReview(ctx, store, args[0])
 			if err != nil {
-				return usageError("%v", err)
+				return err
 			}
 			st, err := review.Read(ctx, store, r, now)
 			if err != nil {
@@ -146,4 +148,15 @@ func reviewDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// findReview is the review a command names (by name or number): one the
+// inventory lacks is a usage error that says how to list them; a database
+// that cannot be read is not.
+func findReview(ctx context.Context, store *inventory.Store, name string) (*inventory.Review, error) {
+	r, err := store.ReviewByName(ctx, name)
+	if errors.Is(err, inventory.ErrNoReview) {
+		return nil, usageError("%v", err)
+	}
+	return r, err
 }
