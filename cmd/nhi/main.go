@@ -46,6 +46,7 @@ func main() {
 	stopProfile := startProfile(os.Getenv("NHI_CPUPROFILE"))
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stopProfile()
+	writeHeapProfile(os.Getenv("NHI_MEMPROFILE"))
 	stop()
 	os.Exit(code)
 }
@@ -67,6 +68,24 @@ func startProfile(path string) (stop func()) {
 	return func() {
 		pprof.StopCPUProfile()
 		f.Close()
+	}
+}
+
+// writeHeapProfile writes the allocations of the whole command to path,
+// when set (NHI_MEMPROFILE; `go tool pprof -sample_index=alloc_space`).
+func writeHeapProfile(path string) {
+	if path == "" {
+		return
+	}
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.WriteHeapProfile(f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "nhi: NHI_MEMPROFILE:", err)
 	}
 }
 

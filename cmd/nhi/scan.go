@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -58,6 +59,7 @@ code applies; recorded, and shown by nhi scans).`,
   GITHUB_TOKEN=... nhi scan --github-org acme --shard 2/3 --db shard-2.db   # then nhi merge`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			scanGC()
 			return runScan(cmd.Context(), cmd, g, o, fams)
 		},
 	}
@@ -368,4 +370,18 @@ func newScanSummary(sc *inventory.Scan, d time.Duration) *scanSummary {
 	}
 	s.now = time.Now().UTC()
 	return s
+}
+
+// scanGCPercent is the garbage collector's target for a scan, unless the
+// user sets GOGC: a scan's heap is mostly blob bytes, with no pointers to
+// mark, so collecting twice as often costs little (marking was 0.6 s of
+// 30 s of CPU on curl's history) and the peak heap, which the default 100
+// lets grow to twice what is live, drops by a third (curl: peak RSS 364
+// -> 304 MiB).
+const scanGCPercent = 50
+
+func scanGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(scanGCPercent)
+	}
 }

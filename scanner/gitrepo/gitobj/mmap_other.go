@@ -8,3 +8,5 @@ import "os"
 func mapFile(path string) ([]byte, error) { return os.ReadFile(path) }
 
 func unmapFile([]byte) {}
+
+func releaseMapped([]byte) {}

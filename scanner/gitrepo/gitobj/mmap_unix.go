@@ -29,3 +29,11 @@ func unmapFile(b []byte) {
 		syscall.Munmap(b)
 	}
 }
+
+// releaseMapped hands the resident pages of a read-only file mapping back
+// to the page cache; the mapping stays valid.
+func releaseMapped(b []byte) {
+	if len(b) > 0 {
+		syscall.Madvise(b, syscall.MADV_DONTNEED)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/zlib"
 )
@@ -33,6 +34,26 @@ type packFile struct {
 	data []byte     // the .pack, memory-mapped
 	idx  *packIndex // its .idx, memory-mapped
 	name string
+	// read counts the bytes of data inflated since its pages were last
+	// given back (see residentPackBytes).
+	read atomic.Int64
+}
+
+// residentPackBytes bounds how much of a mapped pack stays resident in
+// the process: once that many bytes have been read from it, its pages are
+// handed back to the page cache (madvise DONTNEED: the file's pages stay
+// cached, a later read maps them again). A full-history scan reads every
+// byte of the pack, and without this the whole file, 202 MiB for curl's,
+// counted in the scan's memory. git bounds its mapped pack windows the
+// same way (core.packedGitLimit).
+const residentPackBytes = 32 << 20
+
+// consumed notes n more bytes read from the pack.
+func (p *packFile) consumed(n int64) {
+	if p.read.Add(n) >= residentPackBytes {
+		p.read.Store(0)
+		releaseMapped(p.data)
+	}
 }
 
 // openPacks maps the packs of an objects directory.
@@ -109,6 +130,7 @@ var errNotInPacks = errors.New("not in the objects directory")
 type packReader struct {
 	s     *Store
 	zr    io.ReadCloser
+	src   bytes.Reader // what zr reads
 	cache *objectCache
 }
 
@@ -297,14 +319,14 @@ func (r *packReader) objectAt(pi int, off int64, limit int64, depth int) (Type, 
 		if max := r.s.maxObjectSize(); e.size > max {
 			return 0, nil, 0, fmt.Errorf("object at offset %d says %d bytes, more than the largest object read (%d bytes)", off, e.size, max)
 		}
-		if out, err = r.inflate(data[e.data:], e.size); err != nil {
+		if out, err = r.inflate(r.s.packs[pi], data[e.data:], e.size); err != nil {
 			return 0, nil, 0, err
 		}
 	} else {
 		if max := r.s.maxObjectSize(); e.size > max {
 			return 0, nil, 0, fmt.Errorf("delta at offset %d says %d bytes, more than the largest object read (%d bytes)", off, e.size, max)
 		}
-		delta, err := r.inflate(data[e.data:], e.size)
+		delta, err := r.inflate(r.s.packs[pi], data[e.data:], e.size)
 		if err != nil {
 			return 0, nil, 0, err
 		}
@@ -390,12 +412,15 @@ func readSized(r io.Reader, size int64) ([]byte, error) {
 	return out, nil
 }
 
-// inflate decompresses size bytes of the zlib stream at the start of src.
-func (r *packReader) inflate(src []byte, size int64) ([]byte, error) {
+// inflate decompresses size bytes of the zlib stream at the start of
+// src, a part of pack p.
+func (r *packReader) inflate(p *packFile, src []byte, size int64) ([]byte, error) {
 	if size > maxInflated(int64(len(src))) {
 		return nil, fmt.Errorf("object header says %d bytes, more than the %d bytes left in the pack can hold", size, len(src))
 	}
-	if err := r.resetZlib(bytes.NewReader(src)); err != nil {
+	r.src.Reset(src)
+	defer func() { p.consumed(int64(len(src) - r.src.Len())) }()
+	if err := r.resetZlib(&r.src); err != nil {
 		return nil, err
 	}
 	out, err := readSized(r.zr, size)
