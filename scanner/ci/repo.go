@@ -72,6 +72,7 @@ func (s *repoSource) Scan(ctx context.Context, sink scanner.Sink) error {
 		set = &gitrepo.Settings{}
 	}
 	e := newEngine(id, func() (*detect.Detector, error) { return loadDetector(s.opts, set.Gitleaks, sink, id) }, true)
+	e.clean = loadClean(ctx, sink, id, detect.Digest(detect.Options{RepoConfig: set.Gitleaks, Disable: s.opts.Disable}))
 	e.stores = s.opts.Stores
 	e.owners = set.CodeOwners
 	// The pipeline files of each head's tree as an earlier scan listed
@@ -120,6 +121,10 @@ func (s *repoSource) Scan(ctx context.Context, sink scanner.Sink) error {
 		return fmt.Errorf("repository %s: no branch head can be read (%v); check it with git fsck, or clone it again", id, lastErr)
 	}
 	if err := e.emit(ctx, sink); err != nil {
+		return err
+	}
+	sink.Add("contents_known_clean", e.clean.skipped)
+	if err := e.clean.store(ctx, sink, id); err != nil {
 		return err
 	}
 	return storeListings(ctx, sink, id, listings, next)

@@ -9,11 +9,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nhi-inventory/nhi/harness"
 	"github.com/nhi-inventory/nhi/inventory"
-	"github.com/nhi-inventory/nhi/scanner"
 	"github.com/nhi-inventory/nhi/scanner/ci"
 	"github.com/nhi-inventory/nhi/scanner/gitrepo"
 )
@@ -215,37 +213,7 @@ func TestRepoListingsKeptBetweenScans(t *testing.T) {
 	defer st.Close()
 	scan := func() (inventory.SourceResult, []string) {
 		t.Helper()
-		w, err := st.BeginScan(ctx, "test", "test", 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := scanner.Run(ctx, w, []scanner.Source{ci.NewRepo(r.Dir, &gitrepo.Repos{}, ci.Options{})}, scanner.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc, err := w.Finish(ctx, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res[0].Status != inventory.SourceOK || len(res[0].ItemErrors) != 0 {
-			t.Fatalf("scan: %+v", res[0])
-		}
-		var facts []string
-		rows, err := st.DB().Query(`SELECT 'pipeline ' || provider || ' ' || attrs FROM identities WHERE last_seen_scan = ?1
-			UNION ALL SELECT 'secret ' || c.key || ' at ' || o.path || ':' || o.line || ' ' || o.detail
-			FROM occurrences o JOIN credentials c ON c.id = o.credential_id WHERE o.last_seen_scan = ?1 ORDER BY 1`, sc.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var f string
-			if err := rows.Scan(&f); err != nil {
-				t.Fatal(err)
-			}
-			facts = append(facts, f)
-		}
-		return res[0], facts
+		return scanFacts(t, st, ci.NewRepo(r.Dir, &gitrepo.Repos{}, ci.Options{}))
 	}
 	first, want := scan()
 	if first.Stats["heads_listed"] != 2 || len(want) < 7 || !strings.Contains(strings.Join(want, "\n"), "SHARED_TOKEN") {

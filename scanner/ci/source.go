@@ -143,6 +143,9 @@ type engine struct {
 	owners *scanner.CodeOwners
 	// stores are the CI systems' secret stores, for references' dates.
 	stores SecretStores
+	// clean are the contents known free of hard-coded values (clean.go);
+	// nil: every content is searched.
+	clean *cleanSet
 }
 
 type pipelineResult struct {
@@ -294,6 +297,17 @@ var errDetector = errors.New("secret detection")
 // would pass for a complete one.
 func (e *engine) parse(ctx context.Context, p string, data []byte, provider string, inherited map[string]bool) (*pipeline, error) {
 	f := newFile(p, data, provider)
+	// known: an earlier scan found this content free of hard-coded values
+	// under the same rules; it is parsed, not searched again.
+	ck, known := "", false
+	if e.clean != nil {
+		inh := strings.Join(sortedKeys(inherited), ",")
+		ck = e.clean.key(p, provider+"\x00"+contentID(data)+"\x00"+inh)
+		known = e.clean.known[ck]
+		if known {
+			e.clean.skipped++
+		}
+	}
 	if provider == Jenkins {
 		// The Jenkins reader goes line by line and needs no valid file;
 		// what Jenkins itself would refuse to run is a fact about the
@@ -332,14 +346,21 @@ func (e *engine) parse(ctx context.Context, p string, data []byte, provider stri
 			case Bitbucket:
 				f.parseBitbucket(root)
 			}
-			f.walkHardcoded(root)
+			if !known {
+				f.walkHardcoded(root)
+			}
 		}
 	}
-	det, err := e.detector()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errDetector, err)
+	if !known {
+		det, err := e.detector()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errDetector, err)
+		}
+		f.detectGitleaksFirst(ctx, det)
 	}
-	f.detectGitleaksFirst(ctx, det)
+	if ck != "" && len(f.p.hard) == 0 {
+		e.clean.now[ck] = true
+	}
 	for _, r := range f.p.refs {
 		if c := staticKeyName(r.name); c != "" && r.kind != refContext {
 			f.p.static["reference:"+r.name] = true
