@@ -5,6 +5,7 @@ package scanner
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/nhi-inventory/nhi/inventory"
 )
@@ -100,3 +101,21 @@ type WorkSink interface {
 
 // MessageDone is the Message of the final event of a source that succeeded.
 const MessageDone = "done"
+
+// LoadMemo decodes the JSON memo (kind, key) of the sink's ledger into v
+// and says whether it did. A memo only saves work: one that is missing is
+// false, and so is one that cannot be read or decoded, which is counted
+// in the source's memos_unreadable stat, so that a re-scan that did the
+// work again says why.
+func LoadMemo(ctx context.Context, sink Sink, kind, key string, v any) bool {
+	b, ok, err := sink.Ledger().Memo(ctx, kind, key)
+	if err == nil && ok {
+		if err = json.Unmarshal(b, v); err == nil {
+			return true
+		}
+	}
+	if err != nil {
+		sink.Add("memos_unreadable", 1)
+	}
+	return false
+}

@@ -89,9 +89,9 @@ func keptHistory(ctx context.Context, repo *gitrepo.Repo, sink scanner.Sink) ([]
 	}
 	refs, rerr := repo.RefsDigest(ctx)
 	if rerr == nil {
-		if b, ok, err := sink.Ledger().Memo(ctx, historyMemo, repo.ID()); err == nil && ok {
-			var k keptVersions
-			if json.Unmarshal(b, &k) == nil && k.Refs == refs {
+		var k keptVersions
+		if scanner.LoadMemo(ctx, sink, historyMemo, repo.ID(), &k) {
+			if k.Refs == refs {
 				vs := make([]version, len(k.Versions))
 				for i, v := range k.Versions {
 					vs[i] = version{commit: v[0], path: v[1], blob: v[2]}

@@ -53,15 +53,11 @@ func (c *cleanSet) key(path, contentKey string) string {
 // is searched.
 func loadClean(ctx context.Context, sink scanner.Sink, target, rules string) *cleanSet {
 	c := &cleanSet{salt: rules + "\x00" + buildStamp(), known: map[string]bool{}, now: map[string]bool{}}
-	b, ok, err := sink.Ledger().Memo(ctx, cleanMemo, target)
-	if err != nil || !ok {
-		return c
-	}
 	var kept struct {
 		Salt string   `json:"salt"`
 		Keys []string `json:"keys"`
 	}
-	if json.Unmarshal(b, &kept) != nil || kept.Salt != saltDigest(c.salt) {
+	if !scanner.LoadMemo(ctx, sink, cleanMemo, target, &kept) || kept.Salt != saltDigest(c.salt) {
 		return c
 	}
 	for _, k := range kept.Keys {

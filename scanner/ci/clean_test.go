@@ -82,6 +82,16 @@ func TestRepoCleanContentsNotSearchedAgain(t *testing.T) {
 		t.Errorf("unchanged re-scan: %v\n%s\nwant\n%s", again.Stats, strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 
+	// A memo that cannot be decoded costs the search, never a result,
+	// and the scan says so.
+	if _, err := st.DB().Exec(`UPDATE memos SET value = x'7b00ff' WHERE kind LIKE 'ci-clean/%'`); err != nil {
+		t.Fatal(err)
+	}
+	damaged, got := scanFacts(t, st, src())
+	if damaged.Stats["contents_known_clean"] != 0 || damaged.Stats["memos_unreadable"] != 1 || !slices.Equal(got, want) {
+		t.Errorf("re-scan over a damaged memo: %v\n%s\nwant\n%s", damaged.Stats, strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
 	// New rules: the clean content is searched again, and what they find
 	// is found.
 	r.Commit(tester, "rules", map[string]string{".gitleaks.toml": "[extend]\nuseDefault = true\n\n[[rules]]\nid = \"nhi-test-clean\"\ndescription = \"test token\"\nregex = '''nhiclean_[a-z0-9]{16}'''\nkeywords = [\"nhiclean_\"]\n"})

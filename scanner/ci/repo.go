@@ -139,12 +139,8 @@ var listingMemo = fmt.Sprintf("ci-listing/%d", listingVersion)
 // the last scan (tree id -> files). A memo that cannot be read is no
 // memo: the trees are listed again.
 func loadListings(ctx context.Context, sink scanner.Sink, target string) map[string][]treeFile {
-	b, ok, err := sink.Ledger().Memo(ctx, listingMemo, target)
-	if err != nil || !ok {
-		return nil
-	}
 	var raw map[string][][2]string
-	if json.Unmarshal(b, &raw) != nil {
+	if !scanner.LoadMemo(ctx, sink, listingMemo, target, &raw) {
 		return nil
 	}
 	out := make(map[string][]treeFile, len(raw))
