@@ -31,6 +31,11 @@ type differ struct {
 	a, b               []int32
 	bIdx               []int
 	added              []bool
+	// The Myers search's scratch: its frontier, and the frontier before
+	// each step (step d's at trace[starts[d]:]), and the lines it finds.
+	v, trace []int32
+	starts   []int
+	out      []int
 }
 
 // addedHunks returns the runs of consecutive added lines of a change from
@@ -192,7 +197,7 @@ func (d *differ) addedLines() []bool {
 		}
 	}
 	d.a, d.b, d.bIdx = a, b, bIdx
-	for _, j := range unmatched(a, b) {
+	for _, j := range d.unmatched(a, b) {
 		added[bIdx[j]] = true
 	}
 	return added
@@ -210,27 +215,32 @@ func resize[T any](s []T, n int) []T {
 
 // unmatched returns the indexes of b outside a longest common subsequence
 // of a and b (Myers), or, when the edit distance exceeds maxEditCost,
-// outside a greedy in-order matching by content.
-func unmatched(a, b []int32) []int {
+// outside a greedy in-order matching by content. The answer is valid
+// until the next call.
+func (dd *differ) unmatched(a, b []int32) []int {
 	n, m := len(a), len(b)
 	if m == 0 {
 		return nil
 	}
 	if n == 0 {
-		out := make([]int, m)
+		out := resize(dd.out, m)
 		for i := range out {
 			out[i] = i
 		}
+		dd.out = out
 		return out
 	}
 	limit := n + m
 	off := limit
-	v := make([]int32, 2*limit+2)
-	var trace [][]int32
+	v := resize(dd.v, 2*limit+2)
+	dd.v = v
+	trace, starts := dd.trace[:0], dd.starts[:0]
+	defer func() { dd.trace, dd.starts = trace, starts }()
 	dFound := -1
 search:
 	for d := 0; d <= limit && d <= maxEditCost; d++ {
-		trace = append(trace, append([]int32(nil), v[off-d:off+d+2]...))
+		starts = append(starts, len(trace))
+		trace = append(trace, v[off-d:off+d+2]...)
 		for k := -d; k <= d; k += 2 {
 			var x int
 			if k == -d || (k != d && v[off+k-1] < v[off+k+1]) {
@@ -255,10 +265,11 @@ search:
 	}
 	// Walk back through the trace: each step down (k-1 -> k) is an
 	// inserted line of b.
-	var out []int
+	out := dd.out[:0]
+	defer func() { dd.out = out }()
 	x, y := n, m
 	for d := dFound; d > 0; d-- {
-		vd := trace[d] // v before step d, covering k in [-d, d+1]
+		vd := trace[starts[d]:] // v before step d, covering k in [-d, d+1]
 		get := func(k int) int { return int(vd[k+d]) }
 		k := x - y
 		var prevK int

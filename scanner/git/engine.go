@@ -274,6 +274,9 @@ func (e *engine) logRaw(ctx context.Context, todo []string, emit func(*fileChang
 func (e *engine) readWorker(ctx context.Context, queue <-chan *fileChange, jobs chan<- *change) ([]*change, error) {
 	r := e.objects.NewReader(objectCacheBytes)
 	defer r.Close()
+	// A change's two blobs are all this worker holds, and the added lines
+	// are copied out of them (addedHunks).
+	r.Recycle()
 	var deferred []*change
 	var diff differ
 	limit := max(e.src.opts.MaxBlobSize, 0)

@@ -14,6 +14,8 @@ import (
 type objectCache struct {
 	budget, used int
 	lru          *simplelru.LRU[cacheKey, cachedObject]
+	// evicted, when set, is given the bytes of each object let go of.
+	evicted func([]byte)
 }
 
 type cacheKey struct {
@@ -41,7 +43,7 @@ func (c *objectCache) get(pack int, off int64) (typ Type, b []byte, id string, o
 }
 
 func (c *objectCache) put(pack int, off int64, id string, typ Type, b []byte) {
-	if len(b) > c.budget/2 {
+	if cap(b) > c.budget/2 {
 		return
 	}
 	k := cacheKey{pack, off}
@@ -49,13 +51,16 @@ func (c *objectCache) put(pack int, off int64, id string, typ Type, b []byte) {
 		return
 	}
 	c.lru.Add(k, cachedObject{id, typ, b})
-	c.used += len(b)
+	c.used += cap(b) // what it holds: a recycled buffer is larger than its object
 	for c.used > c.budget {
 		_, o, ok := c.lru.RemoveOldest()
 		if !ok {
 			break
 		}
-		c.used -= len(o.b)
+		c.used -= cap(o.b)
+		if c.evicted != nil {
+			c.evicted(o.b)
+		}
 	}
 }
 

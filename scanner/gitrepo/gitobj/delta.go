@@ -4,7 +4,10 @@ package gitobj
 // instruction either copies a range of base (high bit set; the low bits
 // say which offset and size bytes follow) or inserts the next 1 to 127
 // bytes of the delta.
-func patchDelta(base, delta []byte, target int64) ([]byte, error) {
+//
+// buf, when it has room for the bytes allocated up front, is used instead
+// of a new allocation.
+func patchDelta(base, delta []byte, target int64, buf []byte) ([]byte, error) {
 	i := 0
 	var src uint64
 	for shift := uint(0); ; shift += 7 { // the size of the base
@@ -31,7 +34,10 @@ func patchDelta(base, delta []byte, target int64) ([]byte, error) {
 	// The target size is the delta's claim: what is allocated up front
 	// is bounded by what the delta can make from base and its own bytes
 	// without repeating a copy; beyond that it grows as the data comes.
-	out := make([]byte, 0, min(target, int64(len(base)+len(delta))))
+	out := buf[:0]
+	if int64(cap(out)) < min(target, int64(len(base)+len(delta))) {
+		out = make([]byte, 0, min(target, int64(len(base)+len(delta))))
+	}
 	for i < len(delta) {
 		op := delta[i]
 		i++

@@ -172,6 +172,16 @@ func (s *Store) NewReader(cacheBytes int) *Reader {
 	return r
 }
 
+// Recycle makes the reader reuse the buffers of the objects its cache lets
+// go of (bufs.go). The data of a Read then stays valid only until the
+// second Read after it: a caller holds at most the two sides of a change.
+func (r *Reader) Recycle() {
+	if r.pr != nil && r.pr.bufs == nil {
+		r.pr.bufs = &bufPool{}
+		r.pr.cache.evicted = r.pr.bufs.evicted
+	}
+}
+
 // Read returns the type and content of object id (lowercase
 // hexadecimal). An object larger than limit (when limit > 0) is not read:
 // its data is nil, with its size. The data must not be modified; it stays valid until the next

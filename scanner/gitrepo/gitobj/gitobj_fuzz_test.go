@@ -136,7 +136,7 @@ func FuzzDelta(f *testing.F) {
 		if target < 0 {
 			return
 		}
-		out, err := patchDelta(base, delta, target)
+		out, err := patchDelta(base, delta, target, nil)
 		if err == nil && int64(len(out)) != target {
 			t.Fatalf("delta made %d bytes, says %d", len(out), target)
 		}

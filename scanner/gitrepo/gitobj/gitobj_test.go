@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -550,14 +551,14 @@ func TestPatchDeltaChecksBase(t *testing.T) {
 	base := []byte("hello world")
 	// Sizes 11 and 5, then copy 5 bytes from offset 0.
 	delta := []byte{11, 5, 0x80 | 0x10, 5}
-	if out, err := patchDelta(base, delta, 5); err != nil || string(out) != "hello" {
+	if out, err := patchDelta(base, delta, 5, nil); err != nil || string(out) != "hello" {
 		t.Fatalf("patch: %q %v", out, err)
 	}
-	if _, err := patchDelta(base[:10], delta, 5); !errors.Is(err, errBadDelta) {
+	if _, err := patchDelta(base[:10], delta, 5, nil); !errors.Is(err, errBadDelta) {
 		t.Errorf("a base of another size: %v", err)
 	}
 	for i := range len(delta) {
-		if _, err := patchDelta(base, delta[:i], 5); err == nil {
+		if _, err := patchDelta(base, delta[:i], 5, nil); err == nil {
 			t.Errorf("delta truncated at %d applied", i)
 		}
 	}
@@ -759,5 +760,50 @@ func TestHeadAndFile(t *testing.T) {
 		case want != "" && (err != nil || string(got) != want):
 			t.Errorf("%s: %q %v, want %q", p, got, err, want)
 		}
+	}
+}
+
+// A recycling reader with a cache small enough to evict all the time
+// answers every object as git does, in an order that walks the delta
+// chains both ways, and the data of each Read is intact after the next
+// one (the two sides of a change), whatever buffers it reused.
+func TestRecycleKeepsTheLastTwoReads(t *testing.T) {
+	r := buildRepo(t)
+	r.Git(who, "repack", "-a", "-d", "-f", "-q", "--depth=50")
+	want := allObjects(t, r.Dir)
+	ids := make([]string, 0, len(want))
+	for id := range want {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	ctx := context.Background()
+	s, err := Open(ctx, r.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rd := s.NewReader(64 << 10)
+	rd.Recycle()
+	rng := rand.New(rand.NewPCG(3, 4))
+	var prevID string
+	var prev []byte
+	for range 4 {
+		rng.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+		for _, id := range ids {
+			_, data, _, err := rd.Read(ctx, id, 0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(data, want[id].data) {
+				t.Fatalf("read %s: not git's content", id)
+			}
+			if prev != nil && !bytes.Equal(prev, want[prevID].data) {
+				t.Fatalf("the data of %s changed during the next Read", prevID)
+			}
+			prevID, prev = id, data
+		}
+	}
+	if rd.pr.bufs.reused == 0 {
+		t.Fatal("no buffer was reused: the test does not test recycling")
 	}
 }

@@ -132,12 +132,16 @@ type packReader struct {
 	zr    io.ReadCloser
 	src   bytes.Reader // what zr reads
 	cache *objectCache
+	// bufs, when set, recycles the buffers of objects the cache let go
+	// of (bufs.go).
+	bufs *bufPool
 }
 
 // read returns the type and content of object id, or nil and its size
 // when it is larger than limit (limit > 0). errNotInPacks: read it
 // another way.
 func (r *packReader) read(id string, limit int64) (Type, []byte, int64, error) {
+	r.bufs.startRead()
 	var h [20]byte
 	if len(id) != 40 || !decodeID(h[:], id) {
 		return 0, nil, 0, errNotInPacks
@@ -200,7 +204,7 @@ func (r *packReader) loose(id string, limit int64) (Type, []byte, int64, error) 
 	if fi, err := f.Stat(); err == nil && size > maxInflated(fi.Size()) {
 		return fail(fmt.Errorf("header says %d bytes, more than its %d compressed bytes can hold", size, fi.Size()))
 	}
-	out, err := readSized(br, size)
+	out, err := readSized(br, size, nil)
 	if err != nil {
 		return fail(err)
 	}
@@ -351,7 +355,10 @@ func (r *packReader) objectAt(pi int, off int64, limit int64, depth int) (Type, 
 		if err != nil {
 			return 0, nil, 0, err
 		}
-		if out, err = patchDelta(base, delta, target); err != nil {
+		out, err = patchDelta(base, delta, target, r.bufs.get(int(min(target, int64(len(base)+len(delta))))))
+		// The delta is no one's once applied.
+		r.bufs.put(delta)
+		if err != nil {
 			return 0, nil, 0, err
 		}
 	}
@@ -394,8 +401,14 @@ const inflateChunk = 8 << 20
 
 // readSized reads exactly size bytes from r, allocating as they arrive
 // (beyond inflateChunk) rather than all at once from the size alone.
-func readSized(r io.Reader, size int64) ([]byte, error) {
-	out := make([]byte, 0, min(size, inflateChunk))
+//
+// buf, when it has room for min(size, inflateChunk) bytes, is used
+// instead of a new allocation.
+func readSized(r io.Reader, size int64, buf []byte) ([]byte, error) {
+	out := buf[:0]
+	if int64(cap(out)) < min(size, inflateChunk) {
+		out = make([]byte, 0, min(size, inflateChunk))
+	}
 	for int64(len(out)) < size {
 		if len(out) == cap(out) {
 			out = slices.Grow(out, int(min(size-int64(len(out)), int64(len(out)))))
@@ -423,7 +436,7 @@ func (r *packReader) inflate(p *packFile, src []byte, size int64) ([]byte, error
 	if err := r.resetZlib(&r.src); err != nil {
 		return nil, err
 	}
-	out, err := readSized(r.zr, size)
+	out, err := readSized(r.zr, size, r.bufs.get(int(min(size, inflateChunk))))
 	if err != nil {
 		return nil, fmt.Errorf("inflate: %w", err)
 	}
