@@ -65,6 +65,7 @@ type export struct {
 	oscal  *oscalWriter
 
 	ledgerRows []inventory.LedgerRow
+	tips       inventory.ScanTips
 }
 
 // Export writes the evidence package of store for the period to out and
@@ -103,7 +104,7 @@ func Export(ctx context.Context, store *inventory.Store, opts Options, out io.Wr
 	for _, step := range []struct {
 		name string
 		f    func() error
-	}{{"ledger", e.writeLedger}, {"controls", e.writeControls}, {"oscal head", e.beginOSCAL}} {
+	}{{"ledger", e.writeLedger}, {"tips", e.writeTips}, {"controls", e.writeControls}, {"oscal head", e.beginOSCAL}} {
 		if err := run(step.name, step.f); err != nil {
 			return nil, err
 		}
@@ -167,6 +168,7 @@ var descriptions = map[string]string{
 	"decisions.csv":                 "every triage decision recorded by the period's end (owner, accept-risk, false-positive) with actor, time, reason, expiry and revocation",
 	"decisions.jsonl":               "decisions.csv as JSON lines",
 	"ledger.jsonl":                  "the scan ledger rows of the period exactly as stored, with their hash chain",
+	TipsName:                        "the branch and tag heads (ref, commit) each scan read in each git repository it covered, the tips manifest.json lists per scan",
 	"oscal/assessment-results.json": "OSCAL 1.1.3 assessment results: one result for the period, an observation per control and scan, findings per control, subjects = identities and credentials",
 	"oscal/poam.json":               "OSCAL 1.1.3 plan of action and milestones: one item per gap open at the period's end",
 	"reviews.csv":                   "access reviews open in the period (SOC 2 CC6.2/CC6.3): one row per identity of each frozen scope with its reviewer, the keep/revoke/modify attestation in force at the period's end (actor, time, reason), whether it was overdue, and what later scans saw of a revocation (done, still-present, unverifiable)",
@@ -234,13 +236,15 @@ func (e *export) period() error {
 			Interval:      e.opts.Interval.String(),
 			ChainVerified: bad == 0,
 			NotRecorded: []string{
-				"repository tip commits per scan (the inventory records which targets each scan read and how, not the commit each ref pointed at)",
 				"a gap's severity as it was in earlier scans (unresolved counts per scan use its current severity)",
 			},
 		},
 	}
 	e.m.Scans, e.m.ConfigDigests = scanRefs(e.scans, &e.m.Completeness)
 	e.m.Scope = scopeOf(e.scans)
+	if err := e.attachTips(); err != nil {
+		return err
+	}
 	periodEnd := until
 	if periodEnd.After(e.asOf) && e.opts.Until.IsZero() {
 		periodEnd = e.asOf

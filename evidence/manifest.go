@@ -88,6 +88,10 @@ type SourceRef struct {
 type TargetRef struct {
 	Target string `json:"target"`
 	Status string `json:"status"`
+	// Tips are, for a git repository the scan read (ok or partial), the
+	// branch and tag heads it read, sorted by ref: the commits whose
+	// history the scan covered. A carried or failed target has none.
+	Tips []inventory.Tip `json:"tips,omitempty"`
 }
 
 // Completeness is the package stating its own gaps.
