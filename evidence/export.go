@@ -43,7 +43,17 @@ type Options struct {
 	TempDir string
 	// Trace, when set, receives how long each part of the export took.
 	Trace io.Writer
+	// Scope restricts the package to these scope targets (canonical ids
+	// as scans record them, "git:/abs/repo", "aws:123456789012"): their
+	// identities, credentials, gaps, decisions, control rows and scan
+	// outcomes. Nil: everything. A target no scan ever covered is an
+	// error (ErrUnknownTarget).
+	Scope []string
 }
+
+// ErrUnknownTarget is returned when Options.Scope names a target no scan
+// of the inventory covered.
+var ErrUnknownTarget = errors.New("no scan of this inventory covered")
 
 // ErrNoScanInPeriod is returned when the period holds no complete scan.
 var ErrNoScanInPeriod = errors.New("no complete scan in the period")
@@ -78,6 +88,9 @@ func Export(ctx context.Context, store *inventory.Store, opts Options, out io.Wr
 		opts.Interval = 24 * time.Hour
 	}
 	e := &export{ctx: ctx, store: store, opts: opts}
+	if err := e.checkScope(); err != nil {
+		return nil, err
+	}
 	if err := e.period(); err != nil {
 		return nil, err
 	}
@@ -240,8 +253,9 @@ func (e *export) period() error {
 			},
 		},
 	}
-	e.m.Scans, e.m.ConfigDigests = scanRefs(e.scans, &e.m.Completeness)
-	e.m.Scope = scopeOf(e.scans)
+	e.m.Scans, e.m.ConfigDigests = scanRefs(e.scans, e.inScope, &e.m.Completeness)
+	e.m.Scope = scopeOf(e.scans, e.inScope)
+	e.restriction()
 	if err := e.attachTips(); err != nil {
 		return err
 	}
