@@ -20,6 +20,9 @@ import (
 // incomplete, or not signed by the key.
 const exitVerifyFailed = 5
 
+// signOffline is --sign's only value: the offline key, no Fulcio/Rekor.
+const signOffline = "keyless-off"
+
 const (
 	defaultEvidenceKey = "nhi-evidence.key"
 	defaultEvidencePub = "nhi-evidence.pub"
@@ -106,6 +109,7 @@ func parseDay(flag, s string, endOfDay bool) (time.Time, error) {
 func newEvidenceExportCmd(g *globals) *cobra.Command {
 	var (
 		out, since, until, signKey, format string
+		signMode                           string
 		interval                           time.Duration
 		scopes                             []string
 	)
@@ -134,9 +138,15 @@ inventory at the period's end), gaps.csv/.jsonl and gap-events.csv (the gap
 lifecycle), decisions.csv/.jsonl, ledger.jsonl (the scan rows with their hash
 chain), tips.csv (the branch and tag heads each scan read in each repository,
 also listed per scan in the manifest), oscal/assessment-results.json and oscal/poam.json, report.html, and
-attestation.sigstore.json (the signature). No secret value is in it.`,
+attestation.sigstore.json (the signature). No secret value is in it.
+
+Signing is offline: --sign keyless-off (the default, the form the issue spells)
+signs with the ECDSA key of --sign-key, with no Fulcio certificate and no Rekor
+log entry, so it works air-gapped. Keyless signing (--sign keyless and the
+like) needs network access to Fulcio and Rekor and is refused (exit 2).`,
 		Example: `  nhi evidence export --out evidence-2026-q3.tar.gz --since 2026-07-01 --until 2026-09-30
   nhi evidence export --out last-month.tar.gz --since 2026-11-01 --sign-key /secure/nhi-evidence.key
+  nhi evidence export --out q3.tar.gz --sign keyless-off --sign-key /secure/nhi-evidence.key
   nhi evidence export --out payments.tar.gz --scope repo:https://github.com/acme/payments --scope aws:123456789012`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -153,6 +163,10 @@ attestation.sigstore.json (the signature). No secret value is in it.`,
 			to, err := parseDay("until", until, true)
 			if err != nil {
 				return err
+			}
+			if signMode != signOffline {
+				return usageError("--sign %q: keyless signing (a Fulcio certificate, a Rekor transparency log entry) needs network access and is not supported; "+
+					"nhi signs offline: --sign %s with the key of --sign-key (the default)", signMode, signOffline)
 			}
 			if interval < 0 {
 				return usageError("--interval must be positive, not %s", interval)
@@ -225,6 +239,7 @@ attestation.sigstore.json (the signature). No secret value is in it.`,
 	f.StringVar(&since, "since", "", "first day of the period (YYYY-MM-DD, UTC) or RFC 3339 time; default: the first scan")
 	f.StringVar(&until, "until", "", "last day of the period, inclusive (YYYY-MM-DD, UTC) or RFC 3339 time (exclusive); default: the last scan")
 	f.StringVar(&signKey, "sign-key", defaultEvidenceKey, "private key that signs the package (nhi evidence keygen)")
+	f.StringVar(&signMode, "sign", signOffline, "how to sign: only "+signOffline+" (the offline key of --sign-key, no Fulcio or Rekor); keyless signing needs network access and is not supported")
 	f.StringArrayVar(&scopes, "scope", nil, "restrict the package to a target, KIND:ID (repo:PATH-or-URL, git:, ci:PATH, dir:PATH, aws:ACCOUNT, vault:ADDR); repeatable")
 	f.DurationVar(&interval, "interval", 24*time.Hour, "expected time between scans: longer stretches without a complete scan are listed as schedule gaps")
 	f.StringVar(&format, "format", "text", "output format: text or json")

@@ -127,7 +127,7 @@ func testEvidenceScope(t *testing.T, db string, e *demo.Estate, key, pub string)
 	}
 	pkg := filepath.Join(filepath.Dir(db), "scoped.tar.gz")
 	code, out, errs := nhi(t, "evidence", "export", "--db", db, "--config", e.Config, "--out", pkg, "--sign-key", key,
-		"--scope", "repo:"+link+"/", "--format", "json")
+		"--scope", "repo:"+link+"/", "--format", "json", "--sign", "keyless-off")
 	if code != 0 {
 		t.Fatalf("export --scope: exit %d\n%s\n%s", code, out, errs)
 	}
@@ -170,6 +170,8 @@ func TestEvidenceUsageErrors(t *testing.T) {
 		{[]string{"evidence", "export", "--out", "x", "--since", "yesterday"}, "--since must be a date"},
 		{[]string{"evidence", "verify", filepath.Join(dir, "p.tar.gz"), "--key", filepath.Join(dir, "missing.pub")}, "--key"},
 		{[]string{"evidence", "verify"}, "accepts 1 arg"},
+		{[]string{"evidence", "export", "--out", filepath.Join(dir, "p.tar.gz"), "--sign", "keyless"}, "keyless signing (a Fulcio certificate, a Rekor transparency log entry) needs network access and is not supported"},
+		{[]string{"evidence", "export", "--out", filepath.Join(dir, "p.tar.gz"), "--sign", "fulcio"}, "--sign keyless-off"},
 	} {
 		code, _, errs := nhi(t, c.args...)
 		if code != exitUsage || !strings.Contains(errs, c.want) {
