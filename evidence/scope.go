@@ -82,3 +82,40 @@ func sourceIn(s inventory.SourceResult, in func(string) bool) bool {
 	}
 	return false
 }
+
+// checkRestriction checks that a restricted package's manifest keeps to
+// its restriction: every target of its scope and of each scan is one of
+// the restriction's.
+func (v *Verification) checkRestriction(m *Manifest) {
+	r := m.RestrictedTo
+	if r == nil {
+		v.pass("restriction", "the package is not restricted: it covers every target the scans read")
+		return
+	}
+	if len(r.Targets) == 0 || !sort.StringsAreSorted(r.Targets) {
+		v.fail("restriction", "restricted_to lists %d targets, unsorted or none: %v", len(r.Targets), r.Targets)
+		return
+	}
+	in := func(t string) bool {
+		i := sort.SearchStrings(r.Targets, t)
+		return i < len(r.Targets) && r.Targets[i] == t
+	}
+	var bad []string
+	for _, t := range m.Scope {
+		if !in(t.Target) {
+			bad = append(bad, "the scope lists "+t.Target)
+		}
+	}
+	for _, s := range m.Scans {
+		for _, t := range s.Targets {
+			if !in(t.Target) {
+				bad = append(bad, fmt.Sprintf("scan %d lists %s", s.ID, t.Target))
+			}
+		}
+	}
+	if len(bad) > 0 {
+		v.fail("restriction", "the package is restricted to %s, but %s", strings.Join(r.Targets, ", "), strings.Join(bad, "; "))
+		return
+	}
+	v.pass("restriction", "restricted to %s; the scope and every scan keep to it", strings.Join(r.Targets, ", "))
+}

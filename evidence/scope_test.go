@@ -134,6 +134,18 @@ func TestScopeRestrictsThePackage(t *testing.T) {
 		}
 	}
 
+	if !slices.ContainsFunc(v.Checks, func(c Check) bool { return c.Name == "restriction" && c.OK && strings.Contains(c.Detail, gitA) }) {
+		t.Errorf("verify made no restriction check: %+v", v.Checks)
+	}
+	// A manifest re-signed with a target outside its restriction.
+	forged := h.resignWith(t, es, nil, func(m *Manifest) {
+		m.Scans[0].Targets = append(m.Scans[0].Targets, TargetRef{Target: "git:" + repoID(t, b.Dir), Status: inventory.TargetOK})
+	})
+	if v, err := Verify(bytes.NewReader(forged), h.pub(t)); err == nil || !strings.HasPrefix(v.Reason, "restriction: the package is restricted to ") ||
+		!strings.Contains(v.Reason, "scan 1 lists git:"+repoID(t, b.Dir)) {
+		t.Errorf("a target outside the restriction: %v", err)
+	}
+
 	creds := readCSV(t, fileOf(t, es, "credentials.csv"))
 	ids := column(t, creds, "id")
 	for _, c := range []struct {

@@ -84,6 +84,7 @@ func Verify(r io.Reader, pub crypto.PublicKey) (*Verification, error) {
 	v.checkLedger(files)
 	v.checkPeriod(files)
 	v.checkTips(files)
+	v.checkRestriction(m)
 	v.OK = v.Reason == ""
 	if !v.OK {
 		return v, fmt.Errorf("%w: %s", ErrVerification, v.Reason)
