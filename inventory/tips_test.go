@@ -2,6 +2,8 @@ package inventory
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -76,5 +78,73 @@ func TestTipsFollowTheScope(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("tips %+v\nwant %+v", got, want)
+	}
+}
+
+// TestMergeFoldsTips: a merged scan holds the tips its shards' scans
+// recorded, for the targets the merge covered.
+func TestMergeFoldsTips(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	tips := []Tip{{Ref: "refs/heads/main", Commit: "c9"}}
+	shard, err := Open(ctx, filepath.Join(dir, "shard.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := shard.BeginScan(ctx, "t", "d", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.MarkRepoScanned(ctx, "repo", "dg", "refs-1", []string{"c9"}, tips); err != nil {
+		t.Fatal(err)
+	}
+	res := SourceResult{Name: "git:repo", Kind: SourceGit, Target: "repo", Status: SourceOK, StartedAt: time.Now(), FinishedAt: time.Now()}
+	w.RecordSource(ctx, res)
+	if _, err := w.ApplyScope(ctx, []SourceResult{res}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Finish(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	shard.Close()
+	b, err := os.ReadFile(filepath.Join(dir, "shard.db.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "central.db.key"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	central, err := Open(ctx, filepath.Join(dir, "central.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer central.Close()
+	sh, err := OpenShard(ctx, filepath.Join(dir, "shard.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sh.Close()
+	cw, err := central.BeginScan(ctx, "t", "d", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for pass := 0; pass < 3; pass++ {
+		if _, err := sh.Fold(ctx, cw, pass); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := cw.ApplyScope(ctx, []SourceResult{res}); err != nil {
+		t.Fatal(err)
+	}
+	sc, err := cw.Finish(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := central.TipsBetween(ctx, sc.ID, sc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (ScanTips{sc.ID: {"git:repo": tips}}); !reflect.DeepEqual(got, want) {
+		t.Errorf("merged tips %+v, want %+v", got, want)
 	}
 }
