@@ -392,7 +392,7 @@ func TestDecisionEventsFollowThePeriod(t *testing.T) {
 	h := newHistory(t)
 	ctx := context.Background()
 	var accept int64
-	if err := h.store.EachDecision(ctx, time.Now().Add(time.Hour), func(d inventory.Decision) error {
+	if err := h.store.EachDecision(ctx, time.Now().Add(time.Hour), nil, func(d inventory.Decision) error {
 		if d.Action == inventory.ActionAcceptRisk {
 			accept = d.ID
 		}

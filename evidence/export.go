@@ -43,7 +43,17 @@ type Options struct {
 	TempDir string
 	// Trace, when set, receives how long each part of the export took.
 	Trace io.Writer
+	// Scope restricts the package to these scope targets (canonical ids
+	// as scans record them, "git:/abs/repo", "aws:123456789012"): their
+	// identities, credentials, gaps, decisions, control rows and scan
+	// outcomes. Nil: everything. A target no scan ever covered is an
+	// error (ErrUnknownTarget).
+	Scope []string
 }
+
+// ErrUnknownTarget is returned when Options.Scope names a target no scan
+// of the inventory covered.
+var ErrUnknownTarget = errors.New("no scan of this inventory covered")
 
 // ErrNoScanInPeriod is returned when the period holds no complete scan.
 var ErrNoScanInPeriod = errors.New("no complete scan in the period")
@@ -65,6 +75,7 @@ type export struct {
 	oscal  *oscalWriter
 
 	ledgerRows []inventory.LedgerRow
+	tips       inventory.ScanTips
 }
 
 // Export writes the evidence package of store for the period to out and
@@ -77,6 +88,9 @@ func Export(ctx context.Context, store *inventory.Store, opts Options, out io.Wr
 		opts.Interval = 24 * time.Hour
 	}
 	e := &export{ctx: ctx, store: store, opts: opts}
+	if err := e.checkScope(); err != nil {
+		return nil, err
+	}
 	if err := e.period(); err != nil {
 		return nil, err
 	}
@@ -103,7 +117,7 @@ func Export(ctx context.Context, store *inventory.Store, opts Options, out io.Wr
 	for _, step := range []struct {
 		name string
 		f    func() error
-	}{{"ledger", e.writeLedger}, {"controls", e.writeControls}, {"oscal head", e.beginOSCAL}} {
+	}{{"ledger", e.writeLedger}, {"tips", e.writeTips}, {"controls", e.writeControls}, {"oscal head", e.beginOSCAL}} {
 		if err := run(step.name, step.f); err != nil {
 			return nil, err
 		}
@@ -167,6 +181,7 @@ var descriptions = map[string]string{
 	"decisions.csv":                 "every triage decision recorded by the period's end (owner, accept-risk, false-positive) with actor, time, reason, expiry and revocation",
 	"decisions.jsonl":               "decisions.csv as JSON lines",
 	"ledger.jsonl":                  "the scan ledger rows of the period exactly as stored, with their hash chain",
+	TipsName:                        "the branch and tag heads (ref, commit) each scan read in each git repository it covered, the tips manifest.json lists per scan",
 	"oscal/assessment-results.json": "OSCAL 1.1.3 assessment results: one result for the period, an observation per control and scan, findings per control, subjects = identities and credentials",
 	"oscal/poam.json":               "OSCAL 1.1.3 plan of action and milestones: one item per gap open at the period's end",
 	"reviews.csv":                   "access reviews open in the period (SOC 2 CC6.2/CC6.3): one row per identity of each frozen scope with its reviewer, the keep/revoke/modify attestation in force at the period's end (actor, time, reason), whether it was overdue, and what later scans saw of a revocation (done, still-present, unverifiable)",
@@ -234,13 +249,16 @@ func (e *export) period() error {
 			Interval:      e.opts.Interval.String(),
 			ChainVerified: bad == 0,
 			NotRecorded: []string{
-				"repository tip commits per scan (the inventory records which targets each scan read and how, not the commit each ref pointed at)",
 				"a gap's severity as it was in earlier scans (unresolved counts per scan use its current severity)",
 			},
 		},
 	}
-	e.m.Scans, e.m.ConfigDigests = scanRefs(e.scans, &e.m.Completeness)
-	e.m.Scope = scopeOf(e.scans)
+	e.m.Scans, e.m.ConfigDigests = scanRefs(e.scans, e.inScope, &e.m.Completeness)
+	e.m.Scope = scopeOf(e.scans, e.inScope)
+	e.restriction()
+	if err := e.attachTips(); err != nil {
+		return err
+	}
 	periodEnd := until
 	if periodEnd.After(e.asOf) && e.opts.Until.IsZero() {
 		periodEnd = e.asOf

@@ -21,11 +21,14 @@ const (
 // Manifest is manifest.json: what the package covers, how complete it is,
 // and the SHA-256 of every other file.
 type Manifest struct {
-	Format      string    `json:"format"`
-	ToolVersion string    `json:"tool_version"`
-	Period      Period    `json:"period"`
-	Scope       []Target  `json:"scope"`
-	Scans       []ScanRef `json:"scans"`
+	Format      string   `json:"format"`
+	ToolVersion string   `json:"tool_version"`
+	Period      Period   `json:"period"`
+	Scope       []Target `json:"scope"`
+	// RestrictedTo is set when the package holds only some targets
+	// (export --scope): which, and what that restricts.
+	RestrictedTo *Restriction `json:"restricted_to,omitempty"`
+	Scans        []ScanRef    `json:"scans"`
 	// Completeness states what the package can and cannot prove.
 	Completeness Completeness `json:"completeness"`
 	// ConfigDigests are the distinct configuration digests of the scans.
@@ -88,6 +91,10 @@ type SourceRef struct {
 type TargetRef struct {
 	Target string `json:"target"`
 	Status string `json:"status"`
+	// Tips are, for a git repository the scan read (ok or partial), the
+	// branch and tag heads it read, sorted by ref: the commits whose
+	// history the scan covered. A carried or failed target has none.
+	Tips []inventory.Tip `json:"tips,omitempty"`
 }
 
 // Completeness is the package stating its own gaps.
@@ -136,11 +143,14 @@ type FileEntry struct {
 	Description string `json:"description"`
 }
 
-// scopeOf summarises the targets the scans covered.
-func scopeOf(scans []inventory.Scan) []Target {
+// scopeOf summarises the targets the scans covered (those in is).
+func scopeOf(scans []inventory.Scan, in func(string) bool) []Target {
 	by := map[string]*Target{}
 	for _, sc := range scans {
 		for _, t := range sc.Scope {
+			if !in(t.Target) {
+				continue
+			}
 			x := by[t.Target]
 			if x == nil {
 				x = &Target{Target: t.Target, Family: inventory.TargetFamily(t.Target)}
@@ -168,14 +178,18 @@ func scopeOf(scans []inventory.Scan) []Target {
 	return out
 }
 
-// scanRefs describes the scans and counts how complete they were.
-func scanRefs(scans []inventory.Scan, c *Completeness) ([]ScanRef, []string) {
+// scanRefs describes the scans and counts how complete they were, as far
+// as the sources and targets in scope go.
+func scanRefs(scans []inventory.Scan, in func(string) bool, c *Completeness) ([]ScanRef, []string) {
 	out := make([]ScanRef, 0, len(scans))
 	digests := map[string]bool{}
 	for _, sc := range scans {
 		r := ScanRef{ID: sc.ID, StartedAt: sc.StartedAt.UTC(), FinishedAt: sc.FinishedAt, Status: sc.Status, ConfigDigest: sc.ConfigDigest, RowHash: sc.RowHash}
 		failed := false
 		for _, s := range sc.Sources {
+			if !sourceIn(s, in) {
+				continue
+			}
 			r.Sources = append(r.Sources, SourceRef{Name: inventory.RedactURLs(s.Name), Kind: s.Kind, Status: s.Status, Error: inventory.RedactURLs(s.Error), ItemErrors: len(s.ItemErrors)})
 			failed = failed || s.Status != inventory.SourceOK
 		}
@@ -183,6 +197,9 @@ func scanRefs(scans []inventory.Scan, c *Completeness) ([]ScanRef, []string) {
 			r.Sources = []SourceRef{}
 		}
 		for _, t := range sc.Scope {
+			if !in(t.Target) {
+				continue
+			}
 			r.Targets = append(r.Targets, TargetRef{Target: t.Target, Status: t.Status})
 		}
 		c.Scans++

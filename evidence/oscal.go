@@ -264,13 +264,12 @@ func (e *export) endOSCAL() error {
 			o.raw(o.ar, `,"observations":[`)
 		}
 		series.add(observation{UUID: uuid5(fmt.Sprintf("observation:%s:%d", p.Control, p.Scan)),
-			Title: fmt.Sprintf("%s in scan %d", p.Control, p.Scan),
-			Description: fmt.Sprintf("Scan %d (%s) evaluated %d subjects against %s (%s): %d passing, %d failing.",
-				p.Scan, p.Status, p.Evaluated, p.Control, oscalString(p.Title), p.Passing, p.Failing),
-			Props:     props("control-id", p.Control, "scan-id", itoa(p.Scan), "evaluated", fmt.Sprint(p.Evaluated), "passing", fmt.Sprint(p.Passing), "failing", fmt.Sprint(p.Failing)),
-			Methods:   []string{"TEST"},
-			Types:     []string{"control-objective"},
-			Collected: ts(p.At)})
+			Title:       fmt.Sprintf("%s in scan %d", p.Control, p.Scan),
+			Description: observed(p),
+			Props:       props("control-id", p.Control, "scan-id", itoa(p.Scan), "evaluated", count(p.Evaluated), "passing", count(p.Passing), "failing", fmt.Sprint(p.Failing)),
+			Methods:     []string{"TEST"},
+			Types:       []string{"control-objective"},
+			Collected:   ts(p.At)})
 		if _, ok := last[p.Control]; !ok {
 			order = append(order, p.Control)
 		}
@@ -304,7 +303,7 @@ func (e *export) endOSCAL() error {
 			o.raw(o.ar, `,"findings":[`)
 		}
 		findings.add(withProps(map[string]any{"uuid": uuid5("finding:" + c), "title": oscalString(c + ": " + p.Title),
-			"description":          fmt.Sprintf("After scan %d, %d of %d subjects passed %s; %d failed.", p.Scan, p.Passing, p.Evaluated, c, p.Failing),
+			"description":          finding(p),
 			"target":               map[string]any{"type": "objective-id", "target-id": c, "status": map[string]any{"state": state}},
 			"related-observations": obs[c]},
 			props("soc2", strings.Join(p.SOC2, " "), "nist-csf", strings.Join(p.NISTCSF, " "), "owasp-nhi", strings.Join(p.OWASPNHI, " "))))
@@ -321,6 +320,23 @@ func (e *export) endOSCAL() error {
 	}
 	o.raw(o.poam, "]}}\n")
 	return errors.Join(o.err, o.poamItems.err)
+}
+
+// observed describes a control point as an observation.
+func observed(p controlPoint) string {
+	if p.Evaluated == nil {
+		return fmt.Sprintf("After scan %d (%s), %d gaps of the package's scope were unresolved for %s (%s).", p.Scan, p.Status, p.Failing, p.Control, oscalString(p.Title))
+	}
+	return fmt.Sprintf("Scan %d (%s) evaluated %d subjects against %s (%s): %d passing, %d failing.",
+		p.Scan, p.Status, *p.Evaluated, p.Control, oscalString(p.Title), *p.Passing, p.Failing)
+}
+
+// finding describes a control's last point as its finding.
+func finding(p controlPoint) string {
+	if p.Evaluated == nil {
+		return fmt.Sprintf("After scan %d, %d gaps of the package's scope were unresolved for %s.", p.Scan, p.Failing, p.Control)
+	}
+	return fmt.Sprintf("After scan %d, %d of %d subjects passed %s; %d failed.", p.Scan, *p.Passing, *p.Evaluated, p.Control, p.Failing)
 }
 
 // withProps sets m's props when there are any (OSCAL forbids an empty list).

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/nhi-inventory/nhi/inventory"
@@ -16,7 +17,16 @@ const reportRows = 500
 //go:embed report.html.tmpl
 var reportHTML string
 
-var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{"ts": ts, "tsp": tsp}).Parse(reportHTML))
+var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{"ts": ts, "tsp": tsp, "count": countText}).Parse(reportHTML))
+
+// countText shows a count that may not be known (a restricted package's
+// evaluated and passing).
+func countText(n *int) string {
+	if n == nil {
+		return "–"
+	}
+	return strconv.Itoa(*n)
+}
 
 // reportData collects what report.html shows while the other files are
 // written: a bounded number of rows, and counts of the rest.
@@ -56,6 +66,10 @@ func (r *reportData) acceptance(d inventory.Decision) {
 // chart is the SVG line chart of the share of subjects passing each
 // control, scan by scan.
 type chart struct {
+	// Label says what the lines are: the share of subjects passing, or
+	// in a package restricted to some targets (whose evaluated and
+	// passing counts are not recorded) the unresolved gaps.
+	Label         string
 	Width, Height int
 	Lines         []chartLine
 	XLabels       []chartLabel
@@ -79,7 +93,15 @@ var palette = []string{"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#
 
 func buildChart(series []controlPoint) chart {
 	const left, top, plotW, plotH = 50, 20, 640, 260
-	c := chart{Width: left + plotW + 220, Height: top + plotH + 50}
+	c := chart{Width: left + plotW + 220, Height: top + plotH + 50, Label: "share of subjects passing each control, scan by scan"}
+	counts := len(series) > 0 && series[0].Evaluated == nil
+	most := 1
+	for _, p := range series {
+		most = max(most, p.Failing)
+	}
+	if counts {
+		c.Label = "unresolved gaps of the scope per control, scan by scan"
+	}
 	var scans []int64
 	seen := map[int64]bool{}
 	byControl := map[string][]controlPoint{}
@@ -115,18 +137,28 @@ func buildChart(series []controlPoint) chart {
 		}
 	}
 	for pct := 0; pct <= 100; pct += 25 {
-		c.YLabels = append(c.YLabels, chartLabel{X: left - 6, Y: top + plotH - pct*plotH/100, Text: fmt.Sprintf("%d%%", pct)})
+		text := fmt.Sprintf("%d%%", pct)
+		if counts {
+			text = fmt.Sprintf("%.3g", float64(most*pct)/100)
+		}
+		c.YLabels = append(c.YLabels, chartLabel{X: left - 6, Y: top + plotH - pct*plotH/100, Text: text})
 	}
 	for i, ctl := range controls {
 		var pts []string
 		last := ""
 		for _, p := range byControl[ctl] {
 			share := 100
-			if p.Evaluated > 0 {
-				share = p.Passing * 100 / p.Evaluated
+			switch {
+			case counts:
+				share = p.Failing * 100 / most
+				last = fmt.Sprintf("%d unresolved", p.Failing)
+			case *p.Evaluated > 0:
+				share = *p.Passing * 100 / *p.Evaluated
+				fallthrough
+			default:
+				last = fmt.Sprintf("%d%%", share)
 			}
 			pts = append(pts, fmt.Sprintf("%d,%d", xOf[p.Scan], top+plotH-share*plotH/100))
-			last = fmt.Sprintf("%d%%", share)
 		}
 		c.Lines = append(c.Lines, chartLine{Control: ctl, Colour: palette[i%len(palette)], Points: strings.Join(pts, " "), LegendY: top + 10 + i*16, Last: last})
 	}

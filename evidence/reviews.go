@@ -19,6 +19,11 @@ func (e *export) writeReviews() error {
 	if err != nil {
 		return err
 	}
+	if e.opts.Scope != nil {
+		// A review's frozen scope spans targets: a restricted package
+		// holds none (the manifest says so).
+		recs = nil
+	}
 	cf, err := e.wd.create("reviews.csv")
 	if err != nil {
 		return err

@@ -41,14 +41,16 @@ func (e *export) writeLedger() error {
 
 // controlPoint is one control in one scan.
 type controlPoint struct {
-	Scan       int64          `json:"scan_id"`
-	At         time.Time      `json:"scan_started_at"`
-	Status     string         `json:"scan_status"`
-	Control    string         `json:"control_id"`
-	Title      string         `json:"title"`
-	Severity   string         `json:"severity"`
-	Evaluated  int            `json:"evaluated"`
-	Passing    int            `json:"passing"`
+	Scan     int64     `json:"scan_id"`
+	At       time.Time `json:"scan_started_at"`
+	Status   string    `json:"scan_status"`
+	Control  string    `json:"control_id"`
+	Title    string    `json:"title"`
+	Severity string    `json:"severity"`
+	// Evaluated and Passing are nil in a package restricted to some
+	// targets: they are recorded for the whole inventory only.
+	Evaluated  *int           `json:"evaluated,omitempty"`
+	Passing    *int           `json:"passing,omitempty"`
 	Failing    int            `json:"failing"`
 	Unresolved map[string]int `json:"unresolved_by_severity"`
 	SOC2       []string       `json:"soc2"`
@@ -58,7 +60,7 @@ type controlPoint struct {
 
 // writeControls writes the per-control and per-criterion time series.
 func (e *export) writeControls() error {
-	unresolved, err := e.store.UnresolvedByControl(e.ctx, e.last)
+	unresolved, err := e.store.UnresolvedByControl(e.ctx, e.last, e.opts.Scope)
 	if err != nil {
 		return err
 	}
@@ -69,9 +71,15 @@ func (e *export) writeControls() error {
 	err = e.store.ControlResultsBetween(e.ctx, e.first, e.last, func(scan int64, r inventory.ControlResult) error {
 		sc := at[scan]
 		p := controlPoint{Scan: scan, At: sc.StartedAt.UTC(), Status: sc.Status, Control: r.ControlID, Severity: r.Severity,
-			Evaluated: r.Evaluated, Passing: r.Passing, Failing: r.Evaluated - r.Passing, Unresolved: map[string]int{}}
+			Evaluated: &r.Evaluated, Passing: &r.Passing, Failing: r.Evaluated - r.Passing, Unresolved: map[string]int{}}
+		if e.opts.Scope != nil {
+			p.Evaluated, p.Passing, p.Failing = nil, nil, 0
+		}
 		for sev, n := range unresolved[scan][r.ControlID] {
 			p.Unresolved[sev] = n
+			if e.opts.Scope != nil {
+				p.Failing += n
+			}
 		}
 		if c := e.opts.Catalogue.Control(r.ControlID); c != nil {
 			p.Title, p.SOC2, p.NISTCSF, p.OWASPNHI = c.Title, nonNil(c.Frameworks.SOC2), nonNil(c.Frameworks.NISTCSF), nonNil(c.Frameworks.OWASPNHI)
@@ -101,7 +109,7 @@ func (e *export) writeControls() error {
 		return err
 	}
 	for _, p := range e.series {
-		rec := []string{itoa(p.Scan), ts(p.At), p.Status, p.Control, p.Title, p.Severity, strconv.Itoa(p.Evaluated), strconv.Itoa(p.Passing), strconv.Itoa(p.Failing)}
+		rec := []string{itoa(p.Scan), ts(p.At), p.Status, p.Control, p.Title, p.Severity, count(p.Evaluated), count(p.Passing), strconv.Itoa(p.Failing)}
 		for _, sev := range inventory.Severities() {
 			rec = append(rec, strconv.Itoa(p.Unresolved[sev]))
 		}
@@ -120,9 +128,21 @@ func (e *export) writeControls() error {
 	if err := cf.row("scan_id", "scan_started_at", "framework", "criterion", "evaluated", "passing"); err != nil {
 		return err
 	}
+	if e.opts.Scope != nil {
+		// Criterion results are counted for the whole inventory only.
+		return nil
+	}
 	return e.store.CriterionResultsBetween(e.ctx, e.first, e.last, func(scan int64, r inventory.CriterionResult) error {
 		return cf.row(itoa(scan), ts(at[scan].StartedAt), r.Framework, r.Criterion, strconv.Itoa(r.Evaluated), strconv.Itoa(r.Passing))
 	})
+}
+
+// count is a count for a CSV cell, "" when it is not known.
+func count(n *int) string {
+	if n == nil {
+		return ""
+	}
+	return strconv.Itoa(*n)
 }
 
 func nonNil(ss []string) []string {
@@ -211,7 +231,7 @@ func (e *export) writeInventory() error {
 		"last_used_at", "auth_mode", "privileges", "target", "first_seen", "credentials"); err != nil {
 		return err
 	}
-	err = e.store.EachIdentity(e.ctx, e.invID, func(r inventory.IdentityRow) error {
+	err = e.store.EachIdentity(e.ctx, e.invID, e.opts.Scope, func(r inventory.IdentityRow) error {
 		i := r.Identity
 		rec := identityRecord{Record: "identity", ID: i.Key, Kind: i.Kind, Name: safeText(i.Name), Source: i.Source, Provider: i.Provider, Account: i.Account,
 			Owner: i.Owner, OwnerSource: i.OwnerSource, CreatedAt: i.CreatedAt, AgeDays: agePtr(i.CreatedAt, e.asOf), LastUsedAt: i.LastUsedAt,
@@ -232,7 +252,7 @@ func (e *export) writeInventory() error {
 		"expires_at", "status", "vault_status", "fingerprint", "redacted", "occurrences", "sources", "target", "first_seen"); err != nil {
 		return err
 	}
-	return e.store.EachCredential(e.ctx, e.invID, func(s inventory.CredentialSummary) error {
+	return e.store.EachCredential(e.ctx, e.invID, e.opts.Scope, func(s inventory.CredentialSummary) error {
 		c := s.Row.Credential
 		created := c.CreatedAt
 		if created == nil {
@@ -298,7 +318,7 @@ func (e *export) writeGaps() error {
 		"reason", "expires_at", "soc2", "nist_csf", "owasp_nhi"); err != nil {
 		return err
 	}
-	return e.store.EachGapInPeriod(e.ctx, e.first, e.invID, e.asOf, func(r inventory.GapRecord) error {
+	return e.store.EachGapInPeriod(e.ctx, e.first, e.invID, e.asOf, e.opts.Scope, func(r inventory.GapRecord) error {
 		g := r.Gap
 		rec := gapRecord{ID: g.ID, Control: g.ControlID, SubjectKind: g.SubjectKind, Subject: g.SubjectKey, SubjectName: safeText(g.SubjectName),
 			Family: g.Family, Severity: g.Severity, Title: g.Title, Detail: safeText(g.Detail), Owner: g.Owner, Status: g.Status, FirstScan: g.FirstScan,
@@ -341,7 +361,7 @@ func (e *export) writeGapEvents() error {
 	if err := f.row("gap_id", "at", "event", "scan_id", "decision_id", "actor", "reason", "expires_at"); err != nil {
 		return err
 	}
-	return e.store.EachGapEvent(e.ctx, e.first, e.last, e.m.Period.Since, e.m.Period.Until, func(ev inventory.GapEvent) error {
+	return e.store.EachGapEvent(e.ctx, e.first, e.last, e.m.Period.Since, e.m.Period.Until, e.opts.Scope, func(ev inventory.GapEvent) error {
 		scan, dec := "", ""
 		if ev.ScanID != 0 {
 			scan = itoa(ev.ScanID)
@@ -366,7 +386,7 @@ func (e *export) writeDecisions() error {
 	if err := cf.row("decision_id", "subject_kind", "subject_id", "control_id", "action", "value", "reason", "actor", "at", "expires_at", "revoked_at", "revoked_by"); err != nil {
 		return err
 	}
-	return e.store.EachDecision(e.ctx, e.m.Period.Until, func(d inventory.Decision) error {
+	return e.store.EachDecision(e.ctx, e.m.Period.Until, e.opts.Scope, func(d inventory.Decision) error {
 		if err := cf.row(itoa(d.ID), d.SubjectKind, d.SubjectKey, d.ControlID, d.Action, d.Value, d.Reason, d.Actor, ts(d.At), tsp(d.ExpiresAt),
 			tsp(d.RevokedAt), d.RevokedBy); err != nil {
 			return err

@@ -63,7 +63,7 @@ func (v *Verification) fail(name, format string, args ...any) {
 // the signature over the statement, every file's digest against the
 // statement and the manifest (no file missing, none added), the scan
 // ledger's hash chain, and that the manifest's period and scans match the
-// ledger and the control series. It returns every check made; the error
+// ledger and the control series, and its repository tips tips.csv. It returns every check made; the error
 // (wrapping ErrVerification) names the first that failed.
 func Verify(r io.Reader, pub crypto.PublicKey) (*Verification, error) {
 	v := &Verification{}
@@ -83,6 +83,8 @@ func Verify(r io.Reader, pub crypto.PublicKey) (*Verification, error) {
 	v.checkFiles(files)
 	v.checkLedger(files)
 	v.checkPeriod(files)
+	v.checkTips(files)
+	v.checkRestriction(m)
 	v.OK = v.Reason == ""
 	if !v.OK {
 		return v, fmt.Errorf("%w: %s", ErrVerification, v.Reason)
@@ -102,6 +104,10 @@ type archiveFiles struct {
 	// controlScans are the scan ids controls.csv names.
 	controlScans map[int64]bool
 	controlErr   error
+	// tips are the rows of tips.csv: scan id -> "target\x00ref" -> commit.
+	tips    map[int64]map[string]string
+	hasTips bool
+	tipsErr error
 }
 
 func readArchive(r io.Reader, v *Verification) (*archiveFiles, error) {
@@ -115,7 +121,7 @@ func readArchive(r io.Reader, v *Verification) (*archiveFiles, error) {
 		return nil, fmt.Errorf("not a gzip-compressed tar: %w", err)
 	}
 	tr := tar.NewReader(gz)
-	af := &archiveFiles{digests: map[string]string{}, sizes: map[string]int64{}, controlScans: map[int64]bool{}}
+	af := &archiveFiles{digests: map[string]string{}, sizes: map[string]int64{}, controlScans: map[int64]bool{}, tips: map[int64]map[string]string{}}
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -149,6 +155,11 @@ func readArchive(r io.Reader, v *Verification) (*archiveFiles, error) {
 		}
 		if name == "controls.csv" && af.manifest != nil {
 			af.controlErr = readControlScans(src, af.controlScans)
+			src = strings.NewReader("")
+		}
+		if name == TipsName && af.manifest != nil {
+			af.hasTips = true
+			af.tipsErr = readTips(src, af.tips)
 			src = strings.NewReader("")
 		}
 		if _, err := io.Copy(io.Discard, src); err != nil {

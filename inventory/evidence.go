@@ -121,10 +121,12 @@ func (s *Store) CriterionResultsBetween(ctx context.Context, from, to int64, fn 
 // control not resolved (open, accepted or false positive), by severity:
 // out[scan][control][severity]. It is a running sum of the gap events
 // (every gap alternates opened/reopened and resolved); a gap counts under
-// the severity it has now.
-func (s *Store) UnresolvedByControl(ctx context.Context, to int64) (map[int64]map[string]map[string]int, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT e.scan_id, g.control_id, g.severity, sum(CASE e.event WHEN 'resolved' THEN -1 ELSE 1 END)
-		FROM gap_events e JOIN gaps g ON g.id = e.gap_id WHERE e.scan_id <= ? GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`, to)
+// the severity it has now. A scope (nil: all) counts only the gaps of
+// its subjects.
+func (s *Store) UnresolvedByControl(ctx context.Context, to int64, scope []string) (map[int64]map[string]map[string]int, error) {
+	q, args := restrict(`SELECT e.scan_id, g.control_id, g.severity, sum(CASE e.event WHEN 'resolved' THEN -1 ELSE 1 END)
+		FROM gap_events e JOIN gaps g ON g.id = e.gap_id WHERE e.scan_id <= ?1`, []any{to}, scope, " AND ", subjectInScope("g."))
+	rows, err := s.r.QueryContext(ctx, q+` GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -200,8 +202,9 @@ type CredentialSummary struct {
 
 // EachCredential streams the credentials present in scan in the order
 // the inventory first recorded them (by id: stable, and read in storage
-// order, which at 100,000 rows is several times faster than by key).
-func (s *Store) EachCredential(ctx context.Context, scan int64, fn func(CredentialSummary) error) error {
+// order, which at 100,000 rows is several times faster than by key),
+// those of a scope only when one is given (nil: all).
+func (s *Store) EachCredential(ctx context.Context, scan int64, scope []string, fn func(CredentialSummary) error) error {
 	q := strings.Replace(credentialSelect, "COALESCE(c.seen_scan, 0)\n", `COALESCE(c.seen_scan, 0),
 	(SELECT count(*) FROM occurrences o WHERE o.credential_id = c.id AND o.first_seen_scan <= ?1 AND o.last_seen_scan >= ?1),
 	COALESCE((SELECT group_concat(DISTINCT o.source) FROM occurrences o WHERE o.credential_id = c.id AND o.first_seen_scan <= ?1 AND o.last_seen_scan >= ?1), '')
@@ -209,7 +212,8 @@ func (s *Store) EachCredential(ctx context.Context, scan int64, fn func(Credenti
 	if q == credentialSelect {
 		return fmt.Errorf("credential select changed: EachCredential cannot extend it")
 	}
-	rows, err := s.r.QueryContext(ctx, q+` WHERE c.first_seen_scan <= ?1 AND c.last_seen_scan >= ?1 ORDER BY c.id`, scan)
+	q, args := restrict(q+` WHERE c.first_seen_scan <= ?1 AND c.last_seen_scan >= ?1 ORDER BY c.id`, []any{scan}, scope, " AND ", credentialInScope("c."))
+	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return err
 	}
@@ -261,14 +265,16 @@ func scanCredentialRowExtra(rows *sql.Rows, extra ...any) (CredentialRow, error)
 }
 
 // EachIdentity streams the identities present in scan, by id (as
-// EachCredential), with the keys of their credentials.
-func (s *Store) EachIdentity(ctx context.Context, scan int64, fn func(IdentityRow) error) error {
-	rows, err := s.r.QueryContext(ctx, `SELECT i.id, i.key, i.kind, i.name, i.source, i.provider, i.account, i.owner, i.owner_source,
+// EachCredential), with the keys of their credentials; those of a scope
+// only when one is given (nil: all).
+func (s *Store) EachIdentity(ctx context.Context, scan int64, scope []string, fn func(IdentityRow) error) error {
+	q, args := restrict(`SELECT i.id, i.key, i.kind, i.name, i.source, i.provider, i.account, i.owner, i.owner_source,
 		i.created_at, i.last_used_at, i.privileges, i.auth_mode, i.tags, i.first_seen_scan, i.last_seen_scan,
 		(SELECT started_at FROM scans WHERE id = i.first_seen_scan), i.target, COALESCE(i.seen_scan, 0),
 		COALESCE((SELECT group_concat(c.key, char(30)) FROM (SELECT key FROM credentials c
 		  WHERE c.identity_id = i.id AND c.first_seen_scan <= ?1 AND c.last_seen_scan >= ?1 ORDER BY key) c), '')
-		FROM identities i WHERE i.first_seen_scan <= ?1 AND i.last_seen_scan >= ?1 ORDER BY i.id`, scan)
+		FROM identities i WHERE i.first_seen_scan <= ?1 AND i.last_seen_scan >= ?1 ORDER BY i.id`, []any{scan}, scope, " AND ", "i.target IN "+scopeSet)
+	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return err
 	}
@@ -327,9 +333,10 @@ var gapStatusAtSQL = func() string {
 
 // EachGapInPeriod streams the gaps known in the scans [from, to] (found
 // by then and not resolved before from), ordered by id, with
-// their status as of scan to and the decisions in force at now.
-func (s *Store) EachGapInPeriod(ctx context.Context, from, to int64, now time.Time, fn func(GapRecord) error) error {
-	rows, err := s.r.QueryContext(ctx, `SELECT g.id, g.control_id, g.subject_kind, g.subject_key, g.subject_name, g.family, g.severity,
+// their status as of scan to and the decisions in force at now; those of
+// a scope's subjects only when one is given (nil: all).
+func (s *Store) EachGapInPeriod(ctx context.Context, from, to int64, now time.Time, scope []string, fn func(GapRecord) error) error {
+	q, args := restrict(`SELECT g.id, g.control_id, g.subject_kind, g.subject_key, g.subject_name, g.family, g.severity,
 		g.title, g.detail, g.frameworks, g.owner, g.first_seen_scan, g.last_seen_scan, COALESCE(g.resolved_scan, 0),
 		(SELECT started_at FROM scans WHERE id = g.first_seen_scan), (SELECT started_at FROM scans WHERE id = g.resolved_scan), `+gapStatusAtSQL+`,
 		COALESCE(d.id, 0), COALESCE(d.action, ''), COALESCE(d.actor, ''), COALESCE(d.reason, ''), COALESCE(d.at, ''), d.expires_at
@@ -337,7 +344,9 @@ func (s *Store) EachGapInPeriod(ctx context.Context, from, to int64, now time.Ti
 		  AND x.control_id = g.control_id AND x.action <> 'owner' AND julianday(x.at) <= julianday(?2)
 		  AND (x.revoked_at IS NULL OR julianday(x.revoked_at) > julianday(?2))
 		  AND (x.expires_at IS NULL OR julianday(x.expires_at) > julianday(?2)) ORDER BY x.id DESC LIMIT 1)
-		WHERE g.first_seen_scan <= ?1 AND (g.resolved_scan IS NULL OR g.resolved_scan >= ?3) ORDER BY g.id`, to, fmtTime(now), from)
+		WHERE g.first_seen_scan <= ?1 AND (g.resolved_scan IS NULL OR g.resolved_scan >= ?3) ORDER BY g.id`, []any{to, fmtTime(now), from},
+		scope, " AND ", subjectInScope("g."))
+	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return err
 	}
@@ -402,9 +411,11 @@ const (
 
 // EachGapEvent streams the lifecycle events of the gaps of
 // EachGapInPeriod that happened in the scans [from, to] or, for
-// decisions, in [since, until), ordered by gap, time and event.
-func (s *Store) EachGapEvent(ctx context.Context, from, to int64, since, until time.Time, fn func(GapEvent) error) error {
-	gaps := `SELECT id, control_id, subject_kind, subject_key FROM gaps WHERE first_seen_scan <= ?2 AND (resolved_scan IS NULL OR resolved_scan >= ?1)`
+// decisions, in [since, until), ordered by gap, time and event (of a
+// scope's gaps only when one is given; nil: all).
+func (s *Store) EachGapEvent(ctx context.Context, from, to int64, since, until time.Time, scope []string, fn func(GapEvent) error) error {
+	gaps, args := restrict(`SELECT id, control_id, subject_kind, subject_key FROM gaps WHERE first_seen_scan <= ?2 AND (resolved_scan IS NULL OR resolved_scan >= ?1)`,
+		[]any{from, to, fmtTime(since), fmtTime(until)}, scope, " AND ", subjectInScope(""))
 	dec := `FROM decisions d JOIN (` + gaps + `) g ON g.subject_kind = d.subject_kind AND g.subject_key = d.subject_key AND g.control_id = d.control_id
 		WHERE d.action <> 'owner'`
 	in := func(col string) string {
@@ -419,7 +430,7 @@ func (s *Store) EachGapEvent(ctx context.Context, from, to int64, since, until t
 	UNION ALL SELECT g.id, d.expires_at, 'acceptance-expired', 0, d.id, '', '', NULL
 		` + dec + ` AND d.expires_at IS NOT NULL AND (d.revoked_at IS NULL OR julianday(d.revoked_at) > julianday(d.expires_at)) AND ` + in("d.expires_at") + `
 	ORDER BY 1, 2, 3, 5`
-	rows, err := s.r.QueryContext(ctx, q, from, to, fmtTime(since), fmtTime(until))
+	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return err
 	}
@@ -444,10 +455,12 @@ func (s *Store) EachGapEvent(ctx context.Context, from, to int64, since, until t
 	return rows.Err()
 }
 
-// EachDecision streams the decisions recorded before until, oldest first.
-func (s *Store) EachDecision(ctx context.Context, until time.Time, fn func(Decision) error) error {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, subject_kind, subject_key, control_id, action, value, reason, actor, at, expires_at, revoked_at, COALESCE(revoked_by, '')
-		FROM decisions WHERE julianday(at) < julianday(?) ORDER BY id`, fmtTime(until))
+// EachDecision streams the decisions recorded before until, oldest first
+// (those on a scope's subjects only when one is given; nil: all).
+func (s *Store) EachDecision(ctx context.Context, until time.Time, scope []string, fn func(Decision) error) error {
+	q, args := restrict(`SELECT id, subject_kind, subject_key, control_id, action, value, reason, actor, at, expires_at, revoked_at, COALESCE(revoked_by, '')
+		FROM decisions WHERE julianday(at) < julianday(?1) ORDER BY id`, []any{fmtTime(until)}, scope, " AND ", subjectInScope(""))
+	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return err
 	}

@@ -36,13 +36,19 @@ type RepoRefs struct {
 	Refs    string
 	Commits int64
 	Scan    int64
+	// HasTips is whether that scan recorded the refs' tips (scans from
+	// before tips were recorded did not): only then can CarryRepo carry
+	// them without being given them.
+	HasTips bool
 }
 
 // RepoRefs returns the refs recorded for repo under digest; ok is false
 // when none are.
 func (w *ScanWriter) RepoRefs(ctx context.Context, repo, digest string) (r RepoRefs, ok bool, err error) {
-	err = w.s.r.QueryRowContext(ctx, `SELECT refs_digest, commits, scan_id FROM repo_refs WHERE repo = ? AND rules_digest = ?`,
-		repo, digest).Scan(&r.Refs, &r.Commits, &r.Scan)
+	err = w.s.r.QueryRowContext(ctx, `SELECT refs_digest, commits, scan_id,
+		EXISTS (SELECT 1 FROM scan_tips t WHERE t.scan_id = repo_refs.scan_id AND t.target = ?3)
+		FROM repo_refs WHERE repo = ?1 AND rules_digest = ?2`,
+		repo, digest, GitTarget(repo)).Scan(&r.Refs, &r.Commits, &r.Scan, &r.HasTips)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, false, nil
 	}
@@ -51,14 +57,32 @@ func (w *ScanWriter) RepoRefs(ctx context.Context, repo, digest string) (r RepoR
 
 // CarryRepo carries the git occurrences of repo forward into this scan
 // when its refs are those recorded in r: the reachable commits are the
-// ones r's scan marked, and nothing needs to be listed or read.
-func (w *ScanWriter) CarryRepo(ctx context.Context, repo, digest string, r RepoRefs) error {
+// ones r's scan marked, and nothing needs to be listed or read. The
+// scan's tips of repo are tips when given, else those r's scan recorded
+// (the same refs: their digest is unchanged).
+func (w *ScanWriter) CarryRepo(ctx context.Context, repo, digest string, r RepoRefs, tips []Tip) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.settleLocked(ctx); err != nil {
 		return err
 	}
-	return carryOccurrences(ctx, w.s.w, w.id, repo, digest, r.Scan)
+	tx, err := w.s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := carryOccurrences(ctx, tx, w.id, repo, digest, r.Scan); err != nil {
+		return err
+	}
+	if tips != nil {
+		err = putTips(ctx, tx, w.id, GitTarget(repo), tips)
+	} else {
+		err = carryTips(ctx, tx, w.id, r.Scan, GitTarget(repo))
+	}
+	if err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // carryOccurrences marks the git occurrences of repo found in the commits
@@ -104,11 +128,12 @@ func (w *ScanWriter) PutMemo(ctx context.Context, kind, key string, value []byte
 }
 
 // MarkRepoScanned records that every commit in reachable (the commits of
-// refs, a digest of the repository's refs) has now been scanned under
-// digest (new ones were scanned by this scan), and carries the
-// occurrences of those commits forward into this scan: history that is
-// still reachable is still there, even when it was not read again.
-func (w *ScanWriter) MarkRepoScanned(ctx context.Context, repo, digest, refs string, reachable []string) error {
+// refs, a digest of the repository's refs, whose heads are tips) has now
+// been scanned under digest (new ones were scanned by this scan), and
+// carries the occurrences of those commits forward into this scan:
+// history that is still reachable is still there, even when it was not
+// read again. The tips are recorded as this scan's of the repository.
+func (w *ScanWriter) MarkRepoScanned(ctx context.Context, repo, digest, refs string, reachable []string, tips []Tip) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.settleLocked(ctx); err != nil {
@@ -169,6 +194,9 @@ func (w *ScanWriter) MarkRepoScanned(ctx context.Context, repo, digest, refs str
 	if _, err := tx.ExecContext(ctx, `INSERT INTO repo_refs(repo, rules_digest, refs_digest, commits, scan_id) VALUES(?,?,?,?,?)
 		ON CONFLICT(repo, rules_digest) DO UPDATE SET refs_digest = excluded.refs_digest, commits = excluded.commits,
 		scan_id = excluded.scan_id`, repo, digest, refs, len(reachable), w.id); err != nil {
+		return err
+	}
+	if err := putTips(ctx, tx, w.id, GitTarget(repo), tips); err != nil {
 		return err
 	}
 	return tx.Commit()

@@ -158,7 +158,11 @@ func (sh *ShardInventory) Fold(ctx context.Context, w *ScanWriter, pass int) (in
 	case 1:
 		return sh.foldCredentials(ctx, w)
 	default:
-		return sh.foldOccurrences(ctx, w)
+		n, err := sh.foldOccurrences(ctx, w)
+		if err != nil {
+			return n, err
+		}
+		return n, sh.foldTips(ctx, w)
 	}
 }
 

@@ -207,6 +207,19 @@ func (w *ScanWriter) ApplyScope(ctx context.Context, results []SourceResult) ([]
 			}
 		}
 	}
+	// Tips stand only for targets the scan read: a source that failed
+	// after recording them did not cover them, and a carried target has
+	// none of its own in this scan.
+	var read []string
+	for t, st := range states {
+		if st.Status == TargetOK || st.Status == TargetPartial {
+			read = append(read, t)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM scan_tips WHERE scan_id = ? AND target NOT IN (SELECT value FROM json_each(?))`,
+		w.id, jsonList(read)); err != nil {
+		return nil, err
+	}
 	out := make([]TargetState, 0, len(states))
 	for _, st := range states {
 		out = append(out, *st)

@@ -291,7 +291,7 @@ func TestMarkRepoScannedCarriesReachableHistoryOnly(t *testing.T) {
 	w, _ := s.BeginScan(ctx, "t", "d", 0)
 	put(w, "a", "secret-in-commit-a-0001")
 	put(w, "b", "secret-in-commit-b-0002")
-	if err := w.MarkRepoScanned(ctx, "repo", "dg", "refs-1", []string{"a", "b"}); err != nil {
+	if err := w.MarkRepoScanned(ctx, "repo", "dg", "refs-1", []string{"a", "b"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	s1, _ := w.Finish(ctx, nil)
@@ -300,7 +300,7 @@ func TestMarkRepoScannedCarriesReachableHistoryOnly(t *testing.T) {
 	}
 	// Unchanged: both carried without being put again.
 	w, _ = s.BeginScan(ctx, "t", "d", 0)
-	w.MarkRepoScanned(ctx, "repo", "dg", "refs-1", []string{"a", "b"})
+	w.MarkRepoScanned(ctx, "repo", "dg", "refs-1", []string{"a", "b"}, nil)
 	s2, _ := w.Finish(ctx, nil)
 	if visible(s2.ID) != 2 {
 		t.Fatalf("unchanged re-scan sees %d credentials, want 2", visible(s2.ID))
@@ -308,7 +308,7 @@ func TestMarkRepoScannedCarriesReachableHistoryOnly(t *testing.T) {
 	// b was rewritten away; c is new.
 	w, _ = s.BeginScan(ctx, "t", "d", 0)
 	put(w, "c", "secret-in-commit-c-0003")
-	w.MarkRepoScanned(ctx, "repo", "dg", "refs-3", []string{"a", "c"})
+	w.MarkRepoScanned(ctx, "repo", "dg", "refs-3", []string{"a", "c"}, nil)
 	s3, _ := w.Finish(ctx, nil)
 	if visible(s3.ID) != 2 {
 		t.Fatalf("after a force-push the scan sees %d credentials, want 2 (a and c)", visible(s3.ID))
@@ -323,7 +323,7 @@ func TestMarkRepoScannedCarriesReachableHistoryOnly(t *testing.T) {
 		w, _ = s.BeginScan(ctx, "t", "d", 0)
 		if other {
 			put(w, "a", "secret-in-commit-a-0001")
-			if err := w.MarkRepoScanned(ctx, "repo", "dg2", "refs-3", []string{"a", "c"}); err != nil {
+			if err := w.MarkRepoScanned(ctx, "repo", "dg2", "refs-3", []string{"a", "c"}, nil); err != nil {
 				t.Fatal(err)
 			}
 		} else {
@@ -331,7 +331,7 @@ func TestMarkRepoScannedCarriesReachableHistoryOnly(t *testing.T) {
 			if err != nil || !ok || r != (RepoRefs{Refs: "refs-3", Commits: 2, Scan: s3.ID}) {
 				t.Fatalf("round %d: refs %+v %v %v, want those of scan %d", i, r, ok, err, s3.ID)
 			}
-			if err := w.CarryRepo(ctx, "repo", "dg", r); err != nil {
+			if err := w.CarryRepo(ctx, "repo", "dg", r, nil); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -62,9 +62,12 @@ type Sink interface {
 // git commits already scanned, the refs that reached them, and memos.
 type Ledger interface {
 	ScannedCommits(ctx context.Context, repo, digest string) (map[string]bool, error)
-	MarkRepoScanned(ctx context.Context, repo, digest, refs string, reachable []string) error
+	// MarkRepoScanned and CarryRepo also record the branch and tag heads
+	// (tips) the scan read; CarryRepo given nil tips carries those of
+	// the scan that recorded r.
+	MarkRepoScanned(ctx context.Context, repo, digest, refs string, reachable []string, tips []inventory.Tip) error
 	RepoRefs(ctx context.Context, repo, digest string) (inventory.RepoRefs, bool, error)
-	CarryRepo(ctx context.Context, repo, digest string, r inventory.RepoRefs) error
+	CarryRepo(ctx context.Context, repo, digest string, r inventory.RepoRefs, tips []inventory.Tip) error
 	// Memo and PutMemo keep derived data between scans (what a source
 	// need not read again); never a secret value.
 	Memo(ctx context.Context, kind, key string) ([]byte, bool, error)

@@ -20,6 +20,9 @@ import (
 // incomplete, or not signed by the key.
 const exitVerifyFailed = 5
 
+// signOffline is --sign's only value: the offline key, no Fulcio/Rekor.
+const signOffline = "keyless-off"
+
 const (
 	defaultEvidenceKey = "nhi-evidence.key"
 	defaultEvidencePub = "nhi-evidence.pub"
@@ -106,7 +109,9 @@ func parseDay(flag, s string, endOfDay bool) (time.Time, error) {
 func newEvidenceExportCmd(g *globals) *cobra.Command {
 	var (
 		out, since, until, signKey, format string
+		signMode                           string
 		interval                           time.Duration
+		scopes                             []string
 	)
 	cmd := &cobra.Command{
 		Use:   "export --out FILE",
@@ -116,16 +121,33 @@ tar.gz). --since and --until take dates (--until is inclusive: the whole day)
 or RFC 3339 times; without them the package covers every scan. Exporting the
 same period twice gives byte-identical content files.
 
+--scope KIND:ID (repeatable) restricts the package to some targets, spelled
+as for nhi scan and matched through the same canonicalisation: repo:PATH-or-URL
+(everything read from that repository: git history, CI and agent
+configuration), git:, ci:PATH, dir:PATH, aws:ACCOUNT, vault:ADDR, or a target
+exactly as the scans recorded it. The package then holds only those targets'
+identities, credentials (those seen in them too), gaps, decisions, control
+rows and scan outcomes, and manifest.json says so (restricted_to). A target no
+scan covered is a usage error (exit 2) that lists the known ones.
+
 The package holds manifest.json (period, scope, every scan with its outcome per
 source, schedule gaps longer than --interval, config digests, the SHA-256 of
 every file), controls.csv/.jsonl and criteria.csv (each control and criterion
 in each scan), identities.csv, credentials.csv and inventory.jsonl (the
 inventory at the period's end), gaps.csv/.jsonl and gap-events.csv (the gap
 lifecycle), decisions.csv/.jsonl, ledger.jsonl (the scan rows with their hash
-chain), oscal/assessment-results.json and oscal/poam.json, report.html, and
-attestation.sigstore.json (the signature). No secret value is in it.`,
+chain), tips.csv (the branch and tag heads each scan read in each repository,
+also listed per scan in the manifest), oscal/assessment-results.json and oscal/poam.json, report.html, and
+attestation.sigstore.json (the signature). No secret value is in it.
+
+Signing is offline: --sign keyless-off (the default, the form the issue spells)
+signs with the ECDSA key of --sign-key, with no Fulcio certificate and no Rekor
+log entry, so it works air-gapped. Keyless signing (--sign keyless and the
+like) needs network access to Fulcio and Rekor and is refused (exit 2).`,
 		Example: `  nhi evidence export --out evidence-2026-q3.tar.gz --since 2026-07-01 --until 2026-09-30
-  nhi evidence export --out last-month.tar.gz --since 2026-11-01 --sign-key /secure/nhi-evidence.key`,
+  nhi evidence export --out last-month.tar.gz --since 2026-11-01 --sign-key /secure/nhi-evidence.key
+  nhi evidence export --out q3.tar.gz --sign keyless-off --sign-key /secure/nhi-evidence.key
+  nhi evidence export --out payments.tar.gz --scope repo:https://github.com/acme/payments --scope aws:123456789012`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if format != "text" && format != "json" {
@@ -142,6 +164,10 @@ attestation.sigstore.json (the signature). No secret value is in it.`,
 			if err != nil {
 				return err
 			}
+			if signMode != signOffline {
+				return usageError("--sign %q: keyless signing (a Fulcio certificate, a Rekor transparency log entry) needs network access and is not supported; "+
+					"nhi signs offline: --sign %s with the key of --sign-key (the default)", signMode, signOffline)
+			}
 			if interval < 0 {
 				return usageError("--interval must be positive, not %s", interval)
 			}
@@ -154,6 +180,14 @@ attestation.sigstore.json (the signature). No secret value is in it.`,
 				return err
 			}
 			defer store.Close()
+			known, err := store.KnownTargets(cmd.Context())
+			if err != nil {
+				return err
+			}
+			scope, err := resolveScope(scopes, known)
+			if err != nil {
+				return err
+			}
 			rc, err := loadReadiness(cfg)
 			if err != nil {
 				return err
@@ -164,12 +198,12 @@ attestation.sigstore.json (the signature). No secret value is in it.`,
 			}
 			defer os.Remove(tmp.Name())
 			m, err := evidence.Export(cmd.Context(), store, evidence.Options{Since: from, Until: to, Interval: interval,
-				ToolVersion: toolVersion(), Catalogue: rc.catalogue, Signer: signer, TempDir: filepath.Dir(out)}, tmp)
+				ToolVersion: toolVersion(), Catalogue: rc.catalogue, Signer: signer, TempDir: filepath.Dir(out), Scope: scope}, tmp)
 			if cerr := tmp.Close(); err == nil {
 				err = cerr
 			}
 			if err != nil {
-				if errors.Is(err, evidence.ErrNoScanInPeriod) {
+				if errors.Is(err, evidence.ErrNoScanInPeriod) || errors.Is(err, evidence.ErrUnknownTarget) {
 					return usageError("%v", err)
 				}
 				return err
@@ -185,6 +219,9 @@ attestation.sigstore.json (the signature). No secret value is in it.`,
 			}
 			c := m.Completeness
 			fmt.Fprintf(g.stdout, "wrote %s: %d files, period %s to %s\n", out, len(m.Files)+2, m.Period.Since.Format(time.RFC3339), m.Period.Until.Format(time.RFC3339))
+			if r := m.RestrictedTo; r != nil {
+				fmt.Fprintf(g.stdout, "  restricted to %s\n", strings.Join(r.Targets, ", "))
+			}
 			fmt.Fprintf(g.stdout, "  %d scans (%d complete, %d incomplete, %d failed, %d with a failed source); inventory of scan %d\n",
 				c.Scans, c.Complete, c.Incomplete, c.Failed, c.SourceFailure, m.InventoryScan)
 			if n := len(c.ScheduleGaps); n > 0 {
@@ -202,6 +239,8 @@ attestation.sigstore.json (the signature). No secret value is in it.`,
 	f.StringVar(&since, "since", "", "first day of the period (YYYY-MM-DD, UTC) or RFC 3339 time; default: the first scan")
 	f.StringVar(&until, "until", "", "last day of the period, inclusive (YYYY-MM-DD, UTC) or RFC 3339 time (exclusive); default: the last scan")
 	f.StringVar(&signKey, "sign-key", defaultEvidenceKey, "private key that signs the package (nhi evidence keygen)")
+	f.StringVar(&signMode, "sign", signOffline, "how to sign: only "+signOffline+" (the offline key of --sign-key, no Fulcio or Rekor); keyless signing needs network access and is not supported")
+	f.StringArrayVar(&scopes, "scope", nil, "restrict the package to a target, KIND:ID (repo:PATH-or-URL, git:, ci:PATH, dir:PATH, aws:ACCOUNT, vault:ADDR); repeatable")
 	f.DurationVar(&interval, "interval", 24*time.Hour, "expected time between scans: longer stretches without a complete scan are listed as schedule gaps")
 	f.StringVar(&format, "format", "text", "output format: text or json")
 	return cmd

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -66,6 +67,8 @@ func TestEvidenceOnTheDemoEstate(t *testing.T) {
 		t.Errorf("verify --format json: exit %d %+v", code, v)
 	}
 
+	testEvidenceScope(t, db, e, key, pub)
+
 	raw, err := os.ReadFile(pkg)
 	if err != nil {
 		t.Fatal(err)
@@ -108,6 +111,54 @@ func TestEvidenceOnTheDemoEstate(t *testing.T) {
 	}
 }
 
+// testEvidenceScope: --scope repo:PATH, spelled otherwise than the scan
+// spelled it, restricts the package to that repository's targets (the
+// manifest says which), and it verifies; a repository never scanned, or
+// a value without a kind, is a usage error listing the known targets.
+func testEvidenceScope(t *testing.T, db string, e *demo.Estate, key, pub string) {
+	t.Helper()
+	real, err := filepath.EvalSymlinks(e.Repos[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(e.Repos[0], link); err != nil {
+		t.Fatal(err)
+	}
+	pkg := filepath.Join(filepath.Dir(db), "scoped.tar.gz")
+	code, out, errs := nhi(t, "evidence", "export", "--db", db, "--config", e.Config, "--out", pkg, "--sign-key", key,
+		"--scope", "repo:"+link+"/", "--format", "json", "--sign", "keyless-off")
+	if code != 0 {
+		t.Fatalf("export --scope: exit %d\n%s\n%s", code, out, errs)
+	}
+	m := decode[struct {
+		Manifest struct {
+			RestrictedTo struct{ Targets []string } `json:"restricted_to"`
+			Scope        []struct{ Target string }
+		}
+	}](t, out).Manifest
+	if !slices.Contains(m.RestrictedTo.Targets, "git:"+real) || len(m.Scope) != len(m.RestrictedTo.Targets) {
+		t.Errorf("--scope repo:%s/: restricted to %v, scope %v; want git:%s and its other targets", link, m.RestrictedTo.Targets, m.Scope, real)
+	}
+	for _, tg := range m.RestrictedTo.Targets {
+		if !strings.HasSuffix(tg, ":"+real) {
+			t.Errorf("restricted to %s, not a target of %s", tg, real)
+		}
+	}
+	if code, out, errs := nhi(t, "evidence", "verify", pkg, "--key", pub); code != 0 {
+		t.Errorf("verify of the restricted package: exit %d\n%s\n%s", code, out, errs)
+	}
+	for _, c := range []struct{ scope, want string }{
+		{"repo:" + filepath.Join(filepath.Dir(real), "never-scanned"), "the targets scans covered are:\n  "},
+		{"nocolon", "want KIND:ID"},
+	} {
+		code, _, errs := nhi(t, "evidence", "export", "--db", db, "--config", e.Config, "--out", pkg+".x", "--sign-key", key, "--scope", c.scope)
+		if code != exitUsage || !strings.Contains(errs, c.want) || (c.scope != "nocolon" && !strings.Contains(errs, "git:"+real)) {
+			t.Errorf("--scope %s: exit %d %q; want exit 2 with %q and the known targets", c.scope, code, errs, c.want)
+		}
+	}
+}
+
 func TestEvidenceUsageErrors(t *testing.T) {
 	dir := t.TempDir()
 	for _, c := range []struct {
@@ -119,6 +170,8 @@ func TestEvidenceUsageErrors(t *testing.T) {
 		{[]string{"evidence", "export", "--out", "x", "--since", "yesterday"}, "--since must be a date"},
 		{[]string{"evidence", "verify", filepath.Join(dir, "p.tar.gz"), "--key", filepath.Join(dir, "missing.pub")}, "--key"},
 		{[]string{"evidence", "verify"}, "accepts 1 arg"},
+		{[]string{"evidence", "export", "--out", filepath.Join(dir, "p.tar.gz"), "--sign", "keyless"}, "keyless signing (a Fulcio certificate, a Rekor transparency log entry) needs network access and is not supported"},
+		{[]string{"evidence", "export", "--out", filepath.Join(dir, "p.tar.gz"), "--sign", "fulcio"}, "--sign keyless-off"},
 	} {
 		code, _, errs := nhi(t, c.args...)
 		if code != exitUsage || !strings.Contains(errs, c.want) {

@@ -108,10 +108,24 @@ func (s *Source) Scan(ctx context.Context, sink scanner.Sink) error {
 	if ok && prev.Refs == refs {
 		sink.Add("commits", prev.Commits)
 		sink.Add("refs_unchanged", 1)
-		if err := sink.Ledger().CarryRepo(ctx, repoID, digest, prev); err != nil {
+		// The tips are those recorded with the refs, unless that scan
+		// predates tips: then they are read once.
+		var tips []inventory.Tip
+		if !prev.HasTips {
+			if tips, err = s.tips(ctx); err != nil {
+				return err
+			}
+		}
+		if err := sink.Ledger().CarryRepo(ctx, repoID, digest, prev, tips); err != nil {
 			return fmt.Errorf("carry scanned history: %w", err)
 		}
 		return nil
+	}
+	// The heads whose history is about to be listed and read: the tips
+	// this scan covered.
+	tips, err := s.tips(ctx)
+	if err != nil {
+		return err
 	}
 	seen, err := sink.Ledger().ScannedCommits(ctx, repoID, digest)
 	if err != nil {
@@ -155,7 +169,7 @@ func (s *Source) Scan(ctx context.Context, sink scanner.Sink) error {
 	if todo != nil && len(todo) == 0 {
 		// Nothing new: the rules need not even be compiled.
 		sink.Add("commits", int64(len(all)))
-		return sink.Ledger().MarkRepoScanned(ctx, repoID, digest, refs, all)
+		return sink.Ledger().MarkRepoScanned(ctx, repoID, digest, refs, all, tips)
 	}
 	loadRules()
 	read, err := e.run(ctx, todo, loaded)
@@ -166,10 +180,24 @@ func (s *Source) Scan(ctx context.Context, sink scanner.Sink) error {
 		all = read
 	}
 	sink.Add("commits", int64(len(all)))
-	if err := sink.Ledger().MarkRepoScanned(ctx, repoID, digest, refs, all); err != nil {
+	if err := sink.Ledger().MarkRepoScanned(ctx, repoID, digest, refs, all, tips); err != nil {
 		return fmt.Errorf("record scanned commits: %w", err)
 	}
 	return nil
+}
+
+// tips reads the repository's branch and tag heads, sorted by ref.
+func (s *Source) tips(ctx context.Context) ([]inventory.Tip, error) {
+	m, err := s.repo.Tips(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]inventory.Tip, 0, len(m))
+	for ref, c := range m {
+		out = append(out, inventory.Tip{Ref: ref, Commit: c})
+	}
+	inventory.SortTips(out)
+	return out, nil
 }
 
 // gitCmd is a git command for the repository, insulated from user
