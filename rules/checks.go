@@ -138,6 +138,7 @@ func checkNoSecretInCode(c *Control, e *env, s *subject) (bool, *finding) {
 		f.detail += "; it is a copy of the vaulted secret at " + strings.Join(paths, ", ")
 		f.evidence["vault_paths"] = paths
 	}
+	byConfidence(c, s, f)
 	return true, f
 }
 
@@ -157,16 +158,57 @@ func checkStoredInSecretsManager(c *Control, e *env, s *subject) (bool, *finding
 	// nothing but hard-coded secrets read 100%), NHI-SEC-01 says it leaked.
 	if occ := gitOccurrences(s.cred); len(occ) > 0 {
 		cr := s.cred.Credential
-		return true, &finding{detail: fmt.Sprintf("%s %s is hard-coded in git history at %s, not kept in a secrets manager; once it is rotated (NHI-SEC-01), keep the new value in Vault or the CI secret store",
+		f := &finding{detail: fmt.Sprintf("%s %s is hard-coded in git history at %s, not kept in a secrets manager; once it is rotated (NHI-SEC-01), keep the new value in Vault or the CI secret store",
 			cr.Type, cr.Redacted, place(occ[0])),
 			evidence: map[string]any{"place": place(occ[0]), "repo": occ[0].Repo, "path": occ[0].Path, "line": occ[0].Line, "commit": occ[0].Commit}}
+		byConfidence(c, s, f)
+		return true, f
 	}
 	f := &finding{detail: fmt.Sprintf("%s %s is hard-coded", s.cred.Credential.Type, s.cred.Credential.Redacted), evidence: map[string]any{}}
 	if first := firstOccurrence(s.cred); first != nil {
 		f.detail += " at " + place(*first)
 		f.evidence["place"] = place(*first)
 	}
+	byConfidence(c, s, f)
 	return true, f
+}
+
+// byConfidence records on the finding f of a hard-coded secret how
+// likely the secret is live (inventory.Credential.Confidence). A low
+// confidence (a documentation example, a test fixture, a weak or default
+// value) opens the gap at the control's low_confidence_severity instead
+// of counting like a live key: the finding says why and keeps the
+// severity a live secret gets (inventory.EvidenceLiveSeverity), which
+// --fail-on --min-confidence low reads. A key that is active where it was
+// issued is live, whatever the text around it.
+func byConfidence(c *Control, s *subject, f *finding) {
+	cr := s.cred.Credential
+	level, reason := cr.Confidence()
+	if level == "" {
+		return
+	}
+	if cr.Active() {
+		level, reason = inventory.ConfidenceHigh, ""
+	}
+	f.evidence[inventory.EvidenceConfidence] = level
+	if reason != "" {
+		f.evidence[inventory.EvidenceConfidenceReason] = reason
+	}
+	low := c.thresholdString("low_confidence_severity")
+	live := f.severity
+	if live == "" {
+		live = c.Severity
+	}
+	if level != inventory.ConfidenceLow || low == "" || inventory.AtLeast(low, live) {
+		return
+	}
+	why := reason
+	if why == "" {
+		why = "a low-confidence match"
+	}
+	f.severity = low
+	f.evidence[inventory.EvidenceLiveSeverity] = live
+	f.detail += fmt.Sprintf("; low confidence (%s): more likely an example or a default than a live secret, so %s, not %s (--min-confidence low counts it as %s)", why, low, live, live)
 }
 
 func checkNoReuse(c *Control, e *env, s *subject) (bool, *finding) {
