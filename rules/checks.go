@@ -182,13 +182,9 @@ func checkStoredInSecretsManager(c *Control, e *env, s *subject) (bool, *finding
 // --fail-on --min-confidence low reads. A key that is active where it was
 // issued is live, whatever the text around it.
 func byConfidence(c *Control, s *subject, f *finding) {
-	cr := s.cred.Credential
-	level, reason := cr.Confidence()
+	level, reason := subjectConfidence(s)
 	if level == "" {
 		return
-	}
-	if cr.Active() {
-		level, reason = inventory.ConfidenceHigh, ""
 	}
 	f.evidence[inventory.EvidenceConfidence] = level
 	if reason != "" {
@@ -525,4 +521,21 @@ func checkVaultExpiry(c *Control, e *env, s *subject) (bool, *finding) {
 		}
 	}
 	return true, &finding{detail: d, evidence: map[string]any{"identity": s.cred.IdentityKey}}
+}
+
+// subjectConfidence is the confidence of a credential found in text that
+// s is ("" for any other subject): every gap on it carries it, so that
+// --fail-on --min-confidence and nhi gaps --min-confidence leave out all
+// the gaps of a documentation example, not only those of the controls
+// that lower their severity. A key active where it was issued is live.
+func subjectConfidence(s *subject) (level, reason string) {
+	if s.cred == nil {
+		return "", ""
+	}
+	cr := s.cred.Credential
+	level, reason = cr.Confidence()
+	if level != "" && cr.Active() {
+		return inventory.ConfidenceHigh, ""
+	}
+	return level, reason
 }
