@@ -172,11 +172,23 @@ func (d *detailModel) render(m *Model) {
 			field("expires", when(now, cr.ExpiresAt))
 		}
 		field("vault", orDash(cr.VaultStatus))
+		if level, reason := cr.Confidence(); level != "" {
+			if reason != "" {
+				level += " (" + reason + ")"
+			}
+			field("confidence", level)
+		}
 		field("status", orDash(cr.Status))
 		if sub.Identity != nil && sub.Identity.Identity.Privileges != "" {
 			field("privilege", sub.Identity.Identity.Privileges)
 		}
-		facts = cr.Attrs
+		// The confidence has its own line above.
+		facts = map[string]any{}
+		for k, v := range cr.Attrs {
+			if k != inventory.AttrConfidence && k != inventory.AttrConfidenceReason {
+				facts[k] = v
+			}
+		}
 	} else if id := sub.Identity; id != nil {
 		i := id.Identity
 		b.WriteString(s.Title.Render(truncateMiddle(i.Kind+" "+i.Name, w)) + "\n")
