@@ -190,3 +190,33 @@ func columns(l string) []string {
 	}
 	return out
 }
+
+// TestDiffFailOnMinConfidence: nhi diff --fail-on reads the confidence of
+// the gaps a scan opened: a documentation example committed after the
+// first scan fails --fail-on high only with --min-confidence low.
+func TestDiffFailOnMinConfidence(t *testing.T) {
+	repo := harness.NewGitRepo(t)
+	repo.Commit(alice, "init", map[string]string{"README.md": "# app\n"})
+	db := filepath.Join(t.TempDir(), "nhi.db")
+	if code, out, errs := nhi(t, "scan", "--db", db, "--git", repo.Dir); code != 0 {
+		t.Fatalf("first scan: exit %d\n%s%s", code, out, errs)
+	}
+	repo.Commit(alice, "docs", map[string]string{"docs/setup.md": "```\nexport GITHUB_TOKEN=" + harness.GitHubPAT() + "\n```\n"})
+	if code, out, errs := nhi(t, "scan", "--db", db, "--git", repo.Dir); code != 0 {
+		t.Fatalf("second scan: exit %d\n%s%s", code, out, errs)
+	}
+	for _, c := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"--fail-on", "high"}, 0},
+		{[]string{"--fail-on", "low"}, 0}, // the example's gaps are low confidence
+		{[]string{"--fail-on", "high", "--min-confidence", "low"}, 1},
+		{[]string{"--fail-on", "critical", "--min-confidence", "low"}, 0},
+		{[]string{"--min-confidence", "low"}, 2},
+	} {
+		if code, _, errs := nhi(t, append([]string{"diff", "--db", db}, c.args...)...); code != c.want {
+			t.Errorf("diff %s: exit %d, want %d (%s)", strings.Join(c.args, " "), code, c.want, errs)
+		}
+	}
+}
