@@ -50,6 +50,10 @@ func (f *file) lineWise() {
 	// names are the values of `name:` keys by the column of the key, for
 	// the `value:` key of the same mapping.
 	names := map[int]string{}
+	// jobsAt is the column of the keys under GitHub's `jobs:` (-1 before
+	// it, -2 until the first of them fixes it).
+	jobsAt := -1
+	f.p.span(1, "", "")
 	for i := 0; i < len(lines); i++ {
 		l := lines[i]
 		t := strings.TrimSpace(l)
@@ -62,6 +66,7 @@ func (f *file) lineWise() {
 			continue
 		}
 		key, col := entryKey(prefix)
+		f.lineWiseJob(key, col, indentOf(l) == col, rest, i+1, &jobsAt)
 		for c := range names {
 			if c > col || (c == col && key == "") {
 				delete(names, c)
@@ -102,6 +107,38 @@ func (f *file) lineWise() {
 			}
 		}
 		f.checkText(value, i+1)
+	}
+}
+
+// lineWiseJob records where a job begins, as the parsers do (its jobs
+// name the occurrences): a key under GitHub's top-level `jobs:`, or a
+// top-level GitLab key that holds a mapping and is no keyword. plain says
+// the key is not in a sequence item.
+func (f *file) lineWiseJob(key string, col int, plain bool, rest string, line int, jobsAt *int) {
+	if key == "" || !plain {
+		return
+	}
+	switch f.p.provider {
+	case GitHubActions:
+		switch {
+		case col == 0:
+			*jobsAt = -1
+			if key == "jobs" {
+				*jobsAt = -2
+			}
+			f.p.span(line, "", "")
+		case *jobsAt == -2 || col == *jobsAt:
+			*jobsAt = col
+			f.p.span(line, key, "")
+		}
+	case GitLabCI:
+		if col == 0 {
+			job := key
+			if gitlabReserved[key] || key == "default" || strings.TrimSpace(rest) != "" {
+				job = ""
+			}
+			f.p.span(line, job, "")
+		}
 	}
 }
 

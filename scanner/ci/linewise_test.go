@@ -147,9 +147,16 @@ func TestLineWiseSameRecall(t *testing.T) {
 				if !slices.Equal(got, want) {
 					t.Errorf("read line by line:\n%s\nparsed:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 				}
+				jobs := map[int]string{} // by line, as the parsers say
+				for _, o := range grec.occs {
+					jobs[o.Line] = o.CIJob
+				}
 				for _, o := range brec.occs {
 					if o.Unit != ci.LineWiseUnit(tw.path) || o.Detail["read"] != "line-wise" {
 						t.Errorf("occurrence at line %d: unit %q, detail %v", o.Line, o.Unit, o.Detail)
+					}
+					if want, ok := jobs[o.Line]; ok && tw.path != "azure-pipelines.yml" && o.CIJob != want {
+						t.Errorf("occurrence at line %d: job %q, want %q as parsed", o.Line, o.CIJob, want)
 					}
 				}
 				for _, c := range brec.creds {
