@@ -39,11 +39,17 @@ func TestConfidenceShown(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, c := range []struct{ path, conf string }{{"deploy/release.sh", ""}, {"docs/setup.md", "low"}} {
+	const wf = "ci:workflow:app:.github/workflows/test.yml"
+	put(w.PutIdentity(ctx, &inventory.Identity{Key: wf, Kind: inventory.KindCIWorkflow, Name: "test", Source: inventory.SourceCI, Provider: "github-actions"}))
+	for _, c := range []struct{ path, conf, why, identity string }{
+		{"deploy/release.sh", "", "", ""}, {"docs/setup.md", "low", "documentation", ""},
+		{".github/workflows/test.yml", "low", "weak or default value", wf}, // a service's default password
+	} {
 		cr := w.Keys().SecretCredential("github-pat", harness.GitHubPAT(), inventory.VaultHardcoded)
 		if c.conf != "" {
-			cr.Attrs = map[string]any{inventory.AttrConfidence: c.conf, inventory.AttrConfidenceReason: "documentation"}
+			cr.Attrs = map[string]any{inventory.AttrConfidence: c.conf, inventory.AttrConfidenceReason: c.why}
 		}
+		cr.IdentityKey = c.identity
 		put(w.PutCredential(ctx, cr))
 		put(w.PutOccurrence(ctx, &inventory.Occurrence{CredentialKey: cr.Key, Source: inventory.SourceGit, Repo: "https://git.example.com/acme/app",
 			Path: c.path, Line: 4, Commit: "4f2c9a1b7d3e5f60718293a4b5c6d7e8f9012345", Author: "Dana Ops", Email: "dana@example.com", Date: day("2026-03-02")}))
@@ -57,7 +63,9 @@ func TestConfidenceShown(t *testing.T) {
 	put(w.Settle(ctx))
 	creds, err := store.Credentials(ctx, w.ID())
 	put(err)
-	put(w.PutEvaluation(ctx, cat.Evaluate(&rules.Estate{Now: fixedNow, Credentials: creds})))
+	ids, err := store.Identities(ctx, w.ID())
+	put(err)
+	put(w.PutEvaluation(ctx, cat.Evaluate(&rules.Estate{Now: fixedNow, Identities: ids, Credentials: creds})))
 	_, err = w.Finish(ctx, nil)
 	put(err)
 
@@ -78,8 +86,8 @@ func TestConfidenceShown(t *testing.T) {
 		}
 	}
 	for k, n := range map[string]int{
-		"high high NHI-SEC-01": 1, "high high NHI-SEC-02": 1, "low low NHI-SEC-01": 1, "low low NHI-SEC-02": 1,
-		"medium high NHI-OWN-01": 1, "medium low NHI-OWN-01": 1,
+		"high high NHI-SEC-01": 1, "high high NHI-SEC-02": 1, "low low NHI-SEC-01": 2, "low low NHI-SEC-02": 2,
+		"medium high NHI-OWN-01": 1, "medium low NHI-OWN-01": 1, "medium - NHI-OWN-01": 1,
 	} {
 		if got[k] != n {
 			t.Errorf("rows %q: %d, want %d (rows %v)\n%s", k, got[k], n, got, out)
@@ -101,5 +109,12 @@ func TestConfidenceShown(t *testing.T) {
 	}
 	if strings.Contains(out, "confidence reason") {
 		t.Errorf("the confidence is repeated among the facts:\n%s", out)
+	}
+
+	// The pipeline's credentials list their confidence.
+	m = newTestModel(t, store, 80, 24)
+	press(t, m, "2", "/", "test", "enter", "enter")
+	if out = m.View(); !strings.Contains(out, "vault hardcoded · confidence low") {
+		t.Errorf("the pipeline's credential does not show its confidence:\n%s", out)
 	}
 }

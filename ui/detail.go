@@ -269,7 +269,11 @@ func (d *detailModel) render(m *Model) {
 		for _, c := range sub.Credentials {
 			cr := c.Credential
 			b.WriteString(truncateMiddle(subjectLabel(cr.Type+" "+cr.Key), w) + "\n")
-			b.WriteString(s.Muted.Render(indent(wrap(fmt.Sprintf("vault %s · status %s · rotated %s · used %s", orDash(cr.VaultStatus),
+			vault := orDash(cr.VaultStatus)
+			if level, _ := cr.Confidence(); level != "" {
+				vault += " · confidence " + level
+			}
+			b.WriteString(s.Muted.Render(indent(wrap(fmt.Sprintf("vault %s · status %s · rotated %s · used %s", vault,
 				orDash(cr.Status), when(now, cr.LastRotatedAt), when(now, cr.LastUsedAt)), w-2), "  ")) + "\n")
 			occurrenceLines(&b, s, c.Occurrences, w)
 		}
