@@ -39,6 +39,7 @@ const lineWiseTab = 4
 // lineWise applies the CI-aware checks to the lines of f, which does not
 // parse as YAML.
 func (f *file) lineWise() {
+	f.p.lineWise = true
 	lines := make([]string, len(f.lines))
 	for i, raw := range f.lines {
 		l := strings.TrimSuffix(raw, "\r")

@@ -317,7 +317,6 @@ func (e *engine) parse(ctx context.Context, p string, data []byte, provider stri
 				return nil, fmt.Errorf("%w: %w", errDetector, derr)
 			}
 			f.detectGitleaksFirst(ctx, det)
-			f.p.lineWise = true
 			return f.p, err
 		case root == nil:
 			// Empty, or only comments: a pipeline with nothing in it (the
