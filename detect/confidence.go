@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/zricethezav/gitleaks/v8/report"
+
+	"github.com/nhi-inventory/nhi/inventory"
 )
 
 // Confidences of a hit: how likely it is a live credential. A rule gives
@@ -16,16 +18,16 @@ import (
 // same); a hit in documentation or in tests is low whatever the rule;
 // every other hit is high.
 const (
-	ConfidenceHigh   = "high"
-	ConfidenceMedium = "medium"
-	ConfidenceLow    = "low"
+	ConfidenceHigh   = inventory.ConfidenceHigh
+	ConfidenceMedium = inventory.ConfidenceMedium
+	ConfidenceLow    = inventory.ConfidenceLow
 )
 
 // Credential attributes set on a hit's credential when its confidence is
 // not high (absent means high, so that nothing found before changes).
 const (
-	AttrConfidence       = "confidence"
-	AttrConfidenceReason = "confidence_reason"
+	AttrConfidence       = inventory.AttrConfidence
+	AttrConfidenceReason = inventory.AttrConfidenceReason
 )
 
 // TagWeak marks the rules that report weak or default values in a

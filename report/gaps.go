@@ -17,9 +17,12 @@ import (
 
 // GapJSON is one gap in `nhi gaps --format json`.
 type GapJSON struct {
-	ID          int64               `json:"id"`
-	ControlID   string              `json:"control_id"`
-	Severity    string              `json:"severity"`
+	ID        int64  `json:"id"`
+	ControlID string `json:"control_id"`
+	Severity  string `json:"severity"`
+	// Confidence is how likely the hard-coded secret the gap is about is
+	// live (high, medium, low); empty for a gap about anything else.
+	Confidence  string              `json:"confidence,omitempty"`
 	SubjectID   string              `json:"subject_id"`
 	SubjectKind string              `json:"subject_kind"`
 	SubjectName string              `json:"subject_name,omitempty"`
@@ -52,6 +55,9 @@ type GapFilter struct {
 	// Repo keeps the gaps whose evidence is in this repository: its
 	// location as scanned (path or URL) or its short name.
 	Repo string
+	// MinConfidence keeps the gaps on secrets matched with this
+	// confidence or more, and every gap about anything else.
+	MinConfidence string
 }
 
 // repoMatches reports whether a gap's repository is the one asked for.
@@ -69,6 +75,9 @@ func FilterGaps(gaps []inventory.Gap, f GapFilter) []inventory.Gap {
 	var out []inventory.Gap
 	for _, g := range gaps {
 		if f.Severity != "" && !inventory.AtLeast(g.Severity, f.Severity) {
+			continue
+		}
+		if f.MinConfidence != "" && !inventory.ConfidenceAtLeast(g.Confidence(), f.MinConfidence) {
 			continue
 		}
 		if f.Control != "" && !strings.EqualFold(g.ControlID, f.Control) {
@@ -111,7 +120,8 @@ func WriteGapsFit(w io.Writer, gaps []inventory.Gap, cat *rules.Catalogue, forma
 	for _, g := range gaps {
 		j := GapJSON{ID: g.ID, ControlID: g.ControlID, Severity: g.Severity, SubjectID: g.SubjectKey, SubjectKind: g.SubjectKind,
 			SubjectName: g.SubjectName, Title: g.Title, Detail: g.Detail, Status: g.Status, Owner: g.Owner, FirstSeen: g.FirstSeen,
-			FirstScan: g.FirstScan, LastScan: g.LastScan, Resolved: g.Resolved, Frameworks: g.Frameworks, Evidence: g.Evidence}
+			FirstScan: g.FirstScan, LastScan: g.LastScan, Resolved: g.Resolved, Frameworks: g.Frameworks, Evidence: g.Evidence,
+			Confidence: g.Confidence()}
 		if c := cat.Control(g.ControlID); c != nil {
 			j.Remediation = strings.TrimSpace(c.Remediation)
 		}
@@ -129,13 +139,13 @@ func WriteGapsFit(w io.Writer, gaps []inventory.Gap, cat *rules.Catalogue, forma
 	case "csv":
 		cw := csv.NewWriter(w)
 		cw.Write([]string{"id", "control_id", "severity", "status", "subject_kind", "subject_id", "owner", "title", "detail", "first_seen", "soc2", "nist_csf", "owasp_nhi",
-			"first_seen_scan", "last_seen_scan", "resolved_scan", "decision_reason", "decision_actor", "decision_at", "decision_expires"})
+			"first_seen_scan", "last_seen_scan", "resolved_scan", "decision_reason", "decision_actor", "decision_at", "decision_expires", "confidence"})
 		for _, g := range items {
 			cw.Write([]string{strconv.FormatInt(g.ID, 10), g.ControlID, g.Severity, g.Status, g.SubjectKind, g.SubjectID, g.Owner, g.Title,
 				g.Detail, g.FirstSeen.UTC().Format(time.RFC3339), strings.Join(g.Frameworks["soc2"], " "),
 				strings.Join(g.Frameworks["nist_csf"], " "), strings.Join(g.Frameworks["owasp_nhi"], " "),
 				strconv.FormatInt(g.FirstScan, 10), strconv.FormatInt(g.LastScan, 10), scanOrEmpty(g.Resolved),
-				g.DecisionReason, g.DecisionActor, rfc3339(g.DecisionAt), rfc3339(g.DecisionExpires)})
+				g.DecisionReason, g.DecisionActor, rfc3339(g.DecisionAt), rfc3339(g.DecisionExpires), g.Confidence})
 		}
 		cw.Flush()
 		return cw.Error()
@@ -143,7 +153,7 @@ func WriteGapsFit(w io.Writer, gaps []inventory.Gap, cat *rules.Catalogue, forma
 		_, err := WriteSARIF(w, gaps, cat, SARIFOptions{Decisions: ds})
 		return err
 	case "table", "":
-		t := Table{Cols: []Column{{Name: "ID"}, {Name: "SEVERITY"}, {Name: "CONTROL"}, {Name: "STATUS"},
+		t := Table{Cols: []Column{{Name: "ID"}, {Name: "SEVERITY"}, {Name: "CONF"}, {Name: "CONTROL"}, {Name: "STATUS"},
 			{Name: "OWNER", Shrink: 1, Min: 8, Want: 12}, {Name: "SUBJECT", Shrink: 1, Min: 16, Want: 28, Middle: true, Clip: 40},
 			{Name: "DETAIL", Shrink: 1, Min: 24, Drop: true}}}
 		for _, g := range items {
@@ -154,7 +164,7 @@ func WriteGapsFit(w io.Writer, gaps []inventory.Gap, cat *rules.Catalogue, forma
 			if width > 0 {
 				name = dropRepeatedType(name)
 			}
-			t.Add(strconv.FormatInt(g.ID, 10), g.Severity, g.ControlID, g.Status, orDash(g.Owner), name, g.Detail)
+			t.Add(strconv.FormatInt(g.ID, 10), g.Severity, orDash(g.Confidence), g.ControlID, g.Status, orDash(g.Owner), name, g.Detail)
 		}
 		if err := t.Write(w, width); err != nil {
 			return err

@@ -43,14 +43,15 @@ func fixtureGaps() []inventory.Gap {
 	return []inventory.Gap{
 		{ID: 11, ControlID: "NHI-SEC-01", SubjectKind: inventory.SubjectCredential, SubjectKey: "fp:0a1b2c", SubjectName: "github-pat ghp_****(40)",
 			Family: "git", Severity: "high", Title: "No secret in code or git history",
-			Detail:     "github-pat ghp_****(40) committed at payments-api deploy/release.sh:12 in 4f2c9a1b",
-			Evidence:   map[string]any{"repo": "https://git.example.com/acme/payments-api", "path": "deploy/release.sh", "line": float64(12), "commit": "4f2c9a1b7d3e"},
+			Detail: "github-pat ghp_****(40) committed at payments-api deploy/release.sh:12 in 4f2c9a1b",
+			Evidence: map[string]any{"repo": "https://git.example.com/acme/payments-api", "path": "deploy/release.sh", "line": float64(12), "commit": "4f2c9a1b7d3e",
+				"confidence": "high"},
 			Frameworks: fw("CC6.1 CC6.7", "PR.DS-01 PR.AA-01", "NHI2"), Owner: "Dana Ops", Status: inventory.GapOpen,
 			FirstSeen: seen1, FirstScan: 1, LastScan: 2},
 		{ID: 12, ControlID: "NHI-SEC-02", SubjectKind: inventory.SubjectCredential, SubjectKey: "fp:3d4e5f", SubjectName: "nhi-password-config ****(12)",
 			Family: "ci", Severity: "high", Title: "Secrets are stored in a secrets manager",
 			Detail:     "nhi-password-config ****(12) is hard-coded at ci/bitbucket pipelines.yml:17",
-			Evidence:   map[string]any{"path": "ci/bitbucket pipelines#1.yml", "line": 17},
+			Evidence:   map[string]any{"path": "ci/bitbucket pipelines#1.yml", "line": 17, "confidence": "low", "severity_if_live": "high"},
 			Frameworks: fw("CC6.1", "PR.DS-01", "NHI2"), Status: inventory.GapAccepted, FirstSeen: seen2, FirstScan: 2, LastScan: 2},
 		{ID: 13, ControlID: "NHI-IAM-03", SubjectKind: inventory.SubjectIdentity, SubjectKey: userARN,
 			SubjectName: "legacy-etl-with-a-name-longer-than-forty-characters", Family: "aws", Severity: "critical",
@@ -78,11 +79,11 @@ func TestGapsTable(t *testing.T) {
 	out := render(t, "table", fixtureGaps())
 	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
 	want := [][]string{
-		{"ID", "SEVERITY", "CONTROL", "STATUS", "OWNER", "SUBJECT", "DETAIL"},
-		{"11", "high", "NHI-SEC-01", "open", "Dana Ops", "github-pat ghp_****(40)", "github-pat ghp_****(40) committed at payments-api deploy/release.sh:12 in 4f2c9a1b"},
-		{"12", "high", "NHI-SEC-02", "accepted", "-", "nhi-password-config ****(12)", "nhi-password-config ****(12) is hard-coded at ci/bitbucket pipelines.yml:17"},
-		{"13", "critical", "NHI-IAM-03", "open", "team-data", "legacy-etl-wi…nger-than-forty-characters", "AdministratorAccess attached"},
-		{"14", "medium", "NHI-ROT-01", "resolved", "-", "aws-access-key:AKIAEXAMPLEEXAMPLE01", "key is 200 days old"},
+		{"ID", "SEVERITY", "CONF", "CONTROL", "STATUS", "OWNER", "SUBJECT", "DETAIL"},
+		{"11", "high", "high", "NHI-SEC-01", "open", "Dana Ops", "github-pat ghp_****(40)", "github-pat ghp_****(40) committed at payments-api deploy/release.sh:12 in 4f2c9a1b"},
+		{"12", "high", "low", "NHI-SEC-02", "accepted", "-", "nhi-password-config ****(12)", "nhi-password-config ****(12) is hard-coded at ci/bitbucket pipelines.yml:17"},
+		{"13", "critical", "-", "NHI-IAM-03", "open", "team-data", "legacy-etl-wi…nger-than-forty-characters", "AdministratorAccess attached"},
+		{"14", "medium", "-", "NHI-ROT-01", "resolved", "-", "aws-access-key:AKIAEXAMPLEEXAMPLE01", "key is 200 days old"},
 	}
 	if len(lines) != len(want)+2 || lines[len(lines)-2] != "" || lines[len(lines)-1] != "4 gaps" {
 		t.Fatalf("table has %d lines, want %d rows, a blank line and \"4 gaps\":\n%s", len(lines), len(want), out)
@@ -92,13 +93,13 @@ func TestGapsTable(t *testing.T) {
 			t.Errorf("line %d:\n got  %q\n want %q", i, got, w)
 		}
 	}
-	if out := render(t, "table", nil); out != "ID  SEVERITY  CONTROL  STATUS  OWNER  SUBJECT  DETAIL\n\n0 gaps\n" {
+	if out := render(t, "table", nil); out != "ID  SEVERITY  CONF  CONTROL  STATUS  OWNER  SUBJECT  DETAIL\n\n0 gaps\n" {
 		t.Errorf("empty table %q", out)
 	}
 }
 
 // gapJSONKeys are every field of a gap in `nhi gaps --format json`.
-var gapJSONKeys = []string{"control_id", "detail", "evidence", "first_seen", "first_seen_scan", "frameworks", "id", "last_seen_scan",
+var gapJSONKeys = []string{"confidence", "control_id", "detail", "evidence", "first_seen", "first_seen_scan", "frameworks", "id", "last_seen_scan",
 	"owner", "remediation", "resolved_scan", "severity", "status", "subject_id", "subject_kind", "subject_name", "title"}
 
 func TestGapsJSON(t *testing.T) {
@@ -166,7 +167,7 @@ func TestGapsCSV(t *testing.T) {
 		t.Fatal(err)
 	}
 	header := []string{"id", "control_id", "severity", "status", "subject_kind", "subject_id", "owner", "title", "detail", "first_seen", "soc2", "nist_csf", "owasp_nhi",
-		"first_seen_scan", "last_seen_scan", "resolved_scan", "decision_reason", "decision_actor", "decision_at", "decision_expires"}
+		"first_seen_scan", "last_seen_scan", "resolved_scan", "decision_reason", "decision_actor", "decision_at", "decision_expires", "confidence"}
 	if len(rows) != 5 || !reflect.DeepEqual(rows[0], header) {
 		t.Fatalf("%d rows, header %q", len(rows), rows[0])
 	}
@@ -183,6 +184,27 @@ func TestGapsCSV(t *testing.T) {
 	for i, w := range want {
 		if !reflect.DeepEqual(rows[i+1][:len(w)], w) {
 			t.Errorf("row %d:\n got  %q\n want %q", i+1, rows[i+1], w)
+		}
+	}
+	var conf []string
+	for _, r := range rows[1:] {
+		conf = append(conf, r[len(header)-1])
+	}
+	if want := []string{"high", "low", "", ""}; !reflect.DeepEqual(conf, want) {
+		t.Errorf("confidence column %q, want %q", conf, want)
+	}
+}
+
+// TestFilterGapsMinConfidence: --min-confidence keeps the gaps on secrets
+// matched with that confidence or more, and every gap about anything else.
+func TestFilterGapsMinConfidence(t *testing.T) {
+	for min, want := range map[string][]int64{"": {11, 12, 13, 14}, "low": {11, 12, 13, 14}, "medium": {11, 13, 14}, "high": {11, 13, 14}} {
+		var got []int64
+		for _, g := range FilterGaps(fixtureGaps(), GapFilter{Status: "all", MinConfidence: min}) {
+			got = append(got, g.ID)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("--min-confidence %q: gaps %v, want %v", min, got, want)
 		}
 	}
 }

@@ -45,23 +45,27 @@ type IdentityJSON struct {
 
 // CredentialJSON is one credential in InventoryDoc.
 type CredentialJSON struct {
-	ID            int64            `json:"id"`
-	Key           string           `json:"key"`
-	Type          string           `json:"type"`
-	Identity      string           `json:"identity,omitempty"`
-	Fingerprint   string           `json:"fingerprint"`
-	Redacted      string           `json:"redacted"`
-	VaultStatus   string           `json:"vault_status"`
-	Status        string           `json:"status,omitempty"`
-	Owner         string           `json:"owner"`
-	OwnerSource   string           `json:"owner_source,omitempty"`
-	CreatedAt     *time.Time       `json:"created_at,omitempty"`
-	LastRotatedAt *time.Time       `json:"last_rotated_at,omitempty"`
-	ExpiresAt     *time.Time       `json:"expires_at,omitempty"`
-	LastUsedAt    *time.Time       `json:"last_used_at,omitempty"`
-	FirstSeen     time.Time        `json:"first_seen"`
-	Attrs         map[string]any   `json:"attrs,omitempty"`
-	Occurrences   []OccurrenceJSON `json:"occurrences"`
+	ID          int64  `json:"id"`
+	Key         string `json:"key"`
+	Type        string `json:"type"`
+	Identity    string `json:"identity,omitempty"`
+	Fingerprint string `json:"fingerprint"`
+	Redacted    string `json:"redacted"`
+	VaultStatus string `json:"vault_status"`
+	// Confidence is how likely a hard-coded secret is live (high, medium
+	// or low, with ConfidenceReason); empty for any other credential.
+	Confidence       string           `json:"confidence,omitempty"`
+	ConfidenceReason string           `json:"confidence_reason,omitempty"`
+	Status           string           `json:"status,omitempty"`
+	Owner            string           `json:"owner"`
+	OwnerSource      string           `json:"owner_source,omitempty"`
+	CreatedAt        *time.Time       `json:"created_at,omitempty"`
+	LastRotatedAt    *time.Time       `json:"last_rotated_at,omitempty"`
+	ExpiresAt        *time.Time       `json:"expires_at,omitempty"`
+	LastUsedAt       *time.Time       `json:"last_used_at,omitempty"`
+	FirstSeen        time.Time        `json:"first_seen"`
+	Attrs            map[string]any   `json:"attrs,omitempty"`
+	Occurrences      []OccurrenceJSON `json:"occurrences"`
 }
 
 // OccurrenceJSON is one place a credential was seen.
@@ -100,6 +104,7 @@ func NewInventoryDoc(scan *inventory.Scan, ids []inventory.IdentityRow, creds []
 		cj := CredentialJSON{ID: r.ID, Key: c.Key, Type: c.Type, Identity: r.IdentityKey, Fingerprint: c.Fingerprint,
 			Redacted: c.Redacted, VaultStatus: c.VaultStatus, Status: c.Status, Owner: c.Owner, OwnerSource: c.OwnerSource, CreatedAt: c.CreatedAt, LastRotatedAt: c.LastRotatedAt,
 			ExpiresAt: c.ExpiresAt, LastUsedAt: c.LastUsedAt, FirstSeen: r.FirstSeen, Attrs: c.Attrs, Occurrences: []OccurrenceJSON{}}
+		cj.Confidence, cj.ConfidenceReason = c.Confidence()
 		for _, o := range r.Occurrences {
 			cj.Occurrences = append(cj.Occurrences, OccurrenceJSON{Source: o.Source, Repo: o.Repo, Path: o.Path, Line: o.Line,
 				Commit: o.Commit, Author: o.Author, Email: o.Email, Date: o.Date, Job: o.CIJob, Step: o.CIStep,
@@ -202,12 +207,12 @@ func InventoryTable(w io.Writer, doc InventoryDoc, width int) (cut bool, err err
 	}
 	fmt.Fprintf(w, "\nCREDENTIALS (%d)\n", len(doc.Credentials))
 	if len(doc.Credentials) > 0 {
-		t := Table{Cols: []Column{{Name: "ID"}, {Name: "TYPE", Shrink: 1, Min: 10, Want: 14},
-			{Name: "REDACTED", Shrink: 1, Min: 12, Want: 24, Middle: true}, {Name: "VAULT STATUS"}, {Name: "STATUS"},
+		t := Table{Cols: []Column{{Name: "ID"}, {Name: "TYPE", Shrink: 1, Min: 9, Want: 14},
+			{Name: "REDACTED", Shrink: 1, Min: 12, Want: 24, Middle: true}, {Name: "VAULT STATUS", Shrink: 1, Min: 9, Want: 15, Short: "VAULT"}, {Name: "CONF"}, {Name: "STATUS"},
 			{Name: "CREATED", Shrink: 2, Drop: true}, {Name: "LAST USED", Shrink: 1, Drop: true}, {Name: "SEEN"},
 			{Name: "WHERE", Shrink: 1, Min: 14, Want: 30, Middle: true}}}
 		for _, c := range doc.Credentials {
-			t.Add(strconv.FormatInt(c.ID, 10), c.Type, label(c), c.VaultStatus, orDash(c.Status), day(c.CreatedAt), day(c.LastUsedAt),
+			t.Add(strconv.FormatInt(c.ID, 10), c.Type, label(c), c.VaultStatus, orDash(c.Confidence), orDash(c.Status), day(c.CreatedAt), day(c.LastUsedAt),
 				strconv.Itoa(len(c.Occurrences)), where(c))
 		}
 		if err := t.Write(w, width); err != nil {
@@ -222,7 +227,7 @@ func inventoryCSV(w io.Writer, doc InventoryDoc) error {
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"credential_id", "key", "type", "fingerprint", "redacted", "vault_status", "status", "identity", "first_seen",
 		"owner", "owner_source", "created_at", "last_used_at", "last_rotated_at", "expires_at",
-		"source", "repo", "path", "line", "commit", "author", "email", "date", "job", "step", "vault_path"})
+		"source", "repo", "path", "line", "commit", "author", "email", "date", "job", "step", "vault_path", "confidence", "confidence_reason"})
 	ts := rfc3339
 	for _, c := range doc.Credentials {
 		base := []string{strconv.FormatInt(c.ID, 10), c.Key, c.Type, c.Fingerprint, c.Redacted, c.VaultStatus, c.Status, c.Identity,
@@ -238,7 +243,7 @@ func inventoryCSV(w io.Writer, doc InventoryDoc) error {
 				line = strconv.Itoa(o.Line)
 			}
 			cw.Write(append(append([]string(nil), base...), o.Source, o.Repo, o.Path, line, o.Commit, o.Author, o.Email,
-				ts(o.Date), o.Job, o.Step, o.VaultPath))
+				ts(o.Date), o.Job, o.Step, o.VaultPath, c.Confidence, c.ConfidenceReason))
 		}
 	}
 	cw.Flush()

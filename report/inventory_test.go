@@ -72,11 +72,11 @@ func TestInventoryTable(t *testing.T) {
 		{"2", "ci:workflow", "deploy", "-", "-", "-", "-", "-", "0"},
 		{""},
 		{"CREDENTIALS (4)"},
-		{"ID", "TYPE", "REDACTED", "VAULT STATUS", "STATUS", "CREATED", "LAST USED", "SEEN", "WHERE"},
-		{"10", "aws-access-key", "AKIAEXAMPLEEXAMPLE01", "hardcoded", "Active", "2025-09-01", "2026-05-30", "3", "payments-api/deploy/provider.tf:3@4f2c9a1b (+2)"},
-		{"11", "vault-kv-secret", "secret/payments/db", "vaulted", "-", "-", "-", "1", "secret/payments/db"},
-		{"12", "ci-secret-reference", "ci-secret:github-actions:payments-api:AWS_KEY", "ci-secret-store", "-", "-", "-", "1", ".github/workflows/deploy.yml:31"},
-		{"13", "generic-api-key", "fp:77", "unknown", "-", "-", "-", "0", "-"},
+		{"ID", "TYPE", "REDACTED", "VAULT STATUS", "CONF", "STATUS", "CREATED", "LAST USED", "SEEN", "WHERE"},
+		{"10", "aws-access-key", "AKIAEXAMPLEEXAMPLE01", "hardcoded", "high", "Active", "2025-09-01", "2026-05-30", "3", "payments-api/deploy/provider.tf:3@4f2c9a1b (+2)"},
+		{"11", "vault-kv-secret", "secret/payments/db", "vaulted", "-", "-", "-", "-", "1", "secret/payments/db"},
+		{"12", "ci-secret-reference", "ci-secret:github-actions:payments-api:AWS_KEY", "ci-secret-store", "-", "-", "-", "-", "1", ".github/workflows/deploy.yml:31"},
+		{"13", "generic-api-key", "fp:77", "unknown", "-", "-", "-", "-", "0", "-"},
 	}
 	if len(lines) != len(want) {
 		t.Fatalf("%d lines, want %d:\n%s", len(lines), len(want), b.String())
@@ -124,7 +124,7 @@ func TestInventoryJSON(t *testing.T) {
 	}
 	creds := doc["credentials"].([]any)
 	key := creds[0].(map[string]any)
-	check("credential", key, "id", "key", "type", "identity", "fingerprint", "redacted", "vault_status", "status", "owner", "owner_source",
+	check("credential", key, "id", "key", "type", "identity", "fingerprint", "redacted", "vault_status", "confidence", "status", "owner", "owner_source",
 		"created_at", "last_rotated_at", "last_used_at", "first_seen", "attrs", "occurrences")
 	if key["identity"] != userARN || key["fingerprint"] != strings.Repeat("ab", 32) || key["last_rotated_at"] != "2025-09-01T00:00:00Z" {
 		t.Errorf("credential %v", key)
@@ -150,20 +150,20 @@ func TestInventoryCSV(t *testing.T) {
 		t.Fatal(err)
 	}
 	header := []string{"credential_id", "key", "type", "fingerprint", "redacted", "vault_status", "status", "identity", "first_seen",
-		"owner", "owner_source", "created_at", "last_used_at", "last_rotated_at", "expires_at", "source", "repo", "path", "line", "commit", "author", "email", "date", "job", "step", "vault_path"}
+		"owner", "owner_source", "created_at", "last_used_at", "last_rotated_at", "expires_at", "source", "repo", "path", "line", "commit", "author", "email", "date", "job", "step", "vault_path", "confidence", "confidence_reason"}
 	fp := strings.Repeat("ab", 32)
 	key := []string{"10", "aws-access-key:AKIAEXAMPLEEXAMPLE01", "aws-access-key", fp, "AKIAEXAMPLEEXAMPLE01", "hardcoded", "Active", userARN, "2026-05-01T10:00:00Z",
 		"team-data", "identity:tag:owner", "2025-09-01T00:00:00Z", "2026-05-30T08:00:00Z", "2025-09-01T00:00:00Z", ""}
 	want := [][]string{
 		header,
-		append(key[:15:15], "git", "/srv/git/payments-api.git", "deploy/provider.tf", "3", "4f2c9a1b7d3e5f60", "Dana Ops", "dana@example.com", "2026-03-02T09:30:00Z", "", "", ""),
-		append(key[:15:15], "git", "/srv/git/infra", "main.tf", "9", "0123456789ab", "", "", "", "", "", ""),
-		append(key[:15:15], "aws", "", "", "", "", "", "", "", "", "", ""),
-		{"11", "vault-kv:v:secret/payments/db", "vault-kv-secret", "", "", "vaulted", "", "", "2026-05-31T10:00:00Z", "", "", "", "", "", "2027-01-01T00:00:00Z", "vault", "", "", "", "", "", "", "", "", "", "secret/payments/db"},
+		append(key[:15:15], "git", "/srv/git/payments-api.git", "deploy/provider.tf", "3", "4f2c9a1b7d3e5f60", "Dana Ops", "dana@example.com", "2026-03-02T09:30:00Z", "", "", "", "high", ""),
+		append(key[:15:15], "git", "/srv/git/infra", "main.tf", "9", "0123456789ab", "", "", "", "", "", "", "high", ""),
+		append(key[:15:15], "aws", "", "", "", "", "", "", "", "", "", "", "high", ""),
+		{"11", "vault-kv:v:secret/payments/db", "vault-kv-secret", "", "", "vaulted", "", "", "2026-05-31T10:00:00Z", "", "", "", "", "", "2027-01-01T00:00:00Z", "vault", "", "", "", "", "", "", "", "", "", "secret/payments/db", "", ""},
 		{"12", "ci-secret:github-actions:payments-api:AWS_KEY", "ci-secret-reference", "", "", "ci-secret-store", "", "ci:workflow:payments-api:.github/workflows/deploy.yml", "2026-05-31T10:00:00Z",
-			"", "", "", "", "", "", "ci", "", ".github/workflows/deploy.yml", "31", "", "", "", "", "deploy", "configure", ""},
+			"", "", "", "", "", "", "ci", "", ".github/workflows/deploy.yml", "31", "", "", "", "", "deploy", "configure", "", "", ""},
 		// A credential seen nowhere still has its row.
-		{"13", "fp:77", "generic-api-key", "", "", "unknown", "", "", "2026-05-31T10:00:00Z", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""},
+		{"13", "fp:77", "generic-api-key", "", "", "unknown", "", "", "2026-05-31T10:00:00Z", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""},
 	}
 	if len(rows) != len(want) {
 		t.Fatalf("%d rows, want %d", len(rows), len(want))

@@ -130,6 +130,8 @@ type sarifResultProperties struct {
 	Subject  string `json:"subject"`
 	Owner    string `json:"owner"`
 	Repo     string `json:"repo,omitempty"`
+	// Confidence is the match's, for a gap on a hard-coded secret.
+	Confidence string `json:"confidence,omitempty"`
 }
 
 type sarifLocation struct {
@@ -369,7 +371,7 @@ func newSARIF(gaps []inventory.Gap, cat *rules.Catalogue, opt SARIFOptions) (sar
 			PartialFingerprints: map[string]string{sarifFingerprintSchema: g.ControlID + ":" + g.SubjectKind + ":" + g.SubjectKey},
 			Suppressions:        suppression(g, suppressingDecision(g, opt.Decisions)),
 			Properties: sarifResultProperties{GapID: g.ID, Severity: g.Severity, Status: g.Status, Subject: g.SubjectKey,
-				Owner: g.Owner, Repo: inventory.RedactURL(repo)}}
+				Owner: g.Owner, Repo: inventory.RedactURL(repo), Confidence: g.Confidence()}}
 		if i, ok := index[g.ControlID]; ok {
 			r.RuleIndex = &i
 		}

@@ -338,7 +338,7 @@ func TestSARIFContent(t *testing.T) {
 		p := r.Locations[0].PhysicalLocation
 		if r.Properties.GapID != w.gap || r.RuleID != g.ControlID || r.RuleIndex == nil || run.Tool.Driver.Rules[*r.RuleIndex].ID != g.ControlID ||
 			r.Level != sarifLevel(g.Severity) || r.Message.Text != g.Detail || r.Properties.Status != g.Status ||
-			p == nil || p.ArtifactLocation.URI != w.uri || p.Region == nil || p.Region.StartLine != w.line ||
+			r.Properties.Confidence != g.Confidence() || p == nil || p.ArtifactLocation.URI != w.uri || p.Region == nil || p.Region.StartLine != w.line ||
 			(w.repoURI != "" && p.ArtifactLocation.URIBaseID != sarifSrcRoot) {
 			t.Errorf("run %d result %+v, location %+v", i, r, p)
 		}

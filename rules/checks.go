@@ -138,6 +138,7 @@ func checkNoSecretInCode(c *Control, e *env, s *subject) (bool, *finding) {
 		f.detail += "; it is a copy of the vaulted secret at " + strings.Join(paths, ", ")
 		f.evidence["vault_paths"] = paths
 	}
+	byConfidence(c, s, f)
 	return true, f
 }
 
@@ -157,15 +158,18 @@ func checkStoredInSecretsManager(c *Control, e *env, s *subject) (bool, *finding
 	// nothing but hard-coded secrets read 100%), NHI-SEC-01 says it leaked.
 	if occ := gitOccurrences(s.cred); len(occ) > 0 {
 		cr := s.cred.Credential
-		return true, &finding{detail: fmt.Sprintf("%s %s is hard-coded in git history at %s, not kept in a secrets manager; once it is rotated (NHI-SEC-01), keep the new value in Vault or the CI secret store",
+		f := &finding{detail: fmt.Sprintf("%s %s is hard-coded in git history at %s, not kept in a secrets manager; once it is rotated (NHI-SEC-01), keep the new value in Vault or the CI secret store",
 			cr.Type, cr.Redacted, place(occ[0])),
 			evidence: map[string]any{"place": place(occ[0]), "repo": occ[0].Repo, "path": occ[0].Path, "line": occ[0].Line, "commit": occ[0].Commit}}
+		byConfidence(c, s, f)
+		return true, f
 	}
 	f := &finding{detail: fmt.Sprintf("%s %s is hard-coded", s.cred.Credential.Type, s.cred.Credential.Redacted), evidence: map[string]any{}}
 	if first := firstOccurrence(s.cred); first != nil {
 		f.detail += " at " + place(*first)
 		f.evidence["place"] = place(*first)
 	}
+	byConfidence(c, s, f)
 	return true, f
 }
 

@@ -156,6 +156,12 @@ func (cat *Catalogue) Evaluate(est *Estate) *inventory.Evaluation {
 				if sev == "" {
 					sev = c.Severity
 				}
+				if level, _ := subjectConfidence(s); level != "" && f.evidence[inventory.EvidenceConfidence] == nil {
+					if f.evidence == nil {
+						f.evidence = map[string]any{}
+					}
+					f.evidence[inventory.EvidenceConfidence] = level
+				}
 				ev.Gaps = append(ev.Gaps, inventory.Gap{ControlID: c.ID, SubjectKind: s.kind, SubjectKey: s.key, SubjectName: s.name,
 					Family: family(s), Severity: sev, Title: c.Title, Detail: f.detail, Evidence: f.evidence,
 					Frameworks: c.Frameworks.Map(), Owner: s.owner.name, Status: inventory.GapOpen})

@@ -172,11 +172,23 @@ func (d *detailModel) render(m *Model) {
 			field("expires", when(now, cr.ExpiresAt))
 		}
 		field("vault", orDash(cr.VaultStatus))
+		if level, reason := cr.Confidence(); level != "" {
+			if reason != "" {
+				level += " (" + reason + ")"
+			}
+			field("confidence", level)
+		}
 		field("status", orDash(cr.Status))
 		if sub.Identity != nil && sub.Identity.Identity.Privileges != "" {
 			field("privilege", sub.Identity.Identity.Privileges)
 		}
-		facts = cr.Attrs
+		// The confidence has its own line above.
+		facts = map[string]any{}
+		for k, v := range cr.Attrs {
+			if k != inventory.AttrConfidence && k != inventory.AttrConfidenceReason {
+				facts[k] = v
+			}
+		}
 	} else if id := sub.Identity; id != nil {
 		i := id.Identity
 		b.WriteString(s.Title.Render(truncateMiddle(i.Kind+" "+i.Name, w)) + "\n")
@@ -257,7 +269,11 @@ func (d *detailModel) render(m *Model) {
 		for _, c := range sub.Credentials {
 			cr := c.Credential
 			b.WriteString(truncateMiddle(subjectLabel(cr.Type+" "+cr.Key), w) + "\n")
-			b.WriteString(s.Muted.Render(indent(wrap(fmt.Sprintf("vault %s · status %s · rotated %s · used %s", orDash(cr.VaultStatus),
+			vault := orDash(cr.VaultStatus)
+			if level, _ := cr.Confidence(); level != "" {
+				vault += " · confidence " + level
+			}
+			b.WriteString(s.Muted.Render(indent(wrap(fmt.Sprintf("vault %s · status %s · rotated %s · used %s", vault,
 				orDash(cr.Status), when(now, cr.LastRotatedAt), when(now, cr.LastUsedAt)), w-2), "  ")) + "\n")
 			occurrenceLines(&b, s, c.Occurrences, w)
 		}

@@ -305,16 +305,16 @@ func (g *gapsModel) setInputValue(v string) {
 }
 
 // gapColumns are the table's column widths.
-type gapColumns struct{ id, sev, control, status, age, owner, subject, detail int }
+type gapColumns struct{ id, sev, conf, control, status, age, owner, subject, detail int }
 
 // columnsFor computes the column widths for width w, with ids of up to
 // idDigits digits (the id is what nhi triage takes).
 func columnsFor(w, idDigits int) gapColumns {
-	c := gapColumns{id: max(3, idDigits+1), sev: 9, control: 11, status: 10, age: 5}
+	c := gapColumns{id: max(3, idDigits+1), sev: 9, conf: 5, control: 11, status: 10, age: 5}
 	if w >= 110 {
-		c.status, c.age = 15, 6
+		c.conf, c.status, c.age = 7, 15, 6
 	}
-	rest := w - 2 - c.id - c.sev - c.control - c.status - c.age
+	rest := w - 2 - c.id - c.sev - c.conf - c.control - c.status - c.age
 	if w >= 110 {
 		c.detail = rest * 4 / 10
 		rest -= c.detail
@@ -345,7 +345,7 @@ func (g *gapsModel) view(m *Model) string {
 	}
 	c := columnsFor(m.width, digits)
 	labels := distinctLabels(names, keys, c.subject-1)
-	hdr := "  " + cell("ID", c.id) + cell("SEVERITY", c.sev) + cell("CONTROL", c.control) + cell("STATUS", c.status) + cell("AGE", c.age) + cell("OWNER", c.owner) + cell("SUBJECT", c.subject)
+	hdr := "  " + cell("ID", c.id) + cell("SEVERITY", c.sev) + cell("CONF", c.conf) + cell("CONTROL", c.control) + cell("STATUS", c.status) + cell("AGE", c.age) + cell("OWNER", c.owner) + cell("SUBJECT", c.subject)
 	if c.detail > 0 {
 		hdr += cell("DETAIL", c.detail)
 	}
@@ -374,6 +374,7 @@ func (g *gapsModel) view(m *Model) string {
 		}
 		id := cell(strconv.FormatInt(r.ID, 10), c.id)
 		row := cell(r.Severity, c.sev)
+		conf := confidenceCell(r.Confidence(), c.conf)
 		st := r.Status
 		if c.status < 15 && st == inventory.GapFalsePositive {
 			st = "false-pos"
@@ -384,9 +385,9 @@ func (g *gapsModel) view(m *Model) string {
 			rest += cell(r.Detail, c.detail)
 		}
 		if i == g.cursor {
-			b.WriteString(s.Selected.Render(marker+id+row+rest) + "\n")
+			b.WriteString(s.Selected.Render(marker+id+row+conf+rest) + "\n")
 		} else {
-			b.WriteString(marker + s.Muted.Render(id) + s.sev(r.Severity).Render(row) + rest + "\n")
+			b.WriteString(marker + s.Muted.Render(id) + s.sev(r.Severity).Render(row) + s.confidence(r.Confidence()).Render(conf) + rest + "\n")
 		}
 	}
 	return strings.TrimRight(b.String(), "\n")
@@ -438,4 +439,16 @@ func (g *gapsModel) filterLine(m *Model) string {
 		space = 1
 	}
 	return s.Muted.Render(left) + strings.Repeat(" ", space) + pos
+}
+
+// confidenceCell is a gap's confidence in a column of width w: "-" for a
+// gap not about a secret found in text, "med" when "medium" does not fit.
+func confidenceCell(c string, w int) string {
+	switch {
+	case c == "":
+		c = "-"
+	case len(c) > w-1:
+		c = c[:3]
+	}
+	return cell(c, w)
 }

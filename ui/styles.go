@@ -85,3 +85,12 @@ func (s *Styles) status(name string) lipgloss.Style {
 	}
 	return s.Value
 }
+
+// confidence styles a gap's confidence: a low one is muted, as the gap of
+// a documentation example or a test fixture is less likely to matter.
+func (s *Styles) confidence(c string) lipgloss.Style {
+	if c == inventory.ConfidenceLow {
+		return s.Muted
+	}
+	return s.Value
+}

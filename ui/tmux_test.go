@@ -134,7 +134,7 @@ func TestTerminalSmall(t *testing.T) {
 	waitFor("ID SEVERITY", "1/9")
 	keys("/")
 	keys("-l", "deploy-bot")
-	waitFor("/deploy-bot", "> 3 ", "4  medium   NHI-OWN-01")
+	waitFor("/deploy-bot", "> 3 ", "4  medium   -    NHI-OWN-01")
 	keys("Enter")
 	waitFor("status open · /deploy-bot", "1/2")
 	keys("Enter")

@@ -196,6 +196,21 @@ var corpus = []doc{
 	{catCI, ".gitlab-ci.yml", "test:\n  services:\n    - postgres:16\n  variables:\n    POSTGRES_PASSWORD: §\n  script: make test\n", weak},
 	{catCI, ".github/workflows/matrix.yml", "on: push\njobs:\n  t:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: docker/login-action@v3\n        with:\n          username: ${{ vars.DOCKER_USER }}\n          password: ${{ secrets.DOCKER_PASSWORD }}\n      - run: echo \"API_KEY=${{ secrets.API_KEY }}\" >> $GITHUB_ENV\n", nil},
 
+	// Pipelines that do not parse as YAML even leniently: their unit fails
+	// and their hard-coded secrets are read line by line (masking read as
+	// an alias with a broken line, tabs with an unterminated quote, a
+	// broken indent, an unclosed flow collection).
+	{catCI, ".github/workflows/masked-broken.yml", "on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    env:\n      TOKEN: ***\n      TARGETS: [a, b\n    steps:\n      - run: |\n          echo *** | tee out\n          docker login -u bot -p § registry.corp.lan\n", strong},
+	{catCI, ".gitlab-ci.yml", "variables:\n\tMYSQL_ROOT_PASSWORD: §\n\tBANNER: 'deploying\ntest:\n\tscript:\n\t\t- make test\n", weakLetters},
+	{catCI, ".github/workflows/indent.yml", "on: push\njobs:\n  t:\n    runs-on: ubuntu-latest\n    services:\n      pg:\n        image: postgres:16\n        env:\n          POSTGRES_PASSWORD: §\n    steps:\n      - run: make test\n     timeout-minutes: 5\n", weak},
+	{catCI, ".github/workflows/with.yml", "on: push\njobs:\n  d:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: acme/deploy-action@v2\n        with:\n          user: deploy\n          password: §\n      - run: echo done\n     if: always()\n", strong},
+	{catCI, "azure-pipelines.yml", "variables:\n  - name: dbPassword\n    value: §\nsteps:\n  - script: ./deploy.sh\n    displayName: [deploy\n", strong},
+	{catCI, ".gitlab-ci.yml", "scan:\n  script:\n    - export SONAR_TOKEN=§\n    - sonar-scanner\n  only: [main\n", func() string { return pick(hexLow, 40) }},
+	{catCI, ".github/workflows/mirror.yml", "on: push\njobs:\n  m:\n    runs-on: ubuntu-latest\n    steps:\n      - run: git push https://admin:§@git.corp.lan/platform/api.git\n      - run: echo ok\n     env: {A: b}\n", weakURL},
+	{catCI, "bitbucket-pipelines.yml", "pipelines:\n  default:\n    - step:\n        script:\n          - mysql -h db -u root --password=§ -e 'select 1'\n        services: [mysql\n", weak},
+	{catCI, ".github/workflows/refs-broken.yml", "on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    env:\n      DB_PASSWORD: ${{ secrets.DB_PASSWORD }}\n      API_TOKEN: ***\n      TARGETS: [a, b\n    steps:\n      - run: ./tool --password \"$DB_PASSWORD\" --token=${{ secrets.T }}\n", nil},
+	{catCI, ".gitlab-ci.yml", "deploy:\n\tscript:\n\t\t- gcloud secrets versions access latest --secret=prod-db-password > pw\n\t\t- ./deploy.sh --password \"$(cat pw)\"\n\tvariables:\n\t\tPASSWORD_FILE: /run/secrets/pw\n\t\tBANNER: 'deploying\n", nil},
+
 	// --- noise --------------------------------------------------------
 	{catNoise, "configure", "if test \"$x,$pass\" = \"yes,no\"; then\n  pass=ok\nfi\n", nil},
 	{catNoise, "src/form.js", "const password = passwordInput.value;\nconst opts = { password: passwordField, secret: secretRef };\n", nil},

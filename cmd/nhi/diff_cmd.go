@@ -15,6 +15,7 @@ type diffOptions struct {
 	from, to int64
 	format   string
 	failOn   string
+	minConf  string
 	post     postOptions
 }
 
@@ -37,6 +38,11 @@ a destination missed while it was down go out with its next successful run.
 --post posts what the destination has not received up to --to, whatever
 --from says. A generic webhook is signed with NHI_WEBHOOK_SECRET (whsec_...).
 
+--min-confidence (default medium) is the confidence a hard-coded secret's
+match needs for its gap to count for --fail-on, as for nhi scan: low counts
+documentation examples, test fixtures and weak defaults too, at the severity
+of a live secret.
+
 Exit codes: 0 ok, 1 --fail-on met (the diff opened or reopened a gap of that
 severity or worse), 2 usage error, 4 a destination could not be posted to
 (recorded; nhi scans shows it, the next run retries).`,
@@ -52,6 +58,7 @@ severity or worse), 2 usage error, 4 a destination could not be posted to
 	f.Int64Var(&o.to, "to", 0, "the later scan (default: the latest complete scan)")
 	f.StringVar(&o.format, "format", "text", "output format: text, markdown or json")
 	f.StringVar(&o.failOn, "fail-on", "", "exit 1 when the diff opened or reopened a gap of this severity or worse: critical, high, medium or low")
+	minConfidenceFlag(f, &o.minConf)
 	o.post.flags(cmd)
 	cmd.Flags().BoolVar(&o.post.notify, "notify", false, "post to the destinations of nhi.yaml's notify: section too")
 	return cmd
@@ -66,6 +73,9 @@ func runDiff(cmd *cobra.Command, g *globals, o *diffOptions) error {
 	}
 	if o.failOn != "" && !inventory.ValidSeverity(o.failOn) {
 		return usageError("--fail-on must be critical, high, medium or low, not %q", o.failOn)
+	}
+	if err := checkMinConfidence(cmd, o.minConf, o.failOn); err != nil {
+		return err
 	}
 	if o.from < 0 || o.to < 0 {
 		return usageError("--from and --to must be scan numbers (see nhi scans)")
@@ -110,9 +120,23 @@ func runDiff(cmd *cobra.Command, g *globals, o *diffOptions) error {
 		postErr = o.post.deliver(cmd, g, store, dests, to)
 	}
 	if o.failOn != "" {
+		// The diff's gaps carry no evidence: their confidence is read
+		// from the gaps of the later scan.
+		gaps, err := store.Gaps(ctx, to)
+		if err != nil {
+			return err
+		}
+		byID := map[int64]*inventory.Gap{}
+		for i := range gaps {
+			byID[gaps[i].ID] = &gaps[i]
+		}
 		n := 0
 		for _, gp := range append(d.GapsOpened[:len(d.GapsOpened):len(d.GapsOpened)], d.GapsReopened...) {
-			if inventory.AtLeast(gp.Severity, o.failOn) {
+			gap := byID[gp.ID]
+			if gap == nil {
+				gap = &inventory.Gap{Severity: gp.Severity}
+			}
+			if gap.CountsAt(o.failOn, o.minConf) {
 				n++
 			}
 		}
@@ -120,7 +144,7 @@ func runDiff(cmd *cobra.Command, g *globals, o *diffOptions) error {
 			if postErr != nil {
 				fmt.Fprintln(g.stderr, "nhi:", postErr)
 			}
-			return &exitError{code: exitThreshold, err: fmt.Errorf("%d gaps opened at severity %s or worse (--fail-on)", n, o.failOn)}
+			return &exitError{code: exitThreshold, err: fmt.Errorf("%d gaps opened at severity %s or worse (--fail-on)%s", n, o.failOn, confidenceNote(o.minConf))}
 		}
 	}
 	return postErr

@@ -11,7 +11,7 @@ import (
 // are read case-insensitively everywhere (--severity HIGH is --severity
 // high, as --control nhi-sec-01 is NHI-SEC-01), so each command validates
 // and compares the lower-case form only.
-var enumFlags = map[string]bool{"format": true, "severity": true, "fail-on": true, "status": true, "progress": true}
+var enumFlags = map[string]bool{"format": true, "severity": true, "fail-on": true, "min-confidence": true, "status": true, "progress": true}
 
 // normaliseEnumFlags lower-cases the enum flags a command was given.
 func normaliseEnumFlags(cmd *cobra.Command) error {

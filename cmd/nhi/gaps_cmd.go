@@ -35,6 +35,12 @@ names the control, the subject, the evidence that triggered it and the SOC 2,
 NIST CSF 2.0 and OWASP NHI Top 10 criteria it fails. Gaps accepted as a risk or
 marked false positive (nhi triage) show with that status.
 
+A gap on a hard-coded secret shows the confidence of the match (CONF, JSON
+and CSV "confidence"): high, medium, or low for a documentation example, a
+test fixture or a weak default value, whose gap opens at low severity and
+says why. Every confidence is listed unless --min-confidence says otherwise;
+gaps about anything else have none and are always listed.
+
 --format sarif is for GitHub code scanning: one run per repository (upload
 one file per repository with --repo), each result at its file and line,
 triaged gaps as suppressions with the decision's reason. Gaps on subjects
@@ -43,6 +49,7 @@ with a count on stderr.`,
 		Example: `  nhi gaps --severity high
   nhi gaps --control NHI-SEC-01 --format json
   nhi gaps --status all --format csv > gaps.csv
+  nhi gaps --min-confidence medium   # leave out documentation examples, test fixtures, weak defaults
   nhi gaps --format sarif --repo payments-api > payments-api.sarif`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -55,6 +62,9 @@ with a count on stderr.`,
 			}
 			if f.Severity != "" && !inventory.ValidSeverity(f.Severity) {
 				return usageError("--severity must be critical, high, medium or low, not %q", f.Severity)
+			}
+			if f.MinConfidence = strings.ToLower(f.MinConfidence); f.MinConfidence != "" && !inventory.ValidConfidence(f.MinConfidence) {
+				return usageError("--min-confidence must be high, medium or low, not %q", f.MinConfidence)
 			}
 			switch f.Status {
 			case "", "open", "resolved", "accepted", "false-positive", "all":
@@ -118,6 +128,7 @@ with a count on stderr.`,
 	fl.StringVar(&format, "format", "table", "output format: table, json, csv or sarif")
 	fl.StringVar(&f.Severity, "severity", "", "only gaps of this severity or worse")
 	fl.StringVar(&f.Control, "control", "", "only gaps of this control (e.g. NHI-SEC-01)")
+	fl.StringVar(&f.MinConfidence, "min-confidence", "", "only gaps on secrets matched with this confidence or more (high, medium or low), and gaps about anything else")
 	fl.StringVar(&f.Owner, "owner", "", "only gaps whose owner contains this text")
 	fl.StringVar(&f.Status, "status", "open", "open, resolved, accepted, false-positive or all")
 	fl.Int64Var(&scanID, "scan", 0, "as of this scan (default: the latest complete scan)")

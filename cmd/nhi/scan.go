@@ -27,6 +27,7 @@ type scanOpts struct {
 	concurrency int
 	progress    string
 	failOn      string
+	minConf     string
 	asOf        string
 	shard       string
 	shardIndex  string
@@ -49,6 +50,16 @@ After the scan, what changed since the previous complete scan is posted to
 every --post URL and to the destinations of nhi.yaml notify: (see nhi diff),
 once per item; a destination that is down gets what it missed next time.
 
+--fail-on SEVERITY exits 1 when an open gap of that severity or worse exists.
+Gaps on hard-coded secrets carry the confidence of the match: high, medium,
+or low for a documentation example, a test fixture or a weak default value,
+whose gap opens at low severity. --min-confidence (default medium) is the
+confidence a secret needs to count for --fail-on: by default low-confidence
+matches never fail the run (they are still listed by nhi gaps and nhi
+inventory); --min-confidence low counts them too, at the severity a live
+secret gets, as gitleaks fails on every match; --min-confidence high counts
+only the surest. Gaps that are not about a secret found in text always count.
+
 Exit codes: 0 ok, 1 --fail-on met, 2 usage error, 3 a source failed or an item
 could not be read, 4 a destination could not be posted to (when no other
 code applies; recorded, and shown by nhi scans).`,
@@ -56,6 +67,7 @@ code applies; recorded, and shown by nhi scans).`,
   nhi scan --git https://github.com/org/repo.git --git ../other --format json
   NHI_DB=/var/lib/nhi/nhi.db nhi scan --config /etc/nhi/nhi.yaml
   nhi scan --config nhi.yaml --post env:SLACK_WEBHOOK_URL --fail-on high
+  nhi scan --git . --fail-on high --min-confidence low   # docs examples and test fixtures fail it too
   GITHUB_TOKEN=... nhi scan --github-org acme --shard 2/3 --db shard-2.db   # then nhi merge`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -74,6 +86,7 @@ code applies; recorded, and shown by nhi scans).`,
 	f.StringVar(&o.asOf, "as-of", "", "judge ages and last use as of this time (RFC 3339) instead of now: for what-if runs and tests")
 	f.MarkHidden("as-of")
 	f.StringVar(&o.failOn, "fail-on", "", "exit 1 when an open gap of this severity or worse exists: critical, high, medium or low")
+	minConfidenceFlag(f, &o.minConf)
 	o.post.flags(cmd)
 	o.post.notify = true
 	for _, fam := range fams {
@@ -117,6 +130,9 @@ func runScan(ctx context.Context, cmd *cobra.Command, g *globals, o *scanOpts, f
 	}
 	if o.failOn != "" && !inventory.ValidSeverity(o.failOn) {
 		return usageError("--fail-on must be critical, high, medium or low, not %q", o.failOn)
+	}
+	if err := checkMinConfidence(cmd, o.minConf, o.failOn); err != nil {
+		return err
 	}
 	now := time.Now().UTC()
 	if o.asOf != "" {
@@ -237,11 +253,13 @@ func runScan(ctx context.Context, cmd *cobra.Command, g *globals, o *scanOpts, f
 	sum.Scope = res.Scope
 	sum.Readiness = readinessOf(res.Evaluation)
 	sum.Readiness.Open = res.Open
-	failing := 0
-	for sev, n := range res.Open {
+	for _, n := range res.Open {
 		sum.GapsOpen += n
-		if o.failOn != "" && inventory.AtLeast(sev, o.failOn) {
-			failing += n
+	}
+	failing := 0
+	if o.failOn != "" {
+		if failing, err = countFailing(ctx, store, sc.ID, o.failOn, o.minConf); err != nil {
+			return err
 		}
 	}
 	if o.format == "json" {
@@ -271,7 +289,7 @@ func runScan(ctx context.Context, cmd *cobra.Command, g *globals, o *scanOpts, f
 		}
 	}
 	if failing > 0 {
-		return &exitError{code: exitThreshold, err: fmt.Errorf("%d open gaps at severity %s or worse (--fail-on)", failing, o.failOn)}
+		return &exitError{code: exitThreshold, err: fmt.Errorf("%d open gaps at severity %s or worse (--fail-on)%s", failing, o.failOn, confidenceNote(o.minConf))}
 	}
 	if sc.Status == inventory.ScanFailed {
 		return &exitError{code: exitSourceFailed, err: fmt.Errorf("every source failed: scan %d is recorded as failed and changed nothing", sc.ID)}

@@ -18,7 +18,9 @@ import (
 // emit writes every collected pipeline to sink, each row with its unit:
 // the pipeline file's path. A unit that could not be read is reported
 // with sink.UnitError and nothing of it is written, so that what the
-// inventory knew of it is carried forward unchanged.
+// inventory knew of it is carried forward unchanged; only the hard-coded
+// secrets of a file that is not YAML, read line by line, are written, in
+// a unit of their own (emitLineWise).
 func (e *engine) emit(ctx context.Context, sink scanner.Sink) error {
 	failed := e.failedUnits()
 	seen := map[string]bool{}
@@ -38,6 +40,9 @@ func (e *engine) emit(ctx context.Context, sink scanner.Sink) error {
 		if err := failed[p]; err != nil {
 			sink.UnitError(p, err)
 			sink.Add("files_failed", 1)
+			if err := e.emitLineWise(ctx, sink, p, emitted); err != nil {
+				return err
+			}
 			continue
 		}
 		if err := e.emitPath(ctx, sink, p, emitted); err != nil {

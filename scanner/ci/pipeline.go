@@ -95,6 +95,9 @@ type pipeline struct {
 	// syntax are the syntax errors of a file read without a parser
 	// (Jenkinsfile): the CI system would refuse it, but all of it was read.
 	syntax []string
+	// lineWise marks the pipeline of a file that is not YAML: only its
+	// hard-coded secrets, read line by line (linewise.go).
+	lineWise bool
 }
 
 func newPipeline(provider string) *pipeline {

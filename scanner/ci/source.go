@@ -293,8 +293,10 @@ var errDetector = errors.New("secret detection")
 
 // parse extracts the pipeline of one file. A nil pipeline with a nil
 // error means the file is not a pipeline after all. A file that cannot be
-// read as a pipeline has an error and no pipeline: a half-read pipeline
-// would pass for a complete one.
+// read as a pipeline has an error and no pipeline (a half-read pipeline
+// would pass for a complete one), except a file that is not YAML: its
+// error comes with the hard-coded secrets read line by line, in a
+// pipeline marked lineWise that holds nothing else.
 func (e *engine) parse(ctx context.Context, p string, data []byte, provider string, inherited map[string]bool) (*pipeline, error) {
 	f := newFile(p, data, provider)
 	// known: an earlier scan found this content free of hard-coded values
@@ -321,7 +323,15 @@ func (e *engine) parse(ctx context.Context, p string, data []byte, provider stri
 		root, notes, err := parseYAML(p, data)
 		switch {
 		case err != nil:
-			return nil, err
+			// Not YAML: the unit fails (its structure is carried), but its
+			// hard-coded secrets are read line by line (linewise.go).
+			f.lineWise()
+			det, derr := e.detector()
+			if derr != nil {
+				return nil, fmt.Errorf("%w: %w", errDetector, derr)
+			}
+			f.detectGitleaksFirst(ctx, det)
+			return f.p, err
 		case root == nil:
 			// Empty, or only comments: a pipeline with nothing in it (the
 			// detector below still reads the comments).
