@@ -150,26 +150,37 @@ func (w *ScanWriter) ApplyScope(ctx context.Context, results []SourceResult) ([]
 	// visible in it (inventories from before scopes were recorded).
 	lastOK := map[string]int64{}
 	if prev > 0 {
-		rows, err := tx.QueryContext(ctx, `SELECT target, COALESCE(last_ok_scan, 0) FROM scan_targets WHERE scan_id = ?1
-			UNION SELECT target, max(seen_scan) FROM identities WHERE target <> '' AND `+visibleIn1+` GROUP BY target
-			UNION SELECT target, max(seen_scan) FROM occurrences WHERE target <> '' AND `+visibleIn1+` GROUP BY target
-			UNION SELECT target, max(seen_scan) FROM credentials WHERE target <> '' AND `+visibleIn1+` GROUP BY target`, prev)
+		rows, err := tx.QueryContext(ctx, `SELECT target, COALESCE(last_ok_scan, 0), 1 FROM scan_targets WHERE scan_id = ?1
+			UNION SELECT target, max(seen_scan), 0 FROM identities WHERE target <> '' AND `+visibleIn1+` GROUP BY target
+			UNION SELECT target, max(seen_scan), 0 FROM occurrences WHERE target <> '' AND `+visibleIn1+` GROUP BY target
+			UNION SELECT target, max(seen_scan), 0 FROM credentials WHERE target <> '' AND `+visibleIn1+` GROUP BY target`, prev)
 		if err != nil {
 			return nil, err
 		}
+		listed := map[string]bool{}
 		for rows.Next() {
 			var (
-				t  string
-				ok int64
+				t      string
+				ok     int64
+				scoped bool
 			)
-			if err := rows.Scan(&t, &ok); err != nil {
+			if err := rows.Scan(&t, &ok, &scoped); err != nil {
 				rows.Close()
 				return nil, err
 			}
-			// scan_targets is authoritative; a row's seen_scan is a
-			// lower bound used only for targets it does not list.
-			if cur, seen := lastOK[t]; !seen || ok > cur {
-				lastOK[t] = ok
+			// scan_targets is authoritative: a row seen again in a scan
+			// that read its target only in part does not make that scan
+			// the target's last good one. A row's seen_scan is a lower
+			// bound used only for targets it does not list (inventories
+			// from before scopes were recorded).
+			switch {
+			case scoped:
+				lastOK[t], listed[t] = ok, true
+			case listed[t]:
+			default:
+				if cur, seen := lastOK[t]; !seen || ok > cur {
+					lastOK[t] = ok
+				}
 			}
 		}
 		rows.Close()

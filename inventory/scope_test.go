@@ -267,3 +267,19 @@ func TestMigrationRedactsStoredURLs(t *testing.T) {
 		}
 	}
 }
+
+// A target read only in part keeps the last scan that read it in full as
+// its last good one, however many partial scans see its rows again.
+func TestPartialTargetKeepsLastOKScan(t *testing.T) {
+	s, _ := openTemp(t)
+	rows := []scopeRow{{"c1", "ci:/c", "x.yml"}, {"c2", "ci:/c", "y.yml"}}
+	good, _ := scopeScan(t, s, []SourceResult{ok("ci:/c", "ci", "ci:/c")}, rows...)
+	partial := SourceResult{Name: "ci:/c", Kind: "ci", Status: SourceOK, Targets: []string{"ci:/c"},
+		ItemErrors: []ItemError{{Item: "y.yml", Error: "line 3: bad", Target: "ci:/c", Unit: "y.yml"}}}
+	for i := range 3 {
+		id, scope := scopeScan(t, s, []SourceResult{partial}, rows[0])
+		if len(scope) != 1 || scope[0].Status != TargetPartial || scope[0].LastOKScan != good {
+			t.Fatalf("partial scan %d (id %d): scope %+v, want partial with last good scan %d", i+1, id, scope, good)
+		}
+	}
+}
