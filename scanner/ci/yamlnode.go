@@ -267,7 +267,15 @@ func (f *file) lineOf(needle string, start int) int {
 			return i + 1
 		}
 	}
-	return start
+	// YAML counts a lone carriage return as a line break, and the file's
+	// lines are those of "\n" (as git and editors number them), so YAML's
+	// line can be past the one that holds the text, or past the end.
+	for i := min(start-1, len(f.lines)) - 1; i >= 0; i-- {
+		if strings.Contains(f.lines[i], needle) {
+			return i + 1
+		}
+	}
+	return max(1, min(start, len(f.lines)))
 }
 
 func docRoot(doc *yaml.Node) *yaml.Node {
