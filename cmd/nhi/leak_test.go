@@ -157,7 +157,7 @@ func TestPlantedSecretsNeverLeak(t *testing.T) {
 	run(0, "triage", "list", "--db", db)
 	// The TUI over the same inventory: every screen it visits, from the
 	// real binary in a real terminal.
-	screens := tuiScreens(t, db, "github-pat", "stripe", "slack", "aws", "secret/", "remote.git")
+	screens := tuiScreens(t, db, "github-pat", "aws", "stripe", "slack", "secret/", "app.yml", ".gitlab-ci.yml")
 	outputs = append(outputs, screens...)
 	// Files an output is redirected to are what a user keeps.
 	for i, o := range outputs {
