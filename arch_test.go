@@ -40,8 +40,8 @@ var allowed = map[string][]string{
 	"bench/*":       {"*"}, // drivers, like cmd
 	"tools/bao":     {},
 	"scanner/git":   {"scanner", "inventory", "detect", "scanner/gitrepo", "scanner/gitrepo/gitobj"},
-	"scanner/ci":    {"scanner", "inventory", "detect", "scanner/gitrepo", "scanner/gitrepo/gitobj", "glob"},
-	"scanner/aws":   {"scanner", "inventory"},
+	"scanner/ci":    {"scanner", "inventory", "detect", "scanner/gitrepo", "scanner/gitrepo/gitobj", "glob", "scanner/ci/ciyaml"},
+	"scanner/aws":   {"scanner", "inventory", "scanner/aws/awsparse"},
 	"scanner/vault": {"scanner", "inventory"},
 	// plain directory trees (nhi scan --path).
 	"scanner/dir": {"scanner", "inventory", "detect", "glob"},
@@ -57,6 +57,12 @@ var allowed = map[string][]string{
 	"scanner/forge": {"scanner", "inventory", "scanner/gitrepo", "glob"},
 	// git objects read in-process.
 	"scanner/gitrepo/gitobj": {},
+	// IAM's exports and policy documents, bytes to values: a leaf, so that
+	// its fuzz targets are not slowed down by instrumenting the AWS SDK.
+	"scanner/aws/awsparse": {},
+	// Pipeline YAML read strictly, then leniently, as CI systems read it:
+	// a leaf for the same reason.
+	"scanner/ci/ciyaml": {},
 }
 
 // thirdPartyOnly restricts packages to the standard library plus these.
@@ -64,6 +70,8 @@ var thirdPartyOnly = map[string][]string{
 	"inventory":              {"github.com/mattn/go-sqlite3"},
 	"scanner/gitrepo/gitobj": {"github.com/klauspost/compress/zlib", "github.com/hashicorp/golang-lru/v2/simplelru"},
 	"glob":                   {"github.com/bmatcuk/doublestar/v4"},
+	"scanner/aws/awsparse":   {},
+	"scanner/ci/ciyaml":      {"gopkg.in/yaml.v3"},
 }
 
 func rulesFor(pkg string) ([]string, bool) {

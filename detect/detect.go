@@ -97,41 +97,53 @@ func build(opts Options) (config.Config, error) {
 	if err != nil {
 		return config.Config{}, err
 	}
+	var extra config.Config
 	if !opts.DefaultsOnly {
-		extra, err := translate(extraRulesTOML, "nhi extra rules")
-		if err != nil {
+		if extra, err = translate(extraRulesTOML, "nhi extra rules"); err != nil {
 			return config.Config{}, err
 		}
 		merge(&base, extra, nil)
 	}
 	if len(bytes.TrimSpace(opts.RepoConfig)) > 0 {
-		repo, ext, targeted, err := translateRepo(string(opts.RepoConfig))
-		if err != nil {
-			return config.Config{}, fmt.Errorf(".gitleaks.toml: %w", err)
-		}
-		if ext.UseDefault || ext.Path != "" {
-			// [extend]: the repository's rules refine the defaults.
-			merge(&repo, base, ext.DisabledRules)
-			base = repo
-		} else {
-			// No [extend]: like gitleaks, the repository's rules replace
-			// the gitleaks defaults; nhi's extra rules still apply.
-			if !opts.DefaultsOnly {
-				extra, _ := translate(extraRulesTOML, "nhi extra rules")
-				merge(&repo, extra, nil)
-			}
-			base = repo
-		}
-		for id, al := range targeted {
-			r, ok := base.Rules[id]
-			if !ok {
-				return config.Config{}, fmt.Errorf(".gitleaks.toml: allowlist targets rule %q, which does not exist", id)
-			}
-			r.Allowlists = append(r.Allowlists, al...)
-			base.Rules[id] = r
+		if base, err = withRepoConfig(base, extra, opts); err != nil {
+			return config.Config{}, err
 		}
 	}
-	for _, id := range opts.Disable {
+	finish(&base, opts.Disable)
+	return base, nil
+}
+
+// withRepoConfig is base (the default rules, nhi's extra ones merged
+// unless opts.DefaultsOnly) with a repository's .gitleaks.toml applied;
+// extra is nhi's extra rules alone (empty with opts.DefaultsOnly). Both
+// are only read. Every error names the file.
+func withRepoConfig(base, extra config.Config, opts Options) (config.Config, error) {
+	repo, ext, targeted, err := translateRepo(string(opts.RepoConfig))
+	if err != nil {
+		return config.Config{}, fmt.Errorf(".gitleaks.toml: %w", err)
+	}
+	if ext.UseDefault || ext.Path != "" {
+		// [extend]: the repository's rules refine the defaults.
+		merge(&repo, base, ext.DisabledRules)
+	} else {
+		// No [extend]: like gitleaks, the repository's rules replace
+		// the gitleaks defaults; nhi's extra rules still apply.
+		merge(&repo, extra, nil)
+	}
+	for id, al := range targeted {
+		r, ok := repo.Rules[id]
+		if !ok {
+			return config.Config{}, fmt.Errorf(".gitleaks.toml: allowlist targets rule %q, which does not exist", id)
+		}
+		r.Allowlists = append(r.Allowlists, al...)
+		repo.Rules[id] = r
+	}
+	return repo, nil
+}
+
+// finish drops the disabled rules and indexes the rest.
+func finish(base *config.Config, disable []string) {
+	for _, id := range disable {
 		delete(base.Rules, id)
 	}
 	base.OrderedRules = base.OrderedRules[:0]
@@ -145,7 +157,6 @@ func build(opts Options) (config.Config, error) {
 			base.Keywords[strings.ToLower(k)] = struct{}{}
 		}
 	}
-	return base, nil
 }
 
 func readViper(toml string) (config.ViperConfig, error) {
@@ -167,7 +178,7 @@ func translate(toml, name string) (config.Config, error) {
 		return config.Config{}, fmt.Errorf("%s: %w", name, err)
 	}
 	vc.Extend = config.Extend{}
-	c, err := vc.Translate()
+	c, err := translateViper(vc)
 	if err != nil {
 		return config.Config{}, fmt.Errorf("%s: %w", name, err)
 	}
@@ -175,6 +186,18 @@ func translate(toml, name string) (config.Config, error) {
 		c.Rules = map[string]config.Rule{}
 	}
 	return c, nil
+}
+
+// translateViper is gitleaks' Translate, whose regexp.MustCompile panics
+// on a rule or allowlist regex that does not compile: a repository's
+// .gitleaks.toml is untrusted input, so that is an error.
+func translateViper(vc config.ViperConfig) (c config.Config, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c, err = config.Config{}, fmt.Errorf("%v", r)
+		}
+	}()
+	return vc.Translate()
 }
 
 // translateRepo translates a repository config without letting gitleaks
@@ -205,7 +228,7 @@ func translateRepo(toml string) (config.Config, config.Extend, map[string][]*con
 		cp := *a
 		cp.TargetRules = nil
 		one.Allowlists = append(one.Allowlists, &cp)
-		c, err := one.Translate()
+		c, err := translateViper(one)
 		if err != nil {
 			return config.Config{}, ext, nil, err
 		}
@@ -214,7 +237,7 @@ func translateRepo(toml string) (config.Config, config.Extend, map[string][]*con
 		}
 	}
 	vc.Allowlists = global
-	c, err := vc.Translate()
+	c, err := translateViper(vc)
 	if err != nil {
 		return config.Config{}, ext, nil, err
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/nhi-inventory/nhi/inventory"
 )
 
-func testKeys(t *testing.T) *inventory.Keyring {
+func testKeys(t testing.TB) *inventory.Keyring {
 	t.Helper()
 	k, err := inventory.NewKeyring([]byte(strings.Repeat("k", 32)))
 	if err != nil {

@@ -24,9 +24,11 @@ import (
 // repository, a --ci directory, a --path directory, a repository served
 // over HTTP behind a token in the --git URL, KV values in a real OpenBao
 // read with --vault-fingerprint, offline AWS exports), runs every command
-// in every output format, with progress on, and greps every byte nhi
-// wrote for every planted value: stdout, stderr, the database with its
-// WAL and shm, the lock files, the clone cache, the files it exported.
+// in every output format, with progress on, and the TUI in a real terminal
+// (tmux: the overview, the gaps table, the detail of a gap of each kind of
+// credential), and greps every byte nhi wrote for every planted value:
+// stdout, stderr, the screens, the database with its WAL and shm, the
+// lock files, the clone cache, the files it exported.
 // The fingerprint key is the only file left out (it is key material, not
 // a secret of the estate). TestNoSecretLeavesTheScanner (cli_test.go) is
 // the small, git-only form of this test.
@@ -153,6 +155,10 @@ func TestPlantedSecretsNeverLeak(t *testing.T) {
 	run(0, "triage", "accept", "--db", db, fmt.Sprint(ids[1].ID), "--reason", "legacy", "--expires", time.Now().AddDate(0, 1, 0).Format("2006-01-02"))
 	run(0, "triage", "false-positive", "--db", db, fmt.Sprint(ids[2].ID), "--reason", "fixture")
 	run(0, "triage", "list", "--db", db)
+	// The TUI over the same inventory: every screen it visits, from the
+	// real binary in a real terminal.
+	screens := tuiScreens(t, db, "github-pat", "aws", "stripe", "slack", "secret/", "app.yml", ".gitlab-ci.yml")
+	outputs = append(outputs, screens...)
 	// Files an output is redirected to are what a user keeps.
 	for i, o := range outputs {
 		os.WriteFile(filepath.Join(exported, fmt.Sprintf("out-%03d", i)), []byte(o), 0o600)
@@ -214,12 +220,12 @@ func TestPlantedSecretsNeverLeak(t *testing.T) {
 	for _, w := range written {
 		all.Write(w.b)
 	}
-	for _, want := range []string{"deploy/config.yml", ".gitlab-ci.yml", "svc/.env", "remote.git", "secret/", "arn:aws:iam::", "github-pat"} {
+	for _, want := range []string{"deploy/config.yml", ".gitlab-ci.yml", "svc/.env", "remote.git", "secret/", "arn:aws:iam::", "github-pat", "Readiness per control", "Decisions ("} {
 		if !bytes.Contains(all.Bytes(), []byte(want)) {
 			t.Errorf("%q is in none of the %d outputs and %d files: the test is not looking at real output", want, len(outputs), files)
 		}
 	}
-	t.Logf("%d planted values, %d outputs, %d files checked", len(planted), len(outputs), files)
+	t.Logf("%d planted values, %d outputs (%d TUI screens), %d files checked", len(planted), len(outputs), len(screens), files)
 }
 
 // redactForTest names a secret in a failure without printing it.

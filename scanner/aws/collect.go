@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/nhi-inventory/nhi/scanner"
+	"github.com/nhi-inventory/nhi/scanner/aws/awsparse"
 )
 
 // collector gathers one account through the API.
@@ -32,7 +33,7 @@ type collector struct {
 	stsDenied error
 
 	mu       sync.Mutex // guards acct maps while workers run, and fatalErr
-	report   []*reportRow
+	report   []*awsparse.ReportRow
 	fatalErr error
 }
 
@@ -192,7 +193,7 @@ func (c *collector) list(ctx context.Context) ([]func(context.Context), error) {
 		}
 		for _, r := range page.Roles {
 			x := &role{arn: awssdk.ToString(r.Arn), name: awssdk.ToString(r.RoleName), id: awssdk.ToString(r.RoleId),
-				path: awssdk.ToString(r.Path), created: r.CreateDate, trust: decodeDocument(awssdk.ToString(r.AssumeRolePolicyDocument)),
+				path: awssdk.ToString(r.Path), created: r.CreateDate, trust: awsparse.DecodeDocument(awssdk.ToString(r.AssumeRolePolicyDocument)),
 				tags: map[string]string{}}
 			c.acct.roles[x.arn] = x
 			seen(x.arn)
@@ -203,7 +204,7 @@ func (c *collector) list(ctx context.Context) ([]func(context.Context), error) {
 		return nil, err
 	}
 	if c.acct.id == "" {
-		id, err := principalAccount(firstARN)
+		id, err := awsparse.PrincipalAccount(firstARN)
 		if err != nil {
 			why := "no user, group or role could be listed"
 			if firstARN != "" {
@@ -326,7 +327,7 @@ func (c *collector) credentialReport(ctx context.Context, wait time.Duration) {
 		c.itemErr(ctx, "iam:GetCredentialReport", err)
 		return
 	}
-	rows, err := parseCredentialReport(out.Content)
+	rows, err := awsparse.ParseCredentialReport(out.Content)
 	if err != nil {
 		c.sink.ItemError("iam:GetCredentialReport", fmt.Errorf("the credential report IAM returned: %w", err))
 		return

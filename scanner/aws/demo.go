@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/nhi-inventory/nhi/scanner/aws/awsparse"
 )
 
 // Demo export file names written by WriteDemoAccount.
@@ -44,7 +46,7 @@ func WriteDemoAccount(dir string, now time.Time) error {
 			return ago(n)
 		}
 		pwEnabled, pwUsedS, pwChangedS := fmt.Sprint(pw), d(pwUsed), d(pwChanged)
-		if user == rootUser {
+		if user == awsparse.RootUser {
 			pwEnabled, pwChangedS = "not_supported", "not_supported"
 		} else if pw && pwUsed < 0 {
 			pwUsedS = "no_information"
@@ -57,7 +59,7 @@ func WriteDemoAccount(dir string, now time.Time) error {
 			return strings.Join([]string{fmt.Sprint(k.active), d(k.rotated), d(k.used), region, service}, ",")
 		}
 		nextRotation := na
-		if user == rootUser {
+		if user == awsparse.RootUser {
 			nextRotation = "not_supported"
 		}
 		return strings.Join([]string{user, a, d(created), pwEnabled, pwUsedS, pwChangedS, nextRotation, fmt.Sprint(mfa),
@@ -65,9 +67,9 @@ func WriteDemoAccount(dir string, now time.Time) error {
 	}
 	none := key{rotated: -1, used: -1}
 	rows := []string{
-		reportHeader,
+		awsparse.ReportHeader,
 		// Root: MFA on, but an access key from long ago still active.
-		row(rootUser, arn("root"), 1400, false, 12, -1, true, key{true, 700, 40, "us-east-1", "s3"}, none),
+		row(awsparse.RootUser, arn("root"), 1400, false, 12, -1, true, key{true, 700, 40, "us-east-1", "s3"}, none),
 		// Old and over-privileged: admin via group, key 500 days old, unused for 200.
 		row("legacy-etl", arn("user/legacy-etl"), 900, false, -1, -1, false, key{true, 500, 200, "eu-west-1", "dynamodb"}, none),
 		// Two active keys, one never used; wildcard inline policy.
@@ -86,8 +88,8 @@ func WriteDemoAccount(dir string, now time.Time) error {
 		return err
 	}
 
-	type tag = detailTag
-	type ref = detailPolicyRef
+	type tag struct{ Key, Value string }
+	type ref struct{ PolicyName, PolicyArn string }
 	type inline struct {
 		PolicyName     string
 		PolicyDocument any

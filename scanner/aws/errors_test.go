@@ -20,6 +20,7 @@ import (
 
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/scanner"
+	"github.com/nhi-inventory/nhi/scanner/aws/awsparse"
 )
 
 // denyProxy forwards to moto but answers the given IAM actions with AWS's
@@ -189,7 +190,7 @@ func TestSilentEndpointFailsTheSourceInBoundedTime(t *testing.T) {
 	motoEnv(t)
 	silent := silentListener(t)
 	report := filepath.Join(t.TempDir(), "report.csv")
-	if err := os.WriteFile(report, []byte(reportHeader+"\nbot,arn:aws:iam::111122223333:user/bot,2024-01-02T03:04:05+00:00,false,N/A,N/A,N/A,false,true,2024-01-02T03:04:06+00:00,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n"), 0o600); err != nil {
+	if err := os.WriteFile(report, []byte(awsparse.ReportHeader+"\nbot,arn:aws:iam::111122223333:user/bot,2024-01-02T03:04:05+00:00,false,N/A,N/A,N/A,false,true,2024-01-02T03:04:06+00:00,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
@@ -314,7 +315,7 @@ func TestMotoKilledMidScanFailsOnlyTheSource(t *testing.T) {
 	t.Setenv("AWS_ENDPOINT_URL", endpoint)
 	populate(t, adminClient(t))
 	report := filepath.Join(t.TempDir(), "report.csv")
-	if err := os.WriteFile(report, []byte(reportHeader+"\nbot,arn:aws:iam::111122223333:user/bot,2024-01-02T03:04:05+00:00,false,N/A,N/A,N/A,false,true,2024-01-02T03:04:06+00:00,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n"), 0o600); err != nil {
+	if err := os.WriteFile(report, []byte(awsparse.ReportHeader+"\nbot,arn:aws:iam::111122223333:user/bot,2024-01-02T03:04:05+00:00,false,N/A,N/A,N/A,false,true,2024-01-02T03:04:06+00:00,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	src := NewLive(LiveOptions{})
@@ -354,7 +355,7 @@ func TestUnreachableEndpointFailsTheSourceNotTheScan(t *testing.T) {
 	l.Close()
 
 	report := filepath.Join(t.TempDir(), "report.csv")
-	if err := os.WriteFile(report, []byte(reportHeader+"\nbot,arn:aws:iam::111122223333:user/bot,2024-01-02T03:04:05+00:00,false,N/A,N/A,N/A,false,true,2024-01-02T03:04:06+00:00,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n"), 0o600); err != nil {
+	if err := os.WriteFile(report, []byte(awsparse.ReportHeader+"\nbot,arn:aws:iam::111122223333:user/bot,2024-01-02T03:04:05+00:00,false,N/A,N/A,N/A,false,true,2024-01-02T03:04:06+00:00,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()

@@ -24,6 +24,7 @@ import (
 
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/scanner"
+	"github.com/nhi-inventory/nhi/scanner/aws/awsparse"
 )
 
 // Defaults of LiveOptions.
@@ -259,7 +260,7 @@ func (s *live) Scan(parent context.Context, sink scanner.Sink) error {
 		return s.fatal(ctx, "sts:GetCallerIdentity", err)
 	}
 	if c.acct.id != "" {
-		if !validAccountID(c.acct.id) {
+		if !awsparse.ValidAccountID(c.acct.id) {
 			return fmt.Errorf("AWS (%s): STS GetCallerIdentity gave account %q, not a 12-digit account id", s.describe(), c.acct.id)
 		}
 		sink.Cover(Target(c.acct.id))

@@ -17,6 +17,7 @@ import (
 
 	"github.com/nhi-inventory/nhi/harness"
 	"github.com/nhi-inventory/nhi/inventory"
+	"github.com/nhi-inventory/nhi/scanner/aws/awsparse"
 )
 
 const motoAccount = "123456789012"
@@ -247,7 +248,7 @@ func TestLiveScanAgainstMoto(t *testing.T) {
 		trust["github_oidc"] != true || trust["github_oidc_sub_restricted"] != false {
 		t.Errorf("gha-open: %+v", open)
 	}
-	if p := strs(trust["principals"]); len(p) != 1 || !strings.HasPrefix(p[0], "Federated:") || !strings.Contains(p[0], githubOIDCHost) {
+	if p := strs(trust["principals"]); len(p) != 1 || !strings.HasPrefix(p[0], "Federated:") || !strings.Contains(p[0], awsparse.GitHubOIDCHost) {
 		t.Errorf("gha-open principals %v", p)
 	}
 	recent("gha-open created", open.CreatedAt)

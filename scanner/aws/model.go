@@ -9,6 +9,7 @@ import (
 
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/scanner"
+	"github.com/nhi-inventory/nhi/scanner/aws/awsparse"
 )
 
 // Credential types written by this source (the inventory's, which the
@@ -28,7 +29,7 @@ type account struct {
 	roles    map[string]*role // by ARN
 	groups   map[string]*group
 	policies map[string]*managedPolicy // by ARN
-	root     *reportRow
+	root     *awsparse.ReportRow
 }
 
 func newAccount() *account {
@@ -71,7 +72,7 @@ type user struct {
 
 	keysKnown bool // keys were listed by the API (ids known)
 	keys      []*accessKey
-	report    *reportRow
+	report    *awsparse.ReportRow
 }
 
 type accessKey struct {
@@ -92,39 +93,6 @@ type role struct {
 	inline              []inlinePolicy
 	lastUsed            *time.Time
 	lastUsedRegion      string
-}
-
-// accountFromARN returns the account id of an IAM ARN
-// (arn:aws:iam::123456789012:user/x).
-func accountFromARN(arn string) string {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) < 5 {
-		return ""
-	}
-	return parts[4]
-}
-
-// validAccountID: an AWS account id is twelve digits.
-func validAccountID(id string) bool {
-	if len(id) != 12 {
-		return false
-	}
-	for _, r := range id {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// principalAccount returns the account of an IAM principal's ARN, or an
-// error saying what is wrong with it.
-func principalAccount(arn string) (string, error) {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) < 6 || parts[0] != "arn" || parts[2] != "iam" || !validAccountID(parts[4]) {
-		return "", fmt.Errorf("%q is not an IAM ARN with a 12-digit account id (arn:aws:iam::123456789012:user/name)", arn)
-	}
-	return parts[4], nil
 }
 
 func rootARN(accountID string) string { return "arn:aws:iam::" + accountID + ":root" }
@@ -245,7 +213,7 @@ func fmtTime(t *time.Time) string {
 func baseIdentity(kind, arn, name string, tags map[string]string) *inventory.Identity {
 	id := &inventory.Identity{
 		Key: arn, Kind: kind, Name: name, Source: inventory.SourceAWS, Provider: "aws",
-		Account: accountFromARN(arn), Tags: tags, Attrs: map[string]any{"arn": arn},
+		Account: awsparse.AccountFromARN(arn), Tags: tags, Attrs: map[string]any{"arn": arn},
 	}
 	if owner, tag := ownerFromTags(tags); owner != "" {
 		id.Owner, id.OwnerSource = owner, "tag:owner"
@@ -263,7 +231,7 @@ func Target(accountID string) string { return inventory.SourceAWS + ":" + accoun
 // ARN): its identity, its credentials and their occurrences carry it, so
 // a principal that could not be read in full keeps its earlier state.
 func (a *account) emit(ctx context.Context, sink scanner.Sink) error {
-	if !validAccountID(a.id) {
+	if !awsparse.ValidAccountID(a.id) {
 		return fmt.Errorf("no AWS account id known (%q): cannot say which account was read", a.id)
 	}
 	sink.Cover(Target(a.id))
@@ -382,17 +350,17 @@ func (a *account) userRecords(u *user, sink scanner.Sink) (*inventory.Identity, 
 		}
 	} else if u.report != nil {
 		// Offline: the credential report has key slots but no key ids.
-		for i, rk := range u.report.keys {
-			if !rk.exists() {
+		for i, rk := range u.report.Keys {
+			if !rk.Exists() {
 				continue
 			}
 			c := slotCredential(u.arn, "aws-access-key-slot:"+u.arn+":"+string(rune('1'+i)), i+1, rk)
 			c.Attrs["user"] = u.name
-			if rk.active {
+			if rk.Active {
 				active++
 			}
 			creds = append(creds, c)
-			lastUsed = append(lastUsed, rk.lastUsed)
+			lastUsed = append(lastUsed, rk.LastUsed)
 		}
 	}
 	if u.keysKnown || u.report != nil {
@@ -409,68 +377,68 @@ func (a *account) fillFromReport(u *user, k *accessKey) {
 	if k.usedKnown || u.report == nil || k.created == nil {
 		return
 	}
-	for _, rk := range u.report.keys {
-		if rk.lastRotated != nil && rk.lastRotated.Equal(*sec(k.created)) {
-			k.lastUsed, k.service, k.region = rk.lastUsed, rk.service, rk.region
+	for _, rk := range u.report.Keys {
+		if rk.LastRotated != nil && rk.LastRotated.Equal(*sec(k.created)) {
+			k.lastUsed, k.service, k.region = rk.LastUsed, rk.Service, rk.Region
 			k.usedKnown = true
 			return
 		}
 	}
 }
 
-func slotCredential(identityKey, key string, slot int, rk reportKey) *inventory.Credential {
+func slotCredential(identityKey, key string, slot int, rk awsparse.ReportKey) *inventory.Credential {
 	status := "Inactive"
-	if rk.active {
+	if rk.Active {
 		status = "Active"
 	}
 	c := &inventory.Credential{
 		Key: key, Type: TypeAccessKey, IdentityKey: identityKey,
-		CreatedAt: sec(rk.lastRotated), LastRotatedAt: sec(rk.lastRotated), LastUsedAt: sec(rk.lastUsed),
+		CreatedAt: sec(rk.LastRotated), LastRotatedAt: sec(rk.LastRotated), LastUsedAt: sec(rk.LastUsed),
 		Status: status, VaultStatus: inventory.VaultUnknown,
 		Attrs: map[string]any{"slot": slot, "key_id_known": false},
 	}
-	if rk.service != "" {
-		c.Attrs["last_used_service"] = rk.service
+	if rk.Service != "" {
+		c.Attrs["last_used_service"] = rk.Service
 	}
-	if rk.region != "" {
-		c.Attrs["last_used_region"] = rk.region
+	if rk.Region != "" {
+		c.Attrs["last_used_region"] = rk.Region
 	}
 	return c
 }
 
 func (a *account) rootRecords(sink scanner.Sink) (*inventory.Identity, []*inventory.Credential) {
 	r := a.root
-	arn := r.arn
+	arn := r.ARN
 	if arn == "" {
 		arn = rootARN(a.id)
 	}
-	acct := accountFromARN(arn)
+	acct := awsparse.AccountFromARN(arn)
 	id := baseIdentity(inventory.KindIAMUser, arn, "root", nil)
-	id.CreatedAt = sec(r.created)
+	id.CreatedAt = sec(r.Created)
 	id.Privileges = PrivAdministrator
 	id.Facts().Set(inventory.AttrRoot, true)
-	id.Attrs["mfa_active"] = r.mfaActive
-	id.Attrs["mfa_enabled"] = r.mfaActive
+	id.Attrs["mfa_active"] = r.MFAActive
+	id.Attrs["mfa_enabled"] = r.MFAActive
 	id.Attrs["policies"] = []grant{}
 	id.Facts().Set(inventory.AttrAdminPolicies, []string{"root account"})
 	id.Facts().Set(inventory.AttrWildcardPolicies, []string{})
-	if r.passwordLastUsed != nil {
-		id.Facts().Set(inventory.AttrPasswordLastUsed, fmtTime(sec(r.passwordLastUsed)))
+	if r.PasswordLastUsed != nil {
+		id.Facts().Set(inventory.AttrPasswordLastUsed, fmtTime(sec(r.PasswordLastUsed)))
 	}
 	var creds []*inventory.Credential
 	active := 0
-	used := []*time.Time{r.passwordLastUsed}
-	for i, rk := range r.keys {
-		if !rk.exists() {
+	used := []*time.Time{r.PasswordLastUsed}
+	for i, rk := range r.Keys {
+		if !rk.Exists() {
 			continue
 		}
 		c := slotCredential(arn, "aws-root-access-key:"+acct+":"+string(rune('1'+i)), i+1, rk)
 		c.Facts().Set(inventory.AttrRoot, true)
-		if rk.active {
+		if rk.Active {
 			active++
 		}
 		creds = append(creds, c)
-		used = append(used, rk.lastUsed)
+		used = append(used, rk.LastUsed)
 	}
 	id.Attrs["access_keys_active"] = active
 	id.LastUsedAt = latest(used...)
@@ -489,7 +457,7 @@ func (a *account) roleRecord(r *role) *inventory.Identity {
 	}
 	id.Facts().Set(inventory.AttrServiceLinked, strings.HasPrefix(r.path, "/aws-service-role/"))
 	id.Privileges = privilegeAttrs(a.grantsOf(r.attached, r.inline, "role"), id.Attrs)
-	id.Facts().Set(inventory.AttrTrust, analyzeTrust(r.trust).attrs())
+	id.Facts().Set(inventory.AttrTrust, trustAttrs(awsparse.AnalyzeTrust(r.trust)))
 	if r.lastUsedRegion != "" {
 		id.Attrs["last_used_region"] = r.lastUsedRegion
 	}

@@ -3,13 +3,12 @@ package aws
 import (
 	"context"
 	"errors"
-	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/scanner"
+	"github.com/nhi-inventory/nhi/scanner/aws/awsparse"
 )
 
 // OfflineOptions lists IAM exports to read without AWS credentials.
@@ -103,17 +102,17 @@ func (s *offline) Scan(ctx context.Context, sink scanner.Sink) error {
 	// named at once.
 	var failed []error
 	for _, p := range s.opts.AuthorizationDetails {
-		d, err := readDetails(p)
+		d, err := awsparse.ReadAuthorizationDetails(p)
 		if err != nil {
 			failed = append(failed, err)
 			continue
 		}
 		// One export is one account; split anyway in case of a concatenation.
-		byAcct := map[string]*authorizationDetails{}
-		split := func(arn string) *authorizationDetails {
-			id := accountFromARN(arn)
+		byAcct := map[string]*awsparse.AuthorizationDetails{}
+		split := func(arn string) *awsparse.AuthorizationDetails {
+			id := awsparse.AccountFromARN(arn)
 			if byAcct[id] == nil {
-				byAcct[id] = &authorizationDetails{}
+				byAcct[id] = &awsparse.AuthorizationDetails{}
 			}
 			return byAcct[id]
 		}
@@ -137,14 +136,14 @@ func (s *offline) Scan(ctx context.Context, sink scanner.Sink) error {
 		sink.Add("files", 1)
 	}
 	for _, p := range s.opts.CredentialReports {
-		rows, err := readReport(p)
+		rows, err := awsparse.ReadCredentialReport(p)
 		if err != nil {
 			failed = append(failed, err)
 			continue
 		}
-		byAcct := map[string][]*reportRow{}
+		byAcct := map[string][]*awsparse.ReportRow{}
 		for _, r := range rows {
-			byAcct[accountFromARN(r.arn)] = append(byAcct[accountFromARN(r.arn)], r)
+			byAcct[awsparse.AccountFromARN(r.ARN)] = append(byAcct[awsparse.AccountFromARN(r.ARN)], r)
 		}
 		for id, rs := range byAcct {
 			get(id).addReport(rs)
@@ -163,28 +162,4 @@ func (s *offline) Scan(ctx context.Context, sink scanner.Sink) error {
 		}
 	}
 	return nil
-}
-
-func readDetails(p string) (*authorizationDetails, error) {
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return nil, fmt.Errorf("authorization details %s: %w", p, err)
-	}
-	d, err := parseAuthorizationDetails(b)
-	if err != nil {
-		return nil, fmt.Errorf("authorization details %s: %w; nothing of this source was recorded, fix or re-export the file (`aws iam get-account-authorization-details > FILE`) and scan again", p, err)
-	}
-	return d, nil
-}
-
-func readReport(p string) ([]*reportRow, error) {
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return nil, fmt.Errorf("credential report %s: %w", p, err)
-	}
-	rows, err := parseCredentialReport(b)
-	if err != nil {
-		return nil, fmt.Errorf("credential report %s: %w; nothing of this source was recorded, fix or re-export the file (`aws iam get-credential-report --query Content --output text | base64 -d > FILE`) and scan again", p, err)
-	}
-	return rows, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/nhi-inventory/nhi/inventory"
+	"github.com/nhi-inventory/nhi/scanner/aws/awsparse"
 )
 
 // exportFromMoto writes moto's own GetAccountAuthorizationDetails (raw API
@@ -162,7 +163,7 @@ func TestOfflineAWSFormats(t *testing.T) {
 	arn := func(s string) string { return "arn:aws:iam::" + acct + ":" + s }
 	keyID := "AKIA" + strings.Repeat("Q", 16)
 	_ = keyID
-	csv := reportHeader + "\n" +
+	csv := awsparse.ReportHeader + "\n" +
 		"<root_account>," + arn("root") + "," + day(900) + ",not_supported," + day(3) + ",not_supported,not_supported,false,true," + day(800) + "," + day(1) + ",us-east-1,s3,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n" +
 		"legacy-etl," + arn("user/legacy-etl") + "," + day(400) + ",true," + day(200) + "," + day(400) + ",N/A,false,true," + day(400) + "," + day(120) + ",eu-west-1,dynamodb,true," + day(10) + ",N/A,N/A,N/A,false,N/A,false,N/A\n"
 	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"` + arn("oidc-provider/token.actions.githubusercontent.com") + `"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringLike":{"token.actions.githubusercontent.com:sub":"repo:acme/*"}}}]}`
@@ -336,7 +337,7 @@ func TestOfflineCorruptExportFailsTheSource(t *testing.T) {
 	arn := func(s string) string { return "arn:aws:iam::" + acct + ":" + s }
 	root := "<root_account>," + arn("root") + ",2020-01-01T00:00:00+00:00,not_supported,N/A,not_supported,not_supported,false,true,2021-01-01T00:00:00+00:00,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A"
 	user := "etl," + arn("user/etl") + ",2022-01-01T00:00:00+00:00,false,N/A,N/A,N/A,false,true,2022-01-02T00:00:00+00:00,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A"
-	goodCSV := reportHeader + "\n" + root + "\n" + user + "\n"
+	goodCSV := awsparse.ReportHeader + "\n" + root + "\n" + user + "\n"
 	goodJSON := `{
   "UserDetailList": [
     {"UserName": "etl", "Arn": "` + arn("user/etl") + `", "CreateDate": "2022-01-01T00:00:00Z",
@@ -375,10 +376,10 @@ func TestOfflineCorruptExportFailsTheSource(t *testing.T) {
 		{"report bad header", "r.csv", strings.Replace(goodCSV, ",mfa_active,", ",mfa,", 1),
 			[]string{"line 1", "lacks column(s) mfa_active", reportHint}},
 		{"report not a report", "r.csv", "name,value\nx,1\n", []string{"line 1", "lacks column(s) user, arn,", reportHint}},
-		{"report extra field", "r.csv", reportHeader + "\n" + root + "\n" + user + ",surplus\n",
+		{"report extra field", "r.csv", awsparse.ReportHeader + "\n" + root + "\n" + user + ",surplus\n",
 			[]string{"line 3 has 23 fields, the header has 22", reportHint}},
 		{"report truncated mid-row", "r.csv", goodCSV[:len(goodCSV)-len(user)/2], []string{"line 3 has ", "fields, the header has 22", "truncated"}},
-		{"report truncated in a quoted field", "r.csv", reportHeader + "\n" + root + "\n" + `"etl,` + arn("user/etl"),
+		{"report truncated in a quoted field", "r.csv", awsparse.ReportHeader + "\n" + root + "\n" + `"etl,` + arn("user/etl"),
 			[]string{"line 3", "truncated"}},
 		{"report bad flag", "r.csv", strings.Replace(goodCSV, "false,true,2022-01-02", "false,yes,2022-01-02", 1),
 			[]string{"line 3, column access_key_1_active", `"yes"`}},
@@ -387,7 +388,7 @@ func TestOfflineCorruptExportFailsTheSource(t *testing.T) {
 		{"report ARN without account", "r.csv", strings.Replace(goodCSV, arn("user/etl"), "arn:aws:iam:::user/etl", 1),
 			[]string{"line 3, column arn", "12-digit account id"}},
 		{"report empty", "r.csv", "", []string{"the file is empty", reportHint}},
-		{"report header only", "r.csv", reportHeader + "\n", []string{"no rows after the header"}},
+		{"report header only", "r.csv", awsparse.ReportHeader + "\n", []string{"no rows after the header"}},
 		{"details truncated", "d.json", goodJSON[:len(goodJSON)/2], []string{"the file is truncated", "line ", detailsHint}},
 		{"details invalid", "d.json", strings.Replace(goodJSON, `"RoleName": "gha",`, `"RoleName": "gha"`, 1),
 			[]string{"line 7, column 24: invalid JSON", detailsHint}},

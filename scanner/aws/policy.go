@@ -1,12 +1,10 @@
 package aws
 
 import (
-	"encoding/json"
-	"net/url"
-	"sort"
 	"strings"
 
 	"github.com/nhi-inventory/nhi/inventory"
+	"github.com/nhi-inventory/nhi/scanner/aws/awsparse"
 )
 
 // Privilege summaries of an identity, from most to least powerful: the
@@ -27,125 +25,23 @@ func privRank(p string) int {
 	return 0
 }
 
-// decodeDocument returns a policy document as JSON text. IAM's query API
-// returns documents URL-encoded; moto and the AWS CLI return plain JSON.
-// Decode only when the value does not already start with "{".
-func decodeDocument(s string) string {
-	t := strings.TrimSpace(s)
-	if t == "" || strings.HasPrefix(t, "{") {
-		return t
+// privOf is the inventory's name of what awsparse classified.
+func privOf(p awsparse.Privilege) string {
+	switch p {
+	case awsparse.Administrator:
+		return PrivAdministrator
+	case awsparse.Wildcard:
+		return PrivWildcard
 	}
-	if d, err := url.PathUnescape(t); err == nil {
-		return strings.TrimSpace(d)
-	}
-	if d, err := url.QueryUnescape(t); err == nil {
-		return strings.TrimSpace(d)
-	}
-	return t
-}
-
-// stringList is an IAM policy element that is either a string or a list.
-type stringList []string
-
-func (l *stringList) UnmarshalJSON(b []byte) error {
-	var one string
-	if err := json.Unmarshal(b, &one); err == nil {
-		*l = []string{one}
-		return nil
-	}
-	var many []string
-	if err := json.Unmarshal(b, &many); err != nil {
-		return err
-	}
-	*l = many
-	return nil
-}
-
-type statement struct {
-	Effect      string                           `json:"Effect"`
-	Action      stringList                       `json:"Action"`
-	NotAction   stringList                       `json:"NotAction"`
-	Resource    stringList                       `json:"Resource"`
-	NotResource stringList                       `json:"NotResource"`
-	Principal   json.RawMessage                  `json:"Principal"`
-	Condition   map[string]map[string]stringList `json:"Condition"`
-}
-
-// statements is the Statement element: one object or a list.
-type statements []statement
-
-func (s *statements) UnmarshalJSON(b []byte) error {
-	var one statement
-	if len(b) > 0 && b[0] == '{' {
-		if err := json.Unmarshal(b, &one); err != nil {
-			return err
-		}
-		*s = statements{one}
-		return nil
-	}
-	var many []statement
-	if err := json.Unmarshal(b, &many); err != nil {
-		return err
-	}
-	*s = many
-	return nil
-}
-
-type policyDocument struct {
-	Statement statements `json:"Statement"`
-}
-
-func parseDocument(doc string) (*policyDocument, error) {
-	var d policyDocument
-	if err := json.Unmarshal([]byte(decodeDocument(doc)), &d); err != nil {
-		return nil, err
-	}
-	return &d, nil
+	return PrivLimited
 }
 
 // classifyDocument returns the privilege a permissions policy document
 // grants. A document that does not parse is reported as limited with ok
 // false.
 func classifyDocument(doc string) (priv string, ok bool) {
-	d, err := parseDocument(doc)
-	if err != nil {
-		return PrivLimited, false
-	}
-	priv = PrivLimited
-	raise := func(p string) {
-		if privRank(p) > privRank(priv) {
-			priv = p
-		}
-	}
-	for _, st := range d.Statement {
-		if !strings.EqualFold(st.Effect, "Allow") {
-			continue
-		}
-		allResources := len(st.NotResource) > 0
-		for _, r := range st.Resource {
-			if r == "*" {
-				allResources = true
-			}
-		}
-		if len(st.NotAction) > 0 {
-			// Allow everything except a list: PowerUserAccess and friends.
-			raise(PrivWildcard)
-		}
-		for _, a := range st.Action {
-			a = strings.TrimSpace(a)
-			switch {
-			case a == "*" || a == "*:*":
-				if allResources {
-					raise(PrivAdministrator)
-				} else {
-					raise(PrivWildcard)
-				}
-			case strings.HasSuffix(a, ":*"):
-				raise(PrivWildcard)
-			}
-		}
-	}
-	return priv, true
+	p, ok := awsparse.ClassifyDocument(doc)
+	return privOf(p), ok
 }
 
 // classifyByName is the fallback for a managed policy whose document could
@@ -164,26 +60,8 @@ func isAdministratorAccess(name, arn string) bool {
 	return strings.HasSuffix(arn, ":policy/AdministratorAccess") || (arn == "" && name == "AdministratorAccess")
 }
 
-// githubOIDCHost is the issuer of GitHub Actions' OIDC tokens.
-const githubOIDCHost = "token.actions.githubusercontent.com"
-
-// trustSummary is what a role's trust policy says about who may assume it.
-type trustSummary struct {
-	Principals []string `json:"principals"`
-	// Public is true when any principal ("*") may assume the role without
-	// a condition.
-	Public bool `json:"public"`
-	// GitHubOIDC is true when GitHub Actions' OIDC provider may assume the
-	// role; GitHubOIDCSubRestricted only when every such statement limits
-	// the token's sub claim (repository, branch, environment) to something
-	// narrower than "*".
-	GitHubOIDC              bool     `json:"github_oidc"`
-	GitHubOIDCSubRestricted bool     `json:"github_oidc_sub_restricted"`
-	GitHubSubjects          []string `json:"github_oidc_subjects,omitempty"`
-	Parsed                  bool     `json:"parsed"`
-}
-
-func (t trustSummary) attrs() map[string]any {
+// trustAttrs are the attributes of a role that say who may assume it.
+func trustAttrs(t awsparse.TrustSummary) map[string]any {
 	m := map[string]any{
 		"principals": t.Principals,
 		"public":     t.Public,
@@ -199,81 +77,4 @@ func (t trustSummary) attrs() map[string]any {
 		m["github_oidc_subjects"] = t.GitHubSubjects
 	}
 	return m
-}
-
-func analyzeTrust(doc string) trustSummary {
-	var t trustSummary
-	d, err := parseDocument(doc)
-	if err != nil || doc == "" {
-		return t
-	}
-	t.Parsed = true
-	seen := map[string]bool{}
-	add := func(p string) {
-		if !seen[p] {
-			seen[p] = true
-			t.Principals = append(t.Principals, p)
-		}
-	}
-	restrictedAll := true
-	for _, st := range d.Statement {
-		if !strings.EqualFold(st.Effect, "Allow") || len(st.Principal) == 0 {
-			continue
-		}
-		var principals []string // "Type:value"
-		var star string
-		if err := json.Unmarshal(st.Principal, &star); err == nil {
-			principals = append(principals, "*")
-		} else {
-			var m map[string]stringList
-			if err := json.Unmarshal(st.Principal, &m); err != nil {
-				continue
-			}
-			for typ, vals := range m {
-				for _, v := range vals {
-					if v == "*" && typ == "AWS" {
-						principals = append(principals, "*")
-						continue
-					}
-					principals = append(principals, typ+":"+v)
-				}
-			}
-		}
-		github := false
-		for _, p := range principals {
-			add(p)
-			if p == "*" && len(st.Condition) == 0 {
-				t.Public = true
-			}
-			if strings.HasPrefix(p, "Federated:") && strings.Contains(p, githubOIDCHost) {
-				github = true
-			}
-		}
-		if !github {
-			continue
-		}
-		t.GitHubOIDC = true
-		var subs []string
-		for _, keys := range st.Condition {
-			for k, vals := range keys {
-				if strings.EqualFold(k, githubOIDCHost+":sub") {
-					subs = append(subs, vals...)
-				}
-			}
-		}
-		restricted := len(subs) > 0
-		for _, s := range subs {
-			if s == "*" || s == "repo:*" || strings.HasPrefix(s, "*") {
-				restricted = false
-			}
-		}
-		if !restricted {
-			restrictedAll = false
-		}
-		t.GitHubSubjects = append(t.GitHubSubjects, subs...)
-	}
-	t.GitHubOIDCSubRestricted = t.GitHubOIDC && restrictedAll
-	sort.Strings(t.Principals)
-	sort.Strings(t.GitHubSubjects)
-	return t
 }

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"slices"
 	"testing"
+
+	"github.com/nhi-inventory/nhi/scanner/aws/awsparse"
 )
 
 func TestClassifyDocument(t *testing.T) {
@@ -47,7 +49,7 @@ func TestAnalyzeTrust(t *testing.T) {
 		{"public", `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"}]}`, false, false, true},
 		{"service", `{"Statement":[{"Effect":"Allow","Principal":{"Service":["ec2.amazonaws.com"]},"Action":"sts:AssumeRole"}]}`, false, false, false},
 	} {
-		got := analyzeTrust(decodeDocument(url.QueryEscape(tc.doc)))
+		got := awsparse.AnalyzeTrust(awsparse.DecodeDocument(url.QueryEscape(tc.doc)))
 		if !got.Parsed || got.GitHubOIDC != tc.github || got.GitHubOIDCSubRestricted != tc.restricted || got.Public != tc.pub {
 			t.Errorf("%s: %+v", tc.name, got)
 		}

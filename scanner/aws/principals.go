@@ -10,6 +10,8 @@ import (
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/nhi-inventory/nhi/scanner/aws/awsparse"
 )
 
 func (c *collector) user(ctx context.Context, u *user) {
@@ -96,7 +98,7 @@ func (c *collector) user(ctx context.Context, u *user) {
 				u.inline = append(u.inline, inlinePolicy{name: pn})
 				continue
 			}
-			u.inline = append(u.inline, inlinePolicy{name: pn, document: decodeDocument(awssdk.ToString(out.PolicyDocument))})
+			u.inline = append(u.inline, inlinePolicy{name: pn, document: awsparse.DecodeDocument(awssdk.ToString(out.PolicyDocument))})
 		}
 	}
 
@@ -117,8 +119,8 @@ func (c *collector) user(ctx context.Context, u *user) {
 			} else if l := lu.AccessKeyLastUsed; l != nil {
 				ak.usedKnown = true
 				ak.lastUsed = l.LastUsedDate
-				ak.service = reportValue(awssdk.ToString(l.ServiceName))
-				ak.region = reportValue(awssdk.ToString(l.Region))
+				ak.service = awsparse.Value(awssdk.ToString(l.ServiceName))
+				ak.region = awsparse.Value(awssdk.ToString(l.Region))
 			}
 			u.keys = append(u.keys, ak)
 			c.sink.Add("access_keys", 1)
@@ -184,7 +186,7 @@ func (c *collector) group(ctx context.Context, g *group) {
 				g.inline = append(g.inline, inlinePolicy{name: pn})
 				continue
 			}
-			g.inline = append(g.inline, inlinePolicy{name: pn, document: decodeDocument(awssdk.ToString(out.PolicyDocument))})
+			g.inline = append(g.inline, inlinePolicy{name: pn, document: awsparse.DecodeDocument(awssdk.ToString(out.PolicyDocument))})
 		}
 	}
 }
@@ -205,7 +207,7 @@ func (c *collector) role(ctx context.Context, r *role) {
 			r.lastUsedRegion = awssdk.ToString(lu.Region)
 		}
 		if r.trust == "" {
-			r.trust = decodeDocument(awssdk.ToString(out.Role.AssumeRolePolicyDocument))
+			r.trust = awsparse.DecodeDocument(awssdk.ToString(out.Role.AssumeRolePolicyDocument))
 		}
 	}
 	r.attached = c.attached(ctx, "iam:ListAttachedRolePolicies", fail, func(ctx context.Context, marker *string) ([]types.AttachedPolicy, *string, error) {
@@ -229,7 +231,7 @@ func (c *collector) role(ctx context.Context, r *role) {
 				r.inline = append(r.inline, inlinePolicy{name: pn})
 				continue
 			}
-			r.inline = append(r.inline, inlinePolicy{name: pn, document: decodeDocument(awssdk.ToString(out.PolicyDocument))})
+			r.inline = append(r.inline, inlinePolicy{name: pn, document: awsparse.DecodeDocument(awssdk.ToString(out.PolicyDocument))})
 		}
 	}
 }
@@ -258,6 +260,6 @@ func (c *collector) policy(ctx context.Context, arn, name string) {
 		return
 	}
 	if v.PolicyVersion != nil {
-		mp.document = decodeDocument(awssdk.ToString(v.PolicyVersion.Document))
+		mp.document = awsparse.DecodeDocument(awssdk.ToString(v.PolicyVersion.Document))
 	}
 }

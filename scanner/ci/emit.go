@@ -13,6 +13,7 @@ import (
 
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/scanner"
+	"github.com/nhi-inventory/nhi/scanner/ci/ciyaml"
 )
 
 // emit writes every collected pipeline to sink, each row with its unit:
@@ -222,10 +223,10 @@ func (e *engine) emitPath(ctx context.Context, sink scanner.Sink, p string, emit
 	if len(lenient) > 0 {
 		// Not valid YAML: a strict CI system may refuse the file, or
 		// read it otherwise.
-		attrs["yaml_lenient"] = sortNotes(sortedKeys(lenient))
+		attrs["yaml_lenient"] = ciyaml.SortNotes(sortedKeys(lenient))
 	}
 	if len(syntax) > 0 {
-		attrs["syntax_errors"] = sortNotes(sortedKeys(syntax))
+		attrs["syntax_errors"] = ciyaml.SortNotes(sortedKeys(syntax))
 		sink.Add("syntax_errors", int64(len(syntax)))
 	}
 	name := agg.name

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/scanner"
+	"github.com/nhi-inventory/nhi/scanner/ci/ciyaml"
 )
 
 // A pipeline file that does not parse as YAML even leniently (lenient.go)
@@ -44,7 +45,7 @@ func (f *file) lineWise() {
 	for i, raw := range f.lines {
 		l := strings.TrimSuffix(raw, "\r")
 		if lead := len(l) - len(strings.TrimLeft(l, " \t")); strings.Contains(l[:lead], "\t") {
-			l = expandTabs(l[:lead], lineWiseTab) + l[lead:]
+			l = ciyaml.ExpandTabs(l[:lead], lineWiseTab) + l[lead:]
 		}
 		lines[i] = l
 	}
@@ -61,7 +62,7 @@ func (f *file) lineWise() {
 		if t == "" || strings.HasPrefix(t, "#") || t == "---" || t == "..." {
 			continue
 		}
-		prefix, rest, owner, ok := splitLine(l)
+		prefix, rest, owner, ok := ciyaml.SplitLine(l)
 		if !ok {
 			f.checkText(t, i+1)
 			continue
@@ -73,7 +74,7 @@ func (f *file) lineWise() {
 				delete(names, c)
 			}
 		}
-		if blockRe.MatchString(rest) {
+		if ciyaml.IsBlockIndicator(rest) {
 			j := i + 1
 			var script []string
 			for ; j < len(lines); j++ {
@@ -163,7 +164,7 @@ func indentOf(l string) int { return len(l) - len(strings.TrimLeft(l, " ")) }
 // does not take it), a plain one without its comment.
 func lineValue(rest string) string {
 	if c := rest[0]; c == '"' || c == '\'' {
-		j := closingQuote(rest)
+		j := ciyaml.ClosingQuote(rest)
 		if j < 0 {
 			// Continues on the next line: the text up to the line end.
 			return strings.TrimSpace(rest[1:])
@@ -174,14 +175,14 @@ func lineValue(rest string) string {
 		}
 		return rest[1:j]
 	}
-	v, _ := cutComment(rest)
+	v, _ := ciyaml.CutComment(rest)
 	return strings.TrimSpace(v)
 }
 
 // flowLine reads a flow collection written on one line as YAML, with the
 // checks of a parsed file at line; false when it does not parse alone.
 func (f *file) flowLine(rest string, line int) bool {
-	v, _ := cutComment(rest)
+	v, _ := ciyaml.CutComment(rest)
 	var n yaml.Node
 	if yaml.Unmarshal([]byte(v), &n) != nil {
 		return false
@@ -194,7 +195,7 @@ func (f *file) flowLine(rest string, line int) bool {
 		}
 	}
 	shift(&n)
-	f.walkHardcoded(docRoot(&n))
+	f.walkHardcoded(ciyaml.DocRoot(&n))
 	return true
 }
 

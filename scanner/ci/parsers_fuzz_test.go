@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nhi-inventory/nhi/scanner/ci/ciyaml"
 )
 
 // The fuzz targets of the CI parsers, one per CI system: any file (seeded
@@ -29,7 +31,7 @@ func parseOnly(p string, data []byte, provider string) (*pipeline, error) {
 		}
 		return f.p, nil
 	}
-	root, notes, err := parseYAML(p, data)
+	root, notes, err := ciyaml.Parse(p, data)
 	if err != nil {
 		// Not YAML: read line by line, as engine.parse does.
 		f.lineWise()

@@ -21,6 +21,7 @@ import (
 	"github.com/nhi-inventory/nhi/glob"
 	"github.com/nhi-inventory/nhi/inventory"
 	"github.com/nhi-inventory/nhi/scanner"
+	"github.com/nhi-inventory/nhi/scanner/ci/ciyaml"
 )
 
 // Options tune the CI source.
@@ -320,7 +321,7 @@ func (e *engine) parse(ctx context.Context, p string, data []byte, provider stri
 			f.p.syntax = append(f.p.syntax, fmt.Sprintf("line %d: %s", pe.Line, pe.Msg))
 		}
 	} else {
-		root, notes, err := parseYAML(p, data)
+		root, notes, err := ciyaml.Parse(p, data)
 		switch {
 		case err != nil:
 			// Not YAML: the unit fails (its structure is carried), but its

@@ -1,4 +1,4 @@
-package ci
+package ciyaml
 
 import (
 	"errors"
@@ -22,11 +22,11 @@ func FuzzParseYAML(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		for _, w := range []int{0, 4} {
-			if fixed, _ := repairYAML(s, w); strings.Count(fixed, "\n") != strings.Count(s, "\n") {
+			if fixed, _ := Repair(s, w); strings.Count(fixed, "\n") != strings.Count(s, "\n") {
 				t.Fatalf("repair with tab width %d moved lines: %q -> %q", w, s, fixed)
 			}
 		}
-		_, _, err := parseYAML("f.yml", []byte(s))
+		_, _, err := Parse("f.yml", []byte(s))
 		var pe *ParseError
 		if err != nil && (!errors.As(err, &pe) || pe.Line < 1 || pe.Line > strings.Count(s, "\n")+1) {
 			t.Fatalf("%q: error %v is not a ParseError on a line of the file", s, err)

@@ -1,4 +1,4 @@
-package ci
+package ciyaml
 
 import (
 	"fmt"
@@ -59,11 +59,11 @@ func parseLenient(path string, data []byte, strictErr error) (*yaml.Node, []stri
 	}
 	var firstErr error
 	for _, w := range widths {
-		fixed, notes := repairYAML(string(data), w)
+		fixed, notes := Repair(string(data), w)
 		if len(notes) == 0 {
 			continue
 		}
-		root, err := decodeYAML([]byte(fixed))
+		root, err := Decode([]byte(fixed))
 		if err == nil {
 			return root, strings.Split(fixed, "\n"), notes, nil
 		}
@@ -83,10 +83,10 @@ var (
 	blockRe      = regexp.MustCompile(`^[|>][-+0-9]*(?:\s+#.*)?\s*$`)
 )
 
-// repairYAML applies the line-wise repairs to text, reading a tab in
+// Repair applies the line-wise repairs to text, reading a tab in
 // indentation as tabWidth spaces (0: tabs are left alone). It returns the
 // repaired text and a note per repair.
-func repairYAML(text string, tabWidth int) (string, []string) {
+func Repair(text string, tabWidth int) (string, []string) {
 	lines := strings.Split(text, "\n")
 	anchors := map[string]bool{}
 	for _, m := range anchorRe.FindAllStringSubmatch(text, -1) {
@@ -394,8 +394,8 @@ func taggedText(n *yaml.Node, lines []string, flow bool) string {
 	return v
 }
 
-// sortNotes orders notes by line.
-func sortNotes(notes []string) []string {
+// SortNotes orders notes ("line N: ...") by line.
+func SortNotes(notes []string) []string {
 	line := func(s string) int {
 		var n int
 		fmt.Sscanf(s, "line %d:", &n)
