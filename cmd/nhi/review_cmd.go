@@ -176,15 +176,11 @@ same item supersedes it while the review is open; both are kept.`,
   nhi review attest Q1-2027 arn:aws:iam::123456789012:user/ci-deploy revoke --reason "moved to OIDC" --actor alice`,
 		Args: cobra.ExactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, store, err := openExistingInventory(cmd, g)
+			store, r, err := openReview(cmd, g, args[0])
 			if err != nil {
 				return err
 			}
 			defer store.Close()
-			r, err := findReview(cmd.Context(), store, args[0])
-			if err != nil {
-				return err
-			}
 			a, err := review.Attest(cmd.Context(), store, r, args[1], args[2], reason, *actor, "cli", time.Now().UTC())
 			if err != nil {
 				return usageError("%v", err)
@@ -215,15 +211,11 @@ bad row named by line; nothing of the file is recorded.`,
 			if err := reviewFormat(format, "text", "json"); err != nil {
 				return err
 			}
-			_, store, err := openExistingInventory(cmd, g)
+			store, r, err := openReview(cmd, g, args[0])
 			if err != nil {
 				return err
 			}
 			defer store.Close()
-			r, err := findReview(cmd.Context(), store, args[0])
-			if err != nil {
-				return err
-			}
 			f, err := os.Open(args[1])
 			if err != nil {
 				return usageError("worksheet: %v", err)
@@ -259,16 +251,12 @@ func newReviewCloseCmd(g *globals, actor *string) *cobra.Command {
   nhi review close Q1-2027 --actor lead`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, store, err := openExistingInventory(cmd, g)
+			store, r, err := openReview(cmd, g, args[0])
 			if err != nil {
 				return err
 			}
 			defer store.Close()
 			ctx := cmd.Context()
-			r, err := findReview(ctx, store, args[0])
-			if err != nil {
-				return err
-			}
 			if r.Closed() {
 				return usageError("review %s was closed on %s by %s", r.Name, r.ClosedAt.Format("2006-01-02"), r.ClosedBy)
 			}
@@ -306,15 +294,11 @@ whatever later scans found.`,
 		Example: `  nhi review worksheets Q1-2027 --out /tmp/q1`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, store, err := openExistingInventory(cmd, g)
+			store, r, err := openReview(cmd, g, args[0])
 			if err != nil {
 				return err
 			}
 			defer store.Close()
-			r, err := findReview(cmd.Context(), store, args[0])
-			if err != nil {
-				return err
-			}
 			items, err := store.ReviewItems(cmd.Context(), r.ID)
 			if err != nil {
 				return err

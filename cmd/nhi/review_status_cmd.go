@@ -153,6 +153,21 @@ func reviewDash(s string) string {
 // findReview is the review a command names (by name or number): one the
 // inventory lacks is a usage error that says how to list them; a database
 // that cannot be read is not.
+// openReview opens the inventory and finds review name in it; the caller
+// closes the store.
+func openReview(cmd *cobra.Command, g *globals, name string) (*inventory.Store, *inventory.Review, error) {
+	_, store, err := openExistingInventory(cmd, g)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := findReview(cmd.Context(), store, name)
+	if err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	return store, r, nil
+}
+
 func findReview(ctx context.Context, store *inventory.Store, name string) (*inventory.Review, error) {
 	r, err := store.ReviewByName(ctx, name)
 	if errors.Is(err, inventory.ErrNoReview) {
