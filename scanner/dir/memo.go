@@ -38,25 +38,38 @@ func (a fileState) unchanged(b fileState) bool {
 
 // loadStates returns the file states kept by the last scan of the tree
 // under key; nil when there are none or they cannot be read (which costs
-// a full read, never a result).
-func loadStates(ctx context.Context, l scanner.Ledger, key string) map[string]fileState {
-	b, ok, err := l.Memo(ctx, memoKind, key)
-	if err != nil || !ok {
-		return nil
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(b))
-	if err != nil {
-		return nil
-	}
-	raw, err := io.ReadAll(io.LimitReader(zr, 1<<30))
-	if err != nil {
+// a full read, never a result; counted in memos_unreadable, as
+// scanner.LoadMemo counts the JSON memos).
+func loadStates(ctx context.Context, sink scanner.Sink, key string) map[string]fileState {
+	b, ok, err := sink.Ledger().Memo(ctx, memoKind, key)
+	if err == nil && !ok {
 		return nil
 	}
 	var m map[string]fileState
-	if json.Unmarshal(raw, &m) != nil {
+	if err == nil {
+		m, err = decodeStates(b)
+	}
+	if err != nil {
+		sink.Add("memos_unreadable", 1)
 		return nil
 	}
 	return m
+}
+
+func decodeStates(b []byte) (map[string]fileState, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	raw, err := io.ReadAll(io.LimitReader(zr, 1<<30))
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]fileState
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 func storeStates(ctx context.Context, l scanner.Ledger, key string, m map[string]fileState) error {

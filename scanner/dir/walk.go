@@ -35,7 +35,7 @@ type job struct {
 }
 
 func (w *walk) run(ctx context.Context) error {
-	prev := loadStates(ctx, w.sink.Ledger(), w.key)
+	prev := loadStates(ctx, w.sink, w.key)
 	w.next = map[string]fileState{}
 	jobs := make(chan job, 256)
 	var wg sync.WaitGroup
