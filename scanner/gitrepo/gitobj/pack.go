@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 
 	"github.com/klauspost/compress/zlib"
+
+	"github.com/nhi-inventory/nhi/scanner/gitrepo/gitobj/inflate"
 )
 
 // This file reads objects straight from a repository's pack files, in
@@ -26,9 +28,15 @@ import (
 // out of it. Loose objects are read in-process too (one zlib stream per
 // file); what is in neither (alternates, an object format other than
 // SHA-1) is read through cat-file (catfile.go). Inflating is the largest
-// cost: klauspost/compress's zlib (checksums checked as the standard
-// library's are) scanned the curl-shaped benchmark history 4% faster
-// (3.55-3.67 s against 3.74-3.80 s, 5.7 s of CPU against 6.0 s).
+// cost. An object of up to inflateChunk bytes, nearly all of them, is
+// inflated whole by libdeflate (package inflate), its size known from
+// its header: on curl's history that took inflating from 9.0 s of CPU to
+// 2.9 s, and the scan from 29.2 s of CPU to 23.0 s (16.0 s to 12.7 s of
+// wall time). Larger objects, whose claimed size is only allocated as
+// their data arrives, and loose objects are streamed through
+// klauspost/compress's zlib (checksums checked as the standard library's
+// are), 4% faster than the standard library's on the curl-shaped
+// benchmark history.
 
 type packFile struct {
 	data []byte     // the .pack, memory-mapped
@@ -430,6 +438,20 @@ func readSized(r io.Reader, size int64, buf []byte) ([]byte, error) {
 func (r *packReader) inflate(p *packFile, src []byte, size int64) ([]byte, error) {
 	if size > maxInflated(int64(len(src))) {
 		return nil, fmt.Errorf("object header says %d bytes, more than the %d bytes left in the pack can hold", size, len(src))
+	}
+	if inflate.Available && size <= inflateChunk {
+		out := r.bufs.get(int(size))
+		if int64(cap(out)) < size {
+			out = make([]byte, size)
+		}
+		out = out[:size]
+		used, err := inflate.Zlib(out, src)
+		p.consumed(int64(used))
+		if err != nil {
+			r.bufs.put(out)
+			return nil, fmt.Errorf("inflate: %w", err)
+		}
+		return out, nil
 	}
 	r.src.Reset(src)
 	defer func() { p.consumed(int64(len(src) - r.src.Len())) }()
