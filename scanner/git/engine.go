@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -282,7 +283,7 @@ func (e *engine) readWorker(ctx context.Context, queue <-chan *fileChange, jobs 
 	limit := max(e.src.opts.MaxBlobSize, 0)
 	// seen: changes of this worker read already, true when skipped.
 	seen := map[[20]byte]bool{}
-	for fc := range queue {
+	for fc := range byPath(queue, readBatch) {
 		if err := ctx.Err(); err != nil {
 			return nil, context.Cause(ctx)
 		}
@@ -454,4 +455,40 @@ func (e *engine) report(ctx context.Context, c *change, hits []hit) error {
 		e.sink.Add("findings", n)
 	}
 	return nil
+}
+
+// readBatch is how many changes a reader takes from its queue before it
+// reads them in path order.
+const readBatch = 16384
+
+// byPath yields the changes of queue in batches of up to n, each in path
+// order (a path's changes in the order listed, newest first). The
+// versions of a file are a delta chain in the pack, each version the
+// base of the next older one; read in log order, the versions of the
+// other files changed in between push a file's versions out of the
+// reader's cache before the next is read, so each version was rebuilt
+// from far up its chain again: on curl's history 11.4 GB of deltas
+// applied and 88,889 full objects inflated, for 4.8 GB of blobs of which
+// 13,332 are stored whole.
+func byPath(queue <-chan *fileChange, n int) func(func(*fileChange) bool) {
+	return func(yield func(*fileChange) bool) {
+		batch := make([]*fileChange, 0, n)
+		flush := func() bool {
+			slices.SortStableFunc(batch, func(a, b *fileChange) int { return strings.Compare(a.path, b.path) })
+			for i, fc := range batch {
+				batch[i] = nil
+				if !yield(fc) {
+					return false
+				}
+			}
+			batch = batch[:0]
+			return true
+		}
+		for fc := range queue {
+			if batch = append(batch, fc); len(batch) == n && !flush() {
+				return
+			}
+		}
+		flush()
+	}
 }
