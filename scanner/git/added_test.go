@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -128,4 +129,59 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// TestByPathBatches: every change comes out once; within a batch in
+// path order, a path's changes in the order listed; batches in order.
+func TestByPathBatches(t *testing.T) {
+	q := make(chan *fileChange, 100)
+	var in []*fileChange
+	for i := range 23 {
+		fc := &fileChange{path: fmt.Sprintf("p%d", (i*7)%5), new: fmt.Sprint(i)}
+		in = append(in, fc)
+		q <- fc
+	}
+	close(q)
+	var out []*fileChange
+	for fc := range byPath(q, 10) {
+		out = append(out, fc)
+	}
+	if len(out) != len(in) {
+		t.Fatalf("%d changes out of %d", len(out), len(in))
+	}
+	for b := 0; b < len(out); b += 10 {
+		batch := out[b:min(b+10, len(out))]
+		for i := 1; i < len(batch); i++ {
+			x, y := batch[i-1], batch[i]
+			if x.path > y.path || x.path == y.path && atoi(t, x.new) > atoi(t, y.new) {
+				t.Errorf("batch %d: %s#%s before %s#%s", b/10, x.path, x.new, y.path, y.new)
+			}
+		}
+		for _, fc := range batch {
+			if n := atoi(t, fc.new); n < b || n >= b+10 {
+				t.Errorf("change %d in batch %d", n, b/10)
+			}
+		}
+	}
+	// Stopping early stops.
+	q2 := make(chan *fileChange, 3)
+	q2 <- in[0]
+	q2 <- in[1]
+	close(q2)
+	n := 0
+	for range byPath(q2, 10) {
+		n++
+		break
+	}
+	if n != 1 {
+		t.Errorf("%d yielded after break", n)
+	}
+}
+
+func atoi(t *testing.T, s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -235,3 +235,22 @@ func TestCatFileObjectOverTheMaximum(t *testing.T) {
 		t.Fatalf("the next object after a refused one: %q %v", data, err)
 	}
 }
+
+// TestConsumedCountsPages: a read counts the pages it touches toward the
+// resident bound, however few bytes it takes.
+func TestConsumedCountsPages(t *testing.T) {
+	p := &packFile{}
+	for _, c := range []struct{ off, n, want int64 }{
+		{0, 1, 4096},          // one byte: one page
+		{4000, 200, 2 * 4096}, // across a page boundary: two
+		{8192, 4096, 4096},    // exactly one page
+		{100, 0, 4096},        // an empty read still looks at its page
+		{4096, 3 * 4096, 3 * 4096},
+	} {
+		p.read.Store(0)
+		p.consumed(c.off, c.n)
+		if got := p.read.Load(); got != c.want {
+			t.Errorf("consumed(%d, %d) counted %d bytes, want %d", c.off, c.n, got, c.want)
+		}
+	}
+}
