@@ -2,11 +2,14 @@ package detect
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
 
 	ahocorasick "github.com/BobuSumisu/aho-corasick"
+	"github.com/zricethezav/gitleaks/v8/config"
 	gldetect "github.com/zricethezav/gitleaks/v8/detect"
 	"github.com/zricethezav/gitleaks/v8/detect/codec"
 	"github.com/zricethezav/gitleaks/v8/report"
@@ -33,6 +36,17 @@ type prefiltered struct {
 
 	mu      sync.Mutex
 	pathMay map[string]bool // path -> some keyword-less rule applies
+
+	// cfg is the rule set, for the narrowed detectors (narrowed).
+	cfg config.Config
+	// byKeyword: a lowered keyword -> the rules that have it.
+	byKeyword map[string][]string
+	// keywordless: the rules that run on every fragment.
+	keywordless []string
+	// narrow: a set of rules (their IDs, sorted, joined) -> a detector of
+	// those rules alone (narrowed).
+	narrowMu sync.Mutex
+	narrow   map[string]*gldetect.Detector
 }
 
 type detectRulePath interface{ MatchString(string) bool }
@@ -46,16 +60,24 @@ func (r *Ruleset) prefiltered() *prefiltered {
 }
 
 func (r *Ruleset) newPrefiltered() *prefiltered {
-	d := &prefiltered{Detector: r.newGitleaks(), pathMay: map[string]bool{}}
+	d := &prefiltered{Detector: r.newGitleaks(), pathMay: map[string]bool{}, cfg: r.cfg,
+		byKeyword: map[string][]string{}, narrow: map[string]*gldetect.Detector{}}
 	kw := make([]string, 0, len(r.cfg.Keywords))
 	for k := range r.cfg.Keywords {
 		kw = append(kw, k)
 	}
 	d.keywords = ahocorasick.NewTrieBuilder().AddStrings(kw).Build()
-	for _, rule := range r.cfg.Rules {
+	for id, rule := range r.cfg.Rules {
+		for _, k := range rule.Keywords {
+			k = strings.ToLower(k)
+			if ids := d.byKeyword[k]; len(ids) == 0 || ids[len(ids)-1] != id {
+				d.byKeyword[k] = append(ids, id)
+			}
+		}
 		if len(rule.Keywords) > 0 {
 			continue
 		}
+		d.keywordless = append(d.keywordless, id)
 		if rule.Path == nil {
 			d.always = true
 			continue
@@ -66,27 +88,123 @@ func (r *Ruleset) newPrefiltered() *prefiltered {
 }
 
 // Detect returns DetectContext's findings for f.
+//
+// A fragment with a keyword is given to a detector of the rules it can
+// match alone: gitleaks' DetectContext walks every rule of the set (a
+// map of some 230) and looks up each rule's keywords, for every fragment
+// and every decoding pass, and that walk cost as much as the rules'
+// regular expressions on curl's history. The narrowed detector holds the
+// keyword-less rules and the rules with a keyword in the fragment, which
+// are the rules DetectContext runs on it; so it finds the same. It is
+// used only when nothing in the fragment decodes: a decoded segment may
+// hold other keywords, and then the whole rule set runs as before.
 func (d *prefiltered) Detect(ctx context.Context, f gldetect.Fragment) []report.Finding {
-	if d.always || d.hasKeyword(f.Raw) || d.pathRuleApplies(f.FilePath) {
-		return d.DetectContext(ctx, f)
-	}
+	found := d.keywordsIn(f.Raw)
 	if _, segments := codec.NewDecoder().Decode(f.Raw, nil); len(segments) > 0 {
 		return d.DetectContext(ctx, f)
 	}
-	return nil
+	if len(found) == 0 && !d.always && !d.pathRuleApplies(f.FilePath) {
+		return nil
+	}
+	return d.narrowed(found).DetectContext(ctx, f)
 }
 
-// hasKeyword looks for a rule keyword in raw lowered as gitleaks lowers
+// keywordsIn returns the rule keywords in raw lowered as gitleaks lowers
 // it (strings.ToLower: non-ASCII letters can lower to ASCII ones, as the
-// Kelvin sign to k).
-func (d *prefiltered) hasKeyword(raw string) bool {
+// Kelvin sign to k), each once.
+func (d *prefiltered) keywordsIn(raw string) []string {
+	var lowered []byte
+	ascii := true
 	for i := 0; i < len(raw); i++ {
 		if raw[i] >= utf8.RuneSelf {
-			return d.keywords.MatchFirstString(strings.ToLower(raw)) != nil
+			ascii = false
+			break
 		}
 	}
-	return d.keywords.MatchFirst(lowerASCII(raw)) != nil
+	if ascii {
+		lowered = lowerASCII(raw)
+	} else {
+		lowered = []byte(strings.ToLower(raw))
+	}
+	var found []string
+	for _, m := range d.keywords.Match(lowered) {
+		k := m.MatchString()
+		if !slices.Contains(found, k) {
+			found = append(found, k)
+		}
+	}
+	return found
 }
+
+// narrowed returns a detector that runs the keyword-less rules and the
+// rules with one of keywords on every fragment: copies of them without
+// keywords, which gitleaks runs unconditionally. Its keyword set is
+// empty, so it holds no keyword trie of its own (gitleaks' trie takes
+// 2 KiB a state). The rules these require are added as they are, for a
+// multi-part rule looks its parts up by ID, and with their keywords,
+// which no fragment matches here: they run only as parts, as in the
+// whole set (a part that is a candidate itself is a keyword-less copy).
+// It does not decode (MaxDecodeDepth 0): Detect gives it only fragments
+// where nothing decodes.
+func (d *prefiltered) narrowed(keywords []string) *gldetect.Detector {
+	run := map[string]bool{}
+	for _, id := range d.keywordless {
+		run[id] = true
+	}
+	for _, k := range keywords {
+		for _, id := range d.byKeyword[k] {
+			run[id] = true
+		}
+	}
+	ids := slices.Sorted(maps.Keys(run))
+	sig := strings.Join(ids, "\x00")
+	d.narrowMu.Lock()
+	nd, ok := d.narrow[sig]
+	d.narrowMu.Unlock()
+	if ok {
+		return nd
+	}
+	cfg := d.cfg
+	cfg.Rules = map[string]config.Rule{}
+	cfg.Keywords = map[string]struct{}{}
+	for _, id := range ids {
+		rule := d.cfg.Rules[id]
+		rule.Keywords = nil
+		cfg.Rules[id] = rule
+	}
+	var require func(id string)
+	require = func(id string) {
+		for _, req := range d.cfg.Rules[id].RequiredRules {
+			if _, ok := cfg.Rules[req.RuleID]; ok {
+				continue
+			}
+			if part, ok := d.cfg.Rules[req.RuleID]; ok {
+				cfg.Rules[req.RuleID] = part
+				require(req.RuleID)
+			}
+		}
+	}
+	for _, id := range ids {
+		require(id)
+	}
+	nd = gldetect.NewDetector(cfg)
+	nd.MaxDecodeDepth = 0
+	d.narrowMu.Lock()
+	if prev, ok := d.narrow[sig]; ok {
+		nd = prev
+	} else {
+		if len(d.narrow) >= maxNarrowed {
+			clear(d.narrow) // rule combinations seen are few; this bounds the odd history
+		}
+		d.narrow[sig] = nd
+	}
+	d.narrowMu.Unlock()
+	return nd
+}
+
+// maxNarrowed bounds the narrowed detectors kept: a few KiB each, and
+// curl's history makes 1,660 different ones.
+const maxNarrowed = 8192
 
 // lowerASCII lowers the ASCII letters of s.
 func lowerASCII(s string) []byte {
