@@ -100,13 +100,24 @@ func (r *Ruleset) newPrefiltered() *prefiltered {
 // hold other keywords, and then the whole rule set runs as before.
 func (d *prefiltered) Detect(ctx context.Context, f gldetect.Fragment) []report.Finding {
 	found := d.keywordsIn(f.Raw)
-	if _, segments := codec.NewDecoder().Decode(f.Raw, nil); len(segments) > 0 {
+	if decodes(f.Raw) {
 		return d.DetectContext(ctx, f)
 	}
 	if len(found) == 0 && !d.always && !d.pathRuleApplies(f.FilePath) {
 		return nil
 	}
 	return d.narrowed(found).DetectContext(ctx, f)
+}
+
+// decodes reports whether gitleaks' decoder finds an encoded segment in
+// raw: mayDecode first, which answers most fragments without the
+// decoder's regular expression.
+func decodes(raw string) bool {
+	if !mayDecode(raw) {
+		return false
+	}
+	_, segments := codec.NewDecoder().Decode(raw, nil)
+	return len(segments) > 0
 }
 
 // keywordsIn returns the rule keywords in raw lowered as gitleaks lowers
