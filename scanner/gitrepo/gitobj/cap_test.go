@@ -236,16 +236,16 @@ func TestCatFileObjectOverTheMaximum(t *testing.T) {
 	}
 }
 
-// TestConsumedCountsPages: a read counts the pages it touches toward the
+// TestConsumedCountsPages: a read counts the fault-around windows it maps toward the
 // resident bound, however few bytes it takes.
 func TestConsumedCountsPages(t *testing.T) {
 	p := &packFile{}
 	for _, c := range []struct{ off, n, want int64 }{
-		{0, 1, 4096},          // one byte: one page
-		{4000, 200, 2 * 4096}, // across a page boundary: two
-		{8192, 4096, 4096},    // exactly one page
-		{100, 0, 4096},        // an empty read still looks at its page
-		{4096, 3 * 4096, 3 * 4096},
+		{0, 1, 64 << 10},               // one byte: one fault-around window
+		{65500, 200, 2 * 64 << 10},     // across a window boundary: two
+		{64 << 10, 64 << 10, 64 << 10}, // exactly one window
+		{100, 0, 64 << 10},             // an empty read still faults its window in
+		{64 << 10, 3 * 64 << 10, 3 * 64 << 10},
 	} {
 		p.read.Store(0)
 		p.consumed(c.off, c.n)

@@ -48,22 +48,25 @@ type packFile struct {
 }
 
 // residentPackBytes bounds how much of a mapped pack stays resident in
-// the process: once pages of that many bytes have been read from it, its
-// pages are handed back to the page cache (madvise DONTNEED: the file's
-// pages stay cached, a later read maps them again). A full-history scan
-// reads every byte of the pack, and without this the whole file, 202 MiB
-// for curl's, counted in the scan's memory. git bounds its mapped pack
-// windows the same way (core.packedGitLimit). What is counted is the
-// pages a read touches, not its bytes: most objects are deltas of a few
-// hundred bytes, each on a page of its own, and counting bytes let 69 MiB
-// of curl's pack stay resident for the 32 MiB meant.
+// the process: once that much has been mapped in by reads, its pages are
+// handed back to the page cache (madvise DONTNEED: the file's pages stay
+// cached, a later read maps them again). A full-history scan reads every
+// byte of the pack, and without this the whole file, 202 MiB for curl's,
+// counted in the scan's memory. git bounds its mapped pack windows the
+// same way (core.packedGitLimit). What is counted is what a read maps
+// in, not its bytes: a page fault on a file mapping maps the cached pages
+// around it too (Linux's fault-around, 64 KiB), and most objects are
+// deltas of a few hundred bytes. Counting bytes let 69 MiB of curl's pack
+// stay resident for the 32 MiB meant.
 const residentPackBytes = 32 << 20
+
+// faultAround is how much a page fault on a file mapping maps in.
+const faultAround = 64 << 10
 
 // consumed notes that the n bytes at offset off of the pack were read.
 func (p *packFile) consumed(off, n int64) {
-	const page = 4096
-	touched := (off+max(n, 1)-1)/page - off/page + 1
-	if p.read.Add(touched*page) >= residentPackBytes {
+	touched := (off+max(n, 1)-1)/faultAround - off/faultAround + 1
+	if p.read.Add(touched*faultAround) >= residentPackBytes {
 		p.read.Store(0)
 		releaseMapped(p.data)
 	}
