@@ -24,7 +24,9 @@ import (
 // returns nothing; but it pays, per fragment, for a logger, the global
 // allowlist's path patterns, a walk over every rule and the decoder. Most
 // added hunks of a history are such fragments (about four in five on the
-// generated benchmark repository), so Detect answers them itself.
+// generated benchmark repository), so Detect answers them itself. Of the
+// others, those where nothing decodes go to a detector of only the rules
+// they can match (narrowed); the rest to the whole rule set.
 type prefiltered struct {
 	*gldetect.Detector
 	keywords *ahocorasick.Trie
