@@ -8,7 +8,6 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	ahocorasick "github.com/BobuSumisu/aho-corasick"
 	"github.com/zricethezav/gitleaks/v8/config"
 	gldetect "github.com/zricethezav/gitleaks/v8/detect"
 	"github.com/zricethezav/gitleaks/v8/detect/codec"
@@ -29,7 +28,7 @@ import (
 // they can match (narrowed); the rest to the whole rule set.
 type prefiltered struct {
 	*gldetect.Detector
-	keywords *ahocorasick.Trie
+	keywords *keywordMatcher
 	// always: a rule with neither keywords nor a path runs on every
 	// fragment, so nothing can be skipped.
 	always bool
@@ -68,7 +67,8 @@ func (r *Ruleset) newPrefiltered() *prefiltered {
 	for k := range r.cfg.Keywords {
 		kw = append(kw, k)
 	}
-	d.keywords = ahocorasick.NewTrieBuilder().AddStrings(kw).Build()
+	slices.Sort(kw)
+	d.keywords = newKeywordMatcher(kw)
 	for id, rule := range r.cfg.Rules {
 		for _, k := range rule.Keywords {
 			k = strings.ToLower(k)
@@ -139,14 +139,7 @@ func (d *prefiltered) keywordsIn(raw string) []string {
 	} else {
 		lowered = []byte(strings.ToLower(raw))
 	}
-	var found []string
-	for _, m := range d.keywords.Match(lowered) {
-		k := m.MatchString()
-		if !slices.Contains(found, k) {
-			found = append(found, k)
-		}
-	}
-	return found
+	return d.keywords.found(nil, lowered)
 }
 
 // narrowed returns a detector that runs the keyword-less rules and the
