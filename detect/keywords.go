@@ -6,7 +6,9 @@ package detect
 // class that leads back to the root. gitleaks' own trie (BobuSumisu's
 // aho-corasick) keeps 256 eight-byte transitions a state: 15 MiB for the
 // 7,700 states of the rule set's keywords, which this holds in about
-// 1.5 MiB.
+// 1.5 MiB. The keywords are lower case, and an ASCII capital is in the
+// class of its small letter: text is matched as if lowered, without a
+// lowered copy.
 type keywordMatcher struct {
 	class    [256]uint8 // byte -> class; 0: in no keyword
 	nclasses int
@@ -25,6 +27,9 @@ func newKeywordMatcher(keywords []string) *keywordMatcher {
 				m.nclasses++
 			}
 		}
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		m.class[c] = m.class[c+'a'-'A']
 	}
 	// The trie, with -1 for a missing edge.
 	nc := m.nclasses
@@ -79,13 +84,14 @@ func newKeywordMatcher(keywords []string) *keywordMatcher {
 	return m
 }
 
-// found appends to dst the keywords that occur in text, each once.
-func (m *keywordMatcher) found(dst []string, text []byte) []string {
+// found appends to dst the keywords that occur in text with its ASCII
+// letters lowered, each once.
+func (m *keywordMatcher) found(dst []string, text string) []string {
 	var seen []bool
 	nc := int32(m.nclasses)
 	s := int32(0)
-	for _, b := range text {
-		s = m.next[s*nc+int32(m.class[b])]
+	for i := 0; i < len(text); i++ {
+		s = m.next[s*nc+int32(m.class[text[i]])]
 		if len(m.out[s]) == 0 {
 			continue
 		}

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"context"
+	"encoding/binary"
 	"maps"
 	"slices"
 	"strings"
@@ -40,10 +41,12 @@ type prefiltered struct {
 
 	// cfg is the rule set, for the narrowed detectors (narrowed).
 	cfg config.Config
-	// byKeyword: a lowered keyword -> the rules that have it.
-	byKeyword map[string][]string
+	// ruleIDs are the rules, sorted; a set of rules is a bit set over
+	// them. byKeyword: a lowered keyword -> the rules that have it;
 	// keywordless: the rules that run on every fragment.
-	keywordless []string
+	ruleIDs     []string
+	byKeyword   map[string][]uint64
+	keywordless []uint64
 	// narrow: a set of rules (their IDs, sorted, joined) -> a detector of
 	// those rules alone (narrowed).
 	narrowMu sync.Mutex
@@ -62,24 +65,29 @@ func (r *Ruleset) prefiltered() *prefiltered {
 
 func (r *Ruleset) newPrefiltered() *prefiltered {
 	d := &prefiltered{Detector: r.newGitleaks(), pathMay: map[string]bool{}, cfg: r.cfg,
-		byKeyword: map[string][]string{}, narrow: map[string]*gldetect.Detector{}}
+		byKeyword: map[string][]uint64{}, narrow: map[string]*gldetect.Detector{}}
 	kw := make([]string, 0, len(r.cfg.Keywords))
 	for k := range r.cfg.Keywords {
 		kw = append(kw, k)
 	}
 	slices.Sort(kw)
 	d.keywords = newKeywordMatcher(kw)
-	for id, rule := range r.cfg.Rules {
+	d.ruleIDs = slices.Sorted(maps.Keys(r.cfg.Rules))
+	words := (len(d.ruleIDs) + 63) / 64
+	d.keywordless = make([]uint64, words)
+	for i, id := range d.ruleIDs {
+		rule := r.cfg.Rules[id]
 		for _, k := range rule.Keywords {
 			k = strings.ToLower(k)
-			if ids := d.byKeyword[k]; len(ids) == 0 || ids[len(ids)-1] != id {
-				d.byKeyword[k] = append(ids, id)
+			if d.byKeyword[k] == nil {
+				d.byKeyword[k] = make([]uint64, words)
 			}
+			d.byKeyword[k][i/64] |= 1 << (i % 64)
 		}
 		if len(rule.Keywords) > 0 {
 			continue
 		}
-		d.keywordless = append(d.keywordless, id)
+		d.keywordless[i/64] |= 1 << (i % 64)
 		if rule.Path == nil {
 			d.always = true
 			continue
@@ -126,20 +134,12 @@ func decodes(raw string) bool {
 // it (strings.ToLower: non-ASCII letters can lower to ASCII ones, as the
 // Kelvin sign to k), each once.
 func (d *prefiltered) keywordsIn(raw string) []string {
-	var lowered []byte
-	ascii := true
 	for i := 0; i < len(raw); i++ {
 		if raw[i] >= utf8.RuneSelf {
-			ascii = false
-			break
+			return d.keywords.found(nil, strings.ToLower(raw))
 		}
 	}
-	if ascii {
-		lowered = lowerASCII(raw)
-	} else {
-		lowered = []byte(strings.ToLower(raw))
-	}
-	return d.keywords.found(nil, lowered)
+	return d.keywords.found(nil, raw) // it lowers ASCII letters itself
 }
 
 // narrowed returns a detector that runs the keyword-less rules and the
@@ -153,22 +153,33 @@ func (d *prefiltered) keywordsIn(raw string) []string {
 // It does not decode (MaxDecodeDepth 0): Detect gives it only fragments
 // where nothing decodes.
 func (d *prefiltered) narrowed(keywords []string) *gldetect.Detector {
-	run := map[string]bool{}
-	for _, id := range d.keywordless {
-		run[id] = true
+	var buf [8]uint64
+	set := buf[:0]
+	if len(d.keywordless) > len(buf) {
+		set = make([]uint64, 0, len(d.keywordless))
 	}
+	set = append(set, d.keywordless...)
 	for _, k := range keywords {
-		for _, id := range d.byKeyword[k] {
-			run[id] = true
+		for w, bits := range d.byKeyword[k] {
+			set[w] |= bits
 		}
 	}
-	ids := slices.Sorted(maps.Keys(run))
-	sig := strings.Join(ids, "\x00")
+	var key [8 * len(buf)]byte
+	sig := key[:0]
+	for _, w := range set {
+		sig = binary.LittleEndian.AppendUint64(sig, w)
+	}
 	d.narrowMu.Lock()
-	nd, ok := d.narrow[sig]
+	nd, ok := d.narrow[string(sig)]
 	d.narrowMu.Unlock()
 	if ok {
 		return nd
+	}
+	var ids []string
+	for i, id := range d.ruleIDs {
+		if set[i/64]&(1<<(i%64)) != 0 {
+			ids = append(ids, id)
+		}
 	}
 	cfg := d.cfg
 	cfg.Rules = map[string]config.Rule{}
@@ -196,13 +207,13 @@ func (d *prefiltered) narrowed(keywords []string) *gldetect.Detector {
 	nd = gldetect.NewDetector(cfg)
 	nd.MaxDecodeDepth = 0
 	d.narrowMu.Lock()
-	if prev, ok := d.narrow[sig]; ok {
+	if prev, ok := d.narrow[string(sig)]; ok {
 		nd = prev
 	} else {
 		if len(d.narrow) >= maxNarrowed {
 			clear(d.narrow) // rule combinations seen are few; this bounds the odd history
 		}
-		d.narrow[sig] = nd
+		d.narrow[string(sig)] = nd
 	}
 	d.narrowMu.Unlock()
 	return nd
@@ -211,17 +222,6 @@ func (d *prefiltered) narrowed(keywords []string) *gldetect.Detector {
 // maxNarrowed bounds the narrowed detectors kept: a few KiB each, and
 // curl's history makes 1,660 different ones.
 const maxNarrowed = 8192
-
-// lowerASCII lowers the ASCII letters of s.
-func lowerASCII(s string) []byte {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return b
-}
 
 func (d *prefiltered) pathRuleApplies(path string) bool {
 	if len(d.pathRules) == 0 {
