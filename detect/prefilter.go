@@ -47,8 +47,8 @@ type prefiltered struct {
 	ruleIDs     []string
 	byKeyword   map[string][]uint64
 	keywordless []uint64
-	// narrow: a set of rules (their IDs, sorted, joined) -> a detector of
-	// those rules alone (narrowed).
+	// narrow: a set of rules (its bit set's words, little-endian bytes) ->
+	// a detector of those rules alone (narrowed).
 	narrowMu sync.Mutex
 	narrow   map[string]*gldetect.Detector
 }
@@ -56,8 +56,9 @@ type prefiltered struct {
 type detectRulePath interface{ MatchString(string) bool }
 
 // prefiltered returns the detector of newGitleaks behind the exact
-// pre-check described on the type, built once per rule set (its keyword
-// trie alone is 15 MiB) and shared: it is safe for concurrent use.
+// pre-check described on the type, built once per rule set (the whole
+// set's gitleaks detector holds a 15 MiB keyword trie) and shared: it is
+// safe for concurrent use.
 func (r *Ruleset) prefiltered() *prefiltered {
 	r.preOnce.Do(func() { r.pre = r.newPrefiltered() })
 	return r.pre
@@ -101,7 +102,7 @@ func (r *Ruleset) newPrefiltered() *prefiltered {
 //
 // A fragment with a keyword is given to a detector of the rules it can
 // match alone: gitleaks' DetectContext walks every rule of the set (a
-// map of some 230) and looks up each rule's keywords, for every fragment
+// map of 275 with nhi's) and looks up each rule's keywords, for every fragment
 // and every decoding pass, and that walk cost as much as the rules'
 // regular expressions on curl's history. The narrowed detector holds the
 // keyword-less rules and the rules with a keyword in the fragment, which
@@ -109,10 +110,10 @@ func (r *Ruleset) newPrefiltered() *prefiltered {
 // used only when nothing in the fragment decodes: a decoded segment may
 // hold other keywords, and then the whole rule set runs as before.
 func (d *prefiltered) Detect(ctx context.Context, f gldetect.Fragment) []report.Finding {
-	found := d.keywordsIn(f.Raw)
 	if decodes(f.Raw) {
 		return d.DetectContext(ctx, f)
 	}
+	found := d.keywordsIn(f.Raw)
 	if len(found) == 0 && !d.always && !d.pathRuleApplies(f.FilePath) {
 		return nil
 	}

@@ -42,8 +42,8 @@ type packFile struct {
 	data []byte     // the .pack, memory-mapped
 	idx  *packIndex // its .idx, memory-mapped
 	name string
-	// read counts the bytes of data inflated since its pages were last
-	// given back (see residentPackBytes).
+	// read counts what reads of data have mapped in since its pages were
+	// last given back (see residentPackBytes, consumed).
 	read atomic.Int64
 }
 
