@@ -75,7 +75,6 @@ type export struct {
 	oscal  *oscalWriter
 
 	ledgerRows []inventory.LedgerRow
-	tips       inventory.ScanTips
 }
 
 // Export writes the evidence package of store for the period to out and

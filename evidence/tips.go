@@ -20,30 +20,32 @@ var tipsHead = []string{"scan_id", "scan_started_at", "target", "ref", "commit"}
 
 // attachTips adds to each scan of the manifest the branch and tag heads
 // it read in each git repository it covered, and says in the manifest
-// which covered repositories have none recorded (scans from before the
-// inventory recorded tips).
+// which scans covered a repository with none recorded (scans from before
+// the inventory recorded tips, or a repository with no branch or tag).
 func (e *export) attachTips() error {
 	tips, err := e.store.TipsBetween(e.ctx, e.first, e.last)
 	if err != nil {
 		return err
 	}
-	e.tips = tips
 	var missing []string
 	for i := range e.m.Scans {
 		s := &e.m.Scans[i]
+		none := false
 		for j := range s.Targets {
 			t := &s.Targets[j]
 			t.Tips = tips[s.ID][t.Target]
 			covered := t.Status == inventory.TargetOK || t.Status == inventory.TargetPartial
 			if covered && t.Tips == nil && inventory.TargetFamily(t.Target) == inventory.SourceGit {
-				missing = append(missing, strconv.FormatInt(s.ID, 10))
-				break
+				none = true
 			}
+		}
+		if none {
+			missing = append(missing, strconv.FormatInt(s.ID, 10))
 		}
 	}
 	if len(missing) > 0 {
 		e.m.Completeness.NotRecorded = append([]string{"repository tip commits of scans " + strings.Join(missing, ", ") +
-			" (made before the inventory recorded the branch and tag heads each scan read)"}, e.m.Completeness.NotRecorded...)
+			" (made before the inventory recorded the branch and tag heads each scan read, or of a repository with no branch or tag)"}, e.m.Completeness.NotRecorded...)
 	}
 	return nil
 }
@@ -71,8 +73,14 @@ func (e *export) writeTips() error {
 }
 
 // readTips reads tips.csv (and consumes r) as scan id -> "target\x00ref"
-// -> commit.
-func readTips(r io.Reader, into map[int64]map[string]string) error {
+// -> commit. It stops beyond limit rows: the file is read before its
+// signature is checked, and its rows are kept.
+func readTips(r io.Reader, limit int, into map[int64]map[string]string) (err error) {
+	defer func() {
+		if err != nil {
+			io.Copy(io.Discard, r)
+		}
+	}()
 	cr := csv.NewReader(r)
 	line := 0
 	for {
@@ -82,19 +90,19 @@ func readTips(r io.Reader, into map[int64]map[string]string) error {
 		}
 		line++
 		if err != nil {
-			io.Copy(io.Discard, r)
 			return fmt.Errorf("%s: %w", TipsName, err)
 		}
 		if line == 1 {
 			if strings.Join(rec, ",") != strings.Join(tipsHead, ",") {
-				io.Copy(io.Discard, r)
 				return fmt.Errorf("%s: the header is %q, not %q", TipsName, strings.Join(rec, ","), strings.Join(tipsHead, ","))
 			}
 			continue
 		}
+		if line-1 > limit {
+			return fmt.Errorf("%s holds more than %d rows, far more than the manifest states: the package was changed", TipsName, limit)
+		}
 		id, err := strconv.ParseInt(rec[0], 10, 64)
 		if err != nil {
-			io.Copy(io.Discard, r)
 			return fmt.Errorf("%s line %d: scan id %q is not a number", TipsName, line, rec[0])
 		}
 		if into[id] == nil {
@@ -102,11 +110,21 @@ func readTips(r io.Reader, into map[int64]map[string]string) error {
 		}
 		k := rec[2] + "\x00" + rec[3]
 		if _, dup := into[id][k]; dup {
-			io.Copy(io.Discard, r)
 			return fmt.Errorf("%s line %d: scan %d lists %s %s twice", TipsName, line, id, rec[2], rec[3])
 		}
 		into[id][k] = rec[4]
 	}
+}
+
+// statedTips counts the tips the manifest lists.
+func statedTips(m *Manifest) int {
+	n := 0
+	for _, s := range m.Scans {
+		for _, t := range s.Targets {
+			n += len(t.Tips)
+		}
+	}
+	return n
 }
 
 // checkTips checks that the tips the manifest states per scan are those
@@ -115,12 +133,7 @@ func readTips(r io.Reader, into map[int64]map[string]string) error {
 // heads of it.
 func (v *Verification) checkTips(af *archiveFiles) {
 	m := af.manifest
-	stated := 0
-	for _, s := range m.Scans {
-		for _, t := range s.Targets {
-			stated += len(t.Tips)
-		}
-	}
+	stated := statedTips(m)
 	if !af.hasTips {
 		if stated > 0 {
 			v.fail("tips", "the manifest states %d repository tips but the package holds no %s", stated, TipsName)

@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -238,4 +240,69 @@ func sameTips(a, b []inventory.Tip) bool {
 func repoID(t *testing.T, dir string) string {
 	t.Helper()
 	return (&gitrepo.Repos{}).Repo(dir).ID()
+}
+
+// TestTipsOfEveryRepository: a scan of two repositories, the first in
+// the manifest with no branch yet, lists the second's tips all the same,
+// and says which scan covered a repository without any.
+func TestTipsOfEveryRepository(t *testing.T) {
+	h := newEmptyHistory(t)
+	empty := harness.NewGitRepo(t) // no commit: no branch, no tip
+	full := harness.NewGitRepo(t)
+	full.Commit(alice, "init", map[string]string{"README.md": "# app\n"})
+	emptyTarget, fullTarget := "git:"+repoID(t, empty.Dir), "git:"+repoID(t, full.Dir)
+	if emptyTarget > fullTarget {
+		t.Fatalf("%s sorts after %s: the test needs the repository without tips first", emptyTarget, fullTarget)
+	}
+	repos := &gitrepo.Repos{CacheDir: t.TempDir()}
+	h.scanWith(t, day0, git.New(empty.Dir, repos, git.Options{Workers: 2}), git.New(full.Dir, repos, git.Options{Workers: 2}))
+
+	pkg := h.export(t, h.options())
+	if v, err := Verify(bytes.NewReader(pkg), h.pub(t)); err != nil {
+		t.Fatalf("the package does not verify: %v\n%+v", err, v.Checks)
+	}
+	m := manifestOf(t, unpack(t, pkg))
+	if len(m.Scans) != 1 {
+		t.Fatalf("%d scans, want 1", len(m.Scans))
+	}
+	var order []string
+	for _, tr := range m.Scans[0].Targets {
+		order = append(order, tr.Target+"="+tr.Status)
+		switch tr.Target {
+		case emptyTarget:
+			if len(tr.Tips) != 0 {
+				t.Errorf("the empty repository has tips %+v", tr.Tips)
+			}
+		case fullTarget:
+			want := []inventory.Tip{{Ref: "refs/heads/main", Commit: full.Git(alice, "rev-parse", "main")}}
+			if !sameTips(tr.Tips, want) {
+				t.Errorf("tips of %s: %+v, want %+v", fullTarget, tr.Tips, want)
+			}
+		}
+	}
+	if !strings.Contains(strings.Join(order, " "), emptyTarget+"="+inventory.TargetOK) {
+		t.Fatalf("the empty repository was not read: targets %v", order)
+	}
+	said := strings.Join(m.Completeness.NotRecorded, "; ")
+	if !strings.Contains(said, "tip commits of scans "+strconv.FormatInt(m.Scans[0].ID, 10)+" ") || !strings.Contains(said, "no branch or tag") {
+		t.Errorf("the manifest does not say which scan covered a repository without tips: %q", said)
+	}
+}
+
+// TestReadTipsBounded: tips.csv is read before its signature is checked,
+// so a file of more rows than the bound stops with an error, not a map of
+// whatever it holds.
+func TestReadTipsBounded(t *testing.T) {
+	body := strings.Join(tipsHead, ",") + "\n"
+	for i := range 5 {
+		body += fmt.Sprintf("1,2026-12-01T00:00:00Z,git:/r,refs/heads/b%d,%040d\n", i, i)
+	}
+	into := map[int64]map[string]string{}
+	if err := readTips(strings.NewReader(body), 5, into); err != nil || len(into[1]) != 5 {
+		t.Fatalf("5 rows within a bound of 5: %v, %d read", err, len(into[1]))
+	}
+	err := readTips(strings.NewReader(body), 4, map[int64]map[string]string{})
+	if err == nil || !strings.Contains(err.Error(), "more than 4 rows") {
+		t.Fatalf("5 rows over a bound of 4: %v", err)
+	}
 }

@@ -159,7 +159,9 @@ func readArchive(r io.Reader, v *Verification) (*archiveFiles, error) {
 		}
 		if name == TipsName && af.manifest != nil {
 			af.hasTips = true
-			af.tipsErr = readTips(src, af.tips)
+			// Room for a tampered file's extra rows to be named per scan
+			// (checkTips), and a bound on what a hostile one costs.
+			af.tipsErr = readTips(src, 2*statedTips(af.manifest)+1024, af.tips)
 			src = strings.NewReader("")
 		}
 		if _, err := io.Copy(io.Discard, src); err != nil {
