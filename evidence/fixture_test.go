@@ -7,7 +7,6 @@ import (
 	"crypto"
 	"errors"
 	"io"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -46,25 +45,7 @@ type history struct {
 func newHistory(t *testing.T) *history {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	store, err := inventory.Open(ctx, filepath.Join(dir, "nhi.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	cat, err := rules.LoadCatalogue(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &history{store: store, cat: cat, svc: readiness.New(store, readiness.Config{Catalogue: cat})}
-	store.SetClock(func() time.Time { return h.clock })
-	if err := Keygen(filepath.Join(dir, "k.key"), filepath.Join(dir, "k.pub")); err != nil {
-		t.Fatal(err)
-	}
-	if h.signer, err = LoadSigner(filepath.Join(dir, "k.key")); err != nil {
-		t.Fatal(err)
-	}
-	h.pubPath = filepath.Join(dir, "k.pub")
+	h := newEmptyHistory(t)
 
 	pat, stripe, akid, awsSecret := harness.GitHubPAT(), harness.StripeLiveKey(), harness.AWSAccessKeyID(), harness.AWSSecretAccessKey()
 	h.secrets = []string{pat, stripe, awsSecret}
@@ -85,7 +66,7 @@ func newHistory(t *testing.T) *history {
 	h.scan(t, day0.Add(24*time.Hour))
 	// Triage on day 2: the token is accepted as a risk for a month, the
 	// workflow gets an owner.
-	gaps, err := store.Gaps(ctx, 2)
+	gaps, err := h.store.Gaps(ctx, 2)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,7 +41,11 @@ func (e *export) checkScope() error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("%w %s; the known targets are: %s", ErrUnknownTarget, strings.Join(missing, ", "), strings.Join(known, ", "))
+		list := strings.Join(known, ", ")
+		if len(known) == 0 {
+			list = "none (run nhi scan first)"
+		}
+		return fmt.Errorf("%w %s; the known targets are: %s", ErrUnknownTarget, strings.Join(missing, ", "), list)
 	}
 	scope := append([]string(nil), e.opts.Scope...)
 	sort.Strings(scope)
