@@ -61,28 +61,15 @@ func (w *ScanWriter) RepoRefs(ctx context.Context, repo, digest string) (r RepoR
 // scan's tips of repo are tips when given, else those r's scan recorded
 // (the same refs: their digest is unchanged).
 func (w *ScanWriter) CarryRepo(ctx context.Context, repo, digest string, r RepoRefs, tips []Tip) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if err := w.settleLocked(ctx); err != nil {
-		return err
-	}
-	tx, err := w.s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := carryOccurrences(ctx, tx, w.id, repo, digest, r.Scan); err != nil {
-		return err
-	}
-	if tips != nil {
-		err = putTips(ctx, tx, w.id, GitTarget(repo), tips)
-	} else {
-		err = carryTips(ctx, tx, w.id, r.Scan, GitTarget(repo))
-	}
-	if err != nil {
-		return err
-	}
-	return tx.Commit()
+	return w.settledTx(ctx, func(tx *sql.Tx) error {
+		if err := carryOccurrences(ctx, tx, w.id, repo, digest, r.Scan); err != nil {
+			return err
+		}
+		if tips != nil {
+			return putTips(ctx, tx, w.id, GitTarget(repo), tips)
+		}
+		return carryTips(ctx, tx, w.id, r.Scan, GitTarget(repo))
+	})
 }
 
 // carryOccurrences marks the git occurrences of repo found in the commits
@@ -134,70 +121,62 @@ func (w *ScanWriter) PutMemo(ctx context.Context, kind, key string, value []byte
 // history that is still reachable is still there, even when it was not
 // read again. The tips are recorded as this scan's of the repository.
 func (w *ScanWriter) MarkRepoScanned(ctx context.Context, repo, digest, refs string, reachable []string, tips []Tip) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if err := w.settleLocked(ctx); err != nil {
-		return err
-	}
-	tx, err := w.s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	prev := map[string]bool{}
-	rows, err := tx.QueryContext(ctx, `SELECT commit_sha FROM scanned_commits WHERE repo = ? AND rules_digest = ?`, repo, digest)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			rows.Close()
+	return w.settledTx(ctx, func(tx *sql.Tx) error {
+		prev := map[string]bool{}
+		rows, err := tx.QueryContext(ctx, `SELECT commit_sha FROM scanned_commits WHERE repo = ? AND rules_digest = ?`, repo, digest)
+		if err != nil {
 			return err
 		}
-		prev[c] = true
-	}
-	rows.Close()
-	reach := make(map[string]bool, len(reachable))
-	for _, c := range reachable {
-		reach[c] = true
-	}
-	rewritten := false
-	for c := range prev {
-		if !reach[c] {
-			rewritten = true
-			break
+		for rows.Next() {
+			var c string
+			if err := rows.Scan(&c); err != nil {
+				rows.Close()
+				return err
+			}
+			prev[c] = true
 		}
-	}
-	if !rewritten && len(prev) > 0 {
-		// No history was rewritten: carry every scanned commit forward at once.
-		if _, err := tx.ExecContext(ctx, `UPDATE scanned_commits SET last_seen_scan = ? WHERE repo = ? AND rules_digest = ?`, w.id, repo, digest); err != nil {
+		rows.Close()
+		reach := make(map[string]bool, len(reachable))
+		for _, c := range reachable {
+			reach[c] = true
+		}
+		rewritten := false
+		for c := range prev {
+			if !reach[c] {
+				rewritten = true
+				break
+			}
+		}
+		if !rewritten && len(prev) > 0 {
+			// No history was rewritten: carry every scanned commit forward at once.
+			if _, err := tx.ExecContext(ctx, `UPDATE scanned_commits SET last_seen_scan = ? WHERE repo = ? AND rules_digest = ?`, w.id, repo, digest); err != nil {
+				return err
+			}
+		}
+		st, err := tx.PrepareContext(ctx, `INSERT INTO scanned_commits(repo, commit_sha, rules_digest, scan_id, last_seen_scan)
+			VALUES(?,?,?,?,?) ON CONFLICT(repo, rules_digest, commit_sha) DO UPDATE SET last_seen_scan = excluded.last_seen_scan`)
+		if err != nil {
 			return err
 		}
-	}
-	st, err := tx.PrepareContext(ctx, `INSERT INTO scanned_commits(repo, commit_sha, rules_digest, scan_id, last_seen_scan)
-		VALUES(?,?,?,?,?) ON CONFLICT(repo, rules_digest, commit_sha) DO UPDATE SET last_seen_scan = excluded.last_seen_scan`)
-	if err != nil {
-		return err
-	}
-	for _, c := range reachable {
-		if prev[c] && !rewritten {
-			continue
+		for _, c := range reachable {
+			if prev[c] && !rewritten {
+				continue
+			}
+			if _, err := st.ExecContext(ctx, repo, c, digest, w.id, w.id); err != nil {
+				return err
+			}
 		}
-		if _, err := st.ExecContext(ctx, repo, c, digest, w.id, w.id); err != nil {
+		if err := carryOccurrences(ctx, tx, w.id, repo, digest, w.id); err != nil {
 			return err
 		}
-	}
-	if err := carryOccurrences(ctx, tx, w.id, repo, digest, w.id); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO repo_refs(repo, rules_digest, refs_digest, commits, scan_id) VALUES(?,?,?,?,?)
-		ON CONFLICT(repo, rules_digest) DO UPDATE SET refs_digest = excluded.refs_digest, commits = excluded.commits,
-		scan_id = excluded.scan_id`, repo, digest, refs, len(reachable), w.id); err != nil {
-		return err
-	}
-	if err := putTips(ctx, tx, w.id, GitTarget(repo), tips); err != nil {
-		return err
-	}
-	return tx.Commit()
+		if _, err := tx.ExecContext(ctx, `INSERT INTO repo_refs(repo, rules_digest, refs_digest, commits, scan_id) VALUES(?,?,?,?,?)
+			ON CONFLICT(repo, rules_digest) DO UPDATE SET refs_digest = excluded.refs_digest, commits = excluded.commits,
+			scan_id = excluded.scan_id`, repo, digest, refs, len(reachable), w.id); err != nil {
+			return err
+		}
+		if err := putTips(ctx, tx, w.id, GitTarget(repo), tips); err != nil {
+			return err
+		}
+		return nil
+	})
 }

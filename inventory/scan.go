@@ -134,6 +134,26 @@ func (w *ScanWriter) Flush(ctx context.Context) error {
 	return w.settleLocked(ctx)
 }
 
+// settledTx runs fn in a transaction of its own, committed when fn
+// succeeds, after the buffered writes: under w.mu, so that nothing is
+// buffered meanwhile.
+func (w *ScanWriter) settledTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.settleLocked(ctx); err != nil {
+		return err
+	}
+	tx, err := w.s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
 // settleLocked commits buffered writes unless an earlier write failed,
 // and remembers a failure; w.mu is held.
 func (w *ScanWriter) settleLocked(ctx context.Context) error {

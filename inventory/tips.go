@@ -114,20 +114,12 @@ func (sh *ShardInventory) foldTips(ctx context.Context, w *ScanWriter) error {
 	if err := rows.Err(); err != nil || len(targets) == 0 {
 		return err
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if err := w.settleLocked(ctx); err != nil {
-		return err
-	}
-	tx, err := w.s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	for _, target := range targets {
-		if err := putTips(ctx, tx, w.id, target, by[target]); err != nil {
-			return err
+	return w.settledTx(ctx, func(tx *sql.Tx) error {
+		for _, target := range targets {
+			if err := putTips(ctx, tx, w.id, target, by[target]); err != nil {
+				return err
+			}
 		}
-	}
-	return tx.Commit()
+		return nil
+	})
 }
