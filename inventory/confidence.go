@@ -34,22 +34,29 @@ const (
 // Confidences lists the confidences, most confident first.
 func Confidences() []string { return []string{ConfidenceHigh, ConfidenceMedium, ConfidenceLow} }
 
-// ValidConfidence reports whether s names a confidence.
-func ValidConfidence(s string) bool {
-	return s == ConfidenceHigh || s == ConfidenceMedium || s == ConfidenceLow
+// confidenceRank ranks a confidence, low 0 to high 2; -1 for a name that
+// is none.
+func confidenceRank(s string) int {
+	for i, c := range Confidences() {
+		if c == s {
+			return len(Confidences()) - 1 - i
+		}
+	}
+	return -1
 }
 
+// ValidConfidence reports whether s names a confidence.
+func ValidConfidence(s string) bool { return confidenceRank(s) >= 0 }
+
 // ConfidenceAtLeast reports whether confidence c is min or more ("high"
-// is at least "medium"); "" (not a secret found in text) counts as high.
+// is at least "medium"); "" (not a secret found in text), or any other
+// name that is no confidence, counts as high.
 func ConfidenceAtLeast(c, min string) bool {
 	rank := func(s string) int {
-		switch s {
-		case ConfidenceLow:
-			return 0
-		case ConfidenceMedium:
-			return 1
+		if r := confidenceRank(s); r >= 0 {
+			return r
 		}
-		return 2
+		return confidenceRank(ConfidenceHigh)
 	}
 	return rank(c) >= rank(min)
 }

@@ -23,11 +23,20 @@ func minConfidenceFlag(f *pflag.FlagSet, p *string) {
 
 // checkMinConfidence validates --min-confidence.
 func checkMinConfidence(cmd *cobra.Command, minConf, failOn string) error {
-	if !inventory.ValidConfidence(minConf) {
-		return usageError("--min-confidence must be high, medium or low, not %q", minConf)
+	if err := validConfidenceFlag(minConf); err != nil {
+		return err
 	}
 	if cmd.Flags().Changed("min-confidence") && failOn == "" {
-		return usageError("--min-confidence goes with --fail-on (nhi gaps --min-confidence filters the listing)")
+		return usageError("--min-confidence only applies with --fail-on: add --fail-on SEVERITY, or use nhi gaps --min-confidence to filter the listing")
+	}
+	return nil
+}
+
+// validConfidenceFlag checks a --min-confidence value (lowered already,
+// as every enum flag is: enumflags.go).
+func validConfidenceFlag(v string) error {
+	if !inventory.ValidConfidence(v) {
+		return usageError("--min-confidence must be high, medium or low, not %q", v)
 	}
 	return nil
 }

@@ -63,8 +63,10 @@ with a count on stderr.`,
 			if f.Severity != "" && !inventory.ValidSeverity(f.Severity) {
 				return usageError("--severity must be critical, high, medium or low, not %q", f.Severity)
 			}
-			if f.MinConfidence = strings.ToLower(f.MinConfidence); f.MinConfidence != "" && !inventory.ValidConfidence(f.MinConfidence) {
-				return usageError("--min-confidence must be high, medium or low, not %q", f.MinConfidence)
+			if f.MinConfidence != "" {
+				if err := validConfidenceFlag(f.MinConfidence); err != nil {
+					return err
+				}
 			}
 			switch f.Status {
 			case "", "open", "resolved", "accepted", "false-positive", "all":

@@ -150,9 +150,6 @@ func reviewDash(s string) string {
 	return s
 }
 
-// findReview is the review a command names (by name or number): one the
-// inventory lacks is a usage error that says how to list them; a database
-// that cannot be read is not.
 // openReview opens the inventory and finds review name in it; the caller
 // closes the store.
 func openReview(cmd *cobra.Command, g *globals, name string) (*inventory.Store, *inventory.Review, error) {
@@ -168,6 +165,9 @@ func openReview(cmd *cobra.Command, g *globals, name string) (*inventory.Store, 
 	return store, r, nil
 }
 
+// findReview is the review a command names (by name or number): one the
+// inventory lacks is a usage error that says how to list them; a database
+// that cannot be read is not.
 func findReview(ctx context.Context, store *inventory.Store, name string) (*inventory.Review, error) {
 	r, err := store.ReviewByName(ctx, name)
 	if errors.Is(err, inventory.ErrNoReview) {
