@@ -1,8 +1,9 @@
 # nhi — make demo | make test | make fuzz | make build | make bench-git | make bench-dir | make bench-detect | make bench-tui | make bench-diff | make bench-peers REPO=... | make bench-evidence | make bench-org
 GO      ?= go
-# RE2 (through WebAssembly) for the gitleaks detector: 7-8x faster per core
-# than Go's regexp, and what gitleaks' own release builds use.
-TAGS    ?= gore2regex
+# RE2 for the gitleaks detector (gore2regex: 7-8x faster per core than Go's
+# regexp, and what gitleaks' own release builds use), through the system
+# RE2 library when libre2-dev is installed (re2_cgo); scripts/tags.sh.
+TAGS    ?= $(shell bash scripts/tags.sh)
 BIN     ?= bin/nhi
 DB      ?= nhi.db
 DEMO    ?= demo-estate

@@ -11,8 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds="${BENCH_CORPUS_ROUNDS:-5}"
 if [ -n "${BENCH_CORPUS_ONLY:-}" ]; then
-	exec go run -tags gore2regex ./bench/detect -corpus "$rounds" "$@"
+	exec go run -tags "$(bash scripts/tags.sh)" ./bench/detect -corpus "$rounds" "$@"
 fi
 go mod download
 root="${BENCH_ROOT:-$(go env GOMODCACHE)}"
-exec go run -tags gore2regex ./bench/detect -corpus "$rounds" -root "$root" -workers "${BENCH_WORKERS:-2}" "$@"
+exec go run -tags "$(bash scripts/tags.sh)" ./bench/detect -corpus "$rounds" -root "$root" -workers "${BENCH_WORKERS:-2}" "$@"

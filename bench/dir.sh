@@ -26,8 +26,9 @@ if [ ! -x "$GITLEAKS" ]; then
 	say "installing gitleaks $GITLEAKS_VERSION (-tags gore2regex)..."
 	GOBIN=$CACHE/bin-$GITLEAKS_VERSION go install -tags gore2regex "github.com/zricethezav/gitleaks/v8@$GITLEAKS_VERSION"
 fi
-say "building nhi (-tags gore2regex) and the bench tools..."
-go build -tags gore2regex -o "$WORK/nhi" ./cmd/nhi
+TAGS=$(bash scripts/tags.sh)
+say "building nhi (-tags $TAGS) and the bench tools..."
+go build -tags "$TAGS" -o "$WORK/nhi" ./cmd/nhi
 go build -o "$WORK/timecmd" ./bench/timecmd
 go build -o "$WORK/glcompare" ./bench/glcompare
 

@@ -21,8 +21,9 @@ cleanup() {
 trap cleanup EXIT
 say() { printf '%s\n' "$*" >&2; }
 
-say "building nhi (-tags gore2regex), orgserve and timecmd..."
-go build -tags gore2regex -o "$WORK/nhi" ./cmd/nhi
+TAGS=$(bash scripts/tags.sh)
+say "building nhi (-tags $TAGS), orgserve and timecmd..."
+go build -tags "$TAGS" -o "$WORK/nhi" ./cmd/nhi
 go build -o "$WORK/orgserve" ./bench/orgserve
 go build -o "$WORK/timecmd" ./bench/timecmd
 

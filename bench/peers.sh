@@ -90,8 +90,9 @@ if [[ " $PEERS " == *" trufflehog "* ]] && [ ! -x "$TRUFFLEHOG" ]; then
 	(cd "$PC/src-th" && go build -o "$TRUFFLEHOG" .)
 fi
 
-say "building nhi (-tags gore2regex) and the bench tools..."
-go build -tags gore2regex -o "$WORK/nhi" ./cmd/nhi
+TAGS=$(bash scripts/tags.sh)
+say "building nhi (-tags $TAGS) and the bench tools..."
+go build -tags "$TAGS" -o "$WORK/nhi" ./cmd/nhi
 go build -o "$WORK/timecmd" ./bench/timecmd
 go build -o "$WORK/glcompare" ./bench/glcompare
 

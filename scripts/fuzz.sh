@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FUZZTIME=${FUZZTIME:-30s}
-TAGS=${TAGS:-gore2regex}
+TAGS=${TAGS:-$(bash scripts/tags.sh)}
 MATCH=${FUZZ_MATCH:-.}
 LOG=${FUZZ_LOG:-/dev/null}
 flags=(-fuzzminimizetime="${FUZZ_MINIMIZETIME:-1s}")
