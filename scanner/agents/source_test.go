@@ -328,3 +328,54 @@ func TestRepoBranchHeads(t *testing.T) {
 		t.Errorf("openai key: %v", got)
 	}
 }
+
+// TestRepoHistoryListedSince: after the refs move forward, a re-scan
+// lists only the commits added (history_incremental) and ends with what a
+// first scan of the same repository finds; after a ref is rewound, it
+// lists history in full and, as a first scan, leaves the dropped
+// commit's version out of what it reads.
+func TestRepoHistoryListedSince(t *testing.T) {
+	repo := harness.NewGitRepo(t)
+	who := harness.Author{Name: "Dev", Email: "dev@example.com"}
+	server := func(name, token string) string {
+		return `{"mcpServers": {"` + name + `": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-github@2025.4.8"], "env": {"GITHUB_PERSONAL_ACCESS_TOKEN": "` + token + `"}}}}`
+	}
+	repo.Commit(who, "first", map[string]string{".mcp.json": server("one", harness.GitHubPAT())})
+	repo.Commit(who, "second", map[string]string{".mcp.json": server("two", harness.GitHubPAT())})
+	db := filepath.Join(t.TempDir(), "nhi.db")
+	scan(t, db, agents.NewRepo(repo.Dir, nil, agents.Options{}))
+
+	repo.Commit(who, "third", map[string]string{".mcp.json": server("three", harness.GitHubPAT())})
+	repo.Commit(who, "unrelated", map[string]string{"README.md": "docs\n"})
+	res := scan(t, db, agents.NewRepo(repo.Dir, nil, agents.Options{}))
+	fresh := filepath.Join(t.TempDir(), "fresh.db")
+	first := scan(t, fresh, agents.NewRepo(repo.Dir, nil, agents.Options{}))
+	if res[0].Stats["history_incremental"] != 1 || res[0].Stats["history_added"] != 1 {
+		t.Errorf("the re-scan after two commits lists them alone, one configuration version: %v", res[0].Stats)
+	}
+	if first[0].Stats["history_incremental"] != 0 || res[0].Stats["history_versions"] != first[0].Stats["history_versions"] || res[0].Stats["history_versions"] != 2 {
+		t.Errorf("the re-scan reads the versions a first scan reads (two not at the head): %v against %v", res[0].Stats, first[0].Stats)
+	}
+	idsRe, credsRe := query(t, db)
+	idsFresh, credsFresh := query(t, fresh)
+	id := scanner.CanonicalPath(repo.Dir)
+	for _, name := range []string{"one", "two", "three"} {
+		k := agents.ServerKey(id, ".mcp.json", "", name)
+		if _, ok := idsRe[k]; !ok {
+			t.Errorf("the re-scan lacks server %s", name)
+		}
+		if _, ok := idsFresh[k]; !ok {
+			t.Errorf("the first scan lacks server %s", name)
+		}
+	}
+	if len(credsRe["github-pat"]) != 3 || len(credsFresh["github-pat"]) != 3 {
+		t.Errorf("three PATs in both: %v, %v", credsRe["github-pat"], credsFresh["github-pat"])
+	}
+
+	// A rewound branch: the listing is whole again, the third commit gone.
+	repo.Git(who, "reset", "-q", "--hard", "HEAD~2")
+	res = scan(t, db, agents.NewRepo(repo.Dir, nil, agents.Options{}))
+	if res[0].Stats["history_incremental"] != 0 || res[0].Stats["history_versions"] != 1 {
+		t.Errorf("after a rewind history is listed in full: one version (the first) not at the head: %v", res[0].Stats)
+	}
+}
