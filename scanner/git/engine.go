@@ -368,9 +368,12 @@ func (e *engine) readError(ctx context.Context, err error) error {
 // a file's versions are delta chains read one after the other. Measured
 // on the benchmark history (2 workers): 16 MiB each scanned in 1.42 s,
 // 8 MiB 1.39 s, 24 MiB 1.48 s, 64 MiB 1.65 s (a larger heap costs more
-// in page faults than the rebuilt deltas it saves); 16 MiB leaves room
-// for files of a few MiB.
-const objectCacheBytes = 16 << 20
+// in page faults than the rebuilt deltas it saves). On real histories
+// (2026-12-06, 2 cores), 8 MiB against 16: curl 6.29 s against 6.16 s
+// (medians of 4) and 322-338 MiB of peak RSS against 344-360; redis
+// 3.06-3.10 s either way and 296-304 MiB against 331-332, which takes it
+// under gitleaks' 322 MiB.
+const objectCacheBytes = 8 << 20
 
 // readBlob returns the content of blob id, and whether its change is to
 // be skipped as binary (a NUL byte in its first 8,000 bytes, as git
