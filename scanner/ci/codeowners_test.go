@@ -63,3 +63,38 @@ func TestGitLabWildcardInclude(t *testing.T) {
 		t.Fatalf("a file the wildcard does not name was read as a pipeline: %v", names)
 	}
 }
+
+// A tree of several projects (a directory of checkouts, the Go module
+// cache) has each GitLab pipeline at its project's root: a local include,
+// plain or wildcard, that is not at the tree's root (from where GitLab
+// resolves it in a repository, and so does nhi first) is read from the
+// pipeline's own directory.
+func TestGitLabIncludesFromTheProjectRoot(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"a/proj@v1/.gitlab-ci.yml":      "include:\n  - local: .gitlab/ci/tags.yml\n  - local: '/ci/*.yml'\n",
+		"a/proj@v1/.gitlab/ci/tags.yml": "build:\n  script:\n    - make --token $BUILD_TOKEN\n",
+		"a/proj@v1/ci/deploy.yml":       "deploy:\n  script:\n    - ./deploy.sh --token $DEPLOY_TOKEN\n",
+		"b/.gitlab-ci.yml":              "include: ['extra.yml', 'shared.yml']\n",
+		"b/extra.yml":                   "x:\n  script:\n    - echo $B_TOKEN\n",
+		"b/shared.yml":                  "y:\n  script:\n    - echo $NESTED_SHARED_TOKEN\n",
+		"shared.yml":                    "z:\n  script:\n    - echo $ROOT_SHARED_TOKEN\n",
+	})
+	st, res := scanInto(t, ci.NewDir(dir, ci.Options{}))
+	if res[0].Status != "ok" || len(res[0].ItemErrors) != 0 {
+		t.Fatalf("every include is readable: %+v", res[0])
+	}
+	names := map[string]string{}
+	for _, o := range occurrences(t, st.DB()) {
+		names[o.credKey[strings.LastIndex(o.credKey, ":")+1:]] = o.path
+	}
+	if names["BUILD_TOKEN"] != "a/proj@v1/.gitlab/ci/tags.yml" || names["DEPLOY_TOKEN"] != "a/proj@v1/ci/deploy.yml" || names["B_TOKEN"] != "b/extra.yml" {
+		t.Fatalf("references from the projects' own includes: %v", names)
+	}
+	if names["ROOT_SHARED_TOKEN"] != "shared.yml" {
+		t.Fatalf("an include at the tree's root is the one read, as GitLab reads it: %v", names)
+	}
+	if _, ok := names["NESTED_SHARED_TOKEN"]; ok {
+		t.Fatalf("the pipeline's directory was preferred to the root: %v", names)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -191,9 +192,15 @@ func (e *engine) add(ctx context.Context, snap snapshot, branch string, sink sca
 		return err
 	}
 	sort.Strings(paths)
+	// root is the directory of the pipeline file a GitLab file is read
+	// for. GitLab resolves local includes from the repository's root,
+	// and so does this first; an include that is not there is looked up
+	// from root, for a tree holding several projects (a directory of
+	// checkouts, the Go module cache) has each one's pipeline at its own
+	// root. An included file takes its includer's root.
 	type pending struct {
-		path, provider, includedBy string
-		inherited                  map[string]bool
+		path, provider, includedBy, root string
+		inherited                        map[string]bool
 	}
 	var queue []pending
 	sniff, _ := snap.(classifier)
@@ -203,7 +210,7 @@ func (e *engine) add(ctx context.Context, snap snapshot, branch string, sink sca
 			prov = sniff.classify(p)
 		}
 		if prov != "" {
-			queue = append(queue, pending{path: p, provider: prov})
+			queue = append(queue, pending{path: p, provider: prov, root: path.Dir(p)})
 		}
 	}
 	seen := map[string]bool{}
@@ -270,16 +277,24 @@ func (e *engine) add(ctx context.Context, snap snapshot, branch string, sink sca
 					e.includers[inc] = map[string]bool{}
 				}
 				e.includers[inc][q.path] = true
-				queue = append(queue, pending{path: inc, provider: GitLabCI, includedBy: q.path, inherited: res.p.defined})
+				queue = append(queue, pending{path: inc, provider: GitLabCI, includedBy: q.path, root: q.root, inherited: res.p.defined})
 			}
 			for _, inc := range res.p.includes {
 				inc = path.Clean(inc)
+				nested := path.Join(q.root, inc)
 				if strings.ContainsAny(inc, "*?") {
 					// GitLab wildcard include: * within a directory, ** across them.
-					for _, m := range glob.GitLabInclude(inc).Filter(paths) {
+					ms := glob.GitLabInclude(inc).Filter(paths)
+					if len(ms) == 0 && nested != inc {
+						ms = glob.GitLabInclude(nested).Filter(paths)
+					}
+					for _, m := range ms {
 						include(m)
 					}
 					continue
+				}
+				if nested != inc && !has(paths, inc) && has(paths, nested) {
+					inc = nested
 				}
 				include(inc)
 			}
@@ -411,4 +426,10 @@ func ReferenceKey(provider, scope, name string) string {
 // (snapshots list these too, so that wildcard includes can be matched).
 func includable(p string) bool {
 	return strings.HasSuffix(p, ".yml") || strings.HasSuffix(p, ".yaml")
+}
+
+// has reports whether the sorted paths hold p.
+func has(paths []string, p string) bool {
+	_, ok := slices.BinarySearch(paths, p)
+	return ok
 }
