@@ -131,13 +131,17 @@ func (w *walk) file(ctx context.Context, j job, prev map[string]fileState) {
 		w.sink.UnitError(j.rel, err)
 		return
 	}
+	raw := string(b)
 	if isBinary(b) {
+		// Its content is not searched, but a rule on the file's name
+		// alone still applies (pkcs12-file: a .p12 or .pfx is binary),
+		// as gitleaks dir applies it: detection of the name on no text.
 		w.sink.Add("files_binary", 1)
-		w.keep(j.rel, j.st)
-		return
+		raw = ""
+	} else {
+		w.sink.Add("bytes_scanned", int64(len(b)))
 	}
-	w.sink.Add("bytes_scanned", int64(len(b)))
-	for _, h := range w.det.Detect(ctx, detect.Fragment{Path: j.rel, Raw: string(b), StartLine: 1}) {
+	for _, h := range w.det.Detect(ctx, detect.Fragment{Path: j.rel, Raw: raw, StartLine: 1}) {
 		j.st.Hits = append(j.st.Hits, found{Rule: h.RuleID, Line: h.Line, Cred: h.Credential()})
 	}
 	if ctx.Err() != nil {
