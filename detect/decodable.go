@@ -1,6 +1,9 @@
 package detect
 
-import "encoding/base64"
+import (
+	"encoding/base64"
+	"strings"
+)
 
 // mayDecode reports whether gitleaks' decoder (codec.Decoder.Decode,
 // the start of every decoding pass) could find an encoded segment in
@@ -21,36 +24,37 @@ import "encoding/base64"
 // decodes the rest.
 func mayDecode(data string) bool {
 	n := len(data)
-	for i := 0; i < n; i++ {
-		switch data[i] {
-		case '%':
-			if i+2 < n && isHexDigit(data[i+1]) && isHexDigit(data[i+2]) {
-				return true
-			}
-		case 'U':
-			if i+5 < n && data[i+1] == '+' && allHex(data[i+2:i+6]) {
-				return true
-			}
-		case '\\':
-			j := i + 1
-			if j < n && data[j] == '\\' {
-				j++
-			}
-			if j+4 < n && (data[j] == 'u' || data[j] == 'U') && allHex(data[j+1:j+5]) {
-				return true
-			}
+	// '%', 'U' and '\\' are looked for with IndexByte, which goes many
+	// bytes at a time: most texts have few.
+	for i := indexFrom(data, 0, '%'); i >= 0; i = indexFrom(data, i+1, '%') {
+		if i+2 < n && isHexDigit(data[i+1]) && isHexDigit(data[i+2]) {
+			return true
+		}
+	}
+	for i := indexFrom(data, 0, 'U'); i >= 0; i = indexFrom(data, i+1, 'U') {
+		if i+5 < n && data[i+1] == '+' && allHex(data[i+2:i+6]) {
+			return true
+		}
+	}
+	for i := indexFrom(data, 0, '\\'); i >= 0; i = indexFrom(data, i+1, '\\') {
+		j := i + 1
+		if j < n && data[j] == '\\' {
+			j++
+		}
+		if j+4 < n && (data[j] == 'u' || data[j] == 'U') && allHex(data[j+1:j+5]) {
+			return true
 		}
 	}
 	// The hex and base64 matches, in order.
 	var buf [16]codecMatch
 	matches := buf[:0]
 	for i := 0; i < n; {
-		if !isBase64Class(data[i]) {
+		if !base64Class[data[i]] {
 			i++
 			continue
 		}
 		start := i
-		for i < n && isBase64Class(data[i]) {
+		for i < n && base64Class[data[i]] {
 			i++
 		}
 		if i-start < 16 {
@@ -111,6 +115,25 @@ func allHex(s string) bool {
 }
 
 // isBase64Class: [\w/+-], \w being ASCII letters, digits and '_' (RE2).
+// base64Class is isBase64Class as a table, for the loop over every byte.
+var base64Class = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = isBase64Class(byte(c))
+	}
+	return t
+}()
+
+// indexFrom is the index of the first c in s at or after from, or -1.
+func indexFrom(s string, from int, c byte) int {
+	if from >= len(s) {
+		return -1
+	}
+	if i := strings.IndexByte(s[from:], c); i >= 0 {
+		return from + i
+	}
+	return -1
+}
+
 func isBase64Class(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '/' || c == '+' || c == '-'
 }
