@@ -30,6 +30,8 @@ import (
 type prefiltered struct {
 	*gldetect.Detector
 	keywords *keywordMatcher
+	// nonASCIIKeyword: some keyword is not ASCII (keywordsIn).
+	nonASCIIKeyword bool
 	// always: a rule with neither keywords nor a path runs on every
 	// fragment, so nothing can be skipped.
 	always bool
@@ -73,6 +75,11 @@ func (r *Ruleset) newPrefiltered() *prefiltered {
 	}
 	slices.Sort(kw)
 	d.keywords = newKeywordMatcher(kw)
+	for _, k := range kw {
+		for i := 0; i < len(k); i++ {
+			d.nonASCIIKeyword = d.nonASCIIKeyword || k[i] >= utf8.RuneSelf
+		}
+	}
 	d.ruleIDs = slices.Sorted(maps.Keys(r.cfg.Rules))
 	words := (len(d.ruleIDs) + 63) / 64
 	d.keywordless = make([]uint64, words)
@@ -132,12 +139,19 @@ func decodes(raw string) bool {
 }
 
 // keywordsIn returns the rule keywords in raw lowered as gitleaks lowers
-// it (strings.ToLower: non-ASCII letters can lower to ASCII ones, as the
-// Kelvin sign to k), each once.
+// it (strings.ToLower), each once. The matcher lowers ASCII letters
+// itself and takes every other byte for a boundary, as it takes the
+// bytes of a lowered non-ASCII letter; only the two runes whose lower
+// case is ASCII must be lowered first (U+0130 to i, the Kelvin sign to
+// k; TestOnlyTwoRunesLowerToASCII). So raw is lowered only when it holds
+// one of them, or when a keyword is not ASCII.
 func (d *prefiltered) keywordsIn(raw string) []string {
 	for i := 0; i < len(raw); i++ {
 		if raw[i] >= utf8.RuneSelf {
-			return d.keywords.found(nil, strings.ToLower(raw))
+			if d.nonASCIIKeyword || strings.ContainsRune(raw[i:], '\u0130') || strings.ContainsRune(raw[i:], '\u212a') {
+				return d.keywords.found(nil, strings.ToLower(raw))
+			}
+			break
 		}
 	}
 	return d.keywords.found(nil, raw) // it lowers ASCII letters itself
