@@ -34,7 +34,10 @@ func (f *file) addHard(rule, value string, line int) { f.addValue(rule, value, l
 // checks of this package.
 func (f *file) addValue(rule, value string, line int, found *detect.Hit) {
 	value = unquote(strings.TrimSpace(value))
-	if isPlaceholder(value) {
+	// A value of a credential's own format (an AWS key id, a GitHub
+	// token) is not a variable's name however it is spelt: an access key
+	// id of letters alone, as one in 28 are, is all capitals.
+	if placeholder(value, found == nil || !formatRule(found.RuleID)) {
 		return
 	}
 	for _, h := range f.p.hard {
@@ -279,7 +282,11 @@ var (
 // isPlaceholder reports whether v is not a real secret value: empty, a
 // variable or expression reference, a template marker, or a stock
 // placeholder word.
-func isPlaceholder(v string) bool {
+func isPlaceholder(v string) bool { return placeholder(v, true) }
+
+// placeholder is isPlaceholder, where a value shaped as an environment
+// variable's name counts as one only when names is set.
+func placeholder(v string, names bool) bool {
 	v = strings.TrimSpace(v)
 	l := strings.ToLower(v)
 	switch {
@@ -296,7 +303,7 @@ func isPlaceholder(v string) bool {
 		return true
 	case strings.Count(v, v[:1]) == len(v):
 		return true
-	case envNameRe.MatchString(v) && len(v) <= 40:
+	case names && envNameRe.MatchString(v) && len(v) <= 40:
 		// A bare variable name (CircleCI orb parameters take the name of
 		// the environment variable that holds the secret).
 		return true
@@ -304,6 +311,14 @@ func isPlaceholder(v string) bool {
 		return true
 	}
 	return false
+}
+
+// formatRule reports whether a detector rule finds a credential by its
+// own format (gitleaks' rules other than the generic one), not by the
+// name of the key it is assigned to (nhi's assignment rules, the generic
+// rule), which a variable's name can satisfy.
+func formatRule(id string) bool {
+	return !strings.HasPrefix(id, "nhi-") && !strings.Contains(id, "generic")
 }
 
 func looksLikePath(v string) bool {
