@@ -28,10 +28,13 @@ demo: build
 	@if [ -t 0 ] && [ -t 1 ]; then $(BIN) tui --db $(DB) --config $(DEMO)/nhi.yaml; fi
 
 # Everything the tests need (the OpenBao dev server binary is built once
-# and cached), then every test with the race detector, then the deploy/
-# recipes (their own module: Kubernetes types, actionlint, systemd-analyze).
+# and cached), then every test with the race detector, then the detector's
+# tests on the RE2 translated to Go when the system RE2 was linked (the
+# build without libre2-dev), then the deploy/ recipes (their own module:
+# Kubernetes types, actionlint, systemd-analyze).
 test: lint bao
 	$(GO) test -race -tags $(TAGS) -timeout 30m ./...
+	@if [ "$(TAGS)" != gore2regex ]; then echo "$(GO) test -tags gore2regex ./detect/..."; $(GO) test -tags gore2regex ./detect/...; fi
 	cd deploy && $(GO) vet ./... && $(GO) test -timeout 10m ./...
 
 test-short:
