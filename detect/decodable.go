@@ -114,15 +114,6 @@ func allHex(s string) bool {
 	return true
 }
 
-// isBase64Class: [\w/+-], \w being ASCII letters, digits and '_' (RE2).
-// base64Class is isBase64Class as a table, for the loop over every byte.
-var base64Class = func() (t [256]bool) {
-	for c := range 256 {
-		t[c] = isBase64Class(byte(c))
-	}
-	return t
-}()
-
 // indexFrom is the index of the first c in s at or after from, or -1.
 func indexFrom(s string, from int, c byte) int {
 	if from >= len(s) {
@@ -134,9 +125,14 @@ func indexFrom(s string, from int, c byte) int {
 	return -1
 }
 
-func isBase64Class(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '/' || c == '+' || c == '-'
-}
+// base64Class is [\w/+-], \w being ASCII letters, digits and '_' (RE2),
+// as a table for the loop over every byte.
+var base64Class = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '/' || c == '+' || c == '-'
+	}
+	return t
+}()
 
 // printable is the decoder's printable ASCII: tab to '~'.
 func printable(b byte) bool { return '\x08' < b && b < '\x7f' }

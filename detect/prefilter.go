@@ -75,11 +75,9 @@ func (r *Ruleset) newPrefiltered() *prefiltered {
 	}
 	slices.Sort(kw)
 	d.keywords = newKeywordMatcher(kw)
-	for _, k := range kw {
-		for i := 0; i < len(k); i++ {
-			d.nonASCIIKeyword = d.nonASCIIKeyword || k[i] >= utf8.RuneSelf
-		}
-	}
+	d.nonASCIIKeyword = slices.ContainsFunc(kw, func(k string) bool {
+		return strings.ContainsFunc(k, func(r rune) bool { return r >= utf8.RuneSelf })
+	})
 	d.ruleIDs = slices.Sorted(maps.Keys(r.cfg.Rules))
 	words := (len(d.ruleIDs) + 63) / 64
 	d.keywordless = make([]uint64, words)
