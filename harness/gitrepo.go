@@ -73,3 +73,19 @@ func (r *GitRepo) Commit(who Author, msg string, files map[string]string) string
 	r.When = r.When.Add(24 * time.Hour)
 	return r.Git(who, "rev-parse", "HEAD")
 }
+
+// WriteFiles writes files (slash path -> content) under root, making the
+// directories they need: a plain tree for the directory, CI and agent
+// sources, or the content of a commit before it is made.
+func WriteFiles(t testing.TB, root string, files map[string]string) {
+	t.Helper()
+	for p, c := range files {
+		full := filepath.Join(root, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

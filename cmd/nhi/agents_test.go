@@ -64,7 +64,7 @@ func newAgentEstate(t *testing.T) *agentEstate {
   },
 }
 `})
-	writeTree(t, e.home, map[string]string{
+	harness.WriteFiles(t, e.home, map[string]string{
 		".claude.json":   `{"numStartups": 3, "mcpServers": {"notion": {"command": "npx", "args": ["-y", "@notionhq/notion-mcp-server@1.8.1"], "env": {"NOTION_TOKEN": "` + notion + `"}}}}` + "\n",
 		"proj/.mcp.json": `{"mcpServers": {"openai-tools": {"command": "npx", "args": ["-y", "openai-mcp@2.0.1"], "env": {"OPENAI_API_KEY": "${OPENAI_API_KEY}"}}}}` + "\n",
 		"proj/.env":      "OPENAI_API_KEY=" + oai + "\n",

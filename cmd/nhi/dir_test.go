@@ -31,18 +31,6 @@ func plainTree(t *testing.T) (files map[string]string, secrets []string) {
 	return files, []string{pat, aws, slack, stripe, vt}
 }
 
-func writeTree(t *testing.T, root string, files map[string]string) {
-	for p, c := range files {
-		full := filepath.Join(root, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 type placeJSON struct {
 	Source, Repo, Path string
 	Line               int
@@ -61,7 +49,7 @@ type credPlaces struct {
 func TestDirFindsWhatGitFinds(t *testing.T) {
 	files, secrets := plainTree(t)
 	plain := t.TempDir()
-	writeTree(t, plain, files)
+	harness.WriteFiles(t, plain, files)
 	repo := harness.NewGitRepo(t)
 	repo.Commit(alice, "everything", files)
 	db := filepath.Join(t.TempDir(), "nhi.db")
@@ -173,13 +161,13 @@ func TestDirFindsWhatGitFinds(t *testing.T) {
 // --ci directory holding no pipeline at all is warned about.
 func TestFlatCIDirectory(t *testing.T) {
 	flat := scannerCanonical(t, t.TempDir())
-	writeTree(t, flat, map[string]string{
+	harness.WriteFiles(t, flat, map[string]string{
 		"deploy.yml": "on: push\njobs:\n  d:\n    runs-on: ubuntu-latest\n    steps:\n      - run: ./deploy\n        env:\n          K: ${{ secrets.DEPLOY_KEY }}\n",
 		"build.yaml": "stages: [build]\nbuild:\n  stage: build\n  script:\n    - make\n",
 		"notes.yml":  "title: not a pipeline\n",
 	})
 	empty := scannerCanonical(t, t.TempDir())
-	writeTree(t, empty, map[string]string{"notes.yml": "title: nothing\n"})
+	harness.WriteFiles(t, empty, map[string]string{"notes.yml": "title: nothing\n"})
 	db := filepath.Join(t.TempDir(), "nhi.db")
 	code, out, errs := nhi(t, "scan", "--db", db, "--ci", flat, "--ci", empty, "--format", "json")
 	if code != 0 {
@@ -216,10 +204,10 @@ func scannerCanonical(t *testing.T, p string) string {
 func TestDirSkips(t *testing.T) {
 	outside := t.TempDir()
 	secretOut := harness.GitHubPAT()
-	writeTree(t, outside, map[string]string{"creds.txt": "token " + secretOut + "\n"})
+	harness.WriteFiles(t, outside, map[string]string{"creds.txt": "token " + secretOut + "\n"})
 	tree := scannerCanonical(t, t.TempDir())
 	kept := harness.GitHubPAT()
-	writeTree(t, tree, map[string]string{
+	harness.WriteFiles(t, tree, map[string]string{
 		"keep.txt":               "token " + kept + "\n",
 		"vendor/lib/x.txt":       "token " + harness.GitHubPAT() + "\n",
 		"big.txt":                "token " + harness.GitHubPAT() + "\n" + strings.Repeat("x", 4000) + "\n",
@@ -266,7 +254,7 @@ func TestDirSkips(t *testing.T) {
 func TestDirFailedPathCarries(t *testing.T) {
 	files, _ := plainTree(t)
 	tree := scannerCanonical(t, t.TempDir())
-	writeTree(t, tree, files)
+	harness.WriteFiles(t, tree, files)
 	db := filepath.Join(t.TempDir(), "nhi.db")
 	count := func() int {
 		_, out, _ := nhi(t, "inventory", "--db", db, "--format", "json")

@@ -29,19 +29,6 @@ func openAIKey() string {
 	return "sk-proj-" + harness.RandomString(alnum, 74) + "T3BlbkFJ" + harness.RandomString(alnum, 74)
 }
 
-func writeFiles(t *testing.T, root string, files map[string]string) {
-	t.Helper()
-	for p, c := range files {
-		full := filepath.Join(root, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // homeTree is a home-like directory: ~/.claude.json with a top-level and
 // a per-project server, a project with .mcp.json, a .env beside it and
 // a VS Code configuration, Windsurf's configuration.
@@ -183,7 +170,7 @@ func TestTreeServersCredentialsAndEnv(t *testing.T) {
 	ant := "sk-ant-api03-" + harness.RandomString(alnum, 93) + "AA"
 	root := t.TempDir()
 	mistral := harness.RandomString(alnum, 32)
-	writeFiles(t, root, homeTree(pat, akid, awsSecret, oai, ant, mistral))
+	harness.WriteFiles(t, root, homeTree(pat, akid, awsSecret, oai, ant, mistral))
 	root = scanner.CanonicalPath(root)
 	db := filepath.Join(t.TempDir(), "nhi.db")
 	res := scan(t, db, agents.NewTree(root, agents.Options{}), dir.New(root, dir.Options{}))

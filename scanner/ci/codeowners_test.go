@@ -42,7 +42,7 @@ func TestPipelineCodeOwners(t *testing.T) {
 // A GitLab include with a wildcard brings in every file it names.
 func TestGitLabWildcardInclude(t *testing.T) {
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{
+	harness.WriteFiles(t, dir, map[string]string{
 		".gitlab-ci.yml":  "include:\n  - local: '/ci/*.yml'\nstages: [deploy]\n",
 		"ci/deploy.yml":   "deploy:\n  stage: deploy\n  script:\n    - ./deploy.sh --token $DEPLOY_TOKEN\n",
 		"ci/notify.yml":   "notify:\n  script:\n    - curl -H \"Authorization: $SLACK_HOOK\" https://hooks.example.com\n",
@@ -71,7 +71,7 @@ func TestGitLabWildcardInclude(t *testing.T) {
 // pipeline's own directory.
 func TestGitLabIncludesFromTheProjectRoot(t *testing.T) {
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{
+	harness.WriteFiles(t, dir, map[string]string{
 		"a/proj@v1/.gitlab-ci.yml":      "include:\n  - local: .gitlab/ci/tags.yml\n  - local: '/ci/*.yml'\n",
 		"a/proj@v1/.gitlab/ci/tags.yml": "build:\n  script:\n    - make --token $BUILD_TOKEN\n",
 		"a/proj@v1/ci/deploy.yml":       "deploy:\n  script:\n    - ./deploy.sh --token $DEPLOY_TOKEN\n",

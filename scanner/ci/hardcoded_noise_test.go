@@ -15,7 +15,7 @@ import (
 func TestHardcodedNoiseAndLines(t *testing.T) {
 	dir := t.TempDir()
 	token := "Rel" + harness.RandomString(alnum, 20)
-	writeFiles(t, dir, map[string]string{
+	harness.WriteFiles(t, dir, map[string]string{
 		".github/workflows/deploy.yml": `on: push
 jobs:
   deploy:
@@ -63,7 +63,7 @@ jobs:
 func TestHardcodedWeakPasswordLowConfidence(t *testing.T) {
 	dir := t.TempDir()
 	strong := "Jk4" + harness.RandomString(alnum, 18)
-	writeFiles(t, dir, map[string]string{
+	harness.WriteFiles(t, dir, map[string]string{
 		"Jenkinsfile": "pipeline {\n  agent any\n  environment {\n    DB_PASSWORD = 'postgres'\n    API_PASSWORD = '" + strong + "'\n  }\n  stages { stage('t') { steps { sh 'make' } } }\n}\n",
 	})
 	_, _, rec := scanRecorded(t, ci.NewDir(dir, ci.Options{}))

@@ -40,18 +40,6 @@ func genValues(t *testing.T) map[string]string {
 }
 
 // writeFiles writes files (path relative to dir: content) under dir.
-func writeFiles(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for p, b := range files {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(b), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 // render copies the fixture tree src to dst, replacing the markers.
 func render(t *testing.T, src, dst string, vals map[string]string) {

@@ -114,7 +114,7 @@ func TestLenientYAML(t *testing.T) {
 			secret := c.secret()
 			body := strings.ReplaceAll(c.body, "__SECRET__", secret)
 			line := strings.Count(c.body[:strings.Index(c.body, "__SECRET__")], "\n") + 1
-			writeFiles(t, dir, map[string]string{c.path: body})
+			harness.WriteFiles(t, dir, map[string]string{c.path: body})
 			st, res, rec := scanRecorded(t, ci.NewDir(dir, ci.Options{}))
 			if len(res[0].ItemErrors) > 0 {
 				t.Fatalf("errors %+v", res[0].ItemErrors)
@@ -168,7 +168,7 @@ func TestLenientYAMLStillBroken(t *testing.T) {
 		{"spec:\n  inputs: {}\n---\njob: [\n", "x.yml:4: cannot parse: invalid YAML: did not find expected node content"},
 	} {
 		dir := t.TempDir()
-		writeFiles(t, dir, map[string]string{
+		harness.WriteFiles(t, dir, map[string]string{
 			".github/workflows/x.yml":  c.body,
 			".github/workflows/ok.yml": "on: push\njobs:\n  a:\n    steps:\n      - run: echo ${{ secrets.OK }}\n",
 		})
@@ -214,7 +214,7 @@ func TestAliasBomb(t *testing.T) {
 		fmt.Fprintf(&jobs, "job%d:\n  <<: *template\n  stage: s%d\n", i, i)
 	}
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{
+	harness.WriteFiles(t, dir, map[string]string{
 		".github/workflows/merge.yml": merge.String(),
 		".github/workflows/seq.yml":   seq.String(),
 		".gitlab-ci.yml":              jobs.String(),

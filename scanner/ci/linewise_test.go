@@ -94,8 +94,8 @@ func TestLineWiseSameRecall(t *testing.T) {
 					body = strings.ReplaceAll(body, k, vals[k])
 				}
 				good, bad := t.TempDir(), t.TempDir()
-				writeFiles(t, good, map[string]string{tw.path: body})
-				writeFiles(t, bad, map[string]string{tw.path: body + br.tail})
+				harness.WriteFiles(t, good, map[string]string{tw.path: body})
+				harness.WriteFiles(t, bad, map[string]string{tw.path: body + br.tail})
 
 				gst, gres, grec := scanRecorded(t, ci.NewDir(good, ci.Options{}))
 				if len(gres[0].ItemErrors) > 0 || len(grec.ids) != 1 {
@@ -180,7 +180,7 @@ func TestLineWiseSameRecall(t *testing.T) {
 func TestLineWiseNoise(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{".github/workflows/x.yml": `on: push
+	harness.WriteFiles(t, dir, map[string]string{".github/workflows/x.yml": `on: push
 jobs:
   a:
     runs-on: ubuntu-latest

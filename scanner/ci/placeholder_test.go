@@ -13,7 +13,7 @@ import (
 func TestKeyIDOfLettersIsNotAVariableName(t *testing.T) {
 	dir := t.TempDir()
 	akid := "AKIA" + harness.RandomString("ABCDEFGHIJKLMNOPQRSTUVWXYZ", 16)
-	writeFiles(t, dir, map[string]string{
+	harness.WriteFiles(t, dir, map[string]string{
 		".github/workflows/deploy.yml": "on: push\njobs:\n  deploy:\n    runs-on: ubuntu-latest\n    steps:\n      - name: Push\n        env:\n          LEGACY_KEY_ID: " + akid +
 			"\n          DB_PASSWORD: DEPLOY_DB_PASSWORD\n        run: ./push.sh\n",
 	})

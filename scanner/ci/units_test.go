@@ -50,7 +50,7 @@ func TestUnitOnEveryRow(t *testing.T) {
 func TestGitLabIncludeFailures(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{
+	harness.WriteFiles(t, dir, map[string]string{
 		".gitlab-ci.yml":        "include:\n  - local: ci/broken.yml\nbuild:\n  script:\n    - echo $TOP_TOKEN\n",
 		"ci/broken.yml":         "job:\n  script: [echo $BROKEN_TOKEN\n",
 		"ci/mid.yml":            "include: ci/broken.yml\nmid:\n  script:\n    - echo $MID_TOKEN\n",
@@ -111,7 +111,7 @@ func TestJenkinsSyntaxIsAFact(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	secret := "Jk" + harness.RandomString(alnum, 20)
-	writeFiles(t, dir, map[string]string{
+	harness.WriteFiles(t, dir, map[string]string{
 		"Jenkinsfile": "pipeline {\n  environment {\n    DB_PASSWORD = '" + secret + "'\n    TOKEN = credentials('deploy-token')\n  }\n  stages {\n",
 	})
 	st, res, rec := scanRecorded(t, ci.NewDir(dir, ci.Options{}))
