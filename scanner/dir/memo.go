@@ -12,8 +12,10 @@ import (
 )
 
 // memoKind is the ledger memo kind of a tree's file states. Bump the
-// version with any change to what a state holds.
-const memoKind = "dir-files/1"
+// version with any change to what a state holds. 2: a binary file holds
+// the hits of the rules on its name, a large file those of its pieces
+// (chunks); states of 1 would keep an unchanged .p12 file unreported.
+const memoKind = "dir-files/2"
 
 // fileState is what a scan keeps of one file for the next: how to tell
 // it unchanged, and what was found in it (fingerprints and redacted
