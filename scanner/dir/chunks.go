@@ -30,9 +30,16 @@ type chunk struct {
 
 // chunks cuts b as gitleaks' File source does (sources.File.Fragments
 // over a bufio.Reader of the file), which a test checks against it; one
-// chunk's text at a time.
+// chunk's text at a time. An empty b is one empty chunk, which the rules
+// on a file's name still see (gitleaks gives its detector none).
 func chunks(b []byte) iter.Seq[chunk] {
-	return func(yield func(chunk) bool) { cut(b, yield) }
+	return func(yield func(chunk) bool) {
+		if len(b) == 0 {
+			yield(chunk{startLine: 1})
+			return
+		}
+		cut(b, yield)
+	}
 }
 
 func cut(b []byte, yield func(chunk) bool) {

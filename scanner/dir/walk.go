@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 
@@ -132,23 +131,24 @@ func (w *walk) file(ctx context.Context, j job, prev map[string]fileState) {
 		w.sink.UnitError(j.rel, err)
 		return
 	}
-	parts := slices.Values([]chunk{{startLine: 1}})
 	if isBinary(b) {
 		// Its content is not searched, but a rule on the file's name
 		// alone still applies (pkcs12-file: a .p12 or .pfx is binary),
 		// as gitleaks dir applies it: detection of the name on no text.
 		w.sink.Add("files_binary", 1)
-	} else if len(b) > 0 {
+		b = nil
+	} else {
 		w.sink.Add("bytes_scanned", int64(len(b)))
-		parts = chunks(b) // as gitleaks dir cuts it
-		if len(b) > chunkRead {
-			w.sink.Add("files_chunked", 1)
-		}
 	}
-	for c := range parts {
+	pieces := 0
+	for c := range chunks(b) { // as gitleaks dir cuts the file
+		pieces++
 		for _, h := range w.det.Detect(ctx, detect.Fragment{Path: j.rel, Raw: c.raw, StartLine: c.startLine}) {
 			j.st.Hits = append(j.st.Hits, found{Rule: h.RuleID, Line: h.Line, Cred: h.Credential()})
 		}
+	}
+	if pieces > 1 {
+		w.sink.Add("files_chunked", 1)
 	}
 	if ctx.Err() != nil {
 		return
