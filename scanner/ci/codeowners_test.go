@@ -1,7 +1,6 @@
 package ci_test
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/nhi-inventory/nhi/harness"
@@ -52,10 +51,7 @@ func TestGitLabWildcardInclude(t *testing.T) {
 	if res[0].Status != "ok" {
 		t.Fatalf("source %+v", res[0])
 	}
-	names := map[string]string{}
-	for _, o := range occurrences(t, st.DB()) {
-		names[o.credKey[strings.LastIndex(o.credKey, ":")+1:]] = o.path
-	}
+	names := refPaths(t, st)
 	if names["DEPLOY_TOKEN"] != "ci/deploy.yml" || names["SLACK_HOOK"] != "ci/notify.yml" {
 		t.Fatalf("references from wildcard includes: %v", names)
 	}
@@ -84,10 +80,7 @@ func TestGitLabIncludesFromTheProjectRoot(t *testing.T) {
 	if res[0].Status != "ok" || len(res[0].ItemErrors) != 0 {
 		t.Fatalf("every include is readable: %+v", res[0])
 	}
-	names := map[string]string{}
-	for _, o := range occurrences(t, st.DB()) {
-		names[o.credKey[strings.LastIndex(o.credKey, ":")+1:]] = o.path
-	}
+	names := refPaths(t, st)
 	if names["BUILD_TOKEN"] != "a/proj@v1/.gitlab/ci/tags.yml" || names["DEPLOY_TOKEN"] != "a/proj@v1/ci/deploy.yml" || names["B_TOKEN"] != "b/extra.yml" {
 		t.Fatalf("references from the projects' own includes: %v", names)
 	}

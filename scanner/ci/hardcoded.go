@@ -279,13 +279,9 @@ var (
 	groovyCallRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.]*\(`)
 )
 
-// isPlaceholder reports whether v is not a real secret value: empty, a
-// variable or expression reference, a template marker, or a stock
-// placeholder word.
-func isPlaceholder(v string) bool { return placeholder(v, true) }
-
-// placeholder is isPlaceholder, where a value shaped as an environment
-// variable's name counts as one only when names is set.
+// placeholder reports whether v is not a real secret value: empty, a
+// variable or expression reference, a template marker, a stock
+// placeholder word or, when names is set, an environment variable's name.
 func placeholder(v string, names bool) bool {
 	v = strings.TrimSpace(v)
 	l := strings.ToLower(v)

@@ -6,13 +6,20 @@ func TestPlaceholdersAndKeyNames(t *testing.T) {
 	t.Parallel()
 	for _, v := range []string{"", "${DB_PASSWORD}", "$DB_PASSWORD", "${{ secrets.X }}", "$(dbPassword)", "<password>",
 		"changeme", "example", "your-token-here", "********", "AWS_SECRET_ACCESS_KEY", "<< parameters.token >>", "credentials('x')", "write"} {
-		if !isPlaceholder(v) {
-			t.Errorf("isPlaceholder(%q) = false, want true", v)
+		if !placeholder(v, true) {
+			t.Errorf("placeholder(%q) = false, want true", v)
 		}
 	}
 	for _, v := range []string{"Pg7hQ2kLm9xZ", "postgres", "s3cr3t-Value_42"} {
-		if isPlaceholder(v) {
-			t.Errorf("isPlaceholder(%q) = true, want false", v)
+		if placeholder(v, true) {
+			t.Errorf("placeholder(%q) = true, want false", v)
+		}
+	}
+	// A name is a value when a rule found it by its own format; the other
+	// placeholders stay placeholders.
+	for v, want := range map[string]bool{"AWS_SECRET_ACCESS_KEY": false, "AKIAQWERTYUIOPASDFGH": false, "${DB_PASSWORD}": true, "changeme": true} {
+		if got := placeholder(v, false); got != want {
+			t.Errorf("placeholder(%q, names false) = %t, want %t", v, got, want)
 		}
 	}
 	for key, want := range map[string]string{

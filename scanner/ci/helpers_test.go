@@ -215,3 +215,14 @@ func assertNoValues(t *testing.T, st *inventory.Store, res []inventory.SourceRes
 		}
 	}
 }
+
+// refPaths maps the name each credential key ends in (a reference's
+// variable) to the path of its occurrence.
+func refPaths(t *testing.T, st *inventory.Store) map[string]string {
+	t.Helper()
+	names := map[string]string{}
+	for _, o := range occurrences(t, st.DB()) {
+		names[o.credKey[strings.LastIndex(o.credKey, ":")+1:]] = o.path
+	}
+	return names
+}
