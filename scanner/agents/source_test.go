@@ -365,4 +365,34 @@ func TestRepoHistoryListedSince(t *testing.T) {
 	if res[0].Stats["history_incremental"] != 0 || res[0].Stats["history_versions"] != 1 {
 		t.Errorf("after a rewind history is listed in full: one version (the first) not at the head: %v", res[0].Stats)
 	}
+
+	// A kept tip gone from the object store (a branch deleted, then
+	// pruned): the listing is whole again, not an error.
+	repo.Git(who, "checkout", "-q", "-b", "gone")
+	repo.Commit(who, "gone", map[string]string{".mcp.json": server("gone", harness.GitHubPAT())})
+	repo.Git(who, "checkout", "-q", "main")
+	scan(t, db, agents.NewRepo(repo.Dir, nil, agents.Options{}))
+	repo.Git(who, "branch", "-q", "-D", "gone")
+	repo.Git(who, "reflog", "expire", "--expire=now", "--all")
+	repo.Git(who, "gc", "-q", "--prune=now")
+	repo.Commit(who, "after", map[string]string{"README.md": "more docs\n"})
+	res = scan(t, db, agents.NewRepo(repo.Dir, nil, agents.Options{}))
+	if res[0].Status != inventory.SourceOK || res[0].Stats["history_incremental"] != 0 || res[0].Stats["history_versions"] != 1 {
+		t.Errorf("with a kept tip pruned, history is listed in full: %+v", res[0])
+	}
+
+	// Kept versions that cannot be read: listed in full, and said so.
+	h, err := sql.Open("sqlite3", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Exec(`UPDATE memos SET value = x'1f8b00' WHERE kind LIKE 'agent-history/%'`); err != nil {
+		t.Fatal(err)
+	}
+	h.Close()
+	repo.Commit(who, "later", map[string]string{"README.md": "docs again\n"})
+	res = scan(t, db, agents.NewRepo(repo.Dir, nil, agents.Options{}))
+	if res[0].Stats["memos_unreadable"] != 1 || res[0].Stats["history_incremental"] != 0 || res[0].Stats["history_versions"] != 1 {
+		t.Errorf("over unreadable kept versions, history is listed in full: %v", res[0].Stats)
+	}
 }
