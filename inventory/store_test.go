@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -291,7 +293,7 @@ func TestMarkRepoScannedCarriesReachableHistoryOnly(t *testing.T) {
 	w, _ := s.BeginScan(ctx, "t", "d", 0)
 	put(w, "a", "secret-in-commit-a-0001")
 	put(w, "b", "secret-in-commit-b-0002")
-	if err := w.MarkRepoScanned(ctx, "repo", "dg", "refs-1", []string{"a", "b"}, nil); err != nil {
+	if err := w.MarkRepoScanned(ctx, "repo", "dg", RepoHistory{Refs: "refs-1"}, []string{"a", "b"}); err != nil {
 		t.Fatal(err)
 	}
 	s1, _ := w.Finish(ctx, nil)
@@ -300,7 +302,7 @@ func TestMarkRepoScannedCarriesReachableHistoryOnly(t *testing.T) {
 	}
 	// Unchanged: both carried without being put again.
 	w, _ = s.BeginScan(ctx, "t", "d", 0)
-	w.MarkRepoScanned(ctx, "repo", "dg", "refs-1", []string{"a", "b"}, nil)
+	w.MarkRepoScanned(ctx, "repo", "dg", RepoHistory{Refs: "refs-1"}, []string{"a", "b"})
 	s2, _ := w.Finish(ctx, nil)
 	if visible(s2.ID) != 2 {
 		t.Fatalf("unchanged re-scan sees %d credentials, want 2", visible(s2.ID))
@@ -308,7 +310,7 @@ func TestMarkRepoScannedCarriesReachableHistoryOnly(t *testing.T) {
 	// b was rewritten away; c is new.
 	w, _ = s.BeginScan(ctx, "t", "d", 0)
 	put(w, "c", "secret-in-commit-c-0003")
-	w.MarkRepoScanned(ctx, "repo", "dg", "refs-3", []string{"a", "c"}, nil)
+	w.MarkRepoScanned(ctx, "repo", "dg", RepoHistory{Refs: "refs-3"}, []string{"a", "c"})
 	s3, _ := w.Finish(ctx, nil)
 	if visible(s3.ID) != 2 {
 		t.Fatalf("after a force-push the scan sees %d credentials, want 2 (a and c)", visible(s3.ID))
@@ -323,12 +325,12 @@ func TestMarkRepoScannedCarriesReachableHistoryOnly(t *testing.T) {
 		w, _ = s.BeginScan(ctx, "t", "d", 0)
 		if other {
 			put(w, "a", "secret-in-commit-a-0001")
-			if err := w.MarkRepoScanned(ctx, "repo", "dg2", "refs-3", []string{"a", "c"}, nil); err != nil {
+			if err := w.MarkRepoScanned(ctx, "repo", "dg2", RepoHistory{Refs: "refs-3"}, []string{"a", "c"}); err != nil {
 				t.Fatal(err)
 			}
 		} else {
 			r, ok, err := w.RepoRefs(ctx, "repo", "dg")
-			if err != nil || !ok || r != (RepoRefs{Refs: "refs-3", Commits: 2, Scan: s3.ID}) {
+			if err != nil || !ok || !reflect.DeepEqual(r, RepoRefs{Refs: "refs-3", Commits: 2, Scan: s3.ID, Since: s3.ID}) {
 				t.Fatalf("round %d: refs %+v %v %v, want those of scan %d", i, r, ok, err, s3.ID)
 			}
 			if err := w.CarryRepo(ctx, "repo", "dg", r, nil); err != nil {
@@ -342,5 +344,129 @@ func TestMarkRepoScannedCarriesReachableHistoryOnly(t *testing.T) {
 	}
 	if _, ok, err := w.RepoRefs(ctx, "repo", "dg3"); ok || err != nil {
 		t.Fatalf("refs recorded for rules never used: %v %v", ok, err)
+	}
+}
+
+// A history extended by the commits added since (refs that only moved
+// forward) carries what it reached and the added commits, without
+// writing the rest again; what a rewrite left behind stays behind until a
+// ref reaches it again. An extension of a history that changed meanwhile
+// is refused.
+func TestExtendRepoScanned(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	secrets := map[string]string{}
+	put := func(w *ScanWriter, commit string) {
+		secrets[commit] = "secret-in-commit-" + commit + "-" + harness.RandomString("abcdef0123456789", 12)
+		c := w.Keys().SecretCredential("r", secrets[commit], VaultHardcoded)
+		w.PutCredential(ctx, c)
+		w.PutOccurrence(ctx, &Occurrence{CredentialKey: c.Key, Source: SourceGit, Repo: "repo", Path: "f", Line: 1, Commit: commit})
+	}
+	visible := func(scan int64) []string {
+		t.Helper()
+		cs, err := s.Credentials(ctx, scan)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for commit, secret := range secrets {
+			for _, c := range cs {
+				if c.Credential.Fingerprint == s.Keys().Fingerprint(secret) {
+					out = append(out, commit)
+				}
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	refs := func(w *ScanWriter) RepoRefs {
+		t.Helper()
+		r, ok, err := w.RepoRefs(ctx, "repo", "dg")
+		if err != nil || !ok {
+			t.Fatalf("refs %v %v", ok, err)
+		}
+		return r
+	}
+	seenIn := func(id int64) int {
+		var n int
+		if err := s.DB().QueryRow(`SELECT count(*) FROM scanned_commits WHERE last_seen_scan = ?`, id).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// 1: a, b reached from b. 2: b rewritten away, c new (from c).
+	w, _ := s.BeginScan(ctx, "t", "d", 0)
+	put(w, "a")
+	put(w, "b")
+	if err := w.MarkRepoScanned(ctx, "repo", "dg", RepoHistory{Refs: "r1", Starts: []string{"b"}, Shape: "sh"}, []string{"a", "b"}); err != nil {
+		t.Fatal(err)
+	}
+	s1, _ := w.Finish(ctx, nil)
+	w, _ = s.BeginScan(ctx, "t", "d", 0)
+	if r := refs(w); !r.HasStarts || !slices.Equal(r.Starts, []string{"b"}) || r.Shape != "sh" || r.Since != s1.ID || r.Commits != 2 {
+		t.Fatalf("recorded %+v", r)
+	}
+	put(w, "c")
+	if err := w.MarkRepoScanned(ctx, "repo", "dg", RepoHistory{Refs: "r2", Starts: []string{"c"}}, []string{"a", "c"}); err != nil {
+		t.Fatal(err)
+	}
+	s2, _ := w.Finish(ctx, nil)
+	if got := visible(s2.ID); !slices.Equal(got, []string{"a", "c"}) {
+		t.Fatalf("after the rewrite %v", got)
+	}
+	// 3: d added; only d is written, b stays behind.
+	w, _ = s.BeginScan(ctx, "t", "d", 0)
+	prev := refs(w)
+	if prev.Since != s2.ID || prev.Scan != s2.ID {
+		t.Fatalf("after the rewrite: %+v, want generation %d", prev, s2.ID)
+	}
+	put(w, "d")
+	n, err := w.ExtendRepoScanned(ctx, "repo", "dg", RepoHistory{Refs: "r3", Starts: []string{"d"}}, prev, []string{"d"})
+	if err != nil || n != 3 {
+		t.Fatalf("extend = %d, %v; want 3 commits", n, err)
+	}
+	s3, _ := w.Finish(ctx, nil)
+	if got := visible(s3.ID); !slices.Equal(got, []string{"a", "c", "d"}) {
+		t.Fatalf("extended: %v", got)
+	}
+	if seenIn(s3.ID) != 1 {
+		t.Errorf("extension wrote %d scanned commits, want only the added one", seenIn(s3.ID))
+	}
+	// 4: a ref reaches b again (and lists c, already reachable): b is
+	// carried again without being read, and counted once.
+	w, _ = s.BeginScan(ctx, "t", "d", 0)
+	prev = refs(w)
+	if prev.Since != s2.ID || prev.Scan != s3.ID || prev.Commits != 3 {
+		t.Fatalf("after the extension: %+v", prev)
+	}
+	n, err = w.ExtendRepoScanned(ctx, "repo", "dg", RepoHistory{Refs: "r4", Starts: []string{"d", "b"}}, prev, []string{"b", "c"})
+	if err != nil || n != 4 {
+		t.Fatalf("extend = %d, %v; want 4 commits", n, err)
+	}
+	s4, _ := w.Finish(ctx, nil)
+	if got := visible(s4.ID); !slices.Equal(got, []string{"a", "b", "c", "d"}) {
+		t.Fatalf("b reached again: %v", got)
+	}
+	// 5: a full listing with nothing lost keeps the generation and
+	// writes only what is new to it.
+	w, _ = s.BeginScan(ctx, "t", "d", 0)
+	if err := w.MarkRepoScanned(ctx, "repo", "dg", RepoHistory{Refs: "r5"}, []string{"a", "b", "c", "d", "e"}); err != nil {
+		t.Fatal(err)
+	}
+	s5, _ := w.Finish(ctx, nil)
+	if seenIn(s5.ID) != 1 {
+		t.Errorf("a forward full listing wrote %d scanned commits, want 1", seenIn(s5.ID))
+	}
+	// 6: the recorded history is not the one the extension started from.
+	w, _ = s.BeginScan(ctx, "t", "d", 0)
+	r := refs(w)
+	if r.HasStarts || r.Since != s2.ID || r.Commits != 5 {
+		t.Fatalf("recorded without starts: %+v", r)
+	}
+	if _, err := w.ExtendRepoScanned(ctx, "repo", "dg", RepoHistory{Refs: "r6"}, prev, []string{"f"}); err == nil {
+		t.Fatal("an extension of a history recorded since was accepted")
+	}
+	if got := refs(w); got.Refs != "r5" {
+		t.Fatalf("a refused extension recorded %+v", got)
 	}
 }

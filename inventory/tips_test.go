@@ -45,7 +45,7 @@ func TestTipsFollowTheScope(t *testing.T) {
 	// fails on "b" after recording its tips; scan 3 leaves "b" out.
 	s1 := scan(func(w *ScanWriter) {
 		for _, r := range []string{"a", "b"} {
-			if err := w.MarkRepoScanned(ctx, r, "dg", "refs-1", []string{"c0", "c1"}, tips); err != nil {
+			if err := w.MarkRepoScanned(ctx, r, "dg", RepoHistory{Refs: "refs-1", Tips: tips}, []string{"c0", "c1"}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -58,12 +58,12 @@ func TestTipsFollowTheScope(t *testing.T) {
 		if err := w.CarryRepo(ctx, "a", "dg", r, nil); err != nil {
 			t.Fatal(err)
 		}
-		if err := w.MarkRepoScanned(ctx, "b", "dg", "refs-2", []string{"c0", "c1"}, tips); err != nil {
+		if err := w.MarkRepoScanned(ctx, "b", "dg", RepoHistory{Refs: "refs-2", Tips: tips}, []string{"c0", "c1"}); err != nil {
 			t.Fatal(err)
 		}
 	}, result("a", SourceOK), result("b", SourceFailed))
 	s3 := scan(func(w *ScanWriter) {
-		if err := w.MarkRepoScanned(ctx, "a", "dg", "refs-3", []string{"c0", "c1", "c2"}, tips[:1]); err != nil {
+		if err := w.MarkRepoScanned(ctx, "a", "dg", RepoHistory{Refs: "refs-3", Tips: tips[:1]}, []string{"c0", "c1", "c2"}); err != nil {
 			t.Fatal(err)
 		}
 	}, result("a", SourceOK))
@@ -95,7 +95,7 @@ func TestMergeFoldsTips(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.MarkRepoScanned(ctx, "repo", "dg", "refs-1", []string{"c9"}, tips); err != nil {
+	if err := w.MarkRepoScanned(ctx, "repo", "dg", RepoHistory{Refs: "refs-1", Tips: tips}, []string{"c9"}); err != nil {
 		t.Fatal(err)
 	}
 	res := SourceResult{Name: "git:repo", Kind: SourceGit, Target: "repo", Status: SourceOK, StartedAt: time.Now(), FinishedAt: time.Now()}

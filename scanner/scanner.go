@@ -62,10 +62,13 @@ type Sink interface {
 // git commits already scanned, the refs that reached them, and memos.
 type Ledger interface {
 	ScannedCommits(ctx context.Context, repo, digest string) (map[string]bool, error)
-	// MarkRepoScanned and CarryRepo also record the branch and tag heads
-	// (tips) the scan read; CarryRepo given nil tips carries those of
-	// the scan that recorded r.
-	MarkRepoScanned(ctx context.Context, repo, digest, refs string, reachable []string, tips []inventory.Tip) error
+	// ScannedAmong is ScannedCommits asked of a few commits only.
+	ScannedAmong(ctx context.Context, repo, digest string, commits []string) (map[string]bool, error)
+	// MarkRepoScanned, ExtendRepoScanned and CarryRepo also record the
+	// branch and tag heads (tips) the scan read; CarryRepo given nil
+	// tips carries those of the scan that recorded r.
+	MarkRepoScanned(ctx context.Context, repo, digest string, h inventory.RepoHistory, reachable []string) error
+	ExtendRepoScanned(ctx context.Context, repo, digest string, h inventory.RepoHistory, prev inventory.RepoRefs, added []string) (int64, error)
 	RepoRefs(ctx context.Context, repo, digest string) (inventory.RepoRefs, bool, error)
 	CarryRepo(ctx context.Context, repo, digest string, r inventory.RepoRefs, tips []inventory.Tip) error
 	// Memo and PutMemo keep derived data between scans (what a source

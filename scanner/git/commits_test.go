@@ -3,7 +3,9 @@ package git
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -109,31 +111,67 @@ func TestParseRaw(t *testing.T) {
 	}
 }
 
-// countCommits, which gives progress its total, counts what listCommits
-// lists.
-func TestCountCommitsIsListCommits(t *testing.T) {
+// listStarts gives exactly the commits `rev-list --all` walks from:
+// branches, tags (annotated ones peeled, one naming a blob left out), a
+// ref naming a tree, notes, a stash, a detached HEAD and a linked
+// worktree's detached HEAD (11 commits). countCommits, which gives progress its total,
+// counts what listCommits lists from them.
+func TestStartsAreRevListAll(t *testing.T) {
 	dir := t.TempDir()
-	run := func(args ...string) {
+	git := func(args ...string) string {
 		t.Helper()
 		cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=a", "-c", "user.email=a@example.com"}, args...)...)
-		if out, err := cmd.CombinedOutput(); err != nil {
+		out, err := cmd.CombinedOutput()
+		if err != nil {
 			t.Fatalf("git %v: %v\n%s", args, err, out)
 		}
+		return strings.TrimSpace(string(out))
 	}
-	run("init", "-q", "-b", "main")
-	for i := 0; i < 5; i++ {
-		run("commit", "-q", "--allow-empty", "-m", fmt.Sprint(i))
-	}
-	run("checkout", "-q", "-b", "side")
-	run("commit", "-q", "--allow-empty", "-m", "side")
-	run("tag", "t1")
 	ctx := context.Background()
-	all, err := listCommits(ctx, dir)
+	if s, err := listStarts(ctx, dir+"/none"); err == nil {
+		t.Fatalf("listStarts of no repository = %v, want an error", s)
+	}
+	git("init", "-q", "-b", "main")
+	if s, err := listStarts(ctx, dir); err != nil || len(s) != 0 {
+		t.Fatalf("listStarts of an empty repository = %v, %v", s, err)
+	}
+	if all, err := listCommits(ctx, dir, nil); err != nil || len(all) != 0 {
+		t.Fatalf("listCommits from no start = %v, %v", all, err)
+	}
+	for i := 0; i < 5; i++ {
+		git("commit", "-q", "--allow-empty", "-m", fmt.Sprint(i))
+	}
+	git("checkout", "-q", "-b", "side")
+	git("commit", "-q", "--allow-empty", "-m", "side")
+	git("tag", "-a", "-m", "annotated", "t1", "HEAD~2")
+	if err := os.WriteFile(dir+"/f", []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git("tag", "-a", "-m", "a blob", "tblob", git("hash-object", "-w", "f"))
+	git("update-ref", "refs/x/tree", git("write-tree"))
+	git("notes", "add", "-m", "a note", "HEAD~1")
+	git("checkout", "-q", "--detach", "main")
+	git("commit", "-q", "--allow-empty", "-m", "detached")
+	git("worktree", "add", "-q", "--detach", dir+"/wt", "main~1")
+	git("-C", dir+"/wt", "commit", "-q", "--allow-empty", "-m", "in the worktree")
+	git("add", "f")
+	git("stash", "-q")
+	starts, err := listStarts(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := countCommits(ctx, dir)
-	if err != nil || n != int64(len(all)) || n != 6 {
-		t.Fatalf("countCommits = %d, %v; listCommits has %d, want 6", n, err, len(all))
+	all, err := listCommits(ctx, dir, starts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Fields(git("rev-list", "--all"))
+	slices.Sort(all)
+	slices.Sort(want)
+	if !slices.Equal(all, want) || len(want) != 11 {
+		t.Fatalf("from the starts %v:\n%v\nrev-list --all (%d):\n%v", starts, all, len(want), want)
+	}
+	n, err := countCommits(ctx, dir, starts)
+	if err != nil || n != int64(len(all)) {
+		t.Fatalf("countCommits = %d, %v; listCommits has %d", n, err, len(all))
 	}
 }

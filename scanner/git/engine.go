@@ -42,7 +42,7 @@ type engine struct {
 }
 
 // run scans the changes of the commits todo, or, when todo is nil, of
-// every commit reachable from any ref, and returns the commits it read.
+// every commit reachable from starts, and returns the commits it read.
 // One `git log --raw` streams which blobs each commit changes, newest
 // first; each change goes to the worker of its path, so that the versions
 // of a file, which are delta chains in the pack, meet in one reader's
@@ -52,7 +52,7 @@ type engine struct {
 // starts as soon as the rules are compiled, while git is still listing.
 //
 // loaded reports when e.rules, e.det and e.byCommit are set.
-func (e *engine) run(ctx context.Context, todo []string, loaded <-chan error) ([]string, error) {
+func (e *engine) run(ctx context.Context, starts, todo []string, loaded <-chan error) ([]string, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	workers := e.src.opts.Workers
@@ -85,7 +85,7 @@ func (e *engine) run(ctx context.Context, todo []string, loaded <-chan error) ([
 		}()
 	}
 	// How many commits there are to read, for a total and an estimate of
-	// the time left: the list given, or a count of every ref's commits
+	// the time left: the list given, or a count of the starts' commits
 	// (a walk of the commit graph only, while the changes are read).
 	var total atomic.Int64
 	countCtx, stopCount := context.WithCancel(ctx)
@@ -97,7 +97,7 @@ func (e *engine) run(ctx context.Context, todo []string, loaded <-chan error) ([
 		countWG.Add(1)
 		go func() {
 			defer countWG.Done()
-			if n, err := countCommits(countCtx, e.path); err == nil {
+			if n, err := countCommits(countCtx, e.path, starts); err == nil {
 				total.Store(n)
 				e.progress(n) // the total now, not at the next tick
 			}
@@ -148,7 +148,7 @@ func (e *engine) run(ctx context.Context, todo []string, loaded <-chan error) ([
 			mu.Unlock()
 		}()
 	}
-	commits, lerr := e.logRaw(ctx, todo, func(c *fileChange) {
+	commits, lerr := e.logRaw(ctx, starts, todo, func(c *fileChange) {
 		if c.skip {
 			return
 		}
@@ -220,26 +220,30 @@ func (e *engine) progress(commits int64) {
 }
 
 // logRaw streams the file changes of the commits todo (nil: every commit
-// reachable from any ref) to emit and returns the commits listed. The
+// reachable from starts) to emit and returns the commits listed. The
 // answer is that of `git log -p -U0 --full-history --all
 // --diff-filter=tuxdb` (gitleaks): merges show no changes, renames are
 // detected as the user's git configuration says, deletions are left out.
-func (e *engine) logRaw(ctx context.Context, todo []string, emit func(*fileChange)) ([]string, error) {
+func (e *engine) logRaw(ctx context.Context, starts, todo []string, emit func(*fileChange)) ([]string, error) {
+	in := todo
+	if todo == nil {
+		in = starts
+	}
+	if len(in) == 0 {
+		return nil, nil // no commit (git log would take HEAD)
+	}
 	// No --diff-filter: walking, it would hide the commits without a
 	// matching change (merges, empty commits); parseRaw leaves out what
 	// gitleaks' --diff-filter=tuxdb leaves out.
 	args := []string{"log", "--raw", "--no-abbrev", "--no-color", "--no-show-signature", logFormat}
-	if todo == nil {
-		args = append(args, "--all")
-	} else {
-		args = append(args, "--no-walk=unsorted", "--stdin")
+	if todo != nil {
+		args = append(args, "--no-walk=unsorted")
 	}
+	args = append(args, "--stdin")
 	cmd := gitCmd(ctx, e.path, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = gitobj.LimitWriter(&stderr, 64<<10)
-	if todo != nil {
-		cmd.Stdin = strings.NewReader(strings.Join(todo, "\n") + "\n")
-	}
+	cmd.Stdin = strings.NewReader(strings.Join(in, "\n") + "\n")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err

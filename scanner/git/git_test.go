@@ -281,8 +281,8 @@ func TestHistory(t *testing.T) {
 	pat := harness.GitHubPAT()
 	c := h.r.Commit(alice, "new", map[string]string{"late.env": lines("GITHUB_TOKEN=" + pat)})
 	res3 := scan(t, ctx, st, newSource(h.r.Dir, repos))
-	if s := res3.results[0].Stats; s["commits_scanned"] != 1 || s["findings"] != 1 {
-		t.Errorf("scan after one commit: stats = %v, want 1 commit scanned, 1 finding", s)
+	if s := res3.results[0].Stats; s["commits_scanned"] != 1 || s["findings"] != 1 || s["history_incremental"] != 1 || s["commits_added"] != 1 {
+		t.Errorf("scan after one commit: stats = %v, want 1 commit added and scanned, 1 finding", s)
 	}
 	if got := occurrencesOf(t, st, keys.Fingerprint(pat)); len(got) != 1 || got[0].Commit != c || got[0].Line != 1 {
 		t.Errorf("new commit's secret: %v", got)

@@ -193,3 +193,42 @@ func (r *Repo) Branches(ctx context.Context) ([]Head, error) {
 	slices.SortFunc(remote, byName)
 	return append(local, remote...), nil
 }
+
+// GraphShape is a digest of what, besides the refs, decides which commits
+// the refs reach: the shallow boundary, the grafts file, the replace refs
+// and the environment variables that move or turn them off. Commits the
+// refs reached before and reach still have the same ancestors only while
+// it is unchanged. ok is false when the repository's layout is not one it
+// reads (reftable, GIT_DIR and the like set): then it is not known.
+func (r *Repo) GraphShape(ctx context.Context) (shape string, ok bool, err error) {
+	dir, err := r.Open(ctx)
+	if err != nil {
+		return "", false, err
+	}
+	_, common, ok := gitobj.Dirs(dir)
+	if !ok {
+		return "", false, nil
+	}
+	refs, ok, err := gitobj.Refs(dir)
+	if !ok || err != nil {
+		return "", false, nil
+	}
+	h := sha256.New()
+	for _, name := range slices.Sorted(maps.Keys(refs)) {
+		if strings.HasPrefix(name, "refs/replace/") {
+			fmt.Fprintf(h, "%s %s\n", name, refs[name])
+		}
+	}
+	for _, v := range []string{"GIT_NO_REPLACE_OBJECTS", "GIT_REPLACE_REF_BASE", "GIT_GRAFT_FILE", "GIT_SHALLOW_FILE"} {
+		fmt.Fprintf(h, "%s=%s\x00", v, os.Getenv(v))
+	}
+	for _, f := range []string{"shallow", filepath.Join("info", "grafts")} {
+		b, err := os.ReadFile(filepath.Join(common, f))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", false, nil
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", f, len(b))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil)), true, nil
+}
