@@ -37,14 +37,35 @@ type cleanSet struct {
 	salt  string // the rules and the build: part of every key
 	known map[string]bool
 	now   map[string]bool
-	// skipped counts the contents parsed but not searched again.
+	// skipped counts the contents not searched again: parsed only, or
+	// not even parsed (their pipeline was kept, parsed.go).
 	skipped int64
 }
 
 // key names one content of one pipeline file under the set's salt.
 func (c *cleanSet) key(path, contentKey string) string {
+	return memoKey(c.salt, path, contentKey)
+}
+
+// markKnown records that the content of key is known clean without it
+// having been parsed: its pipeline was kept (parsed.go), which only one
+// with no hard-coded value is, under the same salt.
+func (c *cleanSet) markKnown(key string) {
+	c.now[key] = true
+	c.skipped++
+}
+
+// contentKey names one content of a pipeline file as its parse sees it:
+// its provider, its content id and the GitLab variables it inherits.
+func contentKey(provider, cid string, inherited map[string]bool) string {
+	return provider + "\x00" + cid + "\x00" + strings.Join(sortedKeys(inherited), ",")
+}
+
+// memoKey names one content (contentKey) of the pipeline file at path
+// under salt, in a memo.
+func memoKey(salt, path, contentKey string) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s", c.salt, path, contentKey)
+	fmt.Fprintf(h, "%s\x00%s\x00%s", salt, path, contentKey)
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 

@@ -72,7 +72,9 @@ func (s *repoSource) Scan(ctx context.Context, sink scanner.Sink) error {
 		set = &gitrepo.Settings{}
 	}
 	e := newEngine(id, func() (*detect.Detector, error) { return loadDetector(s.opts, set.Gitleaks, sink, id) }, true)
-	e.clean = loadClean(ctx, sink, id, detect.Digest(detect.Options{RepoConfig: set.Gitleaks, Disable: s.opts.Disable}))
+	rules := detect.Digest(detect.Options{RepoConfig: set.Gitleaks, Disable: s.opts.Disable})
+	e.clean = loadClean(ctx, sink, id, rules)
+	e.kept = loadParsed(ctx, sink, id, rules)
 	e.stores = s.opts.Stores
 	e.owners = set.CodeOwners
 	// The pipeline files of each head's tree as an earlier scan listed
@@ -125,6 +127,9 @@ func (s *repoSource) Scan(ctx context.Context, sink scanner.Sink) error {
 	}
 	sink.Add("contents_known_clean", e.clean.skipped)
 	if err := e.clean.store(ctx, sink, id); err != nil {
+		return err
+	}
+	if err := e.kept.store(ctx, sink, id); err != nil {
 		return err
 	}
 	return storeListings(ctx, sink, id, listings, next)

@@ -148,6 +148,9 @@ type engine struct {
 	// clean are the contents known free of hard-coded values (clean.go);
 	// nil: every content is searched.
 	clean *cleanSet
+	// kept are the pipelines kept from earlier scans (parsed.go); nil:
+	// every content is parsed.
+	kept *parsedSet
 }
 
 type pipelineResult struct {
@@ -247,13 +250,10 @@ func (e *engine) add(ctx context.Context, snap snapshot, branch string, sink sca
 		ck := q.provider + "\x00" + id + "\x00" + inhKey
 		res, ok := e.parsed[ck]
 		if !ok {
-			p, err := e.parse(ctx, q.path, data, q.provider, q.inherited)
-			if errors.Is(err, errDetector) {
+			if res, err = e.parseOrKeep(ctx, q.path, data, q.provider, q.inherited, sink); err != nil {
 				return err
 			}
-			res = &pipelineResult{p: p, err: err}
 			e.parsed[ck] = res
-			sink.Add("files_parsed", 1)
 		}
 		if res.p == nil && res.err == nil {
 			continue // not a pipeline (e.g. a JavaScript action.yml)
@@ -303,6 +303,34 @@ func (e *engine) add(ctx context.Context, snap snapshot, branch string, sink sca
 	return nil
 }
 
+// parseOrKeep returns the pipeline of one content of the file at p: the
+// one an earlier scan kept (parsed.go), or else the one parse reads. Only
+// the failure to build the detector is an error; a parse error is the
+// result's.
+func (e *engine) parseOrKeep(ctx context.Context, p string, data []byte, provider string, inherited map[string]bool, sink scanner.Sink) (*pipelineResult, error) {
+	ck := contentKey(provider, contentID(data), inherited)
+	key := ""
+	if e.kept != nil {
+		key = e.kept.key(p, ck)
+		if kp := e.kept.take(key, provider, sink); kp != nil {
+			if e.clean != nil {
+				e.clean.markKnown(e.clean.key(p, ck))
+			}
+			sink.Add("files_parse_kept", 1)
+			return &pipelineResult{p: kp}, nil
+		}
+	}
+	pl, err := e.parse(ctx, p, data, ck, provider, inherited)
+	if errors.Is(err, errDetector) {
+		return nil, err
+	}
+	sink.Add("files_parsed", 1)
+	if e.kept != nil && err == nil {
+		e.kept.keep(key, pl)
+	}
+	return &pipelineResult{p: pl, err: err}, nil
+}
+
 // errDetector marks the failure to build the detector: no file can be
 // read without it, so it fails the source, not a unit.
 var errDetector = errors.New("secret detection")
@@ -312,15 +340,15 @@ var errDetector = errors.New("secret detection")
 // read as a pipeline has an error and no pipeline (a half-read pipeline
 // would pass for a complete one), except a file that is not YAML: its
 // error comes with the hard-coded secrets read line by line, in a
-// pipeline marked lineWise that holds nothing else.
-func (e *engine) parse(ctx context.Context, p string, data []byte, provider string, inherited map[string]bool) (*pipeline, error) {
+// pipeline marked lineWise that holds nothing else. content is the
+// content's contentKey.
+func (e *engine) parse(ctx context.Context, p string, data []byte, content, provider string, inherited map[string]bool) (*pipeline, error) {
 	f := newFile(p, data, provider)
 	// known: an earlier scan found this content free of hard-coded values
 	// under the same rules; it is parsed, not searched again.
 	ck, known := "", false
 	if e.clean != nil {
-		inh := strings.Join(sortedKeys(inherited), ",")
-		ck = e.clean.key(p, provider+"\x00"+contentID(data)+"\x00"+inh)
+		ck = e.clean.key(p, content)
 		known = e.clean.known[ck]
 		if known {
 			e.clean.skipped++
